@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from accounts.models import Account
+
+
+def accounts_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Account]:
+    """The accounts a user may work in, by name."""
+    if not user.is_authenticated:
+        return Account.objects.none()
+    return Account.objects.filter(memberships__user=user).order_by("name")

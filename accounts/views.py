@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.services import account_switch
+
+
+@login_required
+@require_POST
+def switch_account(request: HttpRequest) -> HttpResponse:
+    raw_id = request.POST.get("account", "")
+    if not raw_id.isdigit():
+        return HttpResponseBadRequest(_("Choose an account to switch to."))
+    account_switch(request=request, user=request.user, account_id=int(raw_id))  # type: ignore[arg-type]
+    # The new account has other stores and orders: land on the order center, not the old URL.
+    target = request.POST.get("next") or "orders:center"
+    if target != "orders:center" and not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "orders:center"
+    return redirect(target)

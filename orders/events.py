@@ -1,0 +1,44 @@
+"""One small creator per order event type, called inside the transaction of the change."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from orders.enums import OrderEventType
+from orders.models import Order, OrderEvent
+
+
+def _actor_id(actor: AbstractBaseUser | None) -> int | None:
+    return actor.pk if actor is not None else None
+
+
+def event_created(*, order: Order) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        type=OrderEventType.CREATED,
+        parameters={"status": order.status, "sub_status": order.sub_status, "number": order.number},
+    )
+
+
+def event_status_changed(
+    *, order: Order, old: tuple[str, str], new: tuple[str, str], actor: AbstractBaseUser | None = None
+) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        type=OrderEventType.STATUS_CHANGED,
+        parameters={"from": {"status": old[0], "sub_status": old[1]}, "to": {"status": new[0], "sub_status": new[1]}},
+        actor_id=_actor_id(actor),
+    )
+
+
+def events_archived(*, orders: list[Order], archived: bool, actor: AbstractBaseUser | None) -> None:
+    kind = OrderEventType.ARCHIVED if archived else OrderEventType.RESTORED
+    OrderEvent.objects.bulk_create(
+        [OrderEvent(order=order, type=kind, parameters={}, actor_id=_actor_id(actor)) for order in orders]
+    )
+
+
+def event_renumbered(*, order: Order, old_number: str) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order, type=OrderEventType.RENUMBERED, parameters={"from": old_number, "to": order.number}
+    )

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Account
+from orders.enums import Channel, OrderEventType, OrderStatus, RefundState, SubStatus
+
+
+class Order(models.Model):
+    """A paid (or soon paid) customer order from a sales channel.
+
+    ``status`` / ``sub_status`` are derived by ``orders.status.derive_status`` and stored
+    for fast tabs; only ``orders.services`` writes them.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders")
+    store = models.ForeignKey("channels_sync.Store", on_delete=models.PROTECT, related_name="orders")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    channel_order_id = models.CharField(_("channel order id"), max_length=64)
+    number = models.CharField(_("number"), max_length=64)
+    base_number = models.CharField(_("channel number"), max_length=64)
+    customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
+    customer_email = models.CharField(_("customer email"), max_length=254, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
+    supplier_cost = models.DecimalField(_("supplier cost"), max_digits=12, decimal_places=2, null=True, blank=True)
+    channel_paid = models.BooleanField(_("paid in channel"), default=True)
+    channel_canceled = models.BooleanField(_("canceled in channel"), default=False)
+    placed_at = models.DateTimeField(_("ordered at"))
+    status = models.CharField(_("status"), max_length=16, choices=OrderStatus.choices, default=OrderStatus.NEW)
+    sub_status = models.CharField(
+        _("sub-status"), max_length=24, choices=SubStatus.choices, default=SubStatus.NONE, blank=True
+    )
+    archived = models.BooleanField(_("archived"), default=False)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    # Lower-cased number, customer, SKUs and tracking numbers: one trigram-indexed column
+    # (PostgreSQL) so search stays fast at a million orders without joins.
+    search_text = models.TextField(_("search text"), blank=True, default="")
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.UniqueConstraint(fields=("store", "channel_order_id"), name="order_store_channel_id_uniq"),
+            models.UniqueConstraint(fields=("account", "number"), name="order_account_number_uniq"),
+        ]
+        indexes = [
+            # Keyset pages of a tab, a sub-status pill, the archive, and the same per store.
+            models.Index(
+                fields=("account", "archived", "status", "-placed_at", "-id"), name="order_tab_page_idx"
+            ),
+            models.Index(
+                fields=("account", "archived", "status", "sub_status", "-placed_at", "-id"),
+                name="order_sub_page_idx",
+            ),
+            models.Index(fields=("account", "archived", "-placed_at", "-id"), name="order_archive_page_idx"),
+            models.Index(
+                fields=("store", "archived", "status", "sub_status", "-placed_at", "-id"),
+                name="order_store_page_idx",
+            ),
+            models.Index(fields=("account", "base_number"), name="order_base_number_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    channel_line_id = models.CharField(_("channel line id"), max_length=64, blank=True)
+    sku = models.CharField(_("SKU"), max_length=128, blank=True)
+    title = models.CharField(_("title"), max_length=255)
+    variant_title = models.CharField(_("variant"), max_length=255, blank=True)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.title}"
+
+
+class OrderEvent(models.Model):
+    """Append-only history of an order, written in the transaction that made the change."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(_("type"), max_length=32, choices=OrderEventType.choices)
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        ordering = ("created_at", "id")
+        indexes = [models.Index(fields=("order", "created_at"), name="orderevent_order_idx"),
+                   models.Index(fields=("type",), name="orderevent_type_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.type}"
+
+
+class Refund(models.Model):
+    """A refund asked of a supplier for one supplier order."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    supplier_order = models.ForeignKey(
+        "suppliers.SupplierOrder", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    state = models.CharField(_("state"), max_length=16, choices=RefundState.choices, default=RefundState.IN_REVIEW)
+    reason = models.CharField(_("reason"), max_length=255)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    requested_at = models.DateTimeField(_("requested at"))
+    review_due_at = models.DateTimeField(_("review due"))
+    refund_due_at = models.DateTimeField(_("money due"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.state}"
+
+
+class OrderCount(models.Model):
+    """Exact tab and pill counts, kept in the transaction of every status or archive change.
+
+    One row per (account, store, status, sub_status, archived); the order center sums a
+    handful of rows instead of counting a million orders.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("channels_sync.Store", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=OrderStatus.choices)
+    sub_status = models.CharField(max_length=24, choices=SubStatus.choices, blank=True)
+    archived = models.BooleanField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("account", "store", "status", "sub_status", "archived"), name="ordercount_key_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.store_id} {self.status}/{self.sub_status} {self.archived}: {self.count}"

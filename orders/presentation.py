@@ -1,0 +1,75 @@
+"""What the order center shows about an order beyond its fields: links and one timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from django.utils.translation import gettext as _
+
+from orders.enums import Channel, OrderEventType, OrderStatus, SubStatus
+from orders.models import Order, OrderEvent
+
+
+def order_view_url(order: Order) -> str:
+    """The order's page in the channel's own admin (the "View Order" action)."""
+    domain = order.store.domain
+    order_id = quote(order.channel_order_id, safe="")
+    if order.channel == Channel.SHOPIFY:
+        return f"https://{domain}/admin/orders/{order_id}"
+    if order.channel == Channel.WOOCOMMERCE:
+        return f"https://{domain}/wp-admin/admin.php?page=wc-orders&action=edit&id={order_id}"
+    return f"https://seller-us.tiktok.com/order/detail?order_no={order_id}"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    title: str
+    detail: str
+    source: str  # "order" or "carrier"
+
+
+def _status_label(status: str, sub_status: str) -> str:
+    label = str(OrderStatus(status).label)
+    return f"{label} – {SubStatus(sub_status).label}" if sub_status else label
+
+
+def _event_entry(event: OrderEvent) -> TimelineEntry:
+    params = event.parameters or {}
+    detail = ""
+    if event.type == OrderEventType.STATUS_CHANGED:
+        old, new = params.get("from", {}), params.get("to", {})
+        detail = _("%(old)s → %(new)s") % {
+            "old": _status_label(old.get("status", "new"), old.get("sub_status", "")),
+            "new": _status_label(new.get("status", "new"), new.get("sub_status", "")),
+        }
+    elif event.type == OrderEventType.CREATED:
+        detail = _status_label(params.get("status", "new"), params.get("sub_status", ""))
+    elif event.type == OrderEventType.RENUMBERED:
+        detail = _("%(old)s is now %(new)s: another order has the same number.") % {
+            "old": params.get("from", ""),
+            "new": params.get("to", ""),
+        }
+    elif event.type == OrderEventType.NOTE:
+        detail = str(params.get("text", ""))
+    if event.actor is not None:
+        detail = f"{detail} ({event.actor.get_username()})" if detail else event.actor.get_username()
+    return TimelineEntry(at=event.created_at, title=str(event.get_type_display()), detail=detail, source="order")
+
+
+def order_timeline(order: Order) -> list[TimelineEntry]:
+    """Order events and carrier scans in one list, newest first (uses the prefetched rows)."""
+    entries = [_event_entry(event) for event in order.events.all()]
+    for shipment in order.shipments.all():  # type: ignore[attr-defined]
+        for scan in shipment.events.all():
+            entries.append(
+                TimelineEntry(
+                    at=scan.occurred_at,
+                    title=f"{shipment.tracking_number}: {scan.get_status_display()}",
+                    detail=" · ".join(part for part in (scan.description, scan.location) if part),
+                    source="carrier",
+                )
+            )
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)

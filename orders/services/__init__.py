@@ -1,0 +1,23 @@
+"""Writes to orders. Views, tasks and other apps call these; nothing else writes orders."""
+
+from __future__ import annotations
+
+from orders.services.archive import OrdersNotFound, orders_archive, orders_restore, orders_set_archived
+from orders.services.counts import order_counts_rebuild
+from orders.services.intake import LineData, OrderData, order_add_search_terms, order_create
+from orders.services.status import order_facts, order_recompute_status, orders_due_for_expiry
+
+__all__ = [
+    "LineData",
+    "OrderData",
+    "OrdersNotFound",
+    "order_add_search_terms",
+    "order_counts_rebuild",
+    "order_create",
+    "order_facts",
+    "order_recompute_status",
+    "orders_archive",
+    "orders_due_for_expiry",
+    "orders_restore",
+    "orders_set_archived",
+]

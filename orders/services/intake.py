@@ -1,0 +1,143 @@
+"""Creating orders as they arrive from a channel (the channel-sync issue adds the upsert)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Account
+from orders import events
+from orders.models import Order, OrderLine
+from orders.services.counts import count_key, counts_apply
+from orders.status import OrderFacts, derive_status
+
+
+@dataclass(frozen=True)
+class LineData:
+    title: str
+    unit_price: Decimal
+    quantity: int = 1
+    sku: str = ""
+    variant_title: str = ""
+    channel_line_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """A channel order, normalized: what every channel provider maps its JSON to."""
+
+    channel_order_id: str
+    number: str
+    placed_at: datetime
+    total: Decimal
+    lines: tuple[LineData, ...]
+    currency: str = "USD"
+    customer_name: str = ""
+    customer_email: str = ""
+    paid: bool = True
+    canceled: bool = False
+    extra_search_terms: tuple[str, ...] = field(default_factory=tuple)
+
+
+def search_text_for(*, number: str, customer_name: str, customer_email: str, terms: list[str]) -> str:
+    parts = [number, customer_name, customer_email, *terms]
+    return " ".join(part.lower() for part in parts if part)
+
+
+def _next_number(*, account: Account, base_number: str) -> str:
+    """The display number for a new order: ``base`` if free, else ``base-N`` in arrival order.
+
+    When the second order with a number arrives, the first becomes ``base-1`` and the new
+    one ``base-2``. Siblings are locked so concurrent arrivals queue; the unique constraint
+    on (account, number) catches the race where none existed yet (the caller retries).
+    """
+    siblings = list(
+        Order.objects.select_for_update()
+        .filter(account=account, base_number=base_number)
+        .order_by("created_at", "id")
+    )
+    if not siblings:
+        return base_number
+    first = siblings[0]
+    if len(siblings) == 1 and first.number == base_number:
+        old_number = first.number
+        first.number = f"{base_number}-1"
+        first.search_text = first.search_text.replace(old_number.lower(), first.number.lower(), 1)
+        first.save(update_fields=["number", "search_text", "updated_at"])
+        events.event_renumbered(order=first, old_number=old_number)
+    return f"{base_number}-{len(siblings) + 1}"
+
+
+def order_create(*, account: Account, store_id: int, channel: str, data: OrderData, attempts: int = 3) -> Order:
+    """Create an order with its lines, derived status, counters and first event."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                return _order_create(account=account, store_id=store_id, channel=channel, data=data)
+        except IntegrityError:
+            # Another arrival took the same number between our read and insert: read again.
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _order_create(*, account: Account, store_id: int, channel: str, data: OrderData) -> Order:
+    number = _next_number(account=account, base_number=data.number)
+    status, sub_status = derive_status(
+        OrderFacts(channel_paid=data.paid, channel_canceled=data.canceled),
+        now=timezone.now(),
+        expire_after=timedelta(days=account.expire_after_days),
+    )
+    order = Order.objects.create(
+        account=account,
+        store_id=store_id,
+        channel=channel,
+        channel_order_id=data.channel_order_id,
+        number=number,
+        base_number=data.number,
+        customer_name=data.customer_name,
+        customer_email=data.customer_email,
+        currency=data.currency,
+        total=data.total,
+        channel_paid=data.paid,
+        channel_canceled=data.canceled,
+        placed_at=data.placed_at,
+        status=status,
+        sub_status=sub_status,
+        search_text=search_text_for(
+            number=number,
+            customer_name=data.customer_name,
+            customer_email=data.customer_email,
+            terms=[line.sku for line in data.lines] + list(data.extra_search_terms),
+        ),
+    )
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                channel_line_id=line.channel_line_id,
+                sku=line.sku,
+                title=line.title,
+                variant_title=line.variant_title,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
+            for line in data.lines
+        ]
+    )
+    counts_apply(Counter({count_key(order): 1}))
+    events.event_created(order=order)
+    return order
+
+
+def order_add_search_terms(*, order: Order, terms: list[str]) -> None:
+    """Make an order findable by more terms (a tracking number, a supplier order id)."""
+    new_terms = [t.lower() for t in terms if t and t.lower() not in order.search_text]
+    if new_terms:
+        order.search_text = " ".join([order.search_text, *new_terms]).strip()
+        order.save(update_fields=["search_text", "updated_at"])

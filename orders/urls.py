@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from orders import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("", views.order_center, name="center"),
+    path("<int:order_id>/", views.order_detail, name="detail"),
+    path("archive/", views.orders_bulk_archive, {"archived": True}, name="archive"),
+    path("restore/", views.orders_bulk_archive, {"archived": False}, name="restore"),
+]

@@ -1,0 +1,174 @@
+"""The order center. One view per page; htmx requests get only the fragment they swap."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import trigger_client_event
+
+from accounts.decorators import account_required
+from orders import selectors
+from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, TAB_STATUSES, OrderStatus, SubStatus
+from orders.forms import TAB_CHOICES, OrderCenterForm, encode_cursor, parse_order_ids
+from orders.presentation import order_timeline, order_view_url
+from orders.services import orders_set_archived
+
+CENTER_TEMPLATE = "orders/order_center.html"
+
+
+def _bad_request(request: HttpRequest, errors: list[str]) -> HttpResponse:
+    return render(request, "orders/bad_request.html", {"errors": errors}, status=400)
+
+
+def _center_url(params: dict[str, Any], **changes: Any) -> str:
+    merged = {**params, **changes}
+    query = urlencode({key: value for key, value in merged.items() if value not in (None, "")})
+    return f"{reverse('orders:center')}?{query}" if query else reverse("orders:center")
+
+
+def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | None) -> HttpResponse:
+    account = request.account  # type: ignore[attr-defined]
+    form = OrderCenterForm(query, account=account)
+    if not form.is_valid():
+        return _bad_request(request, [str(error) for errors in form.errors.values() for error in errors])
+    order_filter = form.order_filter()
+    stores = list(selectors.stores_for_account(account=account))
+    if order_filter.store_id is not None and order_filter.store_id not in {store.pk for store in stores}:
+        raise Http404(_("No such store in this account."))
+
+    counts = selectors.order_tab_counts(account=account, store_id=order_filter.store_id)
+    rows, next_cursor = selectors.order_center_page(
+        account=account,
+        order_filter=order_filter,
+        cursor=form.cleaned_data["cursor"],
+        page_size=settings.ORDER_CENTER_PAGE_SIZE,
+    )
+    # Everything but the tab and pill: kept when switching tabs.
+    base_params = {
+        "store": order_filter.store_id,
+        "q": order_filter.q,
+        "date_from": order_filter.date_from.isoformat() if order_filter.date_from else None,
+        "date_to": order_filter.date_to.isoformat() if order_filter.date_to else None,
+    }
+    current_params = {**base_params, "status": order_filter.tab, "sub_status": order_filter.sub_status}
+    tabs = [
+        {
+            "value": value,
+            "label": label,
+            "count": counts.tabs[value],
+            "url": _center_url(base_params, status=value),
+            "active": value == order_filter.tab,
+        }
+        for value, label in TAB_CHOICES
+    ]
+    pills = []
+    if order_filter.tab != ARCHIVE_TAB:
+        for sub in SUB_STATUSES_BY_STATUS[OrderStatus(order_filter.tab)]:
+            pills.append(
+                {
+                    "value": sub.value,
+                    "label": sub.label,
+                    "count": counts.sub_statuses.get((order_filter.tab, sub.value), 0),
+                    "url": _center_url(base_params, status=order_filter.tab, sub_status=sub.value),
+                    "active": sub.value == order_filter.sub_status,
+                }
+            )
+    context = {
+        "order_filter": order_filter,
+        "tabs": tabs,
+        "pills": pills,
+        "all_pill_url": _center_url(base_params, status=order_filter.tab),
+        "rows": [{"order": order, "view_url": order_view_url(order)} for order in rows],
+        "stores": stores,
+        "current_url": _center_url(current_params),
+        "next_url": _center_url(current_params, cursor=encode_cursor(next_cursor)) if next_cursor else None,
+        "first_url": _center_url(current_params) if form.cleaned_data["cursor"] else None,
+        "is_archive": order_filter.tab == ARCHIVE_TAB,
+        "tab_label": dict(TAB_CHOICES)[order_filter.tab],
+        "tabs_url": _center_url(current_params, fragment="tabs"),
+        "sub_status_label": SubStatus(order_filter.sub_status).label if order_filter.sub_status else "",
+    }
+    template = f"{CENTER_TEMPLATE}#{fragment}" if fragment else CENTER_TEMPLATE
+    return render(request, template, context)
+
+
+@require_GET
+@account_required
+def order_center(request: HttpRequest) -> HttpResponse:
+    fragment = None
+    if request.htmx:  # type: ignore[attr-defined]
+        fragment = "tabs" if request.GET.get("fragment") == "tabs" else "center"
+    response = _render_center(request, request.GET, fragment=fragment)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@require_GET
+@account_required
+def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = selectors.order_get(account=request.account, order_id=order_id)  # type: ignore[attr-defined]
+    context = {
+        "order": order,
+        "timeline": order_timeline(order),
+        "view_url": order_view_url(order),
+        "back_url": _safe_next(request, request.GET.get("next")) or reverse("orders:center"),
+    }
+    template = "orders/order_detail.html#drawer" if request.htmx else "orders/order_detail.html"  # type: ignore[attr-defined]
+    return render(request, template, context)
+
+
+def _safe_next(request: HttpRequest, target: str | None) -> str | None:
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+@account_required
+def orders_bulk_archive(request: HttpRequest, archived: bool) -> HttpResponse:
+    """GET: a confirmation page (works without JavaScript). POST: archive or restore, then back."""
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        order_ids = parse_order_ids(data.getlist("ids"))
+    except forms.ValidationError as error:
+        return _bad_request(request, list(error.messages))
+    next_url = _safe_next(request, data.get("next")) or reverse("orders:center")
+
+    if request.method == "GET":
+        orders = selectors.orders_by_ids(account=request.account, order_ids=order_ids)  # type: ignore[attr-defined]
+        if len(orders) != len(order_ids):
+            raise Http404(_("Some of these orders do not exist in this account."))
+        return render(
+            request,
+            "orders/confirm_bulk.html",
+            {"orders": orders, "archived": archived, "next_url": next_url},
+        )
+
+    changed = orders_set_archived(
+        account=request.account,  # type: ignore[attr-defined]
+        order_ids=order_ids,
+        archived=archived,
+        actor=request.user,  # type: ignore[arg-type]
+    )
+    if archived:
+        message = ngettext("%(n)s order archived.", "%(n)s orders archived.", changed) % {"n": changed}
+    else:
+        message = ngettext("%(n)s order restored.", "%(n)s orders restored.", changed) % {"n": changed}
+
+    if request.htmx:  # type: ignore[attr-defined]
+        query = QueryDict(urlsplit(next_url).query)
+        response = _render_center(request, query, fragment="center")
+        return trigger_client_event(response, "toast", {"message": message})
+    messages.success(request, message)
+    return redirect(next_url)
