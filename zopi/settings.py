@@ -196,14 +196,18 @@ USE_TZ = True
 # --- Static ---------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", RUN_DIR / "static"))
+# Production serves hashed, compressed files collected by ``collectstatic``; dev and tests
+# (STATIC_MANIFEST=0) serve straight from the apps, no collect step.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 
 # --- Security (production profile when DEBUG is off) ------------------------------------
 SESSION_COOKIE_HTTPONLY = True
