@@ -11,9 +11,7 @@ class Account(models.Model):
     """The tenant: one merchant business. Every merchant-facing row belongs to one."""
 
     name = models.CharField(_("name"), max_length=200, unique=True)
-    expire_after_days = models.PositiveSmallIntegerField(
-        _("expire parcels after (days without an update)"), default=30
-    )
+    expire_after_days = models.PositiveSmallIntegerField(_("expire parcels after (days without an update)"), default=30)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

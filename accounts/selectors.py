@@ -10,4 +10,4 @@ def accounts_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Acc
     """The accounts a user may work in, by name."""
     if not user.is_authenticated:
         return Account.objects.none()
-    return Account.objects.filter(memberships__user=user).order_by("name")
+    return Account.objects.filter(memberships__user_id=user.pk).order_by("name")

@@ -13,9 +13,7 @@ class Store(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stores")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     name = models.CharField(_("name"), max_length=200)
-    domain = models.CharField(
-        _("domain"), max_length=255, help_text=_("Shop domain, site URL host or TikTok shop id.")
-    )
+    domain = models.CharField(_("domain"), max_length=255, help_text=_("Shop domain, site URL host or TikTok shop id."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

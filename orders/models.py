@@ -50,9 +50,7 @@ class Order(models.Model):
         ]
         indexes = [
             # Keyset pages of a tab, a sub-status pill, the archive, and the same per store.
-            models.Index(
-                fields=("account", "archived", "status", "-placed_at", "-id"), name="order_tab_page_idx"
-            ),
+            models.Index(fields=("account", "archived", "status", "-placed_at", "-id"), name="order_tab_page_idx"),
             models.Index(
                 fields=("account", "archived", "status", "sub_status", "-placed_at", "-id"),
                 name="order_sub_page_idx",
@@ -102,8 +100,10 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ("created_at", "id")
-        indexes = [models.Index(fields=("order", "created_at"), name="orderevent_order_idx"),
-                   models.Index(fields=("type",), name="orderevent_type_idx")]
+        indexes = [
+            models.Index(fields=("order", "created_at"), name="orderevent_order_idx"),
+            models.Index(fields=("type",), name="orderevent_type_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.type}"

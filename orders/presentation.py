@@ -62,7 +62,7 @@ def _event_entry(event: OrderEvent) -> TimelineEntry:
 def order_timeline(order: Order) -> list[TimelineEntry]:
     """Order events and carrier scans in one list, newest first (uses the prefetched rows)."""
     entries = [_event_entry(event) for event in order.events.all()]
-    for shipment in order.shipments.all():  # type: ignore[attr-defined]
+    for shipment in order.shipments.all():
         for scan in shipment.events.all():
             entries.append(
                 TimelineEntry(

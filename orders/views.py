@@ -19,7 +19,7 @@ from django_htmx.http import trigger_client_event
 
 from accounts.decorators import account_required
 from orders import selectors
-from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, TAB_STATUSES, OrderStatus, SubStatus
+from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, OrderStatus, SubStatus
 from orders.forms import TAB_CHOICES, OrderCenterForm, encode_cursor, parse_order_ids
 from orders.presentation import order_timeline, order_view_url
 from orders.services import orders_set_archived

@@ -75,6 +75,11 @@ MIDDLEWARE = [
     "accounts.middleware.CurrentAccountMiddleware",
 ]
 
+# The simulated providers (sandbox/): on for make run and tests, off in the production profile.
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
+if SANDBOX_ENABLED:
+    INSTALLED_APPS.append("sandbox")
+
 ROOT_URLCONF = "zopi.urls"
 WSGI_APPLICATION = "zopi.wsgi.application"
 

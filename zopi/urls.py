@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -22,3 +23,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.SANDBOX_ENABLED:
+    # Simulated providers for the demo and tests; never part of the production profile.
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

@@ -27,9 +27,7 @@ def orders_set_archived(
     Raises ``OrdersNotFound`` if any id is not an order of the account.
     """
     wanted = set(order_ids)
-    orders = list(
-        Order.objects.select_for_update(of=("self",)).filter(account=account, pk__in=wanted).order_by("pk")
-    )
+    orders = list(Order.objects.select_for_update(of=("self",)).filter(account=account, pk__in=wanted).order_by("pk"))
     if len(orders) != len(wanted):
         raise OrdersNotFound("Some of these orders do not exist in this account.")
     to_change = [order for order in orders if order.archived != archived]

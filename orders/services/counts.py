@@ -29,11 +29,13 @@ def count_key(order: Order) -> CountKey:
     return CountKey(order.account_id, order.store_id, order.status, order.sub_status, order.archived)
 
 
+# The table name is our own model's, not input; values go through parameters.
+_TABLE = OrderCount._meta.db_table
 _UPSERT_SQL = (
-    f"INSERT INTO {OrderCount._meta.db_table} (account_id, store_id, status, sub_status, archived, count) "
+    f"INSERT INTO {_TABLE} (account_id, store_id, status, sub_status, archived, count) "  # noqa: S608
     "VALUES (%s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (account_id, store_id, status, sub_status, archived) "
-    f"DO UPDATE SET count = {OrderCount._meta.db_table}.count + excluded.count"
+    f"DO UPDATE SET count = {_TABLE}.count + excluded.count"
 )
 
 

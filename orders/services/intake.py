@@ -57,9 +57,7 @@ def _next_number(*, account: Account, base_number: str) -> str:
     on (account, number) catches the race where none existed yet (the caller retries).
     """
     siblings = list(
-        Order.objects.select_for_update()
-        .filter(account=account, base_number=base_number)
-        .order_by("created_at", "id")
+        Order.objects.select_for_update().filter(account=account, base_number=base_number).order_by("created_at", "id")
     )
     if not siblings:
         return base_number

@@ -10,7 +10,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
-
 from orders import events
 from orders.enums import OrderStatus, RefundState, SubStatus, SupplierOrderState, TrackingStatus
 from orders.models import Order

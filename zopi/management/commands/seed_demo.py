@@ -135,8 +135,14 @@ class Command(BaseCommand):
         name, email = CUSTOMERS[number % len(CUSTOMERS)]
         picks = rng.sample(PRODUCTS, k=rng.choice([1, 1, 2, 3]))
         lines = tuple(
-            LineData(title=title, sku=sku, variant_title=variant, unit_price=price, quantity=rng.choice([1, 1, 2]),
-                     channel_line_id=f"{number}{index}")
+            LineData(
+                title=title,
+                sku=sku,
+                variant_title=variant,
+                unit_price=price,
+                quantity=rng.choice([1, 1, 2]),
+                channel_line_id=f"{number}{index}",
+            )
             for index, (title, sku, variant, price, _cost) in enumerate(picks)
         )
         display = f"#{number}" if store.channel == Channel.SHOPIFY else str(576460000000000000 + number)
