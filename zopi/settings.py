@@ -169,6 +169,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+if SANDBOX_ENABLED:
+    CELERY_BEAT_SCHEDULE["sandbox-world-tick"] = {"task": "sandbox.world_tick", "schedule": timedelta(seconds=10)}
+    CELERY_BEAT_SCHEDULE["sandbox-deliver-webhooks"] = {
+        "task": "sandbox.deliver_webhooks",
+        "schedule": timedelta(seconds=2),
+    }
+
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

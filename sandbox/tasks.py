@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from sandbox.webhooks import deliveries_send_due
+from sandbox.world import world_tick
+
+
+@shared_task(name="sandbox.world_tick")
+def world_tick_task() -> dict[str, int]:
+    return world_tick()
+
+
+@shared_task(name="sandbox.deliver_webhooks")
+def deliver_webhooks_task() -> int:
+    return deliveries_send_due()
