@@ -104,8 +104,9 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------
 RUN_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{RUN_DIR / 'db.sqlite3'}",
+    # An empty DATABASE_URL (a blank line in a .env file) means unset, as for REDIS_URL.
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{RUN_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
@@ -133,15 +134,17 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     broker_dir = RUN_DIR / "broker"
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (broker_dir / sub).mkdir(parents=True, exist_ok=True)
     # Embedded default: Celery's filesystem transport, shared by every process on this machine.
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(broker_dir / "queue"),
         "data_folder_out": str(broker_dir / "queue"),
         "processed_folder": str(broker_dir / "processed"),
         "store_processed": False,
+        # Exchange tables (remote control, broadcast): kombu's default is ./control in the work tree.
+        "control_folder": str(broker_dir / "control"),
     }
 
 CELERY_TASK_DEFAULT_QUEUE = "default"
