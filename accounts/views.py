@@ -14,7 +14,8 @@ from accounts.services import account_switch
 @require_POST
 def switch_account(request: HttpRequest) -> HttpResponse:
     raw_id = request.POST.get("account", "")
-    if not raw_id.isdigit():
+    # ASCII digits only ("²".isdigit() is true but int() refuses it), within the bigint range.
+    if not (raw_id.isascii() and raw_id.isdigit()) or int(raw_id) > 2**63 - 1:
         return HttpResponseBadRequest(_("Choose an account to switch to."))
     account_switch(request=request, user=request.user, account_id=int(raw_id))  # type: ignore[arg-type]
     # The new account has other stores and orders: land on the order center, not the old URL.

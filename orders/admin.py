@@ -61,6 +61,11 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        # View only: a "Save" would still write the row (updated_at) and log a change.
+        # The actions below go through the services and need no change permission.
+        return False
+
     def _set_archived(self, request: HttpRequest, queryset: QuerySet[Order], archived: bool) -> None:
         changed = 0
         by_account: dict[int, list[int]] = {}

@@ -16,8 +16,21 @@ from orders.selectors import Cursor, OrderFilter
 TAB_CHOICES = [(status.value, status.label) for status in TAB_STATUSES] + [(ARCHIVE_TAB, _("Archive"))]
 
 
+# The largest id a row can have (PostgreSQL bigint, SQLite INTEGER): a larger one in a URL is
+# garbage, and passing it on would overflow the database driver.
+MAX_ID = 2**63 - 1
+
+
 class InvalidCursor(ValueError):
     pass
+
+
+def parse_id(value: str) -> int | None:
+    """A positive id from URL text, or None; only ASCII digits (``"²".isdigit()`` is true)."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -32,7 +45,10 @@ def decode_cursor(value: str) -> Cursor:
         placed_at = datetime.fromisoformat(placed_at_text)
         if placed_at.tzinfo is None:
             raise InvalidCursor("cursor without a time zone")
-        return Cursor(placed_at=placed_at, id=int(id_text))
+        order_id = parse_id(id_text)
+        if order_id is None:
+            raise InvalidCursor("cursor id out of range")
+        return Cursor(placed_at=placed_at, id=order_id)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidCursor(str(exc)) from exc
 
@@ -97,6 +113,7 @@ def parse_order_ids(values: list[str]) -> list[int]:
         raise forms.ValidationError(_("Select at least one order."))
     if len(values) > MAX_BULK_ORDERS:
         raise forms.ValidationError(_("Select at most %(n)s orders at a time.") % {"n": MAX_BULK_ORDERS})
-    if not all(value.isdigit() for value in values):
+    ids = [parse_id(value) for value in values]
+    if None in ids:
         raise forms.ValidationError(_("These are not order ids."))
-    return sorted({int(value) for value in values})
+    return sorted({order_id for order_id in ids if order_id is not None})

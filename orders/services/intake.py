@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account
@@ -53,22 +53,53 @@ def _next_number(*, account: Account, base_number: str) -> str:
     """The display number for a new order: ``base`` if free, else ``base-N`` in arrival order.
 
     When the second order with a number arrives, the first becomes ``base-1`` and the new
-    one ``base-2``. Siblings are locked so concurrent arrivals queue; the unique constraint
-    on (account, number) catches the race where none existed yet (the caller retries).
+    one ``base-2``. Arrivals of one number queue on a lock (``_lock_base_number``); numbers a
+    channel produced itself are skipped (``_free_number``); the unique constraint on
+    (account, number) stays the last guard (the caller retries).
     """
+    _lock_base_number(account=account, base_number=base_number)
     siblings = list(
         Order.objects.select_for_update().filter(account=account, base_number=base_number).order_by("created_at", "id")
     )
     if not siblings:
+        if Order.objects.filter(account=account, number=base_number).exists():
+            return _free_number(account=account, base_number=base_number, start=1)
         return base_number
     first = siblings[0]
     if len(siblings) == 1 and first.number == base_number:
         old_number = first.number
-        first.number = f"{base_number}-1"
+        first.number = _free_number(account=account, base_number=base_number, start=1)
         first.search_text = first.search_text.replace(old_number.lower(), first.number.lower(), 1)
         first.save(update_fields=["number", "search_text", "updated_at"])
         events.event_renumbered(order=first, old_number=old_number)
-    return f"{base_number}-{len(siblings) + 1}"
+    return _free_number(account=account, base_number=base_number, start=len(siblings) + 1)
+
+
+def _free_number(*, account: Account, base_number: str, start: int) -> str:
+    """``base-N`` for the first N >= ``start`` that no order of the account uses: a channel's own
+    numbering can produce such numbers too (a Shopify order-name suffix "-1"), and taking one
+    would fail the unique constraint on every retry and lose the order."""
+    n = start
+    while Order.objects.filter(account=account, number=f"{base_number}-{n}").exists():
+        n += 1
+    return f"{base_number}-{n}"
+
+
+def _lock_base_number(*, account: Account, base_number: str) -> None:
+    """Queue arrivals of one number in one account until the previous one commits.
+
+    Locking the sibling rows is not enough on PostgreSQL: a waiter's query does not see a
+    sibling inserted while it waited, so it computes a number just taken (and with no
+    sibling yet there is no row to lock). A transaction-scoped advisory lock taken before
+    the read makes every arrival read after the previous one committed. SQLite writers are
+    serialized already (IMMEDIATE transactions).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"order-number:{account.pk}:{base_number}"]
+        )
 
 
 def order_create(*, account: Account, store_id: int, channel: str, data: OrderData, attempts: int = 3) -> Order:

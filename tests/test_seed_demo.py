@@ -1,0 +1,70 @@
+"""``manage.py seed_demo``: the demo account with orders in every tab and pill; idempotent."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import Account, Membership
+from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, TAB_STATUSES
+from orders.models import Order, OrderEvent
+from orders.selectors import order_tab_counts
+from orders.services.counts import order_counts_from_rows, order_counts_stored
+from tests.pages import tab_counts
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_twice_changes_nothing_the_second_time() -> None:
+    # given a first run
+    seed()
+    account = Account.objects.get(name="Demo Store Co")
+    orders = list(Order.objects.order_by("pk").values_list("pk", "number", "status", "sub_status", "archived"))
+    events = OrderEvent.objects.count()
+    # when it runs again
+    output = seed()
+    # then
+    assert "already present" in output
+    assert list(Order.objects.order_by("pk").values_list("pk", "number", "status", "sub_status", "archived")) == orders
+    assert OrderEvent.objects.count() == events
+    assert Account.objects.filter(name="Demo Store Co").count() == 1
+    assert Membership.objects.filter(account=account, user__username="demo").count() == 1
+    assert len(orders) > 0
+
+
+def test_seed_demo_fills_every_tab_and_sub_status() -> None:
+    # when
+    seed()
+    # then
+    account = Account.objects.get(name="Demo Store Co")
+    counts = order_tab_counts(account=account)
+    for tab in [*TAB_STATUSES, ARCHIVE_TAB]:
+        assert counts.tabs[tab] > 0, tab
+    for status, sub_statuses in SUB_STATUSES_BY_STATUS.items():
+        for sub_status in sub_statuses:
+            assert counts.sub_statuses.get((status, sub_status), 0) > 0, (status, sub_status)
+    assert order_counts_stored(account=account) == order_counts_from_rows(account=account)
+
+
+def test_the_demo_user_logs_in_with_demo_demo_and_sees_the_demo_orders(client: Client) -> None:
+    # given
+    seed()
+    # when the demo login is typed into the login form
+    response = client.post("/accounts/login/", {"username": "demo", "password": "demo", "next": "/orders/"})
+    # then
+    assert response.status_code == 302
+    assert response["Location"] == "/orders/"
+    page = client.get("/orders/")
+    assert page.status_code == 200
+    assert "Demo Store Co" in page.content.decode()
+    account = Account.objects.get(name="Demo Store Co")
+    assert tab_counts(page) == order_tab_counts(account=account).tabs
