@@ -107,7 +107,8 @@ def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | No
 @account_required
 def order_center(request: HttpRequest) -> HttpResponse:
     fragment = None
-    if request.htmx:  # type: ignore[attr-defined]
+    # Back past htmx's history cache asks for the whole page, not a fragment.
+    if request.htmx and not request.htmx.history_restore_request:  # type: ignore[attr-defined]
         fragment = "tabs" if request.GET.get("fragment") == "tabs" else "center"
     response = _render_center(request, request.GET, fragment=fragment)
     response["Vary"] = "HX-Request"

@@ -1,18 +1,33 @@
 // Small progressive enhancements; every page works without this file.
 (function () {
   "use strict";
-  document.documentElement.classList.add("js");
+  var root = document.documentElement;
+  root.classList.add("js");
+  var drawerOpener = null; // the link that opened the order drawer, to return focus to
 
-  function updateSelection(root) {
+  function updateSelection() {
     var form = document.getElementById("bulk-form");
     if (!form) return;
     var boxes = form.querySelectorAll('input[name="ids"]');
     var checked = form.querySelectorAll('input[name="ids"]:checked').length;
+    // Without JavaScript the buttons stay enabled and lead to the confirmation page.
     form.querySelectorAll("[data-bulk-action]").forEach(function (button) { button.disabled = checked === 0; });
     var label = document.getElementById("selected-count");
-    if (label) label.textContent = checked ? checked + " / " + boxes.length : "";
+    if (label) {
+      label.textContent = checked
+        ? (label.dataset.template || "{checked} / {total}")
+            .replace("{checked}", checked).replace("{total}", boxes.length)
+        : "";
+    }
     var all = form.querySelector("[data-select-all]");
-    if (all) all.checked = checked > 0 && checked === boxes.length;
+    if (all) {
+      all.checked = checked > 0 && checked === boxes.length;
+      all.indeterminate = checked > 0 && checked < boxes.length;
+    }
+    boxes.forEach(function (box) {
+      var row = box.closest("tr");
+      if (row) row.classList.toggle("is-selected", box.checked);
+    });
   }
 
   document.addEventListener("change", function (event) {
@@ -22,7 +37,12 @@
     }
     if (target.closest("#bulk-form")) updateSelection();
     var auto = target.closest("form[data-autosubmit]");
-    if (auto && target.tagName === "SELECT") auto.submit();
+    if (auto && target.tagName === "SELECT") {
+      // htmx may have pushed a newer URL since the page was rendered: come back to that one.
+      var next = auto.querySelector('input[name="next"]');
+      if (next) next.value = location.pathname + location.search;
+      auto.submit();
+    }
   });
 
   document.addEventListener("click", function (event) {
@@ -32,19 +52,41 @@
     if (event.key === "Escape") closeDrawer();
   });
 
-  function closeDrawer() {
-    var drawer = document.getElementById("drawer");
-    if (drawer && drawer.innerHTML.trim()) {
-      drawer.innerHTML = "";
-      var main = document.getElementById("order-center");
-      if (main) main.focus({ preventScroll: true });
-    }
+  function markOpenRow(number) {
+    document.querySelectorAll("#order-rows tr.is-open").forEach(function (row) { row.classList.remove("is-open"); });
+    if (!number) return;
+    document.querySelectorAll("#order-rows tr[data-order-number]").forEach(function (row) {
+      if (row.dataset.orderNumber === number) row.classList.add("is-open");
+    });
   }
 
+  function closeDrawer() {
+    var drawer = document.getElementById("drawer");
+    if (!drawer || !drawer.innerHTML.trim()) return;
+    drawer.innerHTML = "";
+    markOpenRow(null);
+    var opener = drawerOpener && document.body.contains(drawerOpener) ? drawerOpener : null;
+    if (!opener) opener = document.querySelector(".tabs .tab.active");
+    if (opener) opener.focus({ preventScroll: true });
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "drawer") drawerOpener = event.detail.elt;
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
+    var drawer = document.getElementById("drawer");
     if (event.detail.target.id === "drawer") {
+      var detail = drawer.querySelector("[data-order-detail]");
+      markOpenRow(detail ? detail.dataset.orderDetail : null);
       var title = document.getElementById("order-title");
-      if (title) { title.setAttribute("tabindex", "-1"); title.focus(); }
+      if (title) { title.setAttribute("tabindex", "-1"); title.focus({ preventScroll: true }); }
+      drawer.scrollTop = 0;
+    } else if (drawer && drawer.innerHTML.trim()) {
+      // The table was redrawn (tab, search, archive): keep the open order highlighted.
+      var open = drawer.querySelector("[data-order-detail]");
+      markOpenRow(open ? open.dataset.orderDetail : null);
     }
     updateSelection();
   });
@@ -66,4 +108,6 @@
     box.appendChild(toast);
     setTimeout(function () { toast.remove(); }, 5000);
   }
+
+  updateSelection();
 })();
