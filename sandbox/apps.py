@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from django.apps import AppConfig
 
 
@@ -12,3 +15,12 @@ class SandboxConfig(AppConfig):
 
     name = "sandbox"
     verbose_name = "Sandbox (simulated providers)"
+
+    def ready(self) -> None:
+        # Each provider package (sandbox/providers/<name>/, not "_shared" modules) registers
+        # its ProviderSpec when imported; importing them all here fills the registry.
+        from sandbox import providers
+
+        for module in pkgutil.iter_modules(providers.__path__):
+            if module.ispkg and not module.name.startswith("_"):
+                importlib.import_module(f"{providers.__name__}.{module.name}")

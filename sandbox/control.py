@@ -4,6 +4,8 @@ Contract (keep as written; add more as needed):
 - POST /sandbox/_control/accounts {"provider", "name"} → 201 {"provider", "name", "base_url", "credentials"}
   (an existing account is returned with 200, unchanged)
 - POST /sandbox/_control/<provider>/<name>/orders {"count": N, "seed": S} → 201 {"created": [...ids]}
+- GET|PUT /sandbox/_control/<provider>/<name>/options {"key": value, …} → 200 {"options": {...}}
+  (PUT merges; a null value removes the key; e.g. Shopify bucket_size / leak_rate, orders_per_hour)
 - POST /sandbox/_control/clock {"advance_seconds": N, "speed"?: F, "seed"?: S} → 200 {"now": iso}
 - PUT /sandbox/_control/faults {"<provider>": {"http_5xx": 0.2, …}, …} → 200 {"faults": {...}}
 - GET /sandbox/_control/ledger → 200 {"charges": [...]}
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -72,6 +75,8 @@ def create_orders(request: HttpRequest, provider: str, name: str) -> JsonRespons
         body = parse_json_body(request)
     except ValueError as exc:
         return _error(str(exc))
+    if not isinstance(body, dict):
+        return _error("body must be a JSON object")
     count, seed = body.get("count", 1), body.get("seed", 1)
     if not isinstance(count, int) or not 1 <= count <= 10_000 or not isinstance(seed, int):
         return _error("count must be an integer from 1 to 10000 and seed an integer")
@@ -79,6 +84,30 @@ def create_orders(request: HttpRequest, provider: str, name: str) -> JsonRespons
         account, count=count, seed=seed, **{k: v for k, v in body.items() if k not in {"count", "seed"}}
     )
     return json_response({"created": created}, status=201)
+
+
+@csrf_exempt
+@require_http_methods(["GET", "PUT"])
+def account_options(request: HttpRequest, provider: str, name: str) -> JsonResponse:
+    account = SimAccount.objects.filter(provider=provider, name=name).first()
+    if account is None:
+        return _error(f"no {provider} account named {name}", status=404)
+    if request.method == "PUT":
+        try:
+            body = parse_json_body(request)
+        except ValueError as exc:
+            return _error(str(exc))
+        if not isinstance(body, dict):
+            return _error("body must be a JSON object of option → value")
+        with transaction.atomic():  # under the row lock: providers keep live state in options too
+            account = SimAccount.objects.select_for_update().get(pk=account.pk)
+            for key, value in body.items():
+                if value is None:
+                    account.options.pop(key, None)
+                else:
+                    account.options[key] = value
+            account.save(update_fields=["options"])
+    return json_response({"options": account.options})
 
 
 @csrf_exempt

@@ -20,6 +20,9 @@ class ProviderSpec:
     base_url: Callable[[HttpRequest, str], str]
     # Create N new paid customer orders (channels only); None for suppliers and trackers.
     create_orders: Callable[..., list[str]] | None = None
+    # Move this provider's customers along (channels only), called by sim/channels.py with
+    # keyword arguments now= (sim time) and rng=; returns counts of what happened.
+    tick: Callable[..., dict[str, int]] | None = None
 
 
 PROVIDERS: dict[str, ProviderSpec] = {}

@@ -1,0 +1,30 @@
+"""Routes under /sandbox/shopify/ (the Admin API) and /sandbox/_control/shopify/ (control extras)."""
+
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from sandbox.enums import Provider
+from sandbox.providers._channel_control import channel_control_urlpatterns
+from sandbox.providers.shopify import views
+from sandbox.providers.shopify.api import not_found
+from sandbox.providers.shopify.spec import buyer_cancel, merchant_update
+
+API = "<slug:shop>/admin/api/<str:version>/"
+
+urlpatterns = [
+    path(API + "orders.json", views.orders_list, name="sandbox-shopify-orders"),
+    path(API + "orders/count.json", views.orders_count),
+    path(API + "orders/<int:order_id>.json", views.order_detail),
+    path(API + "orders/<int:order_id>/cancel.json", views.order_cancel_view),
+    path(API + "orders/<int:order_id>/fulfillment_orders.json", views.fulfillment_orders),
+    path(API + "orders/<int:order_id>/fulfillments.json", views.order_fulfillments),
+    path(API + "fulfillments.json", views.fulfillments_create),
+    path(API + "webhooks.json", views.webhooks),
+    path(API + "webhooks/<int:webhook_id>.json", views.webhook_detail),
+    path(API + "<path:rest>", views.unknown_endpoint),
+    path("<slug:shop>", not_found, name="sandbox-shopify-shop"),
+    re_path(r"^.*$", not_found),
+]
+
+control_urlpatterns = channel_control_urlpatterns(Provider.SHOPIFY, cancel=buyer_cancel, update=merchant_update)
