@@ -93,6 +93,7 @@ run: export PATH := $(abspath $(VENV))/bin:$(PATH)
 run: $(RUN_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) seed_demo
+	@if [ "$${SANDBOX_ENABLED:-1}" != "0" ]; then $(MANAGE) sandbox_seed; fi
 	@echo
 	@echo "  ================================================================="
 	@echo "   Zopi order center   http://127.0.0.1:$(PORT)/"

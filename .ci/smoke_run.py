@@ -63,7 +63,10 @@ def main(base_url: str) -> None:
     health = session.get(urljoin(base_url, "/healthz"), timeout=30)
     if health.status_code != 200:
         fail(f"GET /healthz answered {health.status_code}")
-    say("login, order center and /healthz OK")
+    sandbox = session.get(urljoin(base_url, "/sandbox/"), timeout=30)
+    if sandbox.status_code != 200 or "demo-shopify" not in sandbox.text:
+        fail(f"GET /sandbox/ answered {sandbox.status_code} without the demo shop")
+    say("login, order center, /healthz and the sandbox status page OK")
 
 
 if __name__ == "__main__":
