@@ -1,0 +1,113 @@
+"""The contract every sales-channel provider fulfils (Shopify, WooCommerce, TikTok Shop).
+
+A provider folder ``channels_sync/providers/<name>/`` has three parts (see STYLE.md):
+pure mapping of the channel's JSON to ``ChannelOrder`` (``mapping.py``), the HTTP client
+(``client.py``, one ``requests.Session``, timeouts, retries with backoff on 429/5xx/timeouts
+honoring Retry-After and the channel's rate-limit headers), and the ``ChannelProvider``
+subclass tying them together, registered in ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from orders.enums import Channel
+from orders.services import OrderData
+
+
+class ProviderError(Exception):
+    """A call to the channel failed. ``retryable`` for 429, 5xx and timeouts only."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class CredentialsError(ProviderError):
+    """The channel refused the credentials: say what is wrong, in words a merchant can act on."""
+
+
+class MalformedPayload(ValueError):
+    """A webhook or API body that cannot be mapped; the message says why (kept on the delivery)."""
+
+
+class NotSupported(ProviderError):
+    """The channel's API cannot do this (e.g. register webhooks through the API)."""
+
+
+@dataclass(frozen=True)
+class ChannelOrder:
+    """One channel order, normalized."""
+
+    data: OrderData  # number, lines, totals, customer, paid, canceled, …
+    updated_at: datetime  # the channel's own update time (pull cursors use it)
+    # Ids of the same purchase in other channels found in this order's source data (a TikTok
+    # order id on a Shopify order); a TikTok order lists its own id. Used to flag duplicates.
+    purchase_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    orders: list[ChannelOrder]
+    has_more: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    dedupe_key: str  # X-Shopify-Webhook-Id, X-WC-Webhook-Delivery-ID, tts_notification_id, or a body hash
+    topic: str
+    order_id: str | None = None  # the channel order the event is about
+    order: ChannelOrder | None = None  # the full order when the payload carries it (Shopify, WooCommerce)
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+class ChannelProvider:
+    """Base class: every method raises ``NotSupported`` unless the provider implements it."""
+
+    channel: ClassVar[Channel]
+
+    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.timeout = timeout
+
+    def check_credentials(self) -> str:
+        """One live call; returns a short identity (shop name). Raises CredentialsError."""
+        raise NotSupported(f"{self.channel} cannot check credentials")
+
+    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
+        """Every order updated at or after ``updated_since`` (all when None), page by page."""
+        raise NotSupported(f"{self.channel} cannot list orders")
+
+    def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
+        raise NotSupported(f"{self.channel} cannot fetch orders")
+
+    def register_webhooks(self, *, address: str) -> list[str]:
+        """Subscribe ``address`` to the order topics; returns the topics subscribed."""
+        raise NotSupported(f"{self.channel} webhooks are set up in its dashboard")
+
+    @classmethod
+    def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
+        """Constant-time signature check over the raw body."""
+        raise NotSupported(f"{cls.channel} webhooks are not supported")
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """Raises MalformedPayload with the reason when the body cannot be understood."""
+        raise NotSupported(f"{cls.channel} webhooks are not supported")
+
+
+REGISTRY: dict[str, type[ChannelProvider]] = {}
+
+
+def register(provider: type[ChannelProvider]) -> type[ChannelProvider]:
+    REGISTRY[provider.channel] = provider
+    return provider
+
+
+def provider_for(channel: str, *, base_url: str, credentials: Mapping[str, str]) -> ChannelProvider:
+    return REGISTRY[channel](base_url=base_url, credentials=credentials)
