@@ -1,0 +1,113 @@
+"""Reading fields out of channel JSON for the pure mappings: every failure is a ``MalformedPayload``
+whose message names the field (``order 450789469: line_items[1].price is not a number: 'abc'``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from channels_sync.providers.base import MalformedPayload
+
+JsonObject = Mapping[str, Any]
+
+
+def json_object(body: bytes, what: str = "body") -> JsonObject:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedPayload(f"the {what} is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedPayload(f"the {what} is not a JSON object")
+    return data
+
+
+def body_sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def present(data: JsonObject, key: str, where: str) -> Any:
+    value = data.get(key)
+    if value is None or value == "":
+        raise MalformedPayload(f"{where}: missing '{key}'")
+    return value
+
+
+def obj(data: JsonObject, key: str, where: str, *, required: bool = True) -> JsonObject:
+    value = data.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"{where}: '{key}' is {'missing' if value is None else 'not an object'}")
+    return value
+
+
+def objects(data: JsonObject, key: str, where: str) -> list[JsonObject]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise MalformedPayload(f"{where}: '{key}' is {'missing' if value is None else 'not a list'}")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise MalformedPayload(f"{where}: {key}[{index}] is not an object")
+    return value
+
+
+def text(data: JsonObject, key: str) -> str:
+    """An optional string field ("" when absent or null)."""
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def ident(data: JsonObject, key: str, where: str) -> str:
+    """A required id (integer or string in the JSON), as a string."""
+    value = present(data, key, where)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise MalformedPayload(f"{where}: '{key}' is not an id: {value!r}")
+    return str(value)
+
+
+def money(data: JsonObject, key: str, where: str) -> Decimal:
+    value = present(data, key, where)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise MalformedPayload(f"{where}: '{key}' is not a number: {value!r}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise MalformedPayload(f"{where}: '{key}' is not a number: {value!r}") from None
+    if not amount.is_finite():
+        raise MalformedPayload(f"{where}: '{key}' is not a number: {value!r}")
+    return amount
+
+
+def quantity(data: JsonObject, key: str, where: str) -> int:
+    value = present(data, key, where)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise MalformedPayload(f"{where}: '{key}' is not a whole number of items: {value!r}")
+    return value
+
+
+def iso_datetime(data: JsonObject, key: str, where: str, *, naive_tz: tzinfo | None = None) -> datetime:
+    """An ISO 8601 time; one without an offset is read in ``naive_tz`` (an error when None)."""
+    value = present(data, key, where)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise MalformedPayload(f"{where}: '{key}' is not an ISO 8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        if naive_tz is None:
+            raise MalformedPayload(f"{where}: '{key}' has no UTC offset: {value!r}")
+        moment = moment.replace(tzinfo=naive_tz)
+    return moment.astimezone(UTC)
+
+
+def unix_datetime(data: JsonObject, key: str, where: str) -> datetime:
+    value = present(data, key, where)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise MalformedPayload(f"{where}: '{key}' is not a unix time: {value!r}")
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise MalformedPayload(f"{where}: '{key}' is not a unix time: {value!r}") from None

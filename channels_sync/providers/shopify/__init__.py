@@ -1,0 +1,7 @@
+"""Shopify (Admin REST API 2024-10): mapping (pure), client (HTTP), provider (registered on import)."""
+
+from __future__ import annotations
+
+from channels_sync.providers.shopify.provider import ShopifyProvider
+
+__all__ = ["ShopifyProvider"]

@@ -1,0 +1,90 @@
+"""Shopify as a ``ChannelProvider``: credentials ``access_token`` and ``webhook_secret``; ``base_url``
+is the shop URL (``https://<shop>.myshopify.com``) under which ``/admin/api/2024-10/`` lives."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels_sync.providers.base import (
+    ChannelOrder,
+    ChannelProvider,
+    MalformedPayload,
+    OrderPage,
+    WebhookEvent,
+    register,
+)
+from channels_sync.providers.fields import body_sha256, json_object
+from channels_sync.providers.http import Attempt, header
+from channels_sync.providers.shopify.client import MAX_LIMIT, ORDER_TOPICS, ShopifyClient
+from channels_sync.providers.shopify.mapping import order_from_json, orders_from_json
+from orders.enums import Channel
+
+
+def shopify_hmac(secret: str, body: bytes) -> str:
+    """X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body keyed with the app secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+@register
+class ShopifyProvider(ChannelProvider):
+    channel = Channel.SHOPIFY
+
+    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
+        super().__init__(base_url=base_url, credentials=credentials, timeout=timeout)
+        self.client = ShopifyClient(self.base_url, access_token=credentials.get("access_token", ""))
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return self.client.attempts
+
+    def check_credentials(self) -> str:
+        self.client.orders_count()
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        return host if host.endswith(".myshopify.com") else parts.path.rstrip("/").rsplit("/", 1)[-1] or host
+
+    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
+        for body, has_more in self.client.order_pages(updated_since=updated_since, limit=page_size):
+            yield OrderPage(orders=orders_from_json(body), has_more=has_more)
+
+    def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
+        found: list[ChannelOrder] = []
+        for start in range(0, len(order_ids), MAX_LIMIT):
+            found += orders_from_json(self.client.orders_by_ids(order_ids[start : start + MAX_LIMIT]))
+        return found
+
+    def register_webhooks(self, *, address: str) -> list[str]:
+        """Subscribe the order topics not subscribed yet (a repeat is not an error)."""
+        existing = self.client.webhook_subscriptions().get("webhooks", [])
+        have = {(hook.get("topic"), hook.get("address")) for hook in existing if isinstance(hook, dict)}
+        for topic in ORDER_TOPICS:
+            if (topic, address) not in have:
+                self.client.webhook_subscribe(topic=topic, address=address)
+        return list(ORDER_TOPICS)
+
+    @classmethod
+    def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
+        given, secret = header(headers, "X-Shopify-Hmac-Sha256"), credentials.get("webhook_secret", "")
+        if not given or not secret:
+            return False
+        return hmac.compare_digest(shopify_hmac(secret, body).encode(), given.strip().encode())
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        topic = header(headers, "X-Shopify-Topic")
+        if not topic:
+            raise MalformedPayload("Shopify webhook without an X-Shopify-Topic header")
+        payload = json_object(body, "Shopify webhook body")
+        dedupe_key = header(headers, "X-Shopify-Webhook-Id") or body_sha256(body)
+        extra: dict[str, Any] = {"shop_domain": header(headers, "X-Shopify-Shop-Domain") or ""}
+        if topic.startswith("orders/"):
+            order = order_from_json(payload)
+            return WebhookEvent(dedupe_key, topic, order.data.channel_order_id, order, extra)
+        order_id = payload.get("order_id")
+        return WebhookEvent(dedupe_key, topic, str(order_id) if order_id else None, None, extra)

@@ -1,0 +1,120 @@
+"""TikTok Shop Partner API 202309 over HTTP: signed calls and the ``{"code", "message", "data"}`` envelope.
+
+Every call carries ``app_key``, ``timestamp``, ``shop_cipher`` (shop-scoped APIs) and ``sign`` in
+the query and ``x-tts-access-token`` as a header; the signature (``request_sign``) is computed again
+for every attempt because it covers the timestamp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from channels_sync.providers.base import ProviderError
+from channels_sync.providers.http import ChannelHttpClient, Failure, Headers, Params, snippet
+
+SEARCH_PATH = "/order/202309/orders/search"
+DETAIL_PATH = "/order/202309/orders"
+SHOPS_PATH = "/authorization/202309/shops"
+NOT_SHOP_SCOPED = ("/authorization/",)
+MAX_PAGE_SIZE, MAX_IDS = 100, 50
+EXCLUDED_FROM_SIGN = ("sign", "access_token")
+
+RATE_LIMITED, INTERNAL_ERROR, INVALID_PARAM = 36009003, 36009001, 36009004
+CREDENTIAL_ERRORS = {
+    105001: "TikTok Shop refused the access token: reconnect the shop (authorize the app again in TikTok Shop)",
+    105002: "TikTok Shop says the access token expired: reconnect the shop (authorize the app again in TikTok Shop)",
+    106001: "TikTok Shop rejected the request signature: check the app secret of the TikTok Shop app",
+}
+
+
+def request_sign(*, app_secret: str, path: str, params: Mapping[str, str], body: str = "") -> str:
+    """lower hex HMAC-SHA256(app_secret, app_secret + path + sorted key+value + body + app_secret);
+    ``sign``, ``access_token`` and empty values are left out; ``body`` is the raw JSON ("" for GET)."""
+    pairs = "".join(f"{key}{params[key]}" for key in sorted(params) if key not in EXCLUDED_FROM_SIGN and params[key])
+    message = f"{app_secret}{path}{pairs}{body}{app_secret}"
+    return hmac.new(app_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+class TikTokClient(ChannelHttpClient):
+    label = "TikTok Shop"
+    credentials_hint = "check the app key, app secret and shop authorization in the store settings"
+
+    def __init__(
+        self, base_url: str, *, app_key: str, app_secret: str, access_token: str, shop_cipher: str, **kwargs: Any
+    ) -> None:
+        super().__init__(base_url, **kwargs)
+        self.app_key, self.app_secret = app_key, app_secret
+        self.access_token, self.shop_cipher = access_token, shop_cipher
+        self.base_path = urlsplit(self.base_url).path.rstrip("/")
+
+    def api_path(self, url: str) -> str:
+        """The path TikTok signs: the part after the API host (and after the sandbox's prefix)."""
+        path = urlsplit(url).path
+        return path[len(self.base_path) :] if self.base_path and path.startswith(self.base_path) else path
+
+    def prepare(self, method: str, url: str, params: Params, body: bytes) -> tuple[Params, Headers]:
+        path = self.api_path(url)
+        query = {**params, "app_key": self.app_key, "timestamp": str(int(time.time()))}
+        if not path.startswith(NOT_SHOP_SCOPED):
+            query["shop_cipher"] = self.shop_cipher
+        query["sign"] = request_sign(app_secret=self.app_secret, path=path, params=query, body=body.decode())
+        return query, {"x-tts-access-token": self.access_token, "Content-Type": "application/json"}
+
+    def failure_of(self, response: requests.Response) -> Failure | None:
+        try:
+            envelope = response.json()
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
+            if 200 <= response.status_code < 300:
+                return None  # json_of reports the unreadable body
+            retryable = response.status_code == 429 or response.status_code >= 500
+            return Failure(f"TikTok Shop answered {response.status_code}: {snippet(response)}", retryable=retryable)
+        code, message = envelope["code"], str(envelope.get("message", ""))
+        if code == 0 and 200 <= response.status_code < 300:
+            return None
+        if code in CREDENTIAL_ERRORS:
+            return Failure(CREDENTIAL_ERRORS[code], credentials=True)
+        if code == INVALID_PARAM and message.startswith("Invalid credentials"):
+            return Failure(
+                f"TikTok Shop refused the credentials ({message}): {self.credentials_hint}", credentials=True
+            )
+        if response.status_code in (401, 403):
+            return Failure(
+                f"TikTok Shop refused the credentials ({code} {message}): {self.credentials_hint}", credentials=True
+            )
+        retryable = code in (RATE_LIMITED, INTERNAL_ERROR) or response.status_code == 429 or response.status_code >= 500
+        return Failure(f"TikTok Shop error {code}: {message}", retryable=retryable)
+
+    def data(self, method: str, path: str, *, params: Params | None = None, json_body: Any = None) -> Any:
+        body, _ = self.request_json(method, path, params=params, json_body=json_body)
+        if not isinstance(body, dict):
+            raise ProviderError("TikTok Shop sent an answer without its envelope", retryable=True)
+        return body.get("data")
+
+    def search_pages(self, *, updated_since: datetime | None, page_size: int) -> Iterator[tuple[Any, bool]]:
+        """(data, has_more) per page of orders/search, oldest update first."""
+        page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        body = {} if updated_since is None else {"update_time_ge": int(updated_since.timestamp())}
+        params: Params = {"page_size": str(page_size), "sort_field": "update_time", "sort_order": "ASC"}
+        while True:
+            data = self.data("POST", SEARCH_PATH, params=params, json_body=body)
+            token = data.get("next_page_token") if isinstance(data, dict) else None
+            yield data, bool(token)
+            if not token:
+                return
+            params = {**params, "page_token": str(token)}
+
+    def orders_by_ids(self, ids: list[str]) -> Any:
+        return self.data("GET", DETAIL_PATH, params={"ids": ",".join(ids)})
+
+    def shops(self) -> Any:
+        return self.data("GET", SHOPS_PATH)

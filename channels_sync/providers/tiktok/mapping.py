@@ -1,0 +1,93 @@
+"""TikTok Shop order JSON (Partner API 202309) → ``ChannelOrder``. Pure: no I/O.
+
+Decisions:
+- **paid**: every status but UNPAID means the buyer paid (ON_HOLD is paid, held for the buyer's
+  cancellation hour); CANCELLED is paid only if ``paid_time`` is set.
+- **canceled**: status CANCELLED.
+- **number** is the order id: TikTok Shop has no separate display number.
+- **lines**: TikTok sends one line item per unit and no quantity; units of one SKU at one price
+  become one ``LineData`` with their count as quantity. ``channel_line_id`` is the ``sku_id`` (the
+  per-unit ids are not stable as a group); when one SKU sold at several prices each price is its
+  own line, ``<sku_id>@<price>``.
+- **purchase_ids** is the order's own id (a Shopify twin lists it too).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from channels_sync.providers.base import ChannelOrder, MalformedPayload
+from channels_sync.providers.fields import (
+    JsonObject,
+    ident,
+    money,
+    obj,
+    objects,
+    present,
+    text,
+    unix_datetime,
+)
+from orders.services import LineData, OrderData
+
+UNPAID, CANCELLED = "UNPAID", "CANCELLED"
+
+
+def _lines(items: list[JsonObject], where: str) -> tuple[LineData, ...]:
+    groups: dict[tuple[str, Decimal], list[JsonObject]] = {}
+    for index, item in enumerate(items):
+        at = f"{where}: line_items[{index}]"
+        ident(item, "id", at)
+        present(item, "product_name", at)
+        groups.setdefault((ident(item, "sku_id", at), money(item, "sale_price", at)), []).append(item)
+    prices_per_sku: dict[str, int] = {}
+    for sku_id, _ in groups:
+        prices_per_sku[sku_id] = prices_per_sku.get(sku_id, 0) + 1
+    lines = []
+    for (sku_id, price), units in groups.items():
+        first = units[0]
+        lines.append(
+            LineData(
+                title=str(first["product_name"]),
+                unit_price=price,
+                quantity=len(units),
+                sku=text(first, "seller_sku"),
+                variant_title=text(first, "sku_name"),
+                channel_line_id=sku_id if prices_per_sku[sku_id] == 1 else f"{sku_id}@{price}",
+            )
+        )
+    return tuple(lines)
+
+
+def order_from_json(order: Any) -> ChannelOrder:
+    """One order of an orders/search or orders?ids= answer."""
+    if not isinstance(order, dict):
+        raise MalformedPayload("the TikTok Shop order is not a JSON object")
+    order_id = ident(order, "id", "TikTok Shop order")
+    where = f"TikTok Shop order {order_id}"
+    status = str(present(order, "status", where))
+    payment = obj(order, "payment", where)
+    address = obj(order, "recipient_address", where, required=False)
+    data = OrderData(
+        channel_order_id=order_id,
+        number=order_id,
+        placed_at=unix_datetime(order, "create_time", where),
+        total=money(payment, "total_amount", f"{where}: payment"),
+        lines=_lines(objects(order, "line_items", where), where),
+        currency=str(present(payment, "currency", f"{where}: payment")),
+        customer_name=text(address, "name")
+        or " ".join(part for part in (text(address, "first_name"), text(address, "last_name")) if part),
+        customer_email=text(order, "buyer_email"),
+        paid=status != UNPAID and (status != CANCELLED or order.get("paid_time") not in (None, "", 0)),
+        canceled=status == CANCELLED,
+    )
+    return ChannelOrder(data=data, updated_at=unix_datetime(order, "update_time", where), purchase_ids=(order_id,))
+
+
+def orders_from_data(data: Any) -> list[ChannelOrder]:
+    """The ``orders`` of an envelope's ``data`` (missing when a search finds nothing)."""
+    if not isinstance(data, dict):
+        raise MalformedPayload("the TikTok Shop answer has no data object")
+    if data.get("orders") is None:
+        return []
+    return [order_from_json(order) for order in objects(data, "orders", "TikTok Shop answer")]

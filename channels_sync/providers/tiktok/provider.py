@@ -1,0 +1,118 @@
+"""TikTok Shop as a ``ChannelProvider``: credentials ``app_key``, ``app_secret``, ``access_token`` and
+``shop_cipher``; ``base_url`` is the API host (``https://open-api.tiktokglobalshop.com``).
+
+Webhooks are subscribed in the TikTok Shop app dashboard (``register_webhooks`` is not supported)
+and carry no full order: the event names the order and the core fetches it (``fetch_orders``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+
+from channels_sync.providers.base import (
+    ChannelOrder,
+    ChannelProvider,
+    CredentialsError,
+    MalformedPayload,
+    OrderPage,
+    WebhookEvent,
+    register,
+)
+from channels_sync.providers.fields import body_sha256, json_object, obj
+from channels_sync.providers.http import Attempt, header
+from channels_sync.providers.tiktok.client import MAX_IDS, TikTokClient
+from channels_sync.providers.tiktok.mapping import orders_from_data
+from orders.enums import Channel
+
+# Webhook ``type`` → topic (TikTok Shop's event names).
+WEBHOOK_TOPICS = {
+    1: "ORDER_STATUS_CHANGE",
+    2: "REVERSE_ORDER_STATUS_UPDATE",
+    3: "RECIPIENT_ADDRESS_UPDATE",
+    4: "PACKAGE_UPDATE",
+    5: "PRODUCT_STATUS_CHANGE",
+    6: "SELLER_DEAUTHORIZATION",
+    7: "UPCOMING_AUTHORIZATION_EXPIRATION",
+    11: "CANCELLATION_STATUS_CHANGE",
+    12: "RETURN_STATUS_CHANGE",
+    15: "PRODUCT_INFORMATION_CHANGE",
+    16: "PRODUCT_CREATION",
+}
+
+
+def webhook_authorization(*, app_key: str, app_secret: str, body: bytes) -> str:
+    """The webhook ``Authorization`` header: lower hex HMAC-SHA256(app_secret, app_key + raw body)."""
+    return hmac.new(app_secret.encode(), app_key.encode() + body, hashlib.sha256).hexdigest()
+
+
+@register
+class TikTokProvider(ChannelProvider):
+    channel = Channel.TIKTOK
+
+    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
+        super().__init__(base_url=base_url, credentials=credentials, timeout=timeout)
+        self.client = TikTokClient(
+            self.base_url,
+            app_key=credentials.get("app_key", ""),
+            app_secret=credentials.get("app_secret", ""),
+            access_token=credentials.get("access_token", ""),
+            shop_cipher=credentials.get("shop_cipher", ""),
+        )
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return self.client.attempts
+
+    def check_credentials(self) -> str:
+        data = self.client.shops()
+        shops = data.get("shops") if isinstance(data, dict) else None
+        cipher = self.credentials.get("shop_cipher", "")
+        for shop in shops if isinstance(shops, list) else []:
+            if isinstance(shop, dict) and shop.get("cipher") == cipher:
+                return str(shop.get("name") or shop.get("id") or cipher)
+        raise CredentialsError(
+            "TikTok Shop does not list this shop for the app (unknown shop_cipher): reconnect the shop"
+        )
+
+    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
+        for data, has_more in self.client.search_pages(updated_since=updated_since, page_size=page_size):
+            yield OrderPage(orders=orders_from_data(data), has_more=has_more)
+
+    def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
+        found: list[ChannelOrder] = []
+        for start in range(0, len(order_ids), MAX_IDS):
+            found += orders_from_data(self.client.orders_by_ids(order_ids[start : start + MAX_IDS]))
+        return found
+
+    @classmethod
+    def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
+        given = header(headers, "Authorization")
+        app_key, app_secret = credentials.get("app_key", ""), credentials.get("app_secret", "")
+        if not given or not app_key or not app_secret:
+            return False
+        expected = webhook_authorization(app_key=app_key, app_secret=app_secret, body=body)
+        return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        payload = json_object(body, "TikTok Shop webhook body")
+        kind = payload.get("type")
+        if isinstance(kind, bool) or not isinstance(kind, int):
+            raise MalformedPayload(f"TikTok Shop webhook: 'type' is not an event number: {kind!r}")
+        data = obj(payload, "data", "TikTok Shop webhook", required=False)
+        order_id = data.get("order_id")
+        notification_id = payload.get("tts_notification_id")
+        extra = {
+            key: data[key]
+            for key in ("order_status", "is_on_hold_order", "update_time", "cancel_status")
+            if key in data
+        } | {"shop_id": str(payload.get("shop_id") or "")}
+        return WebhookEvent(
+            dedupe_key=str(notification_id) if notification_id else body_sha256(body),
+            topic=WEBHOOK_TOPICS.get(kind, f"TYPE_{kind}"),
+            order_id=str(order_id) if order_id else None,
+            extra=extra,
+        )

@@ -1,0 +1,101 @@
+"""WooCommerce REST v3 order JSON → ``ChannelOrder``. Pure: no I/O.
+
+Decisions:
+- **paid** means the customer paid. processing and completed are paid (WooCommerce sets them once
+  a payment is taken). on-hold means "awaiting payment" (bank transfer, cheque): paid only when
+  ``date_paid`` is set. pending, failed and checkout-draft are not paid. cancelled and refunded are
+  paid when ``date_paid`` is set (the money moved, whatever happened next). A status we do not
+  know (plugins add their own) is paid when ``date_paid`` is set.
+- **canceled**: cancelled, and refunded too: WooCommerce moves an order to refunded only when its
+  whole amount went back to the customer, so there is nothing left to fulfil (a partial refund
+  leaves the status alone). trash is canceled as well.
+- **number** is ``#`` + ``number`` (``#727``), as the WooCommerce admin shows it.
+- times come from the ``*_gmt`` fields (UTC); the site-local twins carry no offset.
+- a variation line is named "Product - Attributes" with ``parent_name`` "Product": the title is the
+  parent name and the variant title the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from channels_sync.providers.base import ChannelOrder, MalformedPayload
+from channels_sync.providers.fields import (
+    JsonObject,
+    ident,
+    iso_datetime,
+    money,
+    obj,
+    objects,
+    present,
+    quantity,
+    text,
+)
+from orders.services import LineData, OrderData
+
+PAID_STATUSES = frozenset({"processing", "completed"})
+UNPAID_STATUSES = frozenset({"pending", "failed", "checkout-draft"})
+CANCELED_STATUSES = frozenset({"cancelled", "refunded", "trash"})
+
+
+def is_paid(status: str, date_paid: Any) -> bool:
+    if status in PAID_STATUSES:
+        return True
+    if status in UNPAID_STATUSES:
+        return False
+    return date_paid not in (None, "")  # on-hold, cancelled, refunded, unknown
+
+
+def _name(address: JsonObject) -> str:
+    return " ".join(part for part in (text(address, "first_name"), text(address, "last_name")) if part)
+
+
+def _line(line: JsonObject, where: str) -> LineData:
+    name = str(present(line, "name", where))
+    parent = text(line, "parent_name")
+    title, variant_title = name, ""
+    if parent and name.startswith(f"{parent} - "):
+        title, variant_title = parent, name[len(parent) + 3 :]
+    return LineData(
+        title=title,
+        unit_price=money(line, "price", where),
+        quantity=quantity(line, "quantity", where),
+        sku=text(line, "sku"),
+        variant_title=variant_title,
+        channel_line_id=ident(line, "id", where),
+    )
+
+
+def order_from_json(order: Any) -> ChannelOrder:
+    """One order (an item of GET orders, GET orders/{id}, a webhook body)."""
+    if not isinstance(order, dict):
+        raise MalformedPayload("the WooCommerce order is not a JSON object")
+    order_id = ident(order, "id", "WooCommerce order")
+    where = f"WooCommerce order {order_id}"
+    status = str(present(order, "status", where))
+    billing = obj(order, "billing", where, required=False)
+    shipping = obj(order, "shipping", where, required=False)
+    lines = tuple(
+        _line(line, f"{where}: line_items[{index}]") for index, line in enumerate(objects(order, "line_items", where))
+    )
+    data = OrderData(
+        channel_order_id=order_id,
+        number=f"#{text(order, 'number') or order_id}",
+        placed_at=iso_datetime(order, "date_created_gmt", where, naive_tz=UTC),
+        total=money(order, "total", where),
+        lines=lines,
+        currency=str(present(order, "currency", where)),
+        customer_name=_name(billing) or _name(shipping),
+        customer_email=text(billing, "email"),
+        paid=is_paid(status, order.get("date_paid_gmt") or order.get("date_paid")),
+        canceled=status in CANCELED_STATUSES,
+    )
+    return ChannelOrder(data=data, updated_at=iso_datetime(order, "date_modified_gmt", where, naive_tz=UTC))
+
+
+def orders_from_json(body: Any) -> list[ChannelOrder]:
+    """The list a GET orders answers."""
+    if not isinstance(body, list):
+        raise MalformedPayload("the WooCommerce orders answer is not a JSON list")
+    return [order_from_json(order) for order in body]

@@ -1,0 +1,122 @@
+"""WooCommerce as a ``ChannelProvider``: credentials ``consumer_key``, ``consumer_secret`` and
+``webhook_secret``; ``base_url`` is the site URL (the API lives under ``/wp-json/wc/v3/``).
+
+When a webhook is saved WooCommerce POSTs a ping to its address: a form body ``webhook_id=N``,
+no signature, no topic. It carries no data, so ``verify_webhook`` accepts it and
+``parse_webhook`` returns a ``ping`` event without an order: the core answers 200 (a refusal
+would count as a failed delivery toward WooCommerce disabling the webhook) and ignores it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from channels_sync.providers.base import (
+    ChannelOrder,
+    ChannelProvider,
+    OrderPage,
+    WebhookEvent,
+    register,
+)
+from channels_sync.providers.fields import body_sha256, json_object
+from channels_sync.providers.http import Attempt, header
+from channels_sync.providers.woocommerce.client import MAX_PER_PAGE, ORDER_TOPICS, WooCommerceClient
+from channels_sync.providers.woocommerce.mapping import order_from_json, orders_from_json
+from orders.enums import Channel
+
+PING_BODY = re.compile(rb"webhook_id=\d+")
+PING_TOPIC = "ping"
+ORDER_BODY_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
+
+
+def wc_signature(secret: str, body: bytes) -> str:
+    """X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body keyed with the webhook secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
+    return (
+        PING_BODY.fullmatch(body.strip()) is not None
+        and not header(headers, "X-WC-Webhook-Signature")
+        and not header(headers, "X-WC-Webhook-Topic")
+    )
+
+
+@register
+class WooCommerceProvider(ChannelProvider):
+    channel = Channel.WOOCOMMERCE
+
+    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
+        super().__init__(base_url=base_url, credentials=credentials, timeout=timeout)
+        self.client = WooCommerceClient(
+            self.base_url,
+            consumer_key=credentials.get("consumer_key", ""),
+            consumer_secret=credentials.get("consumer_secret", ""),
+        )
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        return self.client.attempts
+
+    def check_credentials(self) -> str:
+        self.client.orders_probe()
+        parts = urlsplit(self.base_url)
+        return f"{parts.hostname or ''}{parts.path}".rstrip("/")
+
+    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
+        for body, has_more in self.client.order_pages(updated_since=updated_since, per_page=page_size):
+            yield OrderPage(orders=orders_from_json(body), has_more=has_more)
+
+    def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
+        found: list[ChannelOrder] = []
+        for start in range(0, len(order_ids), MAX_PER_PAGE):
+            found += orders_from_json(self.client.orders_by_ids(order_ids[start : start + MAX_PER_PAGE]))
+        return found
+
+    def register_webhooks(self, *, address: str) -> list[str]:
+        """Create the order webhooks not there yet, signed with ``webhook_secret``."""
+        existing = self.client.webhooks()
+        have = {
+            (hook.get("topic"), hook.get("delivery_url"))
+            for hook in (existing if isinstance(existing, list) else [])
+            if isinstance(hook, dict) and hook.get("status", "active") == "active"
+        }
+        for topic in ORDER_TOPICS:
+            if (topic, address) not in have:
+                self.client.webhook_create(
+                    topic=topic, address=address, secret=self.credentials.get("webhook_secret", "")
+                )
+        return list(ORDER_TOPICS)
+
+    @classmethod
+    def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
+        if is_ping(headers, body):
+            return True
+        given, secret = header(headers, "X-WC-Webhook-Signature"), credentials.get("webhook_secret", "")
+        if not given or not secret:
+            return False
+        return hmac.compare_digest(wc_signature(secret, body).encode(), given.strip().encode())
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        if is_ping(headers, body):
+            webhook_id = body.strip().partition(b"=")[2].decode()
+            return WebhookEvent(f"ping:{body_sha256(body)}", PING_TOPIC, extra={"webhook_id": webhook_id})
+        topic = header(headers, "X-WC-Webhook-Topic") or ""
+        payload = json_object(body, "WooCommerce webhook body")
+        dedupe_key = header(headers, "X-WC-Webhook-Delivery-ID") or body_sha256(body)
+        extra = {
+            "source": header(headers, "X-WC-Webhook-Source") or "",
+            "webhook_id": header(headers, "X-WC-Webhook-ID") or "",
+        }
+        if topic in ORDER_BODY_TOPICS:
+            order = order_from_json(payload)
+            return WebhookEvent(dedupe_key, topic, order.data.channel_order_id, order, extra)
+        order_id = payload.get("id") if topic.startswith("order.") else None
+        return WebhookEvent(dedupe_key, topic or "unknown", str(order_id) if order_id else None, None, extra)
