@@ -1,13 +1,91 @@
+"""Support's view of stores and webhook deliveries. Secrets are never shown: "•••• set" at most."""
+
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from channels_sync.models import Store
+from channels_sync.models import Store, WebhookDelivery
+from channels_sync.services import deliveries_replay
+
+
+def _secret_state(token: str) -> str:
+    return str(_("•••• set")) if token else str(_("not set"))
 
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("name", "channel", "domain", "account", "created_at")
-    list_filter = ("channel", "account")
-    search_fields = ("name", "domain", "account__name")
+    list_display = ("name", "channel", "domain", "account", "status", "last_pull_at", "last_webhook_at", "created_at")
+    list_filter = ("channel", "status", "account")
+    search_fields = ("name", "domain", "account__name", "=public_id")
     autocomplete_fields = ("account",)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    # The encrypted fields are not editable and never rendered; these say only whether one is set.
+    readonly_fields = (
+        "public_id",
+        "credentials_state",
+        "webhook_secret_state",
+        "last_error",
+        "last_pull_at",
+        "last_webhook_at",
+        "pull_cursor",
+        "sync_lock_until",
+        "created_at",
+    )
+    fields = ("account", "channel", "name", "domain", "base_url", "status", *readonly_fields)
+
+    @admin.display(description=_("credentials"))
+    def credentials_state(self, store: Store) -> str:
+        return _secret_state(store.credentials_token)
+
+    @admin.display(description=_("webhook secret"))
+    def webhook_secret_state(self, store: Store) -> str:
+        return _secret_state(store.webhook_secret_token)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "store", "topic", "state", "attempts", "error")
+    list_filter = ("state", "store__channel", "topic")
+    search_fields = ("=dedupe_key", "store__name", "error")
+    list_select_related = ("store",)
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+    actions = ("replay",)
+    readonly_fields = (
+        "store",
+        "dedupe_key",
+        "topic",
+        "state",
+        "error",
+        "attempts",
+        "order_ids",
+        "received_at",
+        "processed_at",
+        "headers",
+        "raw_body",
+    )
+    exclude = ("body",)
+
+    @admin.display(description=_("raw body"))
+    def raw_body(self, delivery: WebhookDelivery) -> str:
+        return delivery.body_text()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
+        return False
+
+    @admin.action(description=_("Replay selected deliveries (after a fix)"))
+    def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        queued = deliveries_replay(delivery_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(
+            request,
+            ngettext("%(n)s delivery queued again.", "%(n)s deliveries queued again.", len(queued))
+            % {"n": len(queued)},
+        )

@@ -1,19 +1,41 @@
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
+from channels_sync.crypto import decrypt_json, encrypt_json
+from channels_sync.enums import DeliveryState, StoreStatus
 from orders.enums import Channel
 
 
 class Store(models.Model):
-    """A connected sales-channel store. Credentials, cursors and health come with channel sync."""
+    """A connected sales-channel store: where to reach it, its secrets (encrypted) and its sync health.
+
+    Secrets are stored as Fernet tokens (``channels_sync.crypto``) and read through
+    ``credentials`` / ``webhook_secret``; nothing renders them back, the admin included.
+    """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stores")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     name = models.CharField(_("name"), max_length=200)
     domain = models.CharField(_("domain"), max_length=255, help_text=_("Shop domain, site URL host or TikTok shop id."))
+    base_url = models.URLField(_("API base URL"), max_length=500, blank=True)
+    credentials_token = models.TextField(_("credentials (encrypted)"), blank=True, default="", editable=False)
+    webhook_secret_token = models.TextField(_("webhook secret (encrypted)"), blank=True, default="", editable=False)
+    # In webhook addresses: unguessable, and not the row id.
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=StoreStatus.choices, default=StoreStatus.ACTIVE)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    last_pull_at = models.DateTimeField(_("last pull"), null=True, blank=True)
+    last_webhook_at = models.DateTimeField(_("last webhook"), null=True, blank=True)
+    # Orders updated at or after this (minus an overlap) are asked for by the next pull.
+    pull_cursor = models.DateTimeField(_("pull cursor"), null=True, blank=True)
+    # A pull holds the store until then (claimed with one conditional UPDATE): one pull per store.
+    sync_lock_until = models.DateTimeField(_("pull locked until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -21,6 +43,62 @@ class Store(models.Model):
         verbose_name_plural = _("stores")
         ordering = ("name", "id")
         constraints = [models.UniqueConstraint(fields=("account", "name"), name="store_account_name_uniq")]
+        indexes = [models.Index(fields=("status", "last_pull_at"), name="store_pull_due_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_channel_display()})"
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return dict(decrypt_json(self.credentials_token)) if self.credentials_token else {}
+
+    @credentials.setter
+    def credentials(self, value: dict[str, str]) -> None:
+        self.credentials_token = encrypt_json(dict(value)) if value else ""
+
+    @property
+    def webhook_secret(self) -> str:
+        return str(decrypt_json(self.webhook_secret_token)) if self.webhook_secret_token else ""
+
+    @webhook_secret.setter
+    def webhook_secret(self, value: str) -> None:
+        self.webhook_secret_token = encrypt_json(value) if value else ""
+
+    def signing_credentials(self) -> dict[str, str]:
+        """What a provider's ``verify_webhook`` gets: the credentials plus the webhook secret."""
+        credentials = self.credentials
+        if self.webhook_secret:
+            credentials["webhook_secret"] = self.webhook_secret
+        return credentials
+
+
+class WebhookDelivery(models.Model):
+    """One webhook as received: stored before anything else, processed by a task, replayable."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    dedupe_key = models.CharField(_("delivery key"), max_length=200)
+    topic = models.CharField(_("topic"), max_length=100, blank=True)
+    headers = models.JSONField(_("headers"), default=dict)
+    body = models.BinaryField(_("raw body"))
+    state = models.CharField(_("state"), max_length=16, choices=DeliveryState.choices, default=DeliveryState.RECEIVED)
+    error = models.TextField(_("reason"), blank=True, default="")
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    order_ids = models.JSONField(_("orders"), default=list, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ("-received_at", "-id")
+        constraints = [models.UniqueConstraint(fields=("store", "dedupe_key"), name="webhookdelivery_dedupe_uniq")]
+        indexes = [models.Index(fields=("state", "received_at"), name="webhookdelivery_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.topic} {self.dedupe_key}"
+
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")
+
+    def header_map(self) -> dict[str, Any]:
+        return dict(self.headers)

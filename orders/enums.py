@@ -118,4 +118,7 @@ class OrderEventType(models.TextChoices):
     ARCHIVED = "archived", _("Archived")  # hidden from every tab
     RESTORED = "restored", _("Restored")  # back from the archive
     RENUMBERED = "renumbered", _("Renumbered")  # number got a suffix: another order shares it
+    CHANNEL_UPDATED = "channel_updated", _("Updated in channel")  # paid, canceled, totals or lines changed
+    POSSIBLE_DUPLICATE = "possible_duplicate", _("Possible duplicate")  # same purchase as another order
+    DUPLICATE_CONFIRMED = "duplicate_confirmed", _("Duplicate confirmed")  # merchant says: place it anyway
     NOTE = "note", _("Note")  # free text from support or a process

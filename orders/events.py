@@ -42,3 +42,21 @@ def event_renumbered(*, order: Order, old_number: str) -> OrderEvent:
     return OrderEvent.objects.create(
         order=order, type=OrderEventType.RENUMBERED, parameters={"from": old_number, "to": order.number}
     )
+
+
+def event_channel_updated(*, order: Order, changes: list[str]) -> OrderEvent:
+    return OrderEvent.objects.create(order=order, type=OrderEventType.CHANNEL_UPDATED, parameters={"changes": changes})
+
+
+def event_possible_duplicate(*, order: Order, twin: Order, purchase_id: str) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        type=OrderEventType.POSSIBLE_DUPLICATE,
+        parameters={"twin_id": twin.pk, "twin_number": twin.number, "purchase_id": purchase_id},
+    )
+
+
+def event_duplicate_confirmed(*, order: Order, actor: AbstractBaseUser | None) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order, type=OrderEventType.DUPLICATE_CONFIRMED, parameters={}, actor_id=_actor_id(actor)
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from orders.enums import Channel, OrderEventType, OrderStatus, SubStatus
 from orders.models import Order, OrderEvent
@@ -36,6 +37,17 @@ def _status_label(status: str, sub_status: str) -> str:
     return f"{label} – {SubStatus(sub_status).label}" if sub_status else label
 
 
+_CHANGE_LABELS = {
+    "customer_name": _lazy("customer"),
+    "customer_email": _lazy("customer email"),
+    "currency": _lazy("currency"),
+    "total": _lazy("total"),
+    "channel_paid": _lazy("payment"),
+    "channel_canceled": _lazy("cancellation"),
+    "lines": _lazy("items"),
+}
+
+
 def _event_entry(event: OrderEvent) -> TimelineEntry:
     params = event.parameters or {}
     detail = ""
@@ -51,6 +63,12 @@ def _event_entry(event: OrderEvent) -> TimelineEntry:
         detail = _("%(old)s is now %(new)s: another order has the same number.") % {
             "old": params.get("from", ""),
             "new": params.get("to", ""),
+        }
+    elif event.type == OrderEventType.CHANNEL_UPDATED:
+        detail = ", ".join(str(_CHANGE_LABELS.get(change, change)) for change in params.get("changes", []))
+    elif event.type == OrderEventType.POSSIBLE_DUPLICATE:
+        detail = _("Same purchase as order %(number)s: confirm it or archive it before placing.") % {
+            "number": params.get("twin_number", "")
         }
     elif event.type == OrderEventType.NOTE:
         detail = str(params.get("text", ""))

@@ -19,12 +19,18 @@ from django_htmx.http import trigger_client_event
 
 from accounts.decorators import account_required
 from orders import selectors
-from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, OrderStatus, SubStatus
+from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, Channel, OrderStatus, SubStatus
 from orders.forms import TAB_CHOICES, OrderCenterForm, encode_cursor, parse_order_ids
+from orders.models import Order
 from orders.presentation import order_timeline, order_view_url
-from orders.services import orders_set_archived
+from orders.services import order_confirm_duplicate, orders_set_archived
 
 CENTER_TEMPLATE = "orders/order_center.html"
+# Labels by value, built once: ``get_FOO_display()`` rebuilds the choices dict and translates
+# every choice on each call, a fifth of the time of rendering a page of 50 orders.
+CHANNEL_LABELS = dict(Channel.choices)
+STATUS_LABELS = dict(OrderStatus.choices)
+SUB_STATUS_LABELS = dict(SubStatus.choices)
 
 
 def _bad_request(request: HttpRequest, errors: list[str]) -> HttpResponse:
@@ -35,6 +41,15 @@ def _center_url(params: dict[str, Any], **changes: Any) -> str:
     merged = {**params, **changes}
     query = urlencode({key: value for key, value in merged.items() if value not in (None, "")})
     return f"{reverse('orders:center')}?{query}" if query else reverse("orders:center")
+
+
+def _row(order: Order) -> dict[str, Any]:
+    return {
+        "order": order,
+        "view_url": order_view_url(order),
+        "channel_label": CHANNEL_LABELS[order.channel],
+        "status_label": SUB_STATUS_LABELS[order.sub_status] if order.sub_status else STATUS_LABELS[order.status],
+    }
 
 
 def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | None) -> HttpResponse:
@@ -89,7 +104,7 @@ def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | No
         "tabs": tabs,
         "pills": pills,
         "all_pill_url": _center_url(base_params, status=order_filter.tab),
-        "rows": [{"order": order, "view_url": order_view_url(order)} for order in rows],
+        "rows": [_row(order) for order in rows],
         "stores": stores,
         "current_url": _center_url(current_params),
         "next_url": _center_url(current_params, cursor=encode_cursor(next_cursor)) if next_cursor else None,
@@ -173,3 +188,22 @@ def orders_bulk_archive(request: HttpRequest, archived: bool) -> HttpResponse:
         return trigger_client_event(response, "toast", {"message": message})
     messages.success(request, message)
     return redirect(next_url)
+
+
+@require_http_methods(["POST"])
+@account_required
+def order_confirm_duplicate_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The merchant says a "possible duplicate" is a separate order: it may be placed."""
+    order = order_confirm_duplicate(
+        account=request.account,  # type: ignore[attr-defined]
+        order_id=order_id,
+        actor=request.user,  # type: ignore[arg-type]
+    )
+    message = _("Order %(number)s is confirmed as a separate order.") % {"number": order.number}
+    if request.htmx:  # type: ignore[attr-defined]
+        order = selectors.order_get(account=request.account, order_id=order.pk)  # type: ignore[attr-defined]
+        context = {"order": order, "timeline": order_timeline(order), "view_url": order_view_url(order)}
+        response = render(request, "orders/order_detail.html#drawer", context)
+        return trigger_client_event(response, "toast", {"message": message})
+    messages.success(request, message)
+    return redirect(_safe_next(request, request.POST.get("next")) or reverse("orders:detail", args=[order.pk]))

@@ -63,6 +63,10 @@ PROBES: dict[str, list[Probe]] = {
         Probe("get", lambda w: (reverse("orders:detail", args=[w.foreign_archived.pk]), {})),
         Probe("get", lambda w: (reverse("orders:detail", args=[w.foreign.pk]), {}), htmx=True),
     ],
+    "confirm_duplicate": [
+        Probe("post", lambda w: (reverse("orders:confirm_duplicate", args=[w.foreign.pk]), {})),
+        Probe("post", lambda w: (reverse("orders:confirm_duplicate", args=[w.foreign.pk]), {}), htmx=True),
+    ],
     "archive": [
         Probe("get", lambda w: (reverse("orders:archive"), _ids(w.foreign))),
         Probe("post", lambda w: (reverse("orders:archive"), _ids(w.foreign))),

@@ -116,6 +116,16 @@ def order_create(*, account: Account, store_id: int, channel: str, data: OrderDa
 
 
 def _order_create(*, account: Account, store_id: int, channel: str, data: OrderData) -> Order:
+    order = order_insert(account=account, store_id=store_id, channel=channel, data=data)
+    counts_apply(Counter({count_key(order): 1}))
+    return order
+
+
+def order_insert(
+    *, account: Account, store_id: int, channel: str, data: OrderData, channel_updated_at: datetime | None = None
+) -> Order:
+    """Insert one order with its lines and first event; the caller applies the counter (+1 on
+    ``count_key(order)``) in its transaction, so a batch applies all its deltas once, sorted."""
     number = _next_number(account=account, base_number=data.number)
     status, sub_status = derive_status(
         OrderFacts(channel_paid=data.paid, channel_canceled=data.canceled),
@@ -136,6 +146,7 @@ def _order_create(*, account: Account, store_id: int, channel: str, data: OrderD
         channel_paid=data.paid,
         channel_canceled=data.canceled,
         placed_at=data.placed_at,
+        channel_updated_at=channel_updated_at,
         status=status,
         sub_status=sub_status,
         search_text=search_text_for(
@@ -159,7 +170,6 @@ def _order_create(*, account: Account, store_id: int, channel: str, data: OrderD
             for line in data.lines
         ]
     )
-    counts_apply(Counter({count_key(order): 1}))
     events.event_created(order=order)
     return order
 

@@ -8,6 +8,7 @@ orders, payments, parcels and refunds.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -29,6 +30,10 @@ DEMO_ACCOUNTS: list[tuple[str, str, int, dict[str, Any]]] = [
 ]
 
 
+def _merge(current: dict[str, Any], *, extra: dict[str, Any]) -> None:
+    current.update(extra)
+
+
 class Command(BaseCommand):
     help = "Create the sandbox's demo shops, suppliers and tracking account (idempotent) and set the demo clock speed."
 
@@ -44,7 +49,7 @@ class Command(BaseCommand):
             )
             if not is_new:
                 continue
-            options_update(account, lambda current, extra=account_options: current.update(extra))
+            options_update(account, partial(_merge, extra=account_options))
             if first_orders and spec.create_orders is not None:
                 extra = (
                     {"also_in_shopify": "demo-shopify", "also_in_shopify_ratio": 0.25} if provider == "tiktok" else {}

@@ -1,0 +1,55 @@
+"""Secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) with a key from the settings.
+
+``FIELD_ENCRYPTION_KEY`` holds one key or several separated by commas (the first encrypts,
+every one decrypts: rotate by putting the new key first). Each entry is a Fernet key or any
+string, which is stretched with HKDF-SHA256. Unset, the key is derived from ``SECRET_KEY``,
+so rotating ``SECRET_KEY`` without setting ``FIELD_ENCRYPTION_KEY`` to the old value makes
+stored secrets unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+_INFO = b"zopi field encryption v1"
+
+
+def _fernet_for(secret: str) -> Fernet:
+    try:
+        return Fernet(secret.encode())
+    except ValueError:  # not a Fernet key: derive one
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode())
+        return Fernet(base64.urlsafe_b64encode(derived))
+
+
+@cache
+def _fernet(keys: str) -> MultiFernet:
+    entries = [key.strip() for key in keys.split(",") if key.strip()]
+    if not entries:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY (or SECRET_KEY) must be set to store secrets.")
+    return MultiFernet([_fernet_for(entry) for entry in entries])
+
+
+def _current() -> MultiFernet:
+    return _fernet(settings.FIELD_ENCRYPTION_KEY or settings.SECRET_KEY)
+
+
+def encrypt_json(value: Any) -> str:
+    return _current().encrypt(json.dumps(value, sort_keys=True).encode()).decode()
+
+
+def decrypt_json(token: str) -> Any:
+    """The stored value; raises ``ValueError`` if the key cannot read it (wrong or rotated key)."""
+    try:
+        return json.loads(_current().decrypt(token.encode()))
+    except InvalidToken as error:
+        raise ValueError("stored secret cannot be decrypted with the configured key") from error

@@ -1,0 +1,36 @@
+"""Writes of channel sync: connecting stores, webhook intake and processing, pulls."""
+
+from __future__ import annotations
+
+from channels_sync.services.pull import PullResult, order_resync, store_pull, stores_due_for_pull
+from channels_sync.services.stores import (
+    ConnectError,
+    store_connect,
+    store_disconnect,
+    store_provider,
+    store_set_paused,
+    webhook_url_for,
+)
+from channels_sync.services.webhooks import (
+    ProcessOutcome,
+    deliveries_replay,
+    delivery_process,
+    webhook_receive,
+)
+
+__all__ = [
+    "ConnectError",
+    "ProcessOutcome",
+    "PullResult",
+    "deliveries_replay",
+    "delivery_process",
+    "order_resync",
+    "store_connect",
+    "store_disconnect",
+    "store_provider",
+    "store_pull",
+    "store_set_paused",
+    "stores_due_for_pull",
+    "webhook_receive",
+    "webhook_url_for",
+]

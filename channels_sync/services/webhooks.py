@@ -1,0 +1,158 @@
+"""Webhooks: verify and store on arrival (milliseconds), process in a task, replay from the admin."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.datastructures import CaseInsensitiveMapping
+
+from channels_sync.enums import DeliveryState, StoreStatus
+from channels_sync.models import Store, WebhookDelivery
+from channels_sync.providers.base import REGISTRY, MalformedPayload, NotSupported, ProviderError
+from channels_sync.services.stores import store_provider
+from orders.services import orders_upsert_from_channel
+
+logger = logging.getLogger(__name__)
+
+_NOT_STORED_HEADERS = {"cookie"}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: int  # the HTTP status to answer
+    delivery_id: int | None = None
+    enqueue: bool = False  # a task must process the delivery once this transaction commits
+
+
+def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mapping[str, str], body: bytes) -> Receipt:
+    """Store a signed webhook (401 and nothing stored if the signature is wrong; 404 for no store).
+
+    A repeat of a stored delivery (same key) is acknowledged and ignored.
+    """
+    store = Store.objects.filter(public_id=public_id, channel=channel).exclude(status=StoreStatus.DISCONNECTED).first()
+    provider_class = REGISTRY.get(channel)
+    if store is None or provider_class is None:
+        return Receipt(status=404)
+    try:
+        valid = provider_class.verify_webhook(headers=headers, body=body, credentials=store.signing_credentials())
+    except NotSupported:
+        return Receipt(status=404)
+    except ValueError:  # the stored secret cannot be read (rotated key): nothing can be verified
+        logger.error("webhook for store %s: its secrets cannot be decrypted", store.pk)
+        return Receipt(status=401)
+    if not valid:
+        return Receipt(status=401)
+
+    state, error = DeliveryState.RECEIVED, ""
+    try:
+        event = provider_class.parse_webhook(headers=headers, body=body)
+        dedupe_key, topic = event.dedupe_key, event.topic
+    except MalformedPayload as malformed:
+        # Kept with the reason for support; a replay after a fix processes it.
+        dedupe_key, topic = f"sha256:{hashlib.sha256(body).hexdigest()}", _topic_header(headers)
+        state, error = DeliveryState.FAILED, f"malformed: {malformed}"
+    if state == DeliveryState.RECEIVED and store.status == StoreStatus.PAUSED:
+        state, error = DeliveryState.IGNORED, "store paused"
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                store=store,
+                dedupe_key=dedupe_key[:200],
+                topic=topic[:100],
+                headers={name: value for name, value in headers.items() if name.lower() not in _NOT_STORED_HEADERS},
+                body=body,
+                state=state,
+                error=error,
+            )
+    except IntegrityError:
+        return Receipt(status=200)  # a repeat delivery: already stored
+    Store.objects.filter(pk=store.pk).update(last_webhook_at=timezone.now())
+    return Receipt(status=200, delivery_id=delivery.pk, enqueue=state == DeliveryState.RECEIVED)
+
+
+def _topic_header(headers: Mapping[str, str]) -> str:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return lowered.get("x-shopify-topic") or lowered.get("x-wc-webhook-topic") or ""
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    state: str
+    order_ids: tuple[int, ...] = ()
+    retry: bool = False  # the channel had a passing problem (429, 5xx, timeout): try again later
+    error: str = ""
+
+
+def _finish(delivery: WebhookDelivery, outcome: ProcessOutcome) -> ProcessOutcome:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=outcome.state,
+        error=outcome.error[:2000],
+        order_ids=list(outcome.order_ids),
+        processed_at=timezone.now() if outcome.state != DeliveryState.RECEIVED else None,
+    )
+    return outcome
+
+
+def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> ProcessOutcome:
+    """Turn a stored delivery into orders. Never raises for bad input: the reason is kept.
+
+    The channel is called (when the event carries only an order id) outside any transaction;
+    the upsert is one transaction, so an order is never half written.
+    """
+    delivery = WebhookDelivery.objects.select_related("store__account").get(pk=delivery_id)
+    if delivery.state in (DeliveryState.PROCESSED, DeliveryState.IGNORED):
+        return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids))
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    store = delivery.store
+    provider_class = REGISTRY.get(store.channel)
+    if provider_class is None:
+        return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"no provider for {store.channel}"))
+    try:
+        event = provider_class.parse_webhook(
+            headers=CaseInsensitiveMapping(delivery.headers), body=bytes(delivery.body)
+        )
+        if event.order is not None:
+            channel_orders = [event.order]
+        elif event.order_id:
+            channel_orders = store_provider(store).fetch_orders([event.order_id])
+            if not channel_orders:
+                return _finish(
+                    delivery, ProcessOutcome(DeliveryState.FAILED, error=f"order {event.order_id} not found in channel")
+                )
+        else:
+            return _finish(delivery, ProcessOutcome(DeliveryState.IGNORED, error=f"no order in {event.topic!r}"))
+        result = orders_upsert_from_channel(
+            account=store.account, store_id=store.pk, channel=store.channel, orders=channel_orders
+        )
+    except MalformedPayload as error:
+        return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"malformed: {error}"))
+    except ProviderError as error:
+        if error.retryable and not final_attempt:
+            return _finish(delivery, ProcessOutcome(DeliveryState.RECEIVED, retry=True, error=f"will retry: {error}"))
+        return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"channel error: {error}"))
+    except ValueError as error:  # a mapping the provider could not make (bad number, date, …)
+        return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"unmappable: {error}"))
+    return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED, order_ids=tuple(result.order_ids)))
+
+
+def deliveries_replay(*, delivery_ids: list[int]) -> list[int]:
+    """Support's "replay": put failed (or stuck) deliveries back in the queue; returns the ids queued."""
+    from channels_sync import tasks  # tasks import this module
+
+    ids = list(
+        WebhookDelivery.objects.filter(pk__in=delivery_ids)
+        .exclude(state=DeliveryState.PROCESSED)
+        .values_list("id", flat=True)
+    )
+    WebhookDelivery.objects.filter(pk__in=ids).update(state=DeliveryState.RECEIVED, error="", processed_at=None)
+    for delivery_id in ids:
+        transaction.on_commit(partial(tasks.process_webhook_delivery.delay, delivery_id))
+    return ids

@@ -1,0 +1,62 @@
+"""Thin tasks (queue "sync"): load by id, call one service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from channels_sync.enums import DeliveryState
+from channels_sync.models import WebhookDelivery
+from channels_sync.providers.base import ProviderError
+from channels_sync.services import delivery_process, order_resync, store_pull, stores_due_for_pull
+from channels_sync.services.pull import PullResult
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 6
+
+
+@shared_task(name="channels_sync.process_webhook_delivery", bind=True, max_retries=MAX_RETRIES)
+def process_webhook_delivery(self: Any, delivery_id: int) -> str:
+    final = self.request.retries >= MAX_RETRIES
+    try:
+        outcome = delivery_process(delivery_id=delivery_id, final_attempt=final)
+    except WebhookDelivery.DoesNotExist:
+        return "missing"
+    except Exception as error:  # a bug must not lose the delivery: kept failed, with the reason, for replay
+        logger.exception("webhook delivery %s failed", delivery_id)
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            state=DeliveryState.FAILED, error=f"internal error: {type(error).__name__}: {error}"[:2000]
+        )
+        return DeliveryState.FAILED
+    if outcome.retry:
+        raise self.retry(countdown=min(2 ** (self.request.retries + 1), 300))
+    return outcome.state
+
+
+@shared_task(name="channels_sync.pull_store")
+def pull_store(store_id: int) -> dict[str, Any]:
+    result: PullResult = store_pull(store_id=store_id)
+    return {"skipped": result.skipped, "orders": result.orders, "error": result.error}
+
+
+@shared_task(name="channels_sync.pull_due_stores")
+def pull_due_stores() -> int:
+    """Beat: one pull task per due store; each task claims its store, so a store never pulls twice at once."""
+    due = stores_due_for_pull()
+    for store_id in due:
+        pull_store.delay(store_id)
+    return len(due)
+
+
+@shared_task(name="channels_sync.resync_order", bind=True, max_retries=3)
+def resync_order(self: Any, order_id: int) -> list[int]:
+    try:
+        return order_resync(order_id=order_id)
+    except ProviderError as error:
+        if error.retryable:
+            raise self.retry(countdown=2 ** (self.request.retries + 2)) from error
+        logger.warning("resync of order %s failed: %s", order_id, error)
+        return []

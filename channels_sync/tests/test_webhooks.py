@@ -1,0 +1,219 @@
+"""Webhook intake: signed deliveries are stored then processed; bad signatures store nothing;
+repeats are no-ops; an older update never wins; a malformed body is kept with its reason and
+replays after a fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from channels_sync.enums import DeliveryState
+from channels_sync.models import Store, WebhookDelivery
+from channels_sync.providers.base import MalformedPayload
+from channels_sync.providers.shopify.provider import ShopifyProvider, shopify_hmac
+from channels_sync.services import deliveries_replay, store_connect
+from orders.enums import OrderStatus, SubStatus
+from orders.models import Order
+from sandbox.webhooks import deliveries_send_due
+from tests.factories import StoreFactory
+
+from .conftest import LIVE_DB
+
+SHOPIFY_ORDER = json.loads((Path(__file__).parent / "providers" / "fixtures" / "shopify_order.json").read_text())
+SECRET = "whsec-test"
+
+
+@pytest.fixture
+def shop_store(account: Any) -> Store:
+    store = StoreFactory(account=account, name="Shop", channel="shopify", base_url="http://shop.invalid")
+    store.credentials = {"access_token": "shpat_x"}
+    store.webhook_secret = SECRET
+    store.save()
+    return store
+
+
+def order_body(**changes: Any) -> bytes:
+    return json.dumps({**SHOPIFY_ORDER, **changes}).encode()
+
+
+def post(
+    client: Client,
+    store: Store,
+    body: bytes,
+    *,
+    delivery: str = "d-1",
+    topic: str = "orders/updated",
+    sign: str | None = None,
+) -> Any:
+    return client.post(
+        f"/webhooks/shopify/{store.public_id}/",
+        data=body,
+        content_type="application/json",
+        HTTP_X_SHOPIFY_TOPIC=topic,
+        HTTP_X_SHOPIFY_WEBHOOK_ID=delivery,
+        HTTP_X_SHOPIFY_HMAC_SHA256=sign if sign is not None else shopify_hmac(SECRET, body),
+    )
+
+
+@pytest.mark.django_db
+def test_a_signed_webhook_is_stored_and_upserts_the_order(
+    client: Client, shop_store: Store, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, shop_store, order_body())
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    order = Order.objects.get()
+    assert (delivery.state, delivery.order_ids, delivery.attempts) == (DeliveryState.PROCESSED, [order.pk], 1)
+    assert order.channel_order_id == str(SHOPIFY_ORDER["id"])
+    shop_store.refresh_from_db()
+    assert shop_store.last_webhook_at is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sign", ["", "bm90IHRoZSBzaWduYXR1cmU=", shopify_hmac("other-secret", b"{}")])
+def test_a_bad_signature_is_401_and_nothing_is_stored(client: Client, shop_store: Store, sign: str) -> None:
+    response = post(client, shop_store, order_body(), sign=sign)
+    assert response.status_code == 401
+    assert not WebhookDelivery.objects.exists()
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unknown_store_or_wrong_channel_is_404(client: Client, shop_store: Store) -> None:
+    body = order_body()
+    headers = {"HTTP_X_SHOPIFY_HMAC_SHA256": shopify_hmac(SECRET, body), "HTTP_X_SHOPIFY_TOPIC": "orders/create"}
+    kwargs = {"data": body, "content_type": "application/json", **headers}
+    assert client.post("/webhooks/shopify/6d3c9a4e-0000-4000-8000-000000000000/", **kwargs).status_code == 404
+    assert client.post(f"/webhooks/woocommerce/{shop_store.public_id}/", **kwargs).status_code == 404
+    assert client.get(f"/webhooks/shopify/{shop_store.public_id}/").status_code == 405
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_repeat_delivery_is_acknowledged_and_ignored(
+    client: Client, shop_store: Store, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as first:
+        post(client, shop_store, order_body(), delivery="same")
+    with django_capture_on_commit_callbacks(execute=True) as second:
+        response = post(client, shop_store, order_body(), delivery="same")
+    assert response.status_code == 200
+    assert (len(first), len(second)) == (1, 0)  # the repeat enqueued nothing
+    assert WebhookDelivery.objects.count() == 1
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_older_update_arriving_late_does_not_win(
+    client: Client, shop_store: Store, django_capture_on_commit_callbacks: Any
+) -> None:
+    newer = order_body(
+        cancelled_at="2026-11-02T10:00:00-05:00", cancel_reason="customer", updated_at="2026-11-02T10:00:00-05:00"
+    )
+    older = order_body(cancelled_at=None, updated_at="2026-11-02T09:00:00-05:00")
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, shop_store, newer, delivery="new")
+        post(client, shop_store, older, delivery="old")
+    order = Order.objects.get()
+    assert (order.status, order.sub_status) == (OrderStatus.CANCELED, SubStatus.CHANNEL_CANCELED)
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
+
+
+@pytest.mark.django_db
+def test_a_malformed_body_is_kept_with_its_reason(client: Client, shop_store: Store) -> None:
+    response = post(client, shop_store, b'{"id": 1, "line_items": ')
+    assert response.status_code == 200  # the channel must not retry forever: support sees it
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.state == DeliveryState.FAILED
+    assert delivery.error.startswith("malformed:")
+    assert bytes(delivery.body) == b'{"id": 1, "line_items": '
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_delivery_that_failed_on_a_bug_replays_after_the_fix(
+    client: Client, shop_store: Store, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a mapping bug that fails the processing (the intake itself parsed fine)
+    real_parse = ShopifyProvider.parse_webhook.__func__  # type: ignore[attr-defined]
+    calls = {"n": 0}
+
+    def buggy(cls: Any, *, headers: Any, body: bytes) -> Any:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise MalformedPayload("line_items[0].price: not a number")
+        return real_parse(cls, headers=headers, body=body)
+
+    monkeypatch.setattr(ShopifyProvider, "parse_webhook", classmethod(buggy))
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, shop_store, order_body())
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.error) == (DeliveryState.FAILED, "malformed: line_items[0].price: not a number")
+    assert not Order.objects.exists()
+    # when the fix ships and support replays it
+    monkeypatch.setattr(ShopifyProvider, "parse_webhook", classmethod(real_parse))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliveries_replay(delivery_ids=[delivery.pk]) == [delivery.pk]
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.error, delivery.attempts) == (DeliveryState.PROCESSED, "", 2)
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_paused_store_acknowledges_and_ignores(
+    client: Client, shop_store: Store, django_capture_on_commit_callbacks: Any
+) -> None:
+    Store.objects.filter(pk=shop_store.pk).update(status="paused")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, shop_store, order_body()).status_code == 200
+    assert WebhookDelivery.objects.get().state == DeliveryState.IGNORED
+    assert not Order.objects.exists()
+
+
+# --- Over real HTTP, with the sandbox's Shopify delivering to our endpoint ---------------------
+
+
+@LIVE_DB
+def test_sandbox_shopify_orders_and_cancellation_arrive_by_webhook(control: Any, site_url: str, account: Any) -> None:
+    # given a shop connected through the product's own service (registers the webhooks)
+    shop = control.account("shopify", "hooks-shop")
+    result = store_connect(
+        account=account,
+        channel="shopify",
+        name="Hooks",
+        base_url=shop["base_url"],
+        credentials=shop["credentials"],
+    )
+    assert result.webhook_topics
+    assert result.webhook_url.startswith(site_url)
+    # when customers order and one cancels
+    ids = control.create_orders("shopify", "hooks-shop", count=3, seed=7)
+    deliveries_send_due()
+    control.cancel_order("shopify", "hooks-shop", ids[0])
+    deliveries_send_due()
+    # then every order is there once, the canceled one in Channel Canceled
+    orders = {order.channel_order_id: order for order in Order.objects.filter(store=result.store)}
+    assert set(orders) == {str(i) for i in ids}
+    assert orders[str(ids[0])].sub_status == SubStatus.CHANNEL_CANCELED
+    assert {orders[str(i)].status for i in ids[1:]} == {OrderStatus.NEW}
+    assert not WebhookDelivery.objects.exclude(state=DeliveryState.PROCESSED).exists()
+
+
+@LIVE_DB
+def test_a_sandbox_tiktok_event_fetches_the_order(control: Any, site_url: str, account: Any) -> None:
+    shop = control.account("tiktok", "hooks-tt")
+    result = store_connect(
+        account=account, channel="tiktok", name="TT", base_url=shop["base_url"], credentials=shop["credentials"]
+    )
+    assert result.webhook_topics == []  # TikTok Shop: subscribed in its dashboard
+    control.http.post(f"{control.base}/tiktok/hooks-tt/webhook", json={"url": result.webhook_url}, timeout=10)
+    ids = control.create_orders("tiktok", "hooks-tt", count=2, seed=3)
+    deliveries_send_due()
+    assert set(Order.objects.filter(store=result.store).values_list("channel_order_id", flat=True)) == set(
+        map(str, ids)
+    )

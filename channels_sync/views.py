@@ -1,0 +1,133 @@
+"""The stores page (connect, health, pause/resume/disconnect, resync) and the webhook endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts.decorators import account_required
+from channels_sync import selectors, tasks
+from channels_sync.forms import CONNECT_FORMS, ConnectForm
+from channels_sync.services import (
+    ConnectError,
+    store_connect,
+    store_disconnect,
+    store_set_paused,
+    webhook_receive,
+    webhook_url_for,
+)
+from orders import selectors as order_selectors
+from orders.enums import Channel
+
+STORES_TEMPLATE = "channels_sync/stores.html"
+
+
+@csrf_exempt  # channels sign their webhooks; there is no session to protect
+@require_POST
+def webhook(request: HttpRequest, channel: str, public_id: uuid.UUID) -> HttpResponse:
+    receipt = webhook_receive(channel=channel, public_id=public_id, headers=request.headers, body=request.body)
+    if receipt.enqueue and receipt.delivery_id is not None:
+        delivery_id = receipt.delivery_id
+        transaction.on_commit(lambda: tasks.process_webhook_delivery.delay(delivery_id))
+    return HttpResponse(status=receipt.status)
+
+
+def _render_stores(
+    request: HttpRequest, *, forms: dict[str, ConnectForm] | None = None, status: int = 200
+) -> HttpResponse:
+    account = request.account  # type: ignore[attr-defined]
+    forms = forms or {}
+    stores = list(selectors.stores_with_health(account=account))
+    connect_forms = [
+        {"channel": channel, "label": Channel(channel).label, "form": forms.get(channel) or form_class(prefix=channel)}
+        for channel, form_class in CONNECT_FORMS.items()
+    ]
+    rows = [
+        {"store": store, "webhook_url": webhook_url_for(channel=store.channel, public_id=store.public_id)}
+        for store in stores
+    ]
+    template = f"{STORES_TEMPLATE}#stores" if request.htmx else STORES_TEMPLATE  # type: ignore[attr-defined]
+    response = render(request, template, {"rows": rows, "connect_forms": connect_forms}, status=status)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@require_GET
+@account_required
+def stores(request: HttpRequest) -> HttpResponse:
+    return _render_stores(request)
+
+
+def _done(request: HttpRequest, message: str) -> HttpResponse:
+    if request.htmx:  # type: ignore[attr-defined]
+        return trigger_client_event(_render_stores(request), "toast", {"message": message})
+    messages.success(request, message)
+    return redirect("channels_sync:stores")
+
+
+@require_POST
+@account_required
+def store_connect_view(request: HttpRequest, channel: str) -> HttpResponse:
+    form_class = CONNECT_FORMS.get(channel)
+    if form_class is None:
+        raise Http404(_("No such channel."))
+    form = form_class(request.POST, prefix=channel)
+    if form.is_valid():
+        try:
+            result = store_connect(account=request.account, **form.connect_kwargs())  # type: ignore[attr-defined]
+        except ConnectError as error:
+            form.add_error(None, str(error))
+        else:
+            return _done(request, _("%(name)s is connected.") % {"name": result.store.name})
+    return _render_stores(request, forms={channel: form}, status=400)
+
+
+@require_POST
+@account_required
+def store_action(request: HttpRequest, store_id: int, action: str) -> HttpResponse:
+    account = request.account  # type: ignore[attr-defined]
+    store = selectors.store_get(account=account, store_id=store_id)
+    if action == "pause":
+        store_set_paused(account=account, store_id=store.pk, paused=True)
+        message = _("%(name)s is paused.")
+    elif action == "resume":
+        store_set_paused(account=account, store_id=store.pk, paused=False)
+        transaction.on_commit(lambda: tasks.pull_store.delay(store.pk))
+        message = _("%(name)s is syncing again.")
+    elif action == "disconnect":
+        store_disconnect(account=account, store_id=store.pk)
+        message = _("%(name)s is disconnected. Its orders stay in the order center.")
+    else:  # resync
+        transaction.on_commit(lambda: tasks.pull_store.delay(store.pk))
+        message = _("A sync of %(name)s has started.")
+    return _done(request, message % {"name": store.name})
+
+
+@require_POST
+@account_required
+def order_resync(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The order center's "Resync": fetch this one order from its channel again."""
+    orders = order_selectors.orders_by_ids(account=request.account, order_ids=[order_id])  # type: ignore[attr-defined]
+    if not orders:
+        raise Http404(_("No such order in this account."))
+    order = orders[0]
+    transaction.on_commit(lambda: tasks.resync_order.delay(order.pk))
+    message = _("Order %(number)s will be fetched from the channel again.") % {"number": order.number}
+    if request.htmx:  # type: ignore[attr-defined]
+        return trigger_client_event(HttpResponse(status=204), "toast", {"message": message})
+    messages.success(request, message)
+    target: Any = request.POST.get("next")
+    if not (target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
+        target = reverse("orders:detail", args=[order.pk])
+    return redirect(target)

@@ -1,0 +1,267 @@
+"""Channel orders in: insert or update on (store, channel order id), in one transaction per batch.
+
+Sync (webhooks and pull) hands a batch of normalized channel orders to
+``orders_upsert_from_channel``. New orders get their display number by the intake rules
+(``#1001``, ``#1001-1``, …); known ones are updated in place unless the update is older than
+what is stored (``channel_updated_at``). Lines are merged on ``channel_line_id`` so their ids
+survive an update. Status, counters and events are written in the same transaction.
+
+Locks are taken in one fixed order so two batches never wait on each other in a circle:
+advisory locks on every base number and purchase id of the batch (sorted), then the known
+orders' rows (primary-key order), then the counter rows (sorted, at the end).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+
+from accounts.models import Account
+from orders import events
+from orders.models import Order, OrderLine, PurchaseId
+from orders.services.counts import CountKey, count_key, counts_apply
+from orders.services.intake import LineData, OrderData, order_insert
+from orders.services.status import order_derived_status
+
+
+class ChannelOrderLike(Protocol):
+    """What a channel provider hands over (``channels_sync.providers.base.ChannelOrder``)."""
+
+    @property
+    def data(self) -> OrderData: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+    @property
+    def purchase_ids(self) -> tuple[str, ...]: ...
+
+
+@dataclass
+class UpsertResult:
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    stale: list[int] = field(default_factory=list)  # an older update than the one stored: ignored
+    flagged_duplicates: list[int] = field(default_factory=list)
+
+    @property
+    def order_ids(self) -> list[int]:
+        return [*self.created, *self.updated, *self.unchanged, *self.stale]
+
+
+def orders_upsert_from_channel(
+    *, account: Account, store_id: int, channel: str, orders: Sequence[ChannelOrderLike], attempts: int = 3
+) -> UpsertResult:
+    """Insert or update ``orders`` of one store, all or nothing; safe to run twice or concurrently."""
+    latest: dict[str, ChannelOrderLike] = {}
+    for item in orders:  # the same order twice in a batch: the newest wins
+        key = item.data.channel_order_id
+        if key not in latest or item.updated_at >= latest[key].updated_at:
+            latest[key] = item
+    if not latest:
+        return UpsertResult()
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                return _upsert(account=account, store_id=store_id, channel=channel, items=latest)
+        except (IntegrityError, OperationalError) as error:
+            # Another writer inserted the same order or number first (read again: it is known now),
+            # or PostgreSQL broke a lock cycle with another transaction.
+            if attempt == attempts - 1 or not _is_retryable(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _is_retryable(error: Exception) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    return "deadlock" in str(error).lower()
+
+
+def _advisory_locks(keys: list[str]) -> None:
+    if connection.vendor != "postgresql" or not keys:
+        return
+    with connection.cursor() as cursor:
+        for key in sorted(set(keys)):
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+
+
+def _upsert(*, account: Account, store_id: int, channel: str, items: dict[str, ChannelOrderLike]) -> UpsertResult:
+    # The same keys as intake's number lock, so order_create and this queue on one another.
+    _advisory_locks(
+        [f"order-number:{account.pk}:{item.data.number}" for item in items.values()]
+        + [f"purchase:{account.pk}:{pid}" for item in items.values() for pid in item.purchase_ids]
+    )
+    known = {
+        order.channel_order_id: order
+        for order in Order.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(store_id=store_id, channel_order_id__in=list(items))
+        .order_by("pk")
+    }
+    result = UpsertResult()
+    deltas: Counter[CountKey] = Counter()
+    touched: list[tuple[Order, ChannelOrderLike]] = []
+    for channel_order_id, item in items.items():
+        order = known.get(channel_order_id)
+        if order is None:
+            continue
+        if order.channel_updated_at is not None and item.updated_at < order.channel_updated_at:
+            result.stale.append(order.pk)
+            continue
+        old_key = count_key(order)
+        if _order_update(order=order, item=item):
+            result.updated.append(order.pk)
+            deltas[old_key] -= 1
+            deltas[count_key(order)] += 1
+        else:
+            result.unchanged.append(order.pk)
+        touched.append((order, item))
+    # New orders in number order: each takes the sibling rows of its number in a fixed order.
+    new_items = sorted(
+        (item for key, item in items.items() if key not in known),
+        key=lambda item: (item.data.number, item.data.channel_order_id),
+    )
+    for item in new_items:
+        order = order_insert(
+            account=account, store_id=store_id, channel=channel, data=item.data, channel_updated_at=item.updated_at
+        )
+        deltas[count_key(order)] += 1
+        result.created.append(order.pk)
+        touched.append((order, item))
+    result.flagged_duplicates = _link_purchases(account=account, touched=touched)
+    counts_apply(deltas)
+    return result
+
+
+def _order_update(*, order: Order, item: ChannelOrderLike) -> bool:
+    """Apply a newer channel state to a known order; returns whether anything but the time moved."""
+    data = item.data
+    changes: list[str] = []
+    for attr, value in (
+        ("customer_name", data.customer_name),
+        ("customer_email", data.customer_email),
+        ("currency", data.currency),
+        ("total", data.total),
+        ("channel_paid", data.paid),
+        ("channel_canceled", data.canceled),
+    ):
+        if getattr(order, attr) != value:
+            setattr(order, attr, value)
+            changes.append(attr)
+    if _lines_merge(order=order, lines=data.lines):
+        changes.append("lines")
+    new_terms = [
+        term.lower()
+        for term in (
+            data.customer_name,
+            data.customer_email,
+            *(line.sku for line in data.lines),
+            *data.extra_search_terms,
+        )
+        if term and term.lower() not in order.search_text
+    ]
+    if new_terms:  # appended, never rebuilt: tracking numbers and supplier ids were added since
+        order.search_text = " ".join([order.search_text, *new_terms]).strip()
+    if not changes and not new_terms and order.channel_updated_at == item.updated_at:
+        return False  # a repeat of what is stored
+    update_fields = ["channel_updated_at", "search_text", "updated_at", *(c for c in changes if c != "lines")]
+    order.channel_updated_at = item.updated_at
+    status_moved = False
+    if "channel_paid" in changes or "channel_canceled" in changes:
+        old = (order.status, order.sub_status)
+        new = order_derived_status(order=order)
+        if new != old:
+            order.status, order.sub_status = new
+            update_fields += ["status", "sub_status"]
+            status_moved = True
+            events.event_status_changed(order=order, old=old, new=new)
+    order.save(update_fields=update_fields)
+    if changes:
+        events.event_channel_updated(order=order, changes=changes)
+    return bool(changes) or status_moved
+
+
+_LINE_FIELDS = ("sku", "title", "variant_title", "quantity", "unit_price")
+
+
+def _lines_merge(*, order: Order, lines: tuple[LineData, ...]) -> bool:
+    """Make the order's lines match ``lines``, keeping the row (and id) of every line still there.
+
+    Lines match on ``channel_line_id``; lines without one match in order of appearance.
+    """
+    existing = list(order.lines.order_by("id"))
+    by_id = {line.channel_line_id: line for line in existing if line.channel_line_id}
+    without_id = [line for line in existing if not line.channel_line_id]
+    kept: set[int] = set()
+    to_update: list[OrderLine] = []
+    to_create: list[OrderLine] = []
+    for incoming in lines:
+        row = by_id.pop(incoming.channel_line_id, None) if incoming.channel_line_id else None
+        if row is None and not incoming.channel_line_id and without_id:
+            row = without_id.pop(0)
+        if row is None:
+            to_create.append(OrderLine(order=order, channel_line_id=incoming.channel_line_id))
+            row = to_create[-1]
+        else:
+            kept.add(row.pk)
+        if any(getattr(row, name) != getattr(incoming, name) for name in _LINE_FIELDS):
+            for name in _LINE_FIELDS:
+                setattr(row, name, getattr(incoming, name))
+            if row.pk:
+                to_update.append(row)
+    to_delete = [line.pk for line in existing if line.pk not in kept]
+    if to_delete:
+        OrderLine.objects.filter(pk__in=to_delete).delete()
+    if to_update:
+        OrderLine.objects.bulk_update(to_update, list(_LINE_FIELDS))
+    if to_create:
+        OrderLine.objects.bulk_create(to_create)
+    return bool(to_delete or to_update or to_create)
+
+
+def _link_purchases(*, account: Account, touched: list[tuple[Order, ChannelOrderLike]]) -> list[int]:
+    """Record purchase ids and flag every order that repeats a purchase another order already has.
+
+    The first order of a purchase (lowest id) stays as it is; each later one points at it, is
+    flagged "possible duplicate" and is not placeable until the merchant confirms it.
+    """
+    wanted = {(order.pk, pid) for order, item in touched for pid in item.purchase_ids if pid}
+    if not wanted:
+        return []
+    purchase_ids = {pid for _, pid in wanted}
+    PurchaseId.objects.bulk_create(
+        [PurchaseId(account=account, purchase_id=pid, order_id=order_id) for order_id, pid in sorted(wanted)],
+        ignore_conflicts=True,
+    )
+    orders_by_purchase: dict[str, set[int]] = {}
+    for pid, order_id in PurchaseId.objects.filter(account=account, purchase_id__in=purchase_ids).values_list(
+        "purchase_id", "order_id"
+    ):
+        orders_by_purchase.setdefault(pid, set()).add(order_id)
+    later: dict[int, tuple[int, str]] = {}  # order id → (first order id, purchase id)
+    for pid, order_ids in sorted(orders_by_purchase.items()):
+        first = min(order_ids)
+        for order_id in order_ids - {first}:
+            later.setdefault(order_id, (first, pid))
+    if not later:
+        return []
+    flagged: list[int] = []
+    to_flag = Order.objects.select_for_update(of=("self",)).filter(
+        pk__in=list(later), possible_duplicate=False, duplicate_of__isnull=True
+    )
+    twins = Order.objects.in_bulk({first for first, _ in later.values()})
+    for order in to_flag.order_by("pk"):
+        first_id, pid = later[order.pk]
+        order.possible_duplicate = True
+        order.duplicate_of_id = first_id
+        order.save(update_fields=["possible_duplicate", "duplicate_of", "updated_at"])
+        events.event_possible_duplicate(order=order, twin=twins[first_id], purchase_id=pid)
+        flagged.append(order.pk)
+    return flagged
