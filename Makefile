@@ -88,6 +88,7 @@ export ANNOUNCE_WHEN_READY
 # file belongs to docker compose.
 run: export DEBUG := 1
 run: export PORT := $(PORT)
+run: export SITE_URL := $(or $(SITE_URL),http://127.0.0.1:$(PORT))
 run: export PYTHONUNBUFFERED := 1
 run: export PATH := $(abspath $(VENV))/bin:$(PATH)
 run: $(RUN_STAMP)

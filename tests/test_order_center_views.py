@@ -474,7 +474,10 @@ def count_queries(client: Client, url: str, **extra: Any) -> int:
     return len(queries)
 
 
-def test_the_order_list_runs_the_same_queries_for_3_or_60_orders(member_client: Client, store: Any) -> None:
+def test_the_order_list_runs_the_same_queries_for_3_or_60_orders(
+    member_client: Client, store: Any, settings: Any
+) -> None:
+    settings.ORDER_CENTER_PAGE_SIZE = 50
     # given 3 orders
     for _ in range(3):
         OrderFactory(store=store, lines=(line("A", sku="A"), line("B", sku="B")))

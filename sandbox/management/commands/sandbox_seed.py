@@ -1,8 +1,11 @@
 """Demo world for `make run`: sandbox shops, supplier and tracking accounts that move on their own.
 
 Idempotent: accounts are created once (with a first batch of orders); later runs only make
-sure the clock runs at the demo speed. The world tick (beat, every 10 s) then brings new
-orders, payments, parcels and refunds.
+sure the clock runs at the demo speed. The demo account's stores (from ``seed_demo``) are
+connected to the sandbox shops — base URL, credentials, webhook subscriptions — so the world
+tick (beat, every 10 s) brings new orders that reach the order center by webhook and pull.
+The connection is written directly rather than through ``store_connect``: that checks the
+credentials live, and the sandbox is not serving yet when this runs.
 """
 
 from __future__ import annotations
@@ -11,18 +14,23 @@ import json
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from accounts.models import Account
+from channels_sync.models import Store
+from channels_sync.services.stores import webhook_url_for
 from sandbox.clock import clock_set
-from sandbox.models import SimAccount
+from sandbox.models import SimAccount, WebhookSubscription
 from sandbox.providers._state import options_update
 from sandbox.registry import PROVIDERS
+from zopi.management.commands.seed_demo import ACCOUNT_NAME as DEMO_ACCOUNT_NAME
 
 # (provider, name, first orders, options)
 DEMO_ACCOUNTS: list[tuple[str, str, int, dict[str, Any]]] = [
-    ("shopify", "demo-shopify", 12, {"orders_per_hour": 6}),
-    ("woocommerce", "demo-woo", 8, {"orders_per_hour": 3}),
-    ("tiktok", "demo-tiktok", 8, {"orders_per_hour": 4}),
+    ("shopify", "demo-shopify", 12, {"orders_per_hour": 40}),
+    ("woocommerce", "demo-woo", 8, {"orders_per_hour": 20}),
+    ("tiktok", "demo-tiktok", 8, {"orders_per_hour": 30}),
     ("aliexpress", "demo-aliexpress", 0, {"balance": "500.00"}),
     ("cj", "demo-cj", 0, {"balance": "300.00"}),
     ("temu", "demo-temu", 0, {}),
@@ -38,7 +46,9 @@ class Command(BaseCommand):
     help = "Create the sandbox's demo shops, suppliers and tracking account (idempotent) and set the demo clock speed."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--speed", type=float, default=60.0, help="Sim seconds per real second (default 60).")
+        parser.add_argument(
+            "--speed", type=float, default=1.0, help="Sim seconds per real second (default 1: order dates stay real)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         created = []
@@ -57,4 +67,38 @@ class Command(BaseCommand):
                 spec.create_orders(account, count=first_orders, seed=7, **extra)
             created.append(f"{provider}:{name}")
         clock_set(speed=options["speed"])
-        self.stdout.write(json.dumps({"created": created, "clock_speed": options["speed"]}))
+        connected = _connect_demo_stores()
+        self.stdout.write(json.dumps({"created": created, "connected": connected, "clock_speed": options["speed"]}))
+
+
+# The demo account's stores and the sandbox shops they are connected to.
+DEMO_STORES = [
+    ("Demo Shopify", "shopify", "demo-shopify", ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")),
+    ("Demo WooCommerce", "woocommerce", "demo-woo", ("order.created", "order.updated")),
+    ("Demo TikTok Shop", "tiktok", "demo-tiktok", ()),
+]
+
+
+def _connect_demo_stores() -> list[str]:
+    account = Account.objects.filter(name=DEMO_ACCOUNT_NAME).first()
+    if account is None:
+        return []
+    connected = []
+    for store_name, provider, shop_name, topics in DEMO_STORES:
+        shop = SimAccount.objects.get(provider=provider, name=shop_name)
+        base_url = f"{settings.SITE_URL}/sandbox/{provider}" + ("" if provider == "tiktok" else f"/{shop_name}")
+        store, _ = Store.objects.get_or_create(
+            account=account, name=store_name, defaults={"channel": provider, "domain": shop_name}
+        )
+        credentials = dict(shop.credentials)
+        store.webhook_secret = credentials.pop("webhook_secret", "")
+        store.credentials = credentials
+        store.base_url = base_url
+        store.save()
+        address = webhook_url_for(channel=provider, public_id=store.public_id)
+        for topic in topics:
+            WebhookSubscription.objects.get_or_create(account=shop, topic=topic, address=address)
+        if provider == "tiktok":
+            options_update(shop, partial(_merge, extra={"webhook_url": address}))
+        connected.append(f"{store_name} → {base_url}")
+    return connected
