@@ -77,7 +77,8 @@ SKUS = [(title, f"{stem}-{v}", v, price) for title, stem, variants, price in CAT
 ORDER_COLS = [
     "id", "account_id", "store_id", "channel", "channel_order_id", "number", "base_number", "customer_name",
     "customer_email", "currency", "total", "supplier_cost", "channel_paid", "channel_canceled", "placed_at", "status",
-    "sub_status", "archived", "archived_at", "search_text", "created_at", "updated_at",
+    "sub_status", "archived", "archived_at", "search_text", "created_at", "updated_at", "channel_updated_at",
+    "possible_duplicate", "duplicate_confirmed",
 ]  # fmt: skip
 LINE_COLS = ["order_id", "channel_line_id", "sku", "title", "variant_title", "quantity", "unit_price"]
 Row = tuple[Any, ...]
@@ -122,7 +123,8 @@ def generate(
             sub_status == S.CHANNEL_CANCELED, placed_at, status, sub_status, archived,
             placed_at + timedelta(days=45) if archived else None,
             search_text_for(number=number, customer_name=name, customer_email=email, terms=terms),
-            placed_at + timedelta(minutes=2), placed_at + timedelta(days=3),
+            placed_at + timedelta(minutes=2), placed_at + timedelta(days=3), placed_at + timedelta(days=3),
+            False, False,
         ), lines  # fmt: skip
 
 
