@@ -20,6 +20,19 @@ def event_created(*, order: Order) -> OrderEvent:
     )
 
 
+def events_created(*, orders: list[Order]) -> None:
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                type=OrderEventType.CREATED,
+                parameters={"status": order.status, "sub_status": order.sub_status, "number": order.number},
+            )
+            for order in orders
+        ]
+    )
+
+
 def event_status_changed(
     *, order: Order, old: tuple[str, str], new: tuple[str, str], actor: AbstractBaseUser | None = None
 ) -> OrderEvent:

@@ -127,12 +127,62 @@ def order_insert(
     """Insert one order with its lines and first event; the caller applies the counter (+1 on
     ``count_key(order)``) in its transaction, so a batch applies all its deltas once, sorted."""
     number = _next_number(account=account, base_number=data.number)
+    order = _order_row(
+        account=account,
+        store_id=store_id,
+        channel=channel,
+        data=data,
+        number=number,
+        channel_updated_at=channel_updated_at,
+    )
+    order.save(force_insert=True)
+    OrderLine.objects.bulk_create(_line_rows(order=order, data=data))
+    events.event_created(order=order)
+    return order
+
+
+def orders_insert_fresh(
+    *,
+    account: Account,
+    store_id: int,
+    channel: str,
+    items: list[tuple[OrderData, datetime | None]],
+) -> list[Order]:
+    """Insert orders whose channel numbers are free in the account, in a few statements.
+
+    The caller holds the number locks (``order-number:…`` advisory locks) and has checked
+    that no order of the account has these numbers as number or base number and that each
+    appears once in ``items``: then every order keeps its channel number, as ``order_insert``
+    would give it, without a query per order. Returns the orders in ``items`` order.
+    """
+    orders = [
+        _order_row(
+            account=account,
+            store_id=store_id,
+            channel=channel,
+            data=data,
+            number=data.number,
+            channel_updated_at=updated,
+        )
+        for data, updated in items
+    ]
+    Order.objects.bulk_create(orders)
+    OrderLine.objects.bulk_create(
+        [line for order, (data, _) in zip(orders, items, strict=True) for line in _line_rows(order=order, data=data)]
+    )
+    events.events_created(orders=orders)
+    return orders
+
+
+def _order_row(
+    *, account: Account, store_id: int, channel: str, data: OrderData, number: str, channel_updated_at: datetime | None
+) -> Order:
     status, sub_status = derive_status(
         OrderFacts(channel_paid=data.paid, channel_canceled=data.canceled),
         now=timezone.now(),
         expire_after=timedelta(days=account.expire_after_days),
     )
-    order = Order.objects.create(
+    return Order(
         account=account,
         store_id=store_id,
         channel=channel,
@@ -156,22 +206,21 @@ def order_insert(
             terms=[line.sku for line in data.lines] + list(data.extra_search_terms),
         ),
     )
-    OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order=order,
-                channel_line_id=line.channel_line_id,
-                sku=line.sku,
-                title=line.title,
-                variant_title=line.variant_title,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-            for line in data.lines
-        ]
-    )
-    events.event_created(order=order)
-    return order
+
+
+def _line_rows(*, order: Order, data: OrderData) -> list[OrderLine]:
+    return [
+        OrderLine(
+            order=order,
+            channel_line_id=line.channel_line_id,
+            sku=line.sku,
+            title=line.title,
+            variant_title=line.variant_title,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for line in data.lines
+    ]
 
 
 def order_add_search_terms(*, order: Order, terms: list[str]) -> None:
