@@ -32,6 +32,14 @@ def _error(message: str, status: int = 400) -> JsonResponse:
     return json_response({"error": message}, status=status)
 
 
+def _json_object(request: HttpRequest, what: str = "a JSON object") -> dict[str, Any]:
+    """The request's JSON body as an object; ValueError with a readable message otherwise."""
+    body = parse_json_body(request)
+    if not isinstance(body, dict):
+        raise ValueError(f"body must be {what}")
+    return body
+
+
 def _account_json(request: HttpRequest, account: SimAccount) -> dict[str, Any]:
     spec = PROVIDERS[account.provider]
     return {
@@ -46,11 +54,9 @@ def _account_json(request: HttpRequest, account: SimAccount) -> dict[str, Any]:
 @require_POST
 def accounts(request: HttpRequest) -> JsonResponse:
     try:
-        body = parse_json_body(request)
+        body = _json_object(request)
     except ValueError as exc:
         return _error(str(exc))
-    if not isinstance(body, dict):
-        return _error("body must be a JSON object")
     provider, name = body.get("provider"), body.get("name")
     if provider not in PROVIDERS:
         return _error(f"provider must be one of {sorted(PROVIDERS)}")
@@ -72,11 +78,9 @@ def create_orders(request: HttpRequest, provider: str, name: str) -> JsonRespons
     if account is None:
         return _error(f"no {provider} account named {name}", status=404)
     try:
-        body = parse_json_body(request)
+        body = _json_object(request)
     except ValueError as exc:
         return _error(str(exc))
-    if not isinstance(body, dict):
-        return _error("body must be a JSON object")
     count, seed = body.get("count", 1), body.get("seed", 1)
     if not isinstance(count, int) or not 1 <= count <= 10_000 or not isinstance(seed, int):
         return _error("count must be an integer from 1 to 10000 and seed an integer")
@@ -94,11 +98,9 @@ def account_options(request: HttpRequest, provider: str, name: str) -> JsonRespo
         return _error(f"no {provider} account named {name}", status=404)
     if request.method == "PUT":
         try:
-            body = parse_json_body(request)
+            body = _json_object(request, "a JSON object of option → value")
         except ValueError as exc:
             return _error(str(exc))
-        if not isinstance(body, dict):
-            return _error("body must be a JSON object of option → value")
         with transaction.atomic():  # under the row lock: providers keep live state in options too
             account = SimAccount.objects.select_for_update().get(pk=account.pk)
             for key, value in body.items():
@@ -114,7 +116,7 @@ def account_options(request: HttpRequest, provider: str, name: str) -> JsonRespo
 @require_POST
 def clock(request: HttpRequest) -> JsonResponse:
     try:
-        body = parse_json_body(request)
+        body = _json_object(request)
     except ValueError as exc:
         return _error(str(exc))
     advance = body.get("advance_seconds", 0)
@@ -137,11 +139,9 @@ def clock(request: HttpRequest) -> JsonResponse:
 def fault_rates(request: HttpRequest) -> JsonResponse:
     if request.method == "PUT":
         try:
-            body = parse_json_body(request)
+            body = _json_object(request, "an object of provider → rates")
         except ValueError as exc:
             return _error(str(exc))
-        if not isinstance(body, dict):
-            return _error("body must be an object of provider → rates")
         for provider, rates in body.items():
             if provider not in PROVIDERS:
                 return _error(f"unknown provider {provider!r}")

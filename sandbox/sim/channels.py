@@ -73,12 +73,13 @@ def shops_tick(
     now: datetime,
     rng: random.Random,
     create: Callable[..., list[str]],
-    buyer_cancel: Callable[[ChannelOrder], bool],
+    buyer_cancel: Callable[[ChannelOrder], object],
 ) -> dict[str, int]:
     """New orders and buyer cancellations for every shop of ``provider`` (see the module docstring).
 
     ``create(account, count=, seed=)`` is the provider's ``create_orders``; ``buyer_cancel(order)``
-    cancels an order as its buyer would and says whether it could.
+    cancels an order as its buyer would, raising ``ValueError`` when it cannot (already shipped,
+    already canceled) — the same callable the control API's buyer-cancel route uses.
     """
     created = cancelled = 0
     for account in SimAccount.objects.filter(provider=provider).order_by("pk"):
@@ -101,5 +102,9 @@ def shops_tick(
                 continue
             order.extra.pop("buyer_cancel_at")
             order.save(update_fields=["extra"])
-            cancelled += int(buyer_cancel(order))
+            try:
+                buyer_cancel(order)
+            except ValueError:
+                continue  # shipped or canceled meanwhile: the buyer is too late
+            cancelled += 1
     return {f"{provider}_orders_created": created, f"{provider}_orders_cancelled_by_buyer": cancelled}

@@ -83,3 +83,18 @@ def test_a_merchant_update_moves_updated_at(control: Control) -> None:
     assert ChannelOrder.objects.get(external_id=order_id).extra["customer_note"] == "call before delivery"
     cancelled = control.cancel_order("woocommerce", "upd-store", order_id)
     assert (cancelled["status"], cancelled["cancel_reason"]) == ("cancelled", "customer")
+
+
+def test_control_bodies_that_are_not_json_objects_get_400(sandbox_url: str) -> None:
+    # given bodies that are JSON but not objects, and one that is not JSON at all
+    for method, path, body in (
+        ("POST", "clock", "[1, 2]"),
+        ("POST", "accounts", '"shopify"'),
+        ("PUT", "faults", "42"),
+        ("POST", "clock", "{not json"),
+    ):
+        # when they reach the control API
+        response = requests.request(method, f"{sandbox_url}/_control/{path}", data=body, timeout=10)
+        # then each gets a readable 400, never a 500
+        assert response.status_code == 400, (path, body, response.text)
+        assert response.json()["error"]

@@ -37,16 +37,8 @@ def merchant_update(order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
     return order_touch(order=order, note=body.get("note"), tags=body.get("tags"))
 
 
-def _cancelled(order: ChannelOrder) -> bool:
-    try:
-        buyer_cancel(order)
-    except ValueError:
-        return False
-    return True
-
-
 def shopify_tick(*, now: datetime, rng: random.Random) -> dict[str, int]:
-    return shops_tick(provider=Provider.SHOPIFY, now=now, rng=rng, create=orders_create, buyer_cancel=_cancelled)
+    return shops_tick(provider=Provider.SHOPIFY, now=now, rng=rng, create=orders_create, buyer_cancel=buyer_cancel)
 
 
 SPEC = register(

@@ -43,16 +43,8 @@ def merchant_update(order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
     return order_update(order=order, data=data)
 
 
-def _cancelled(order: ChannelOrder) -> bool:
-    try:
-        buyer_cancel(order)
-    except ValueError:
-        return False
-    return True
-
-
 def woocommerce_tick(*, now: datetime, rng: random.Random) -> dict[str, int]:
-    return shops_tick(provider=Provider.WOOCOMMERCE, now=now, rng=rng, create=orders_create, buyer_cancel=_cancelled)
+    return shops_tick(provider=Provider.WOOCOMMERCE, now=now, rng=rng, create=orders_create, buyer_cancel=buyer_cancel)
 
 
 SPEC = register(
