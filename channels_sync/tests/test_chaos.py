@@ -27,7 +27,7 @@ from orders.models import Order
 from orders.services.counts import order_counts_from_rows, order_counts_stored
 from sandbox.models import WebhookDelivery as SandboxDelivery
 from sandbox.webhooks import deliveries_send_due
-from tests.conftest import postgres_available, require_or_skip
+from tests.service_gate import postgres_available, require_or_skip
 
 from .conftest import LIVE_DB
 

@@ -66,6 +66,9 @@ def test_a_burst_fills_the_leaky_bucket_then_gets_429(
     }
 
 
+# Concurrent requests need a database with real concurrent transactions: the live server's
+# threads share one in-memory SQLite connection, so this runs on PostgreSQL (CI requires it).
+@pytest.mark.postgres
 def test_concurrent_requests_share_one_bucket(control: Control, shop: dict[str, Any], api: requests.Session) -> None:
     control.options("shopify", "api-shop", bucket_size=5, leak_rate=0.01)
     headers = {"X-Shopify-Access-Token": shop["credentials"]["access_token"]}

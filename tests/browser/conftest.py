@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import require_or_skip
+from tests.service_gate import require_or_skip
 from zopi.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 
 if TYPE_CHECKING:
