@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -45,11 +45,12 @@ def decode_cursor(value: str) -> Cursor:
         placed_at = datetime.fromisoformat(placed_at_text)
         if placed_at.tzinfo is None:
             raise InvalidCursor("cursor without a time zone")
+        placed_at = placed_at.astimezone(UTC)  # a time that has no UTC equivalent (year 0 or 10000) is garbage
         order_id = parse_id(id_text)
         if order_id is None:
             raise InvalidCursor("cursor id out of range")
         return Cursor(placed_at=placed_at, id=order_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError) as exc:
         raise InvalidCursor(str(exc)) from exc
 
 
