@@ -17,6 +17,8 @@ from typing import ClassVar
 from orders.enums import Channel
 from orders.services import OrderData
 
+CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0  # seconds, the clients' defaults
+
 
 class ProviderError(Exception):
     """A call to the channel failed. ``retryable`` for 429, 5xx and timeouts only."""
@@ -74,6 +76,11 @@ class ChannelProvider:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
+
+    @property
+    def http_timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds for the client: ``timeout`` per read, connecting capped by it."""
+        return (min(CONNECT_TIMEOUT, self.timeout), self.timeout)
 
     def check_credentials(self) -> str:
         """One live call; returns a short identity (shop name). Raises CredentialsError."""

@@ -39,13 +39,13 @@ CHANNELS = ("shopify", "woocommerce", "tiktok")
 
 
 @pytest.fixture
-def fast_clients(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Client timeouts shorter than the sandbox's stall, and retry waits capped (Retry-After honored
-    up to 50 ms) so the run fits in CI; the logic is the production one."""
+def fast_clients(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    """Channel calls time out sooner than the sandbox's stall (the providers' own timeout setting),
+    and retry waits are capped (Retry-After honored up to 50 ms) so the run fits in CI."""
+    settings.SYNC_PROVIDER_TIMEOUT = 0.6
     original = ChannelHttpClient.__init__
 
     def init(self: ChannelHttpClient, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("timeout", (1.0, 0.6))
         kwargs.setdefault("sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
         original(self, *args, **kwargs)
 

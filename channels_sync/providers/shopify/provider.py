@@ -37,7 +37,9 @@ class ShopifyProvider(ChannelProvider):
 
     def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
         super().__init__(base_url=base_url, credentials=credentials, timeout=timeout)
-        self.client = ShopifyClient(self.base_url, access_token=credentials.get("access_token", ""))
+        self.client = ShopifyClient(
+            self.base_url, access_token=credentials.get("access_token", ""), timeout=self.http_timeout
+        )
 
     @property
     def attempts(self) -> list[Attempt]:

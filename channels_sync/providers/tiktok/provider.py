@@ -60,6 +60,7 @@ class TikTokProvider(ChannelProvider):
             app_secret=credentials.get("app_secret", ""),
             access_token=credentials.get("access_token", ""),
             shop_cipher=credentials.get("shop_cipher", ""),
+            timeout=self.http_timeout,
         )
 
     @property

@@ -58,6 +58,7 @@ class WooCommerceProvider(ChannelProvider):
             self.base_url,
             consumer_key=credentials.get("consumer_key", ""),
             consumer_secret=credentials.get("consumer_secret", ""),
+            timeout=self.http_timeout,
         )
 
     @property
