@@ -10,7 +10,13 @@ from celery import shared_task
 from channels_sync.enums import DeliveryState
 from channels_sync.models import WebhookDelivery
 from channels_sync.providers.base import ProviderError
-from channels_sync.services import delivery_process, order_resync, store_pull, stores_due_for_pull
+from channels_sync.services import (
+    deliveries_requeue_stuck,
+    delivery_process,
+    order_resync,
+    store_pull,
+    stores_due_for_pull,
+)
 from channels_sync.services.pull import PullResult
 
 logger = logging.getLogger(__name__)
@@ -49,6 +55,12 @@ def pull_due_stores() -> int:
     for store_id in due:
         pull_store.delay(store_id)
     return len(due)
+
+
+@shared_task(name="channels_sync.requeue_stuck_deliveries")
+def requeue_stuck_deliveries() -> int:
+    """Beat: deliveries stored while the broker was away (or whose task died) get a task again."""
+    return len(deliveries_requeue_stuck())
 
 
 @shared_task(name="channels_sync.resync_order", bind=True, max_retries=3)

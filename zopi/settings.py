@@ -174,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.pull_due_stores",
         "schedule": timedelta(minutes=1),
     },
+    "channels-sync-requeue-stuck-deliveries": {
+        "task": "channels_sync.requeue_stuck_deliveries",
+        "schedule": timedelta(minutes=2),
+    },
 }
 
 if SANDBOX_ENABLED:

@@ -14,6 +14,7 @@ from channels_sync.services.stores import (
 from channels_sync.services.webhooks import (
     ProcessOutcome,
     deliveries_replay,
+    deliveries_requeue_stuck,
     delivery_process,
     webhook_receive,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "ProcessOutcome",
     "PullResult",
     "deliveries_replay",
+    "deliveries_requeue_stuck",
     "delivery_process",
     "order_resync",
     "store_connect",

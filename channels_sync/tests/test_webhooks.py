@@ -5,6 +5,7 @@ replays after a fix."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,24 @@ def test_a_signed_webhook_is_stored_and_upserts_the_order(
     assert order.channel_order_id == str(SHOPIFY_ORDER["id"])
     shop_store.refresh_from_db()
     assert shop_store.last_webhook_at is not None
+
+
+@pytest.mark.django_db
+def test_last_webhook_time_moves_at_most_every_30_seconds(client: Client, shop_store: Store) -> None:
+    """Every delivery of a store would otherwise write the store's row (they queue on its lock)."""
+    assert post(client, shop_store, order_body(), delivery="d-1").status_code == 200
+    shop_store.refresh_from_db()
+    first = shop_store.last_webhook_at
+    assert first is not None
+    assert post(client, shop_store, order_body(), delivery="d-2").status_code == 200
+    shop_store.refresh_from_db()
+    assert shop_store.last_webhook_at == first
+    Store.objects.filter(pk=shop_store.pk).update(last_webhook_at=first - timedelta(seconds=31))
+    assert post(client, shop_store, order_body(), delivery="d-3").status_code == 200
+    shop_store.refresh_from_db()
+    assert shop_store.last_webhook_at is not None
+    assert shop_store.last_webhook_at > first
+    assert WebhookDelivery.objects.filter(store=shop_store).count() == 3
 
 
 @pytest.mark.django_db
@@ -217,3 +236,31 @@ def test_a_sandbox_tiktok_event_fetches_the_order(control: Any, site_url: str, a
     assert set(Order.objects.filter(store=result.store).values_list("channel_order_id", flat=True)) == set(
         map(str, ids)
     )
+
+
+@pytest.mark.django_db
+def test_a_delivery_whose_task_was_lost_is_queued_again_by_beat(client: Client, shop_store: Store) -> None:
+    """Stored, then the broker was away: no task. Beat's sweep queues it; a young one or one
+    waiting out its retry backoff is left to its own task."""
+    from django.utils import timezone
+
+    from channels_sync.tasks import requeue_stuck_deliveries
+
+    for n, order_id in enumerate((901, 902, 903, 904)):  # the view's on-commit enqueue never runs here
+        assert post(client, shop_store, order_body(id=order_id), delivery=f"lost-{n}").status_code == 200
+    now = timezone.now()
+    ages = {"lost-0": (timedelta(minutes=3), 0), "lost-1": (timedelta(seconds=10), 0)}
+    ages |= {"lost-2": (timedelta(minutes=10), 1), "lost-3": (timedelta(minutes=40), 2)}
+    for key, (age, attempts) in ages.items():
+        WebhookDelivery.objects.filter(dedupe_key=key).update(received_at=now - age, attempts=attempts)
+
+    assert requeue_stuck_deliveries() == 2
+    states = dict(WebhookDelivery.objects.values_list("dedupe_key", "state"))
+    assert states == {
+        "lost-0": DeliveryState.PROCESSED,
+        "lost-1": DeliveryState.RECEIVED,
+        "lost-2": DeliveryState.RECEIVED,
+        "lost-3": DeliveryState.PROCESSED,
+    }
+    assert sorted(Order.objects.values_list("channel_order_id", flat=True)) == ["901", "904"]
+    assert requeue_stuck_deliveries() == 0
