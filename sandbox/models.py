@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import BigIntegerField, F
+from django.db.models.functions import Cast
 
 from sandbox.enums import DeliveryState, Provider
 
@@ -69,7 +71,14 @@ class ChannelOrder(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=("account", "external_id"), name="sim_channel_order_uniq")]
-        indexes = [models.Index(fields=("account", "updated_at", "id"), name="sim_channel_order_upd_idx")]
+        indexes = [
+            models.Index(fields=("account", "updated_at", "id"), name="sim_channel_order_upd_idx"),
+            # Shopify's default listing order (created_at, numeric id): each page is an index range,
+            # not a sort of the whole shop (pages of a 20,000-order shop slowed down without it).
+            models.Index(
+                F("account"), F("created_at"), Cast("external_id", BigIntegerField()), name="sim_channel_order_list_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} {self.number}"

@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import BigIntegerField, Q, QuerySet
+from django.db import connection
+from django.db.models import BigIntegerField, BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.http import QueryDict
 
@@ -162,14 +164,25 @@ def _sort_value(order: ChannelOrder, field: str) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _after(field: str, descending: bool, value: Any, last_id: int) -> Q:
-    """Rows strictly after (value, last_id) in the listing order."""
+def _after(field: str, descending: bool, value: Any, last_id: int) -> Q | RawSQL:
+    """Rows strictly after (value, last_id) in the listing order.
+
+    A row comparison, which the (account, created_at, numeric id) index takes as its range: a
+    shop's orders often share one created_at (made together), so a bound on the time alone
+    would leave every later page scanning and sorting the rest of the shop.
+    """
     if field != "num_id" and isinstance(value, str):
         value = datetime.fromisoformat(value)
     op = "lt" if descending else "gt"
     if field == "num_id":
         return Q(**{f"num_id__{op}": last_id})
-    return Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"num_id__{op}": last_id})
+    column, external_id = connection.ops.quote_name(field), connection.ops.quote_name("external_id")  # no db_column
+    sign = "<" if descending else ">"
+    return RawSQL(  # noqa: S611 - column names from the model, values as parameters
+        f"({column}, CAST({external_id} AS bigint)) {sign} (%s, %s)",
+        [connection.ops.adapt_datetimefield_value(value), last_id],
+        output_field=BooleanField(),
+    )
 
 
 def page_get(account: SimAccount, params: QueryDict, tz: ZoneInfo) -> Page:
