@@ -16,6 +16,7 @@ MANAGE := $(PY) manage.py
 PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ORDERS ?= 10000
+INGEST_ORDERS ?= 5000
 BENCH_ARGS ?=
 
 DEPS_KEY := $(firstword $(shell cksum pyproject.toml))
@@ -23,7 +24,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(DEPS_KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEPS_KEY)
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: help run test lint migrate seed bench clean distclean install install-dev
+.PHONY: help run test lint migrate seed bench bench-ingest clean distclean install install-dev
 
 help:
 	@echo "make run      start web + Celery worker + beat on http://127.0.0.1:$(PORT)/ (login demo / demo)"
@@ -31,6 +32,7 @@ help:
 	@echo "make lint     ruff, ruff format --check, mypy, import-linter, migrations check, check --deploy"
 	@echo "make migrate  apply migrations          make seed  migrate and load the demo data"
 	@echo "make bench    order center benchmark ($(BENCH_ORDERS) orders; BENCH_ORDERS=, BENCH_ARGS=)"
+	@echo "make bench-ingest  channel pull + webhook intake benchmark (INGEST_ORDERS=5000, BENCH_ARGS=)"
 	@echo "make clean    remove .run/ (SQLite, broker files) and caches; make distclean also removes .venv"
 
 # --- Environment ----------------------------------------------------------------------------
@@ -141,17 +143,24 @@ lint: $(DEV_STAMP)
 # Production-like profile (DEBUG off, so no query log in memory) with the same local
 # defaults as the test suite; a separate run dir keeps the demo database untouched.
 # Export DATABASE_URL to measure on PostgreSQL.
-bench: export DEBUG ?= 0
-bench: export SECRET_KEY ?= bench-only-secret-key-not-for-production-0123456789abcdef
-bench: export ALLOWED_HOSTS ?= testserver,127.0.0.1,localhost
-bench: export SECURE_SSL_REDIRECT ?= 0
-bench: export SESSION_COOKIE_SECURE ?= 0
-bench: export CSRF_COOKIE_SECURE ?= 0
-bench: export STATIC_MANIFEST ?= 0
-bench: export ZOPI_RUN_DIR ?= .run/bench
+bench bench-ingest: export DEBUG ?= 0
+bench bench-ingest: export SECRET_KEY ?= bench-only-secret-key-not-for-production-0123456789abcdef
+bench bench-ingest: export ALLOWED_HOSTS ?= testserver,127.0.0.1,localhost
+bench bench-ingest: export SECURE_SSL_REDIRECT ?= 0
+bench bench-ingest: export SESSION_COOKIE_SECURE ?= 0
+bench bench-ingest: export CSRF_COOKIE_SECURE ?= 0
+bench bench-ingest: export STATIC_MANIFEST ?= 0
+bench bench-ingest: export ZOPI_RUN_DIR ?= .run/bench
 bench: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_order_center --orders $(BENCH_ORDERS) $(BENCH_ARGS)
+
+# The sandbox serves the channel pages (its tables are migrated with it on); the command
+# starts its own gunicorn. docs/benchmarks.md, "Channel ingest".
+bench-ingest: export SANDBOX_ENABLED ?= 1
+bench-ingest: $(DEV_STAMP)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) bench_ingest --orders $(INGEST_ORDERS) $(BENCH_ARGS)
 
 # --- Cleanup --------------------------------------------------------------------------------
 
