@@ -83,6 +83,7 @@ class WebhookDelivery(models.Model):
     state = models.CharField(_("state"), max_length=16, choices=DeliveryState.choices, default=DeliveryState.RECEIVED)
     error = models.TextField(_("reason"), blank=True, default="")
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     order_ids = models.JSONField(_("orders"), default=list, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)

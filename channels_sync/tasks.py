@@ -18,10 +18,11 @@ from channels_sync.services import (
     stores_due_for_pull,
 )
 from channels_sync.services.pull import PullResult
+from channels_sync.services.webhooks import MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
 
-MAX_RETRIES = 6
+MAX_RETRIES = MAX_ATTEMPTS - 1
 
 
 @shared_task(name="channels_sync.process_webhook_delivery", bind=True, max_retries=MAX_RETRIES)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -15,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.decorators import account_required
 from channels_sync import selectors, tasks
@@ -32,15 +35,26 @@ from orders.enums import Channel
 
 STORES_TEMPLATE = "channels_sync/stores.html"
 
+logger = logging.getLogger(__name__)
+
 
 @csrf_exempt  # channels sign their webhooks; there is no session to protect
 @require_POST
 def webhook(request: HttpRequest, channel: str, public_id: uuid.UUID) -> HttpResponse:
     receipt = webhook_receive(channel=channel, public_id=public_id, headers=request.headers, body=request.body)
     if receipt.enqueue and receipt.delivery_id is not None:
-        delivery_id = receipt.delivery_id
-        transaction.on_commit(lambda: tasks.process_webhook_delivery.delay(delivery_id))
+        transaction.on_commit(partial(_enqueue_delivery, receipt.delivery_id))
     return HttpResponse(status=receipt.status)
+
+
+def _enqueue_delivery(delivery_id: int) -> None:
+    """The delivery is stored: with the broker away, answer 200 anyway (a 5xx would only make
+    the channel resend what we have, and count failures against the subscription); beat's
+    ``requeue_stuck_deliveries`` queues it once the broker is back."""
+    try:
+        tasks.process_webhook_delivery.delay(delivery_id)
+    except KombuOperationalError:
+        logger.warning("broker unavailable: webhook delivery %s stored, queued later by beat", delivery_id)
 
 
 def _render_stores(

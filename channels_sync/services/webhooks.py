@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
@@ -33,7 +33,7 @@ LAST_WEBHOOK_RESOLUTION = timedelta(seconds=30)
 class Receipt:
     status: int  # the HTTP status to answer
     delivery_id: int | None = None
-    enqueue: bool = False  # a task must process the delivery once this transaction commits
+    enqueue: bool = False  # a task must process the delivery (it is stored: a lost task is re-queued by beat)
 
 
 def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mapping[str, str], body: bytes) -> Receipt:
@@ -78,7 +78,10 @@ def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mappin
         return Receipt(status=200)  # a repeat delivery: already stored
     now = timezone.now()
     if store.last_webhook_at is None or now - store.last_webhook_at >= LAST_WEBHOOK_RESOLUTION:
-        Store.objects.filter(pk=store.pk).update(last_webhook_at=now)
+        # Conditional, so the requests that all cross the 30 s mark at once do not all write.
+        Store.objects.filter(
+            Q(last_webhook_at__isnull=True) | Q(last_webhook_at__lt=now - LAST_WEBHOOK_RESOLUTION), pk=store.pk
+        ).update(last_webhook_at=now)
     return Receipt(status=200, delivery_id=delivery_id, enqueue=state == DeliveryState.RECEIVED)
 
 
@@ -90,6 +93,20 @@ def _delivery_insert(
     ``ON CONFLICT DO NOTHING`` instead of catching an IntegrityError inside a transaction:
     one round trip and no BEGIN/COMMIT, which is most of what a webhook request costs.
     """
+    if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35
+        try:
+            with transaction.atomic():
+                return WebhookDelivery.objects.create(
+                    store_id=store_id,
+                    dedupe_key=dedupe_key,
+                    topic=topic,
+                    headers=headers,
+                    body=body,
+                    state=state,
+                    error=error,
+                ).pk
+        except IntegrityError:
+            return None
     ops = connection.ops
     table = ops.quote_name(WebhookDelivery._meta.db_table)
     with connection.cursor() as cursor:
@@ -120,7 +137,8 @@ class ProcessOutcome:
 
 
 def _finish(delivery: WebhookDelivery, outcome: ProcessOutcome) -> ProcessOutcome:
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    # Only a delivery still waiting: another task that finished it first keeps its outcome.
+    WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.RECEIVED).update(
         state=outcome.state,
         error=outcome.error[:2000],
         order_ids=list(outcome.order_ids),
@@ -136,9 +154,16 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
     the upsert is one transaction, so an order is never half written.
     """
     delivery = WebhookDelivery.objects.select_related("store__account").get(pk=delivery_id)
-    if delivery.state in (DeliveryState.PROCESSED, DeliveryState.IGNORED):
+    # Only a waiting delivery is worked on: processed, ignored and failed ones are final (a
+    # replay puts a failed one back to received first), whatever task or sweep came late.
+    claimed = WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.RECEIVED).update(
+        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+    )
+    if not claimed:
+        delivery.refresh_from_db(fields=["state", "order_ids"])
         return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids))
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    # The stored count decides the last attempt, so a re-queued delivery never starts over.
+    final_attempt = final_attempt or delivery.attempts + 1 >= MAX_ATTEMPTS
     store = delivery.store
     provider_class = REGISTRY.get(store.channel)
     if provider_class is None:
@@ -186,27 +211,29 @@ def deliveries_replay(*, delivery_ids: list[int]) -> list[int]:
     return ids
 
 
-# A delivery still "received" this long after it arrived lost its task (the broker was down when
-# it was stored, or a worker died): queue it again. Retried ones wait out their backoff first.
-STUCK_AFTER = timedelta(minutes=2)
-STUCK_AFTER_RETRY = timedelta(minutes=30)
+# Attempts at processing a delivery (the task retries passing channel errors up to this).
+MAX_ATTEMPTS = 7
+# A delivery still "received" with no attempt this long after it arrived lost its task (the
+# broker was away when it was stored, or the queue lost it); one attempted but not tried again
+# for this long lost its retry (retries wait at most a few minutes).
+STUCK_AFTER = timedelta(minutes=10)
+STUCK_AFTER_ATTEMPT = timedelta(minutes=15)
 
 
-def deliveries_requeue_stuck(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Beat's safety net for intake: queue again the deliveries no task will ever process.
+def deliveries_requeue_stuck(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Beat's safety net for intake: queue again the deliveries no task will process.
 
-    Processing is idempotent (a repeat finds the delivery processed, or upserts the same state),
-    so a delivery queued twice costs a little work, never a duplicate order.
+    Never attempted ones first and on their own limit, so a backlog of retried ones never hides
+    them. A delivery queued twice costs a little work: the first task to claim it finishes it,
+    the other finds it done; the attempt cap holds across tasks.
     """
     from channels_sync import tasks  # tasks import this module
 
     now = now or timezone.now()
-    stuck = Q(attempts=0, received_at__lt=now - STUCK_AFTER) | Q(received_at__lt=now - STUCK_AFTER_RETRY)
-    ids = list(
-        WebhookDelivery.objects.filter(stuck, state=DeliveryState.RECEIVED)
-        .order_by("received_at")
-        .values_list("id", flat=True)[:limit]
-    )
+    waiting = WebhookDelivery.objects.filter(state=DeliveryState.RECEIVED)
+    never = waiting.filter(attempts=0, received_at__lt=now - STUCK_AFTER).order_by("received_at")
+    dropped = waiting.filter(attempts__gt=0, last_attempt_at__lt=now - STUCK_AFTER_ATTEMPT).order_by("last_attempt_at")
+    ids = [*never.values_list("id", flat=True)[:limit], *dropped.values_list("id", flat=True)[:limit]]
     for delivery_id in ids:
         tasks.process_webhook_delivery.delay(delivery_id)
     if ids:

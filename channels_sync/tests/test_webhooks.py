@@ -240,8 +240,8 @@ def test_a_sandbox_tiktok_event_fetches_the_order(control: Any, site_url: str, a
 
 @pytest.mark.django_db
 def test_a_delivery_whose_task_was_lost_is_queued_again_by_beat(client: Client, shop_store: Store) -> None:
-    """Stored, then the broker was away: no task. Beat's sweep queues it; a young one or one
-    waiting out its retry backoff is left to its own task."""
+    """Stored, then the broker was away: no task. Beat's sweep queues it; a young one (maybe in
+    a busy queue) or one waiting out its retry backoff is left to its own task."""
     from django.utils import timezone
 
     from channels_sync.tasks import requeue_stuck_deliveries
@@ -249,10 +249,15 @@ def test_a_delivery_whose_task_was_lost_is_queued_again_by_beat(client: Client, 
     for n, order_id in enumerate((901, 902, 903, 904)):  # the view's on-commit enqueue never runs here
         assert post(client, shop_store, order_body(id=order_id), delivery=f"lost-{n}").status_code == 200
     now = timezone.now()
-    ages = {"lost-0": (timedelta(minutes=3), 0), "lost-1": (timedelta(seconds=10), 0)}
-    ages |= {"lost-2": (timedelta(minutes=10), 1), "lost-3": (timedelta(minutes=40), 2)}
-    for key, (age, attempts) in ages.items():
-        WebhookDelivery.objects.filter(dedupe_key=key).update(received_at=now - age, attempts=attempts)
+    ages = {"lost-0": (timedelta(minutes=11), 0, None), "lost-1": (timedelta(minutes=3), 0, None)}
+    ages |= {
+        "lost-2": (timedelta(hours=1), 1, timedelta(minutes=5)),
+        "lost-3": (timedelta(hours=1), 2, timedelta(minutes=20)),
+    }
+    for key, (age, attempts, since_attempt) in ages.items():
+        WebhookDelivery.objects.filter(dedupe_key=key).update(
+            received_at=now - age, attempts=attempts, last_attempt_at=since_attempt and now - since_attempt
+        )
 
     assert requeue_stuck_deliveries() == 2
     states = dict(WebhookDelivery.objects.values_list("dedupe_key", "state"))
@@ -264,3 +269,70 @@ def test_a_delivery_whose_task_was_lost_is_queued_again_by_beat(client: Client, 
     }
     assert sorted(Order.objects.values_list("channel_order_id", flat=True)) == ["901", "904"]
     assert requeue_stuck_deliveries() == 0
+
+
+@pytest.mark.django_db
+def test_a_finished_delivery_is_never_worked_on_again_by_a_late_task(client: Client, shop_store: Store) -> None:
+    """Two tasks for one delivery (a sweep and the original): the second finds it done; a failed
+    one stays failed (only support's replay puts it back) and its attempts do not move."""
+    from channels_sync.services import delivery_process
+
+    post(client, shop_store, order_body(), delivery="twice")
+    delivery = WebhookDelivery.objects.get()
+    assert delivery_process(delivery_id=delivery.pk).state == DeliveryState.PROCESSED
+    assert delivery_process(delivery_id=delivery.pk).state == DeliveryState.PROCESSED
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(state=DeliveryState.FAILED, error="channel error: 500")
+    assert delivery_process(delivery_id=delivery.pk).state == DeliveryState.FAILED
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts, Order.objects.count()) == (DeliveryState.FAILED, 1, 1)
+
+
+@pytest.mark.django_db
+def test_the_stored_attempt_count_decides_the_last_attempt(account: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery re-queued by the sweep does not start its retries over: at the cap, a passing
+    channel error fails it for support instead of asking for another retry."""
+    from channels_sync.providers.http import ChannelHttpClient
+    from channels_sync.services import delivery_process
+    from channels_sync.services.webhooks import MAX_ATTEMPTS
+
+    original = ChannelHttpClient.__init__
+    monkeypatch.setattr(  # the client's backoff between its own retries, not waited out here
+        ChannelHttpClient, "__init__", lambda self, *a, **kw: original(self, *a, **{**kw, "sleep": lambda s: None})
+    )
+    store = StoreFactory(account=account, channel="tiktok", base_url="http://127.0.0.1:9")  # nothing listens
+    store.credentials = {"app_key": "k", "app_secret": "s", "access_token": "t", "shop_cipher": "c"}
+    store.save()
+    body = json.dumps({"type": 1, "tts_notification_id": "n-1", "data": {"order_id": "576"}}).encode()
+    delivery = WebhookDelivery.objects.create(store=store, dedupe_key="n-1", topic="ORDER_STATUS_CHANGE", body=body)
+
+    outcome = delivery_process(delivery_id=delivery.pk)
+    assert outcome.retry
+    assert outcome.state == DeliveryState.RECEIVED
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS - 1)
+    outcome = delivery_process(delivery_id=delivery.pk)
+    assert not outcome.retry
+    assert outcome.state == DeliveryState.FAILED
+    assert outcome.error.startswith("channel error:")
+
+
+@pytest.mark.django_db
+def test_with_the_broker_away_the_delivery_is_kept_and_acknowledged(
+    client: Client, shop_store: Store, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5xx would only make the channel resend what is stored (and count against the
+    subscription): 200, the delivery waits as received for beat's sweep."""
+    from kombu.exceptions import OperationalError
+
+    from channels_sync import tasks
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.process_webhook_delivery, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post(client, shop_store, order_body())
+    assert len(callbacks) == 1
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.state, delivery.attempts) == (DeliveryState.RECEIVED, 0)
+    assert not Order.objects.exists()
