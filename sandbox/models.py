@@ -52,6 +52,8 @@ class ChannelOrder(models.Model):
     """A customer order in a simulated shop, in provider-neutral fields; each provider renders it."""
 
     account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="channel_orders")
+    # Digits for every channel (Shopify, WooCommerce, TikTok Shop ids are numbers below 2**63):
+    # the listing index below casts it to bigint, so anything else would fail to insert.
     external_id = models.CharField(max_length=64)
     number = models.CharField(max_length=64)
     customer = models.JSONField(default=dict)  # name, first_name, last_name, email, phone

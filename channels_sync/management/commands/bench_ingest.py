@@ -307,14 +307,17 @@ class _Sender:
 
     def __init__(self, base_url: str, path: str) -> None:
         parts = urlsplit(base_url)
-        self.host, self.port, self.path = parts.hostname or "127.0.0.1", parts.port or 80, path
+        self.https = parts.scheme == "https"
+        self.host, self.path = parts.hostname or "127.0.0.1", path
+        self.port = parts.port or (443 if self.https else 80)
         self.local = threading.local()
 
     def post(self, body: bytes, headers: dict[str, str]) -> int:
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: reconnect once
             connection_ = getattr(self.local, "connection", None)
             if connection_ is None:
-                connection_ = self.local.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+                connection_ = self.local.connection = kind(self.host, self.port, timeout=30)
             try:
                 connection_.request("POST", self.path, body=body, headers=headers)
                 response = connection_.getresponse()

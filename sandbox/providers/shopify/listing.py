@@ -176,7 +176,8 @@ def _after(field: str, descending: bool, value: Any, last_id: int) -> Q | RawSQL
     op = "lt" if descending else "gt"
     if field == "num_id":
         return Q(**{f"num_id__{op}": last_id})
-    column, external_id = connection.ops.quote_name(field), connection.ops.quote_name("external_id")  # no db_column
+    quote, table = connection.ops.quote_name, ChannelOrder._meta.db_table
+    column, external_id = f"{quote(table)}.{quote(field)}", f"{quote(table)}.{quote('external_id')}"  # no db_column
     sign = "<" if descending else ">"
     return RawSQL(  # noqa: S611 - column names from the model, values as parameters
         f"({column}, CAST({external_id} AS bigint)) {sign} (%s, %s)",
