@@ -270,6 +270,8 @@ def drawer_then_archive_and_restore_one_order(page: Page, shoot: Any) -> None:
     drawer = page.locator(f'#drawer [data-order-detail="{number}"]')
     expect(drawer).to_be_visible()
     expect(page.locator("#order-title")).to_be_focused()
+    # Beside the table on a wide screen: a side panel, not a modal dialog
+    expect(page.locator("#drawer")).not_to_have_attribute("role", "dialog")
     expect(drawer.locator("table.lines tbody tr").first).to_be_visible()
     order = Order.objects.get(number=number)
     expect(drawer.locator("table.lines tbody tr")).to_have_count(order.lines.count())
@@ -367,6 +369,18 @@ def phone_width_has_no_sideways_scrolling(new_context: Any, shoot: Any) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.locator("#order-title").scroll_into_view_if_needed()
     shoot(page, "13-phone-drawer")
+    # Covering the screen, the drawer is a modal dialog: Tab and Shift+Tab stay inside it
+    drawer = page.locator("#drawer")
+    expect(drawer).to_have_attribute("role", "dialog")
+    expect(drawer).to_have_attribute("aria-modal", "true")
+    in_drawer = "document.getElementById('drawer').contains(document.activeElement)"
+    stops = int(page.evaluate("document.querySelectorAll('#drawer a[href], #drawer button').length"))
+    for _ in range(stops + 2):  # once round and further
+        page.keyboard.press("Tab")
+        assert page.evaluate(in_drawer)
+    page.locator("#order-title").focus()
+    page.keyboard.press("Shift+Tab")  # from the top, round to the last control
+    assert page.evaluate(in_drawer)
     page.get_by_role("button", name="Close order details").click()
     expect(page.locator("#drawer [data-order-detail]")).to_have_count(0)
     # Focus goes back to the order number that opened the drawer

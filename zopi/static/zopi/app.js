@@ -50,7 +50,48 @@
   });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") closeDrawer();
+    if (event.key === "Tab") keepFocusInModalDrawer(event);
   });
+
+  // On a phone the drawer covers the whole screen: it is a modal dialog there, so Tab and
+  // Shift+Tab go round inside it. On a wide screen it is a side panel beside the table.
+  var phone = window.matchMedia("(max-width: 700px)");
+  var FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), ' +
+    'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+  function openDrawer() {
+    var drawer = document.getElementById("drawer");
+    return drawer && drawer.innerHTML.trim() ? drawer : null;
+  }
+
+  function syncDrawerRole() {
+    var drawer = document.getElementById("drawer");
+    if (!drawer) return;
+    if (openDrawer() && phone.matches) {
+      drawer.setAttribute("role", "dialog");
+      drawer.setAttribute("aria-modal", "true");
+    } else {
+      drawer.removeAttribute("role");
+      drawer.removeAttribute("aria-modal");
+    }
+  }
+  if (phone.addEventListener) phone.addEventListener("change", syncDrawerRole);
+
+  function keepFocusInModalDrawer(event) {
+    var drawer = openDrawer();
+    if (!drawer || !phone.matches) return;
+    var items = Array.prototype.filter.call(drawer.querySelectorAll(FOCUSABLE), function (item) {
+      return item.getClientRects().length > 0; // shown
+    });
+    if (!items.length) return;
+    var active = document.activeElement;
+    var index = items.indexOf(active);
+    var inside = drawer.contains(active);
+    if (event.shiftKey ? !inside || index <= 0 : !inside || index === items.length - 1) {
+      event.preventDefault();
+      (event.shiftKey ? items[items.length - 1] : items[0]).focus();
+    }
+  }
 
   function markOpenRow(number) {
     document.querySelectorAll("#order-rows tr.is-open").forEach(function (row) { row.classList.remove("is-open"); });
@@ -64,6 +105,7 @@
     var drawer = document.getElementById("drawer");
     if (!drawer || !drawer.innerHTML.trim()) return;
     drawer.innerHTML = "";
+    syncDrawerRole();
     markOpenRow(null);
     var opener = drawerOpener && document.body.contains(drawerOpener) ? drawerOpener : null;
     if (!opener) opener = document.querySelector(".tabs .tab.active");
@@ -80,6 +122,7 @@
     if (event.detail.target.id === "drawer") {
       var detail = drawer.querySelector("[data-order-detail]");
       markOpenRow(detail ? detail.dataset.orderDetail : null);
+      syncDrawerRole();
       var title = document.getElementById("order-title");
       if (title) { title.setAttribute("tabindex", "-1"); title.focus({ preventScroll: true }); }
       drawer.scrollTop = 0;
