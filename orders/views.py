@@ -44,11 +44,29 @@ def _center_url(params: dict[str, Any], **changes: Any) -> str:
 
 
 def _row(order: Order) -> dict[str, Any]:
+    """What one row shows, with its translated phrases made here: a ``{% blocktranslate %}`` per
+    row and phrase cost a tenth of the page's rendering."""
+    number = {"number": order.number}
+    lines = list(order.lines.all())  # prefetched
+    if order.archived:
+        confirm = _("Restore order %(number)s?") % number
+    elif order.awaiting_duplicate_confirmation:
+        confirm = _("Archive order %(number)s? It is the same purchase as another order.") % number
+    else:
+        confirm = _("Archive order %(number)s? It leaves every tab until restored.") % number
+    more = len(lines) - 1
     return {
         "order": order,
+        "detail_url": reverse("orders:detail", args=[order.pk]),
         "view_url": order_view_url(order),
         "channel_label": CHANNEL_LABELS[order.channel],
         "status_label": SUB_STATUS_LABELS[order.sub_status] if order.sub_status else STATUS_LABELS[order.status],
+        "select_label": _("Select order %(number)s") % number,
+        "first_line": _("%(title)s × %(quantity)s") % {"title": lines[0].title, "quantity": lines[0].quantity}
+        if lines
+        else "",
+        "more_lines": ngettext("+%(n)s more item", "+%(n)s more items", more) % {"n": more} if more > 0 else "",
+        "confirm": confirm,
     }
 
 
