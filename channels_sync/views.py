@@ -104,7 +104,8 @@ def store_connect_view(request: HttpRequest, channel: str) -> HttpResponse:
             form.add_error(None, str(error))
         else:
             return _done(request, _("%(name)s is connected.") % {"name": result.store.name})
-    return _render_stores(request, forms={channel: form}, status=400)
+    # 422: the form comes back with its errors; htmx swaps it in (base.html's responseHandling).
+    return _render_stores(request, forms={channel: form}, status=422)
 
 
 @require_POST

@@ -95,7 +95,7 @@ def test_a_connect_form_error_says_what_is_wrong_and_creates_nothing(member_clie
         "/stores/connect/shopify/", {"shopify-name": "New shop", "shopify-access_token": "shpat_SECRET"}
     )
     html = response.content.decode()
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Give the shop domain or the shop URL." in html
     assert "shpat_SECRET" not in html  # a secret is not echoed back
     assert not Store.objects.exists()

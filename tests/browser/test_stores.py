@@ -1,0 +1,83 @@
+"""The stores page in a real browser: a merchant connects a Shopify shop (the sandbox's, over
+real HTTP) through the form, sees what is wrong with a bad token, then the store's health;
+pauses and resumes it; and the page fits a phone screen. Secrets never reach the page."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+import pytest
+
+from channels_sync.enums import StoreStatus
+from channels_sync.models import Store
+
+with contextlib.suppress(ImportError):
+    from playwright.sync_api import Page, expect
+
+from sandbox.tests.conftest import Control
+
+from .conftest import PHONE, log_in
+
+pytestmark = pytest.mark.browser
+
+
+def store_row(page: Page, name: str) -> Any:
+    return page.locator("#stores tbody tr", has_text=name)
+
+
+# The connect form's request calls the sandbox on the same live server: two requests at once,
+# which the in-memory SQLite test database does not share between threads.
+@pytest.mark.postgres
+def test_connect_a_shopify_store_then_pause_and_resume_it(page: Page, control: Control, shoot: Any) -> None:
+    shop = control.account("shopify", "browser-shop")
+    token, secret = shop["credentials"]["access_token"], shop["credentials"]["webhook_secret"]
+    page.goto("/stores/")
+    form = page.locator("#connect-shopify")
+
+    # A wrong token: the form says what is wrong, nothing is created
+    form.get_by_label("Store name").fill("Browser shop")
+    form.get_by_label("Shop URL").fill(shop["base_url"])
+    form.get_by_label("Admin API access token").fill("shpat_not_the_token")
+    form.get_by_label("Webhook signing secret").fill(secret)
+    form.get_by_role("button", name="Connect Shopify").click()
+    error = page.locator("#connect-shopify [role=alert]")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Admin API access token")
+    assert not Store.objects.filter(name="Browser shop").exists()
+    shoot(page, "21-stores-connect-refused")
+
+    # The right one: the store is listed with its health and webhook address
+    form = page.locator("#connect-shopify")
+    form.get_by_label("Store name").fill("Browser shop")
+    form.get_by_label("Shop URL").fill(shop["base_url"])
+    form.get_by_label("Admin API access token").fill(token)
+    form.get_by_label("Webhook signing secret").fill(secret)
+    form.get_by_role("button", name="Connect Shopify").click()
+    row = store_row(page, "Browser shop")
+    expect(row).to_have_attribute("data-store-status", StoreStatus.ACTIVE)
+    store = Store.objects.get(name="Browser shop")
+    expect(row.locator(".webhook-url")).to_have_text(re.compile(rf"^https?://.+/webhooks/shopify/{store.public_id}/$"))
+    html = page.content()
+    assert token not in html
+    assert secret not in html
+    shoot(page, "22-stores-connected")
+
+    # Pause and resume, in place
+    row.get_by_role("button", name="Pause Browser shop").click()
+    expect(store_row(page, "Browser shop")).to_have_attribute("data-store-status", StoreStatus.PAUSED)
+    store_row(page, "Browser shop").get_by_role("button", name="Resume Browser shop").click()
+    expect(store_row(page, "Browser shop")).to_have_attribute("data-store-status", StoreStatus.ACTIVE)
+    store.refresh_from_db()
+    assert store.status == StoreStatus.ACTIVE
+
+
+def test_the_stores_page_fits_a_phone(demo_data: None, new_context: Any, shoot: Any) -> None:
+    page = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    log_in(page)
+    page.goto("/stores/")
+    expect(page.get_by_role("heading", name="Stores", exact=True)).to_be_visible()
+    shoot(page, "23-phone-stores")
+    # The page never scrolls sideways (the wide table scrolls in its own box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
