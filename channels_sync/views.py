@@ -121,12 +121,16 @@ def store_action(request: HttpRequest, store_id: int, action: str) -> HttpRespon
         transaction.on_commit(lambda: tasks.pull_store.delay(store.pk))
         message = _("%(name)s is syncing again.")
     elif action == "disconnect":
-        store_disconnect(account=account, store_id=store.pk)
+        removed = store_disconnect(account=account, store_id=store.pk).webhooks_removed
         message = _("%(name)s is disconnected. Its orders stay in the order center.")
+        if removed is None:
+            message += " " + _("Remove its webhooks in the %(channel)s admin: they could not be removed from here.")
+        elif removed:
+            message += " " + _("Its webhooks were removed from %(channel)s.")
     else:  # resync
         transaction.on_commit(lambda: tasks.pull_store.delay(store.pk))
         message = _("A sync of %(name)s has started.")
-    return _done(request, message % {"name": store.name})
+    return _done(request, message % {"name": store.name, "channel": store.get_channel_display()})
 
 
 @require_POST

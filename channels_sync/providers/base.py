@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from orders.enums import Channel
 from orders.services import OrderData
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0  # seconds, the clients' defaults
+MAX_ATTEMPTS = 5  # per call: the first and four retries (429, 5xx, timeouts)
 
 
 class ProviderError(Exception):
@@ -72,15 +73,18 @@ class ChannelProvider:
 
     channel: ClassVar[Channel]
 
-    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0, max_attempts: int = MAX_ATTEMPTS
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
+        self.max_attempts = max_attempts
 
     @property
-    def http_timeout(self) -> tuple[float, float]:
-        """(connect, read) seconds for the client: ``timeout`` per read, connecting capped by it."""
-        return (min(CONNECT_TIMEOUT, self.timeout), self.timeout)
+    def client_options(self) -> dict[str, Any]:
+        """For the HTTP client: ``timeout`` per read (connecting capped by it), and attempts per call."""
+        return {"timeout": (min(CONNECT_TIMEOUT, self.timeout), self.timeout), "max_attempts": self.max_attempts}
 
     def check_credentials(self) -> str:
         """One live call; returns a short identity (shop name). Raises CredentialsError."""
@@ -96,6 +100,10 @@ class ChannelProvider:
     def register_webhooks(self, *, address: str) -> list[str]:
         """Subscribe ``address`` to the order topics; returns the topics subscribed."""
         raise NotSupported(f"{self.channel} webhooks are set up in its dashboard")
+
+    def unregister_webhooks(self, *, address: str) -> int:
+        """Delete every subscription of the channel that delivers to ``address``; returns how many."""
+        raise NotSupported(f"{self.channel} webhooks are removed in its dashboard")
 
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:

@@ -27,9 +27,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from channels_sync.providers.base import CONNECT_TIMEOUT, READ_TIMEOUT, CredentialsError, ProviderError
+from channels_sync.providers.base import (
+    CONNECT_TIMEOUT,
+    MAX_ATTEMPTS,
+    READ_TIMEOUT,
+    CredentialsError,
+    ProviderError,
+)
 
-MAX_ATTEMPTS = 5
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 16.0  # seconds: 0.5, 1, 2, 4, … (full jitter), never above the cap
 MAX_RETRY_AFTER = 30.0  # a longer Retry-After is left to the task's own retry, not slept here
 ERROR_SNIPPET = 300  # characters of an error body kept in messages and attempt records

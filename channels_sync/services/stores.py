@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,8 +16,17 @@ from django.utils.translation import gettext as _
 from accounts.models import Account
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
-from channels_sync.providers.base import REGISTRY, ChannelProvider, CredentialsError, NotSupported, ProviderError
+from channels_sync.providers.base import (
+    MAX_ATTEMPTS,
+    REGISTRY,
+    ChannelProvider,
+    CredentialsError,
+    NotSupported,
+    ProviderError,
+)
 from orders.enums import Channel
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URLS: dict[str, str] = {Channel.TIKTOK: "https://open-api.tiktokglobalshop.com"}
 
@@ -45,11 +55,14 @@ def _provider(channel: str, *, base_url: str, credentials: Mapping[str, str]) ->
     return provider_class(base_url=base_url, credentials=credentials, timeout=settings.SYNC_PROVIDER_TIMEOUT)
 
 
-def store_provider(store: Store) -> ChannelProvider:
+def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS) -> ChannelProvider:
     """The provider client of a store, with its decrypted credentials (never logged, never rendered)."""
     provider_class = REGISTRY[store.channel]
     return provider_class(
-        base_url=store.base_url, credentials=store.signing_credentials(), timeout=settings.SYNC_PROVIDER_TIMEOUT
+        base_url=store.base_url,
+        credentials=store.signing_credentials(),
+        timeout=settings.SYNC_PROVIDER_TIMEOUT,
+        max_attempts=max_attempts,
     )
 
 
@@ -126,12 +139,32 @@ def store_set_paused(*, account: Account, store_id: int, paused: bool) -> Store:
     return store
 
 
-@transaction.atomic
-def store_disconnect(*, account: Account, store_id: int) -> Store:
-    """Forget the store's secrets and stop syncing; its orders stay in the order center."""
-    store = Store.objects.select_for_update().get(account=account, pk=store_id)
-    store.status = StoreStatus.DISCONNECTED
-    store.credentials = {}
-    store.webhook_secret = ""
-    store.save(update_fields=["status", "credentials_token", "webhook_secret_token"])
-    return store
+@dataclass(frozen=True)
+class DisconnectResult:
+    store: Store
+    # Subscriptions deleted at the channel; None when its API cannot (TikTok Shop: its
+    # dashboard) or the call failed: the merchant removes them there.
+    webhooks_removed: int | None
+
+
+def store_disconnect(*, account: Account, store_id: int) -> DisconnectResult:
+    """Stop syncing: delete our webhook subscriptions at the channel (best effort, while the
+    credentials still work), then forget the secrets. The orders stay in the order center."""
+    store = Store.objects.get(account=account, pk=store_id)
+    removed: int | None = None
+    if store.status != StoreStatus.DISCONNECTED:
+        try:  # the channel is called outside any transaction
+            # One attempt per call: the merchant is waiting on the page, and a failure only
+            # means they remove the subscriptions in the channel's admin.
+            removed = store_provider(store, max_attempts=1).unregister_webhooks(
+                address=webhook_url_for(channel=store.channel, public_id=store.public_id)
+            )
+        except (ProviderError, ValueError) as error:  # NotSupported, refused, down; unreadable secrets
+            logger.info("store %s: webhooks not removed at the channel: %s", store.pk, error)
+    with transaction.atomic():
+        store = Store.objects.select_for_update().get(account=account, pk=store_id)
+        store.status = StoreStatus.DISCONNECTED
+        store.credentials = {}
+        store.webhook_secret = ""
+        store.save(update_fields=["status", "credentials_token", "webhook_secret_token"])
+    return DisconnectResult(store=store, webhooks_removed=removed)

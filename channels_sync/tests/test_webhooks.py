@@ -336,3 +336,52 @@ def test_with_the_broker_away_the_delivery_is_kept_and_acknowledged(
     delivery = WebhookDelivery.objects.get()
     assert (delivery.state, delivery.attempts) == (DeliveryState.RECEIVED, 0)
     assert not Order.objects.exists()
+
+
+@LIVE_DB
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_disconnect_removes_our_webhooks_at_the_channel(
+    control: Any, site_url: str, account: Any, channel: str
+) -> None:
+    from channels_sync.providers.base import REGISTRY
+    from channels_sync.services import store_disconnect
+
+    shop = control.account(channel, f"bye-{channel}")
+    result = store_connect(
+        account=account, channel=channel, name="Bye", base_url=shop["base_url"], credentials=shop["credentials"]
+    )
+    client: Any = REGISTRY[channel](base_url=shop["base_url"], credentials=shop["credentials"]).client
+    other = f"{site_url}/somebody-else/"  # a subscription that is not ours stays
+
+    def addresses() -> list[str]:
+        if channel == "shopify":
+            return [hook["address"] for hook in client.webhook_subscriptions()["webhooks"]]
+        return [hook["delivery_url"] for hook in client.webhooks()]
+
+    if channel == "shopify":
+        client.webhook_subscribe(topic="orders/create", address=other)
+    else:
+        client.webhook_create(topic="order.created", address=other, secret="x")
+    assert addresses().count(result.webhook_url) == len(result.webhook_topics) > 0
+
+    outcome = store_disconnect(account=account, store_id=result.store.pk)
+
+    assert outcome.webhooks_removed == len(result.webhook_topics)
+    assert outcome.store.status == "disconnected"
+    assert addresses() == [other]
+
+
+@LIVE_DB
+def test_disconnecting_a_tiktok_store_says_to_remove_its_webhook_in_the_dashboard(
+    control: Any, site_url: str, account: Any, user: Any
+) -> None:
+    shop = control.account("tiktok", "bye-tt")
+    store = store_connect(
+        account=account, channel="tiktok", name="Bye TT", base_url=shop["base_url"], credentials=shop["credentials"]
+    ).store
+    client = Client()
+    client.force_login(user)
+    response = client.post(f"/stores/{store.pk}/disconnect/", follow=True)
+    assert "Remove its webhooks in the TikTok Shop admin" in response.content.decode()
+    store.refresh_from_db()
+    assert store.status == "disconnected"

@@ -108,6 +108,9 @@ class ShopifyClient(ChannelHttpClient):
         body, _ = self.request_json("GET", "webhooks.json")
         return body
 
+    def webhook_delete(self, webhook_id: int | str) -> None:
+        self.request_json("DELETE", f"webhooks/{webhook_id}.json")
+
     def webhook_subscribe(self, *, topic: str, address: str) -> Any:
         webhook = {"topic": topic, "address": address, "format": "json"}
         body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook})

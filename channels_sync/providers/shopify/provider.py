@@ -35,10 +35,11 @@ def shopify_hmac(secret: str, body: bytes) -> str:
 class ShopifyProvider(ChannelProvider):
     channel = Channel.SHOPIFY
 
-    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
-        super().__init__(base_url=base_url, credentials=credentials, timeout=timeout)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        credentials = self.credentials
         self.client = ShopifyClient(
-            self.base_url, access_token=credentials.get("access_token", ""), timeout=self.http_timeout
+            self.base_url, access_token=credentials.get("access_token", ""), **self.client_options
         )
 
     @property
@@ -69,6 +70,13 @@ class ShopifyProvider(ChannelProvider):
             if (topic, address) not in have:
                 self.client.webhook_subscribe(topic=topic, address=address)
         return list(ORDER_TOPICS)
+
+    def unregister_webhooks(self, *, address: str) -> int:
+        hooks = self.client.webhook_subscriptions().get("webhooks", [])
+        ours = [hook["id"] for hook in hooks if isinstance(hook, dict) and hook.get("address") == address]
+        for webhook_id in ours:
+            self.client.webhook_delete(webhook_id)
+        return len(ours)
 
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from typing import Any
 
 from channels_sync.providers.base import (
     ChannelOrder,
@@ -52,15 +53,16 @@ def webhook_authorization(*, app_key: str, app_secret: str, body: bytes) -> str:
 class TikTokProvider(ChannelProvider):
     channel = Channel.TIKTOK
 
-    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
-        super().__init__(base_url=base_url, credentials=credentials, timeout=timeout)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        credentials = self.credentials
         self.client = TikTokClient(
             self.base_url,
             app_key=credentials.get("app_key", ""),
             app_secret=credentials.get("app_secret", ""),
             access_token=credentials.get("access_token", ""),
             shop_cipher=credentials.get("shop_cipher", ""),
-            timeout=self.http_timeout,
+            **self.client_options,
         )
 
     @property

@@ -90,6 +90,9 @@ class WooCommerceClient(ChannelHttpClient):
         body, _ = self.request_json("GET", "webhooks", params={"per_page": str(MAX_PER_PAGE)})
         return body
 
+    def webhook_delete(self, webhook_id: int | str) -> None:
+        self.request_json("DELETE", f"webhooks/{webhook_id}", params={"force": "true"})  # no trash for webhooks
+
     def webhook_create(self, *, topic: str, address: str, secret: str) -> Any:
         payload = {"name": f"Zopi {topic}", "topic": topic, "delivery_url": address, "secret": secret}
         body, _ = self.request_json("POST", "webhooks", json_body={**payload, "status": "active"})

@@ -15,6 +15,7 @@ import hmac
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from channels_sync.providers.base import (
@@ -52,13 +53,14 @@ def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
 class WooCommerceProvider(ChannelProvider):
     channel = Channel.WOOCOMMERCE
 
-    def __init__(self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0) -> None:
-        super().__init__(base_url=base_url, credentials=credentials, timeout=timeout)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        credentials = self.credentials
         self.client = WooCommerceClient(
             self.base_url,
             consumer_key=credentials.get("consumer_key", ""),
             consumer_secret=credentials.get("consumer_secret", ""),
-            timeout=self.http_timeout,
+            **self.client_options,
         )
 
     @property
@@ -94,6 +96,17 @@ class WooCommerceProvider(ChannelProvider):
                     topic=topic, address=address, secret=self.credentials.get("webhook_secret", "")
                 )
         return list(ORDER_TOPICS)
+
+    def unregister_webhooks(self, *, address: str) -> int:
+        hooks = self.client.webhooks()
+        ours = [
+            hook["id"]
+            for hook in (hooks if isinstance(hooks, list) else [])
+            if isinstance(hook, dict) and hook.get("delivery_url") == address
+        ]
+        for webhook_id in ours:
+            self.client.webhook_delete(webhook_id)
+        return len(ours)
 
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
