@@ -46,6 +46,22 @@ def test_the_stores_page_lists_health_and_never_renders_secrets(member_client: C
     assert store.credentials == {"access_token": "shpat_TOPSECRET"}
 
 
+def test_store_health_counts_the_orders_placed_in_the_last_24_hours(account: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels_sync.selectors import stores_with_health
+
+    busy = secret_store(account, "Busy")
+    secret_store(account, "Quiet")
+    now = timezone.now()
+    for hours_ago, archived in ((1, False), (23, False), (2, True), (25, False), (24 * 30, False)):
+        OrderFactory(store=busy, placed_at=now - timedelta(hours=hours_ago), archived=archived)
+    counts = {store.name: store.orders_24h for store in stores_with_health(account=account)}
+    assert counts == {"Busy": 3, "Quiet": 0}  # archived ones too: health is about what arrived
+
+
 def test_the_admin_shows_only_that_a_secret_is_set(client: Client, account: Any) -> None:
     from tests.factories import UserFactory
 
