@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
@@ -10,6 +11,9 @@ from accounts.models import Account
 from channels_sync.crypto import decrypt_json, encrypt_json
 from channels_sync.enums import DeliveryState, StoreStatus
 from orders.enums import Channel
+
+# A pull asked for and not taken by a worker within this long is no longer shown as coming.
+PULL_QUEUED_FOR = timedelta(minutes=2)
 
 
 class Store(models.Model):
@@ -36,6 +40,10 @@ class Store(models.Model):
     pull_cursor = models.DateTimeField(_("pull cursor"), null=True, blank=True)
     # A pull holds the store until then (claimed with one conditional UPDATE): one pull per store.
     sync_lock_until = models.DateTimeField(_("pull locked until"), null=True, blank=True)
+    # Progress for the stores page: set when a pull is asked for or starts, cleared when it ends;
+    # the orders the running pull has stored so far (moved once per page).
+    pull_started_at = models.DateTimeField(_("pull started at"), null=True, blank=True)
+    pull_orders = models.PositiveIntegerField(_("orders pulled so far"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -47,6 +55,15 @@ class Store(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_channel_display()})"
+
+    def pull_state(self, now: datetime) -> str:
+        """ "running" (a pull holds the store), "queued" (asked for in the last minutes, no worker
+        has taken it yet) or "" (no pull under way)."""
+        if self.pull_started_at is None:
+            return ""
+        if self.sync_lock_until is not None and self.sync_lock_until > now:
+            return "running"
+        return "queued" if now - self.pull_started_at < PULL_QUEUED_FOR else ""
 
     @property
     def credentials(self) -> dict[str, str]:

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -26,6 +27,7 @@ from channels_sync.services import (
     ConnectError,
     store_connect,
     store_disconnect,
+    store_pull_enqueue,
     store_set_paused,
     webhook_receive,
     webhook_url_for,
@@ -67,12 +69,21 @@ def _render_stores(
         {"channel": channel, "label": Channel(channel).label, "form": forms.get(channel) or form_class(prefix=channel)}
         for channel, form_class in CONNECT_FORMS.items()
     ]
+    now = timezone.now()
     rows = [
-        {"store": store, "webhook_url": webhook_url_for(channel=store.channel, public_id=store.public_id)}
+        {
+            "store": store,
+            "webhook_url": webhook_url_for(channel=store.channel, public_id=store.public_id),
+            "pull_state": store.pull_state(now),
+        }
         for store in stores
     ]
-    template = f"{STORES_TEMPLATE}#stores" if request.htmx else STORES_TEMPLATE  # type: ignore[attr-defined]
-    response = render(request, template, {"rows": rows, "connect_forms": connect_forms}, status=status)
+    htmx = request.htmx  # type: ignore[attr-defined]
+    # The table polls itself while a pull is queued or running (the forms are left alone).
+    part = "store_table" if htmx and htmx.target == "store-table" else "stores"
+    template = f"{STORES_TEMPLATE}#{part}" if htmx else STORES_TEMPLATE
+    context = {"rows": rows, "connect_forms": connect_forms, "syncing": any(row["pull_state"] for row in rows)}
+    response = render(request, template, context, status=status)
     response["Vary"] = "HX-Request"
     return response
 
@@ -103,7 +114,10 @@ def store_connect_view(request: HttpRequest, channel: str) -> HttpResponse:
         except ConnectError as error:
             form.add_error(None, str(error))
         else:
-            return _done(request, _("%(name)s is connected.") % {"name": result.store.name})
+            store_pull_enqueue(store_id=result.store.pk)  # the first import starts now, not at beat's next tick
+            return _done(
+                request, _("%(name)s is connected. Its orders are being imported.") % {"name": result.store.name}
+            )
     # 422: the form comes back with its errors; htmx swaps it in (base.html's responseHandling).
     return _render_stores(request, forms={channel: form}, status=422)
 
@@ -118,7 +132,7 @@ def store_action(request: HttpRequest, store_id: int, action: str) -> HttpRespon
         message = _("%(name)s is paused.")
     elif action == "resume":
         store_set_paused(account=account, store_id=store.pk, paused=False)
-        transaction.on_commit(lambda: tasks.pull_store.delay(store.pk))
+        store_pull_enqueue(store_id=store.pk)
         message = _("%(name)s is syncing again.")
     elif action == "disconnect":
         removed = store_disconnect(account=account, store_id=store.pk).webhooks_removed
@@ -128,7 +142,7 @@ def store_action(request: HttpRequest, store_id: int, action: str) -> HttpRespon
         elif removed:
             message += " " + _("Its webhooks were removed from %(channel)s.")
     else:  # resync
-        transaction.on_commit(lambda: tasks.pull_store.delay(store.pk))
+        store_pull_enqueue(store_id=store.pk)
         message = _("A sync of %(name)s has started.")
     return _done(request, message % {"name": store.name, "channel": store.get_channel_display()})
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from channels_sync.services.pull import PullResult, order_resync, store_pull, stores_due_for_pull
+from channels_sync.services.pull import (
+    PullResult,
+    order_resync,
+    store_pull,
+    store_pull_enqueue,
+    stores_due_for_pull,
+)
 from channels_sync.services.stores import (
     ConnectError,
     store_connect,
@@ -31,6 +37,7 @@ __all__ = [
     "store_disconnect",
     "store_provider",
     "store_pull",
+    "store_pull_enqueue",
     "store_set_paused",
     "stores_due_for_pull",
     "webhook_receive",

@@ -7,9 +7,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -99,10 +101,20 @@ def _claim(store_id: int, now: datetime) -> bool:
     """Take the store for one pull with one conditional UPDATE: two workers never both get it."""
     return (
         Store.objects.filter(_lock_free(now), pk=store_id, status__in=PULLABLE).update(
-            sync_lock_until=now + settings.SYNC_PULL_LOCK
+            sync_lock_until=now + settings.SYNC_PULL_LOCK, pull_started_at=now, pull_orders=0
         )
         == 1
     )
+
+
+def store_pull_enqueue(*, store_id: int) -> None:
+    """Queue a pull now (connect, resume, "Resync"); the stores page shows it as coming until a
+    worker takes it. A pull already running keeps its progress."""
+    from channels_sync import tasks  # tasks import this module
+
+    now = timezone.now()
+    Store.objects.filter(_lock_free(now), pk=store_id).update(pull_started_at=now, pull_orders=0)
+    transaction.on_commit(partial(tasks.pull_store.delay, store_id))
 
 
 def store_pull(
@@ -136,23 +148,27 @@ def store_pull(
                 result.order_ids += upserted.order_ids
                 page_newest = max(order.updated_at for order in page.orders)
                 newest = page_newest if newest is None else max(newest, page_newest)
-            # Still alive: keep the store claimed for a long pull.
-            Store.objects.filter(pk=store.pk).update(sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK)
+            # Still alive: keep the store claimed for a long pull; the stores page shows the count.
+            Store.objects.filter(pk=store.pk).update(
+                sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK, pull_orders=result.orders
+            )
             if progress is not None:
                 progress(result)
     except (ProviderError, MalformedPayload, ValueError) as error:
         result.error = str(error) or type(error).__name__
-        Store.objects.filter(pk=store.pk).update(last_error=result.error[:2000], sync_lock_until=None)
+        Store.objects.filter(pk=store.pk).update(
+            last_error=result.error[:2000], sync_lock_until=None, pull_started_at=None
+        )
         # A store paused or disconnected meanwhile keeps that status.
         Store.objects.filter(pk=store.pk, status=StoreStatus.ACTIVE).update(status=StoreStatus.ERROR)
         return result
     except BaseException:
-        Store.objects.filter(pk=store.pk).update(sync_lock_until=None)
+        Store.objects.filter(pk=store.pk).update(sync_lock_until=None, pull_started_at=None)
         raise
     result.cursor = newest
     # Success: a store paused or disconnected meanwhile keeps that status.
     Store.objects.filter(pk=store.pk).update(
-        pull_cursor=newest, last_pull_at=timezone.now(), last_error="", sync_lock_until=None
+        pull_cursor=newest, last_pull_at=timezone.now(), last_error="", sync_lock_until=None, pull_started_at=None
     )
     Store.objects.filter(pk=store.pk, status=StoreStatus.ERROR).update(status=StoreStatus.ACTIVE)
     return result

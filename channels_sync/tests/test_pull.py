@@ -43,14 +43,23 @@ def test_a_pull_pages_through_every_order_and_moves_the_cursor(
     store = connect(control, account, "woocommerce", "pull-wc")
     ids = control.create_orders("woocommerce", "pull-wc", count=10, seed=11)
     pages: list[int] = []
-    result = store_pull(store_id=store.pk, progress=lambda r: pages.append(r.pages))
+    seen: list[tuple[str, int]] = []  # what the stores page would show after each page
+
+    def progress(r: Any) -> None:
+        pages.append(r.pages)
+        row = Store.objects.get(pk=store.pk)
+        seen.append((row.pull_state(timezone.now()), row.pull_orders))
+
+    result = store_pull(store_id=store.pk, progress=progress)
     assert (result.error, result.pages, result.orders, result.created) == ("", 3, 10, 10)
     assert pages == [1, 2, 3]
+    assert seen == [("running", 4), ("running", 8), ("running", 10)]
     assert set(Order.objects.filter(store=store).values_list("channel_order_id", flat=True)) == set(map(str, ids))
     store.refresh_from_db()
     assert store.pull_cursor is not None
     assert store.last_pull_at is not None
     assert store.sync_lock_until is None
+    assert store.pull_state(timezone.now()) == ""  # done: the page shows the last pull again
     # a second pull re-reads only the overlap window and changes nothing
     again = store_pull(store_id=store.pk)
     assert (again.error, again.created, again.updated) == ("", 0, 0)

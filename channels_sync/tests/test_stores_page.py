@@ -62,6 +62,53 @@ def test_store_health_counts_the_orders_placed_in_the_last_24_hours(account: Any
     assert counts == {"Busy": 3, "Quiet": 0}  # archived ones too: health is about what arrived
 
 
+def test_a_running_pull_shows_its_progress_and_the_table_polls_until_it_ends(
+    member_client: Client, account: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    store = secret_store(account, "Big shop")
+    now = timezone.now()
+    Store.objects.filter(pk=store.pk).update(
+        pull_started_at=now, sync_lock_until=now + timedelta(minutes=15), pull_orders=2500
+    )
+    html = member_client.get("/stores/").content.decode()
+    assert "Syncing… 2500 orders so far" in html
+    assert 'hx-trigger="every 3s"' in html
+    # the poll asks for the table only: the connect forms (maybe half filled in) are left alone
+    table = member_client.get("/stores/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="store-table").content.decode()
+    assert 'id="store-table"' in table
+    assert "Syncing… 2500 orders so far" in table
+    assert "Connect a store" not in table
+    # ended: the last pull again, and no more polling
+    Store.objects.filter(pk=store.pk).update(pull_started_at=None, sync_lock_until=None, last_pull_at=now)
+    table = member_client.get("/stores/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="store-table").content.decode()
+    assert "Syncing" not in table
+    assert "every 3s" not in table
+
+
+def test_resync_shows_the_pull_as_starting_until_a_worker_takes_it(
+    member_client: Client, account: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    store = secret_store(account, "Main shop")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = member_client.post(f"/stores/{store.pk}/resync/", HTTP_HX_REQUEST="true")
+    assert len(callbacks) == 1  # the pull task, queued on commit
+    assert "Sync starting…" in response.content.decode()
+    assert 'hx-trigger="every 3s"' in response.content.decode()
+    # no worker took it for minutes (broker down): the page stops announcing it
+    Store.objects.filter(pk=store.pk).update(pull_started_at=timezone.now() - timedelta(minutes=3))
+    html = member_client.get("/stores/").content.decode()
+    assert "Sync starting…" not in html
+    assert "every 3s" not in html
+
+
 def test_the_admin_shows_only_that_a_secret_is_set(client: Client, account: Any) -> None:
     from tests.factories import UserFactory
 

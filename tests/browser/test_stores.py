@@ -12,6 +12,7 @@ import pytest
 
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
+from channels_sync.services import store_pull
 
 with contextlib.suppress(ImportError):
     from playwright.sync_api import Page, expect
@@ -32,6 +33,7 @@ def store_row(page: Page, name: str) -> Any:
 @pytest.mark.postgres
 def test_connect_a_shopify_store_then_pause_and_resume_it(page: Page, control: Control, shoot: Any) -> None:
     shop = control.account("shopify", "browser-shop")
+    control.create_orders("shopify", "browser-shop", count=3, seed=5)
     token, secret = shop["credentials"]["access_token"], shop["credentials"]["webhook_secret"]
     page.goto("/stores/")
     form = page.locator("#connect-shopify")
@@ -58,6 +60,11 @@ def test_connect_a_shopify_store_then_pause_and_resume_it(page: Page, control: C
     row = store_row(page, "Browser shop")
     expect(row).to_have_attribute("data-store-status", StoreStatus.ACTIVE)
     store = Store.objects.get(name="Browser shop")
+    # Its first import is queued at once, and the table follows it without a reload
+    expect(row.locator("[data-pull-state=queued]")).to_have_text("Sync starting…")
+    assert store_pull(store_id=store.pk).orders == 3  # what the worker would do
+    expect(row.locator("td").nth(3)).to_have_text("3", timeout=8_000)  # orders of the last 24 h
+    expect(row.locator("[data-pull-state]")).to_have_count(0)
     expect(row.locator(".webhook-url")).to_have_text(re.compile(rf"^https?://.+/webhooks/shopify/{store.public_id}/$"))
     html = page.content()
     assert token not in html
