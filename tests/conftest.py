@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from sandbox.tests.conftest import control, sandbox_url  # noqa: F401 - fixtures: the sandbox over the live server
 from tests import factories
 
 # --- Fixtures ---------------------------------------------------------------------------

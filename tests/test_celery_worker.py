@@ -5,16 +5,10 @@ own database connection, as in production."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from orders.enums import OrderEventType, SupplierOrderState, TrackingStatus
@@ -23,53 +17,20 @@ from orders.services import order_recompute_status
 from orders.services.counts import order_counts_from_rows, order_counts_stored
 from orders.tasks import refresh_time_based_statuses
 from tests.factories import OrderFactory, ShipmentFactory, StoreFactory, SupplierOrderFactory
+from tests.workers import running_worker, wait_for
 from tracking.models import Shipment
-from zopi.celery import app as celery_app
 
 pytestmark = [pytest.mark.redis, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
-WAIT_SECONDS = 20
-
-
-RAN: list[tuple[str, str]] = []  # (task name, thread name) of each task the worker ran
-
-
-def _after_task(sender: Any = None, **kwargs: Any) -> None:
-    """Runs in the worker's thread after each task: note it, and close the thread's connection
-    (it must not outlive the test database)."""
-    RAN.append((sender.name, threading.current_thread().name))
-    connection.close()
-
 
 @pytest.fixture
-def worker() -> Iterator[Any]:
+def worker() -> Iterator[list[tuple[str, str]]]:
     """A worker thread on the real broker, consuming the queue our orders tasks are routed to."""
-    assert not celery_app.conf.task_always_eager
-    assert celery_app.conf.broker_url == settings.CELERY_BROKER_URL
-    assert celery_app.conf.broker_url.startswith("redis://")
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("default")  # leftovers of an earlier, interrupted run
-    RAN.clear()
-    task_postrun.connect(_after_task, weak=False)
-    try:
-        with start_worker(
-            celery_app, pool="solo", concurrency=1, perform_ping_check=False, queues=["default"], shutdown_timeout=30
-        ) as running:
-            yield running
-    finally:
-        task_postrun.disconnect(_after_task)
+    with running_worker(["default"]) as ran:
+        yield ran
 
 
-def wait_for(condition: Any, *, timeout: float = WAIT_SECONDS) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def test_a_real_worker_expires_an_order_whose_parcel_went_silent(worker: Any) -> None:
+def test_a_real_worker_expires_an_order_whose_parcel_went_silent(worker: list[tuple[str, str]]) -> None:
     # given an order in transit whose parcel has been silent for 40 days, and one updated today
     store = StoreFactory()
     silent, fresh = OrderFactory(store=store, number="#1001"), OrderFactory(store=store, number="#1002")
@@ -95,9 +56,9 @@ def test_a_real_worker_expires_an_order_whose_parcel_went_silent(worker: Any) ->
         "to": {"status": "shipment", "sub_status": "expired"},
     }
     # and it ran once, in the worker's thread, not in this one
-    assert wait_for(lambda: len(RAN) == 1)
-    assert RAN[0][0] == "orders.refresh_time_based_statuses"
-    assert RAN[0][1] != threading.current_thread().name
+    assert wait_for(lambda: len(worker) == 1)
+    assert worker[0][0] == "orders.refresh_time_based_statuses"
+    assert worker[0][1] != threading.current_thread().name
     # and the fresh order did not move
     assert Order.objects.get(pk=fresh.pk).sub_status == "in_transit"
     assert order_counts_stored(account=store.account) == order_counts_from_rows(account=store.account)

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 
-from sandbox.tests.conftest import control, sandbox_url  # noqa: F401 - fixtures: the sandbox over the live server
 from tests.service_gate import require_or_skip
 from zopi.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERNAME
 
