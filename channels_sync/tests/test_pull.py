@@ -36,12 +36,13 @@ def connect(control: Any, account: Any, channel: str, shop_name: str, name: str 
     ).store
 
 
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce", "tiktok"])
 def test_a_pull_pages_through_every_order_and_moves_the_cursor(
-    control: Any, site_url: str, account: Any, settings: Any
+    control: Any, site_url: str, account: Any, settings: Any, channel: str
 ) -> None:
     settings.SYNC_PULL_PAGE_SIZE = 4
-    store = connect(control, account, "woocommerce", "pull-wc")
-    ids = control.create_orders("woocommerce", "pull-wc", count=10, seed=11)
+    store = connect(control, account, channel, f"pull-{channel}")
+    ids = control.create_orders(channel, f"pull-{channel}", count=10, seed=11)
     pages: list[int] = []
     seen: list[tuple[str, int]] = []  # what the stores page would show after each page
 

@@ -100,6 +100,21 @@ def test_an_older_update_never_overwrites_a_newer_one(account: Any) -> None:
     assert order.channel_updated_at == T0 + timedelta(hours=1)
 
 
+def test_at_the_same_channel_second_payment_and_cancellation_only_move_forward(account: Any) -> None:
+    """created + paid + canceled in one second, delivered in any order: the order ends canceled
+    and paid, whatever came last; a later time may still undo them (the channel said so)."""
+    store = StoreFactory(account=account)
+    upsert(store, item(paid=True, canceled=True))
+    upsert(store, item(paid=False, canceled=False))  # "created", overtaken on the way
+    order = Order.objects.get()
+    assert (order.channel_paid, order.channel_canceled) == (True, True)
+    assert (order.status, order.sub_status) == (OrderStatus.CANCELED, SubStatus.CHANNEL_CANCELED)
+    upsert(store, item(paid=True, canceled=False, updated_at=T0 + timedelta(minutes=5)))  # re-opened later
+    order.refresh_from_db()
+    assert (order.channel_canceled, order.status) == (False, OrderStatus.NEW)
+    assert_counts_exact(account)
+
+
 def test_a_channel_cancellation_moves_the_order_to_channel_canceled(account: Any) -> None:
     store = StoreFactory(account=account)
     upsert(store, item())

@@ -385,3 +385,64 @@ def test_disconnecting_a_tiktok_store_says_to_remove_its_webhook_in_the_dashboar
     assert "Remove its webhooks in the TikTok Shop admin" in response.content.decode()
     store.refresh_from_db()
     assert store.status == "disconnected"
+
+
+def _send_everything(timeout: float = 20.0) -> None:
+    """Send the sandbox's due deliveries until none is pending (held-back ones come due 2 s later)."""
+    import time
+
+    from sandbox.models import WebhookDelivery as SandboxDelivery
+
+    deadline = time.monotonic() + timeout
+    while SandboxDelivery.objects.filter(state="pending").exists():
+        assert time.monotonic() < deadline, "sandbox deliveries still pending"
+        if not deliveries_send_due():
+            time.sleep(0.2)
+
+
+@LIVE_DB
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce", "tiktok"])
+def test_each_channels_webhooks_over_http_good_tampered_repeated_out_of_order_and_canceled(
+    control: Any, site_url: str, account: Any, channel: str
+) -> None:
+    """Every channel's own signing, through our endpoint: each webhook sent twice and half of
+    them held back so later ones overtake them; one order canceled by its buyer."""
+    import requests
+
+    from sandbox.models import WebhookDelivery as SandboxDelivery
+
+    shop = control.account(channel, f"hooks-{channel}")
+    result = store_connect(
+        account=account, channel=channel, name=channel, base_url=shop["base_url"], credentials=shop["credentials"]
+    )
+    if channel == "tiktok":  # set in its dashboard, here through the control API
+        control.http.post(
+            f"{control.base}/tiktok/hooks-{channel}/webhook", json={"url": result.webhook_url}, timeout=10
+        )
+    control.faults({channel: {"webhook_duplicate": 1.0, "webhook_out_of_order": 0.5}})
+    ids = [str(i) for i in control.create_orders(channel, f"hooks-{channel}", count=6, seed=31)]
+    control.cancel_order(channel, f"hooks-{channel}", ids[0])
+    _send_everything()
+
+    # every order once, the canceled one in Channel Canceled, the rest where payment puts them
+    orders = {order.channel_order_id: order for order in Order.objects.filter(store=result.store)}
+    assert set(orders) == set(ids)
+    assert orders[ids[0]].sub_status == SubStatus.CHANNEL_CANCELED
+    assert all(orders[i].status in (OrderStatus.NEW, OrderStatus.UNPAID) for i in ids[1:])
+    # each delivery stored once though sent twice, and none left without an outcome
+    sent = SandboxDelivery.objects.filter(account__name=f"hooks-{channel}", state="delivered")
+    stored = WebhookDelivery.objects.filter(store=result.store)
+    stored_count = stored.count()
+    assert sent.count() == 2 * stored_count
+    assert not stored.exclude(state=DeliveryState.PROCESSED).exists()
+
+    # a delivery whose body was changed on the way: 401, nothing stored
+    original = sent.first()
+    assert original is not None
+    tampered = original.body.replace('"', "'", 1) if original.body.startswith('{"') else original.body + " "
+    response = requests.post(original.url, data=tampered.encode(), headers=original.headers, timeout=10)
+    assert response.status_code == 401
+    # the same delivery once more, intact: acknowledged, nothing new
+    response = requests.post(original.url, data=original.body.encode(), headers=original.headers, timeout=10)
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.filter(store=result.store).count() == stored_count

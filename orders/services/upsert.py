@@ -171,14 +171,20 @@ def _split_fresh(
 def _order_update(*, order: Order, item: ChannelOrderLike) -> bool:
     """Apply a newer channel state to a known order; returns whether anything but the time moved."""
     data = item.data
+    paid, canceled = data.paid, data.canceled
+    if order.channel_updated_at is not None and item.updated_at == order.channel_updated_at:
+        # The same channel time (channels give seconds): the two states arrived in an order that
+        # says nothing about which came first. Payment and cancellation only move forward
+        # within a second (created then paid, paid then canceled): keep what is already known.
+        paid, canceled = paid or order.channel_paid, canceled or order.channel_canceled
     changes: list[str] = []
     for attr, value in (
         ("customer_name", data.customer_name),
         ("customer_email", data.customer_email),
         ("currency", data.currency),
         ("total", data.total),
-        ("channel_paid", data.paid),
-        ("channel_canceled", data.canceled),
+        ("channel_paid", paid),
+        ("channel_canceled", canceled),
     ):
         if getattr(order, attr) != value:
             setattr(order, attr, value)
