@@ -156,6 +156,8 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
     delivery = WebhookDelivery.objects.select_related("store__account").get(pk=delivery_id)
     # Only a waiting delivery is worked on: processed, ignored and failed ones are final (a
     # replay puts a failed one back to received first), whatever task or sweep came late.
+    if delivery.state != DeliveryState.RECEIVED:
+        return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids))
     claimed = WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.RECEIVED).update(
         attempts=F("attempts") + 1, last_attempt_at=timezone.now()
     )
@@ -205,7 +207,10 @@ def deliveries_replay(*, delivery_ids: list[int]) -> list[int]:
         .exclude(state=DeliveryState.PROCESSED)
         .values_list("id", flat=True)
     )
-    WebhookDelivery.objects.filter(pk__in=ids).update(state=DeliveryState.RECEIVED, error="", processed_at=None)
+    # A replay starts over: the whole retry budget again (the channel may be back, or the bug fixed).
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        state=DeliveryState.RECEIVED, error="", processed_at=None, attempts=0, last_attempt_at=None
+    )
     for delivery_id in ids:
         transaction.on_commit(partial(tasks.process_webhook_delivery.delay, delivery_id))
     return ids
