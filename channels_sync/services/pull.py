@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -28,7 +29,7 @@ T = TypeVar("T")
 _DONE = object()
 
 
-def prefetched(items: Iterable[T]) -> Iterator[T]:
+def prefetched(items: Iterable[T]) -> Generator[T, None, None]:
     """``items`` with the next one fetched in a thread while the caller works on the current one.
 
     A pull waits on the channel (HTTP) and on the database in turn; overlapping the two makes a
@@ -136,24 +137,27 @@ def store_pull(
         newest = store.pull_cursor
         provider = store_provider(store)
         pages = provider.iter_order_pages(updated_since=since, page_size=settings.SYNC_PULL_PAGE_SIZE)
-        for page in prefetched(pages):
-            result.pages += 1
-            if page.orders:
-                upserted = orders_upsert_from_channel(
-                    account=store.account, store_id=store.pk, channel=store.channel, orders=page.orders
+        # Closed on the way out, error or not: the fetching thread stops then, not when the
+        # traceback that still holds this frame is let go.
+        with closing(prefetched(pages)) as prefetched_pages:
+            for page in prefetched_pages:
+                result.pages += 1
+                if page.orders:
+                    upserted = orders_upsert_from_channel(
+                        account=store.account, store_id=store.pk, channel=store.channel, orders=page.orders
+                    )
+                    result.orders += len(page.orders)
+                    result.created += len(upserted.created)
+                    result.updated += len(upserted.updated)
+                    result.order_ids += upserted.order_ids
+                    page_newest = max(order.updated_at for order in page.orders)
+                    newest = page_newest if newest is None else max(newest, page_newest)
+                # Still alive: keep the store claimed for a long pull; the stores page shows the count.
+                Store.objects.filter(pk=store.pk).update(
+                    sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK, pull_orders=result.orders
                 )
-                result.orders += len(page.orders)
-                result.created += len(upserted.created)
-                result.updated += len(upserted.updated)
-                result.order_ids += upserted.order_ids
-                page_newest = max(order.updated_at for order in page.orders)
-                newest = page_newest if newest is None else max(newest, page_newest)
-            # Still alive: keep the store claimed for a long pull; the stores page shows the count.
-            Store.objects.filter(pk=store.pk).update(
-                sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK, pull_orders=result.orders
-            )
-            if progress is not None:
-                progress(result)
+                if progress is not None:
+                    progress(result)
     except (ProviderError, MalformedPayload, ValueError) as error:
         result.error = str(error) or type(error).__name__
         Store.objects.filter(pk=store.pk).update(
