@@ -10,6 +10,7 @@ Screenshots go to ``test-artifacts/screenshots/`` (git-ignored; ``SCREENSHOT_DIR
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -123,6 +124,15 @@ def page(demo_data: None, new_context: Callable[..., BrowserContext]) -> Page:
     page.on("dialog", lambda dialog: dialog.accept())
     log_in(page)
     return page
+
+
+def expect_no_sideways_scroll(page: Page, width: int) -> None:
+    """The page itself never scrolls sideways (wide content scrolls in its own box). Waits for the
+    layout to settle after an htmx swap; fails with the width found if it never does."""
+    script = f"document.documentElement.scrollWidth <= {int(width)}"
+    with contextlib.suppress(Exception):  # a timeout: the assertion below says what was found
+        page.wait_for_function(script, timeout=EXPECT_TIMEOUT_MS)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from tracking.models import Shipment
 with contextlib.suppress(ImportError):
     from playwright.sync_api import Locator, Page, expect
 
-from .conftest import PHONE, log_in
+from .conftest import PHONE, expect_no_sideways_scroll, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -359,14 +359,14 @@ def phone_width_has_no_sideways_scrolling(new_context: Any, shoot: Any) -> None:
     log_in(page)
     open_tab(page, "shipment")
     # The page itself never scrolls sideways (wide content scrolls in its own box)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect_no_sideways_scroll(page, PHONE["width"])
     shoot(page, "12-phone-order-center")
 
     page.locator(ROWS).first.locator("th a").click()
     expect(page.locator("#drawer [data-order-detail]")).to_be_visible()
     # The drawer opens where it can be seen
     expect(page.locator("#order-title")).to_be_in_viewport()
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect_no_sideways_scroll(page, PHONE["width"])
     page.locator("#order-title").scroll_into_view_if_needed()
     shoot(page, "13-phone-drawer")
     # Covering the screen, the drawer is a modal dialog: Tab and Shift+Tab stay inside it
@@ -391,7 +391,7 @@ def phone_width_has_no_sideways_scrolling(new_context: Any, shoot: Any) -> None:
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     # ... on the tab the merchant was looking at (the URL htmx pushed, not the first one)
     expect(page).to_have_url(re.compile("status=shipment"))
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect_no_sideways_scroll(page, PHONE["width"])
     shoot(page, "14-phone-rtl")
 
 

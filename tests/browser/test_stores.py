@@ -19,7 +19,7 @@ with contextlib.suppress(ImportError):
 
 from sandbox.tests.conftest import Control
 
-from .conftest import PHONE, log_in
+from .conftest import PHONE, expect_no_sideways_scroll, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,13 @@ def test_connect_a_shopify_store_then_pause_and_resume_it(page: Page, control: C
     shop = control.account("shopify", "browser-shop")
     control.create_orders("shopify", "browser-shop", count=3, seed=5)
     token, secret = shop["credentials"]["access_token"], shop["credentials"]["webhook_secret"]
-    page.goto("/stores/")
+    # The top bar leads there from the order center
+    expect(page.get_by_role("link", name="Orders", exact=True)).to_have_attribute("aria-current", "page")
+    page.get_by_role("navigation", name="Sections").get_by_role("link", name="Stores").click()
+    expect(page).to_have_url(re.compile(r"/stores/$"))
+    expect(page.get_by_role("navigation", name="Sections").get_by_role("link", name="Stores")).to_have_attribute(
+        "aria-current", "page"
+    )
     form = page.locator("#connect-shopify")
 
     # A wrong token: the form says what is wrong, nothing is created
@@ -87,4 +93,4 @@ def test_the_stores_page_fits_a_phone(demo_data: None, new_context: Any, shoot: 
     expect(page.get_by_role("heading", name="Stores", exact=True)).to_be_visible()
     shoot(page, "23-phone-stores")
     # The page never scrolls sideways (the wide table scrolls in its own box)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect_no_sideways_scroll(page, PHONE["width"])
