@@ -259,6 +259,23 @@ def test_filter_by_store_shows_its_orders_and_its_counts(member_client: Client, 
     assert tab_counts(center(member_client))["new"] == 2
 
 
+def test_a_store_that_cannot_sync_is_announced_above_the_orders(
+    member_client: Client, account: Any, store: Any
+) -> None:
+    # given one healthy store and one whose token was revoked
+    broken = StoreFactory(
+        account=account, name="Old shop", status="error", last_error="Shopify refused the token (401)"
+    )
+    OrderFactory(store=store, number="#1001")
+    # when the merchant opens the order center (or htmx swaps it)
+    for response in (center(member_client), member_client.get(CENTER, **HTMX)):
+        # then the broken one is named with its reason and a way to the stores page; the healthy one is not
+        alerts = [tag for tag in tags(response) if "data-store-alert" in tag.attrs]
+        assert [tag.attrs["data-store-alert"] for tag in alerts] == [str(broken.pk)]
+        assert "Old shop cannot sync its orders: Shopify refused the token (401)" in text(response)
+        assert 'href="/stores/"' in response.content.decode()
+
+
 def test_filter_by_date_range_includes_both_days(member_client: Client, store: Any) -> None:
     # given orders around a two-day range (UTC)
     for number, placed_at in [
