@@ -34,6 +34,8 @@ class StoreAdmin(admin.ModelAdmin):
         "last_webhook_at",
         "pull_cursor",
         "sync_lock_until",
+        "pull_started_at",
+        "pull_orders",
         "created_at",
     )
     fields = ("account", "channel", "name", "domain", "base_url", "status", *readonly_fields)
@@ -49,7 +51,7 @@ class StoreAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "store", "topic", "state", "attempts", "error")
+    list_display = ("received_at", "store", "topic", "state", "attempts", "last_attempt_at", "error")
     list_filter = ("state", "store__channel", "topic")
     search_fields = ("=dedupe_key", "store__name", "error")
     list_select_related = ("store",)
@@ -63,6 +65,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "state",
         "error",
         "attempts",
+        "last_attempt_at",
         "order_ids",
         "received_at",
         "processed_at",
