@@ -11,14 +11,22 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, JSONField, Q, Value, When
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
 
 from channels_sync.enums import DeliveryState, StoreStatus
 from channels_sync.models import Store, WebhookDelivery
-from channels_sync.providers.base import REGISTRY, MalformedPayload, NotSupported, ProviderError
+from channels_sync.providers.base import (
+    REGISTRY,
+    ChannelProvider,
+    MalformedPayload,
+    NotSupported,
+    ProviderError,
+    WebhookEvent,
+)
 from channels_sync.services.stores import store_provider
+from orders.models import Order
 from orders.services import orders_upsert_from_channel
 
 logger = logging.getLogger(__name__)
@@ -151,7 +159,10 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
     """Turn a stored delivery into orders. Never raises for bad input: the reason is kept.
 
     The channel is called (when the event carries only an order id) outside any transaction;
-    the upsert is one transaction, so an order is never half written.
+    the upsert is one transaction, so an order is never half written. A delivery that carries
+    its order (Shopify, WooCommerce) takes the store's other waiting deliveries along, up to
+    ``BATCH``, into one upsert: a burst costs one transaction per hundred orders, not per order,
+    and the tasks of the deliveries taken along find them processed.
     """
     delivery = WebhookDelivery.objects.select_related("store__account").get(pk=delivery_id)
     # Only a waiting delivery is worked on: processed, ignored and failed ones are final (a
@@ -171,19 +182,16 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
     if provider_class is None:
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"no provider for {store.channel}"))
     try:
-        event = provider_class.parse_webhook(
-            headers=CaseInsensitiveMapping(delivery.headers), body=bytes(delivery.body)
-        )
+        event = _event_of(provider_class, delivery)
         if event.order is not None:
-            channel_orders = [event.order]
-        elif event.order_id:
-            channel_orders = store_provider(store).fetch_orders([event.order_id])
-            if not channel_orders:
-                return _finish(
-                    delivery, ProcessOutcome(DeliveryState.FAILED, error=f"order {event.order_id} not found in channel")
-                )
-        else:
+            return _process_with_companions(delivery, event)
+        if not event.order_id:
             return _finish(delivery, ProcessOutcome(DeliveryState.IGNORED, error=f"no order in {event.topic!r}"))
+        channel_orders = store_provider(store).fetch_orders([event.order_id])
+        if not channel_orders:
+            return _finish(
+                delivery, ProcessOutcome(DeliveryState.FAILED, error=f"order {event.order_id} not found in channel")
+            )
         result = orders_upsert_from_channel(
             account=store.account, store_id=store.pk, channel=store.channel, orders=channel_orders
         )
@@ -194,6 +202,79 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
             return _finish(delivery, ProcessOutcome(DeliveryState.RECEIVED, retry=True, error=f"will retry: {error}"))
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"channel error: {error}"))
     except ValueError as error:  # a mapping the provider could not make (bad number, date, …)
+        return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"unmappable: {error}"))
+    return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED, order_ids=tuple(result.order_ids)))
+
+
+# Deliveries of one store turned into orders by one upsert (the one a task was for, and the
+# store's other waiting ones).
+BATCH = 100
+
+
+def _event_of(provider_class: type[ChannelProvider], delivery: WebhookDelivery) -> WebhookEvent:
+    return provider_class.parse_webhook(headers=CaseInsensitiveMapping(delivery.headers), body=bytes(delivery.body))
+
+
+def _process_with_companions(delivery: WebhookDelivery, event: WebhookEvent) -> ProcessOutcome:
+    """Upsert ``delivery``'s order with those of the store's other never-tried deliveries that
+    carry theirs; the rest of those are left to their own tasks, untouched."""
+    store = delivery.store
+    provider_class = REGISTRY[store.channel]
+    batch: list[tuple[WebhookDelivery, WebhookEvent]] = [(delivery, event)]
+    with transaction.atomic():  # taken by one task only: rows another task holds are skipped
+        waiting = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(store=store, state=DeliveryState.RECEIVED, attempts=0)
+            .exclude(pk=delivery.pk)
+            .order_by("id")[: BATCH - 1]
+        )
+        taken: list[WebhookDelivery] = []
+        for companion in waiting:
+            try:
+                companion_event = _event_of(provider_class, companion)
+            except MalformedPayload:
+                continue  # its own task keeps the reason
+            if companion_event.order is not None:
+                companion.store = store
+                batch.append((companion, companion_event))
+                taken.append(companion)
+        WebhookDelivery.objects.filter(pk__in=[row.pk for row in taken]).update(
+            attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+        )
+    orders = [batch_event.order for _, batch_event in batch if batch_event.order is not None]
+    try:
+        orders_upsert_from_channel(account=store.account, store_id=store.pk, channel=store.channel, orders=orders)
+    except ValueError:
+        # One order the batch cannot take (unmappable): each on its own, so only that one fails.
+        outcomes = [_process_alone(row, row_event) for row, row_event in batch]
+        return outcomes[0]
+    ids = dict(
+        Order.objects.filter(
+            store=store, channel_order_id__in={order.data.channel_order_id for order in orders}
+        ).values_list("channel_order_id", "id")
+    )
+    order_ids = {row.pk: [ids[order.data.channel_order_id]] for (row, _), order in zip(batch, orders, strict=True)}
+    # One statement for the whole batch; a delivery another task finished first keeps its outcome.
+    WebhookDelivery.objects.filter(pk__in=list(order_ids), state=DeliveryState.RECEIVED).update(
+        state=DeliveryState.PROCESSED,
+        error="",
+        processed_at=timezone.now(),
+        order_ids=Case(
+            *(When(pk=pk, then=Value(value, output_field=JSONField())) for pk, value in order_ids.items()),
+            output_field=JSONField(),
+        ),
+    )
+    return ProcessOutcome(DeliveryState.PROCESSED, order_ids=tuple(order_ids[delivery.pk]))
+
+
+def _process_alone(delivery: WebhookDelivery, event: WebhookEvent) -> ProcessOutcome:
+    store = delivery.store
+    assert event.order is not None
+    try:
+        result = orders_upsert_from_channel(
+            account=store.account, store_id=store.pk, channel=store.channel, orders=[event.order]
+        )
+    except ValueError as error:
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"unmappable: {error}"))
     return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED, order_ids=tuple(result.order_ids)))
 

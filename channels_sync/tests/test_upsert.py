@@ -115,6 +115,13 @@ def test_at_the_same_channel_second_payment_and_cancellation_only_move_forward(a
     assert_counts_exact(account)
 
 
+def test_in_one_batch_at_the_same_second_the_further_state_wins_whatever_the_order(account: Any) -> None:
+    store = StoreFactory(account=account)
+    upsert(store, item(paid=True), item(paid=False))  # paid, then "created" overtaken on the way
+    order = Order.objects.get()
+    assert (order.channel_paid, order.status) == (True, OrderStatus.NEW)
+
+
 def test_a_channel_cancellation_moves_the_order_to_channel_canceled(account: Any) -> None:
     store = StoreFactory(account=account)
     upsert(store, item())

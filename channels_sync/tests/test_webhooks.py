@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from channels_sync.enums import DeliveryState
 from channels_sync.models import Store, WebhookDelivery
@@ -19,6 +21,7 @@ from channels_sync.providers.shopify.provider import ShopifyProvider, shopify_hm
 from channels_sync.services import deliveries_replay, store_connect
 from orders.enums import OrderStatus, SubStatus
 from orders.models import Order
+from orders.services.counts import order_counts_from_rows, order_counts_stored
 from sandbox.webhooks import deliveries_send_due
 from tests.factories import StoreFactory
 
@@ -241,9 +244,10 @@ def test_a_sandbox_tiktok_event_fetches_the_order(control: Any, site_url: str, a
 @pytest.mark.django_db
 def test_a_delivery_whose_task_was_lost_is_queued_again_by_beat(client: Client, shop_store: Store) -> None:
     """Stored, then the broker was away: no task. Beat's sweep queues it; a young one (maybe in
-    a busy queue) or one waiting out its retry backoff is left to its own task."""
+    a busy queue) or one waiting out its retry backoff is not queued again."""
     from django.utils import timezone
 
+    from channels_sync.services import deliveries_requeue_stuck
     from channels_sync.tasks import requeue_stuck_deliveries
 
     for n, order_id in enumerate((901, 902, 903, 904)):  # the view's on-commit enqueue never runs here
@@ -259,15 +263,17 @@ def test_a_delivery_whose_task_was_lost_is_queued_again_by_beat(client: Client, 
             received_at=now - age, attempts=attempts, last_attempt_at=since_attempt and now - since_attempt
         )
 
-    assert requeue_stuck_deliveries() == 2
+    key_of = dict(WebhookDelivery.objects.values_list("id", "dedupe_key"))
+    queued = deliveries_requeue_stuck()
+    assert [key_of[delivery_id] for delivery_id in queued] == ["lost-0", "lost-3"]
     states = dict(WebhookDelivery.objects.values_list("dedupe_key", "state"))
     assert states == {
         "lost-0": DeliveryState.PROCESSED,
-        "lost-1": DeliveryState.RECEIVED,
-        "lost-2": DeliveryState.RECEIVED,
+        "lost-1": DeliveryState.PROCESSED,  # never tried: taken along by lost-0's batch
+        "lost-2": DeliveryState.RECEIVED,  # its retry is coming
         "lost-3": DeliveryState.PROCESSED,
     }
-    assert sorted(Order.objects.values_list("channel_order_id", flat=True)) == ["901", "904"]
+    assert sorted(Order.objects.values_list("channel_order_id", flat=True)) == ["901", "902", "904"]
     assert requeue_stuck_deliveries() == 0
 
 
@@ -446,3 +452,79 @@ def test_each_channels_webhooks_over_http_good_tampered_repeated_out_of_order_an
     response = requests.post(original.url, data=original.body.encode(), headers=original.headers, timeout=10)
     assert response.status_code == 200
     assert WebhookDelivery.objects.filter(store=result.store).count() == stored_count
+
+
+@pytest.mark.django_db
+def test_a_burst_of_deliveries_is_turned_into_orders_by_one_task(client: Client, shop_store: Store) -> None:
+    """Thirty orders arrive at once (their tasks queued behind): the first task takes the store's
+    waiting deliveries along into one upsert; the other tasks find theirs done."""
+    from channels_sync.services import delivery_process
+
+    for n in range(30):  # the on-commit enqueue does not run here: all thirty wait
+        body = order_body(id=1000 + n, name=f"#{2000 + n}", note_attributes=[])  # thirty purchases
+        post(client, shop_store, body, delivery=f"burst-{n}")
+    update = order_body(id=1000, name="#2000", note_attributes=[], note="gift")
+    post(client, shop_store, update, delivery="burst-update")
+    post(client, shop_store, b"{not json", delivery="burst-malformed", topic="orders/updated")
+    first = WebhookDelivery.objects.order_by("id").first()
+    assert first is not None
+
+    with CaptureQueriesContext(connection) as queries:
+        outcome = delivery_process(delivery_id=first.pk)
+
+    assert outcome.state == DeliveryState.PROCESSED
+    deliveries = {row.dedupe_key: row for row in WebhookDelivery.objects.all()}
+    orders = dict(Order.objects.values_list("channel_order_id", "id"))
+    assert len(orders) == 30
+    for n in range(30):
+        row = deliveries[f"burst-{n}"]
+        assert (row.state, row.order_ids, row.attempts) == (DeliveryState.PROCESSED, [orders[str(1000 + n)]], 1)
+    assert deliveries["burst-update"].order_ids == [orders["1000"]]
+    # the malformed one (stored failed at intake, under its body's hash) was not touched; nothing waits
+    malformed = WebhookDelivery.objects.get(dedupe_key__startswith="sha256:")
+    assert (malformed.state, malformed.attempts) == (DeliveryState.FAILED, 0)
+    assert not WebhookDelivery.objects.filter(state=DeliveryState.RECEIVED).exists()
+    assert len(queries) < 20  # one upsert and one write for all (was ~10 queries per delivery)
+    # the other tasks, when they run, find their delivery done and change nothing
+    assert delivery_process(delivery_id=deliveries["burst-7"].pk).state == DeliveryState.PROCESSED
+    assert WebhookDelivery.objects.get(pk=deliveries["burst-7"].pk).attempts == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_on_one_burst_never_double_an_order(client: Client, shop_store: Store) -> None:
+    """Two tasks of one store's burst at the same moment: each takes what the other does not hold
+    (SKIP LOCKED); every delivery ends processed, every order once."""
+    import threading
+
+    from django.db import connections
+
+    from channels_sync.services import delivery_process
+
+    for n in range(60):
+        body = order_body(id=3000 + n, name=f"#{4000 + n}", note_attributes=[])
+        post(client, shop_store, body, delivery=f"pair-{n}")
+    ids = list(WebhookDelivery.objects.order_by("id").values_list("id", flat=True))
+    start, errors = threading.Barrier(2), []
+
+    def work(delivery_id: int) -> None:
+        try:
+            start.wait()
+            delivery_process(delivery_id=delivery_id)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work, args=(delivery_id,)) for delivery_id in (ids[0], ids[-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for delivery_id in ids:  # the tasks still queued behind them
+        delivery_process(delivery_id=delivery_id)
+
+    assert errors == []
+    assert Order.objects.count() == 60
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
+    assert order_counts_stored(account=shop_store.account) == order_counts_from_rows(account=shop_store.account)

@@ -62,7 +62,7 @@ def orders_upsert_from_channel(
     latest: dict[str, ChannelOrderLike] = {}
     for item in orders:  # the same order twice in a batch: the newest wins
         key = item.data.channel_order_id
-        if key not in latest or item.updated_at >= latest[key].updated_at:
+        if key not in latest or _newer(item, than=latest[key]):
             latest[key] = item
     if not latest:
         return UpsertResult()
@@ -76,6 +76,14 @@ def orders_upsert_from_channel(
             if attempt == attempts - 1 or not _is_retryable(error):
                 raise
     raise AssertionError("unreachable")
+
+
+def _newer(item: ChannelOrderLike, *, than: ChannelOrderLike) -> bool:
+    """Later channel time wins; at the same time (channels give seconds) the further state does
+    (canceled, then paid), as ``_order_update`` keeps it, and then the later arrival."""
+    if item.updated_at != than.updated_at:
+        return item.updated_at > than.updated_at
+    return (item.data.canceled, item.data.paid) >= (than.data.canceled, than.data.paid)
 
 
 def _is_retryable(error: Exception) -> bool:
