@@ -36,6 +36,8 @@ class StoreAdmin(admin.ModelAdmin):
         "sync_lock_until",
         "pull_started_at",
         "pull_orders",
+        "pull_failures",
+        "next_pull_at",
         "created_at",
     )
     fields = ("account", "channel", "name", "domain", "base_url", "status", *readonly_fields)

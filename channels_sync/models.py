@@ -44,6 +44,10 @@ class Store(models.Model):
     # the orders the running pull has stored so far (moved once per page).
     pull_started_at = models.DateTimeField(_("pull started at"), null=True, blank=True)
     pull_orders = models.PositiveIntegerField(_("orders pulled so far"), default=0)
+    # Failed pulls in a row, and when beat may try again: a store whose token was revoked is not
+    # asked every minute (interval × 2^(failures − 1), at most SYNC_PULL_BACKOFF_MAX).
+    pull_failures = models.PositiveIntegerField(_("failed pulls in a row"), default=0)
+    next_pull_at = models.DateTimeField(_("next pull not before"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -267,6 +267,7 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SYNC_PULL_INTERVAL = timedelta(minutes=int(os.environ.get("SYNC_PULL_INTERVAL_MINUTES", "5")))
 SYNC_PULL_OVERLAP = timedelta(minutes=10)  # a pull re-reads this much before its cursor
 SYNC_PULL_LOCK = timedelta(minutes=15)  # longer than a pull takes; a crashed pull frees the store then
+SYNC_PULL_BACKOFF_MAX = timedelta(hours=1)  # a failing store is retried by beat at most this far apart
 SYNC_PROVIDER_TIMEOUT = float(os.environ.get("SYNC_PROVIDER_TIMEOUT", "10"))  # seconds per read of a channel API call
 if not SYNC_PROVIDER_TIMEOUT > 0:
     raise ImproperlyConfigured("SYNC_PROVIDER_TIMEOUT must be a number of seconds above 0.")

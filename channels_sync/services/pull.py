@@ -91,8 +91,9 @@ def stores_due_for_pull(*, now: datetime | None = None) -> list[int]:
     """Stores to pull now: syncing, not pulled for SYNC_PULL_INTERVAL, not held by a pull."""
     now = now or timezone.now()
     due = Q(last_pull_at__isnull=True) | Q(last_pull_at__lt=now - settings.SYNC_PULL_INTERVAL)
+    not_backing_off = Q(next_pull_at__isnull=True) | Q(next_pull_at__lte=now)
     return list(
-        Store.objects.filter(due, _lock_free(now), status__in=PULLABLE)
+        Store.objects.filter(due, not_backing_off, _lock_free(now), status__in=PULLABLE)
         .order_by("last_pull_at", "id")
         .values_list("id", flat=True)
     )
@@ -160,8 +161,14 @@ def store_pull(
                     progress(result)
     except (ProviderError, MalformedPayload, ValueError) as error:
         result.error = str(error) or type(error).__name__
+        failures = store.pull_failures + 1
+        backoff = min(settings.SYNC_PULL_INTERVAL * 2 ** (failures - 1), settings.SYNC_PULL_BACKOFF_MAX)
         Store.objects.filter(pk=store.pk).update(
-            last_error=result.error[:2000], sync_lock_until=None, pull_started_at=None
+            last_error=result.error[:2000],
+            sync_lock_until=None,
+            pull_started_at=None,
+            pull_failures=failures,
+            next_pull_at=timezone.now() + backoff,  # beat waits; a merchant's Resync does not
         )
         # A store paused or disconnected meanwhile keeps that status.
         Store.objects.filter(pk=store.pk, status=StoreStatus.ACTIVE).update(status=StoreStatus.ERROR)
@@ -172,7 +179,13 @@ def store_pull(
     result.cursor = newest
     # Success: a store paused or disconnected meanwhile keeps that status.
     Store.objects.filter(pk=store.pk).update(
-        pull_cursor=newest, last_pull_at=timezone.now(), last_error="", sync_lock_until=None, pull_started_at=None
+        pull_cursor=newest,
+        last_pull_at=timezone.now(),
+        last_error="",
+        sync_lock_until=None,
+        pull_started_at=None,
+        pull_failures=0,
+        next_pull_at=None,
     )
     Store.objects.filter(pk=store.pk, status=StoreStatus.ERROR).update(status=StoreStatus.ACTIVE)
     return result

@@ -92,6 +92,37 @@ def test_a_failed_pull_keeps_the_cursor_and_says_why(control: Any, site_url: str
     assert (store.pull_cursor, store.last_pull_at, store.sync_lock_until) == (None, None, None)
 
 
+def test_a_failing_store_is_retried_by_beat_less_and_less_often_but_resync_goes_at_once(
+    control: Any, site_url: str, account: Any, settings: Any
+) -> None:
+    store = connect(control, account, "shopify", "revoked-shop")
+    good = store.credentials
+    store.credentials = {"access_token": "shpat_revoked"}
+    store.save()
+    waits = []
+    for _ in range(4):
+        before = timezone.now()
+        assert store_pull(store_id=store.pk).error
+        store.refresh_from_db()
+        waits.append(round((store.next_pull_at - before) / settings.SYNC_PULL_INTERVAL))
+        assert store.pk not in stores_due_for_pull()  # not every minute
+        assert store.pk in stores_due_for_pull(now=store.next_pull_at + timedelta(seconds=1))
+    assert waits == [1, 2, 4, 8]
+    assert store.pull_failures == 4
+    settings.SYNC_PULL_BACKOFF_MAX = timedelta(minutes=30)
+    store_pull(store_id=store.pk)
+    store.refresh_from_db()
+    assert store.next_pull_at - timezone.now() <= timedelta(minutes=30)  # capped
+    # the merchant fixes the token and presses Resync: it runs now, and all is forgotten
+    store.credentials = good
+    store.save()
+    result = store_pull(store_id=store.pk)
+    assert not result.error
+    assert not result.skipped
+    store.refresh_from_db()
+    assert (store.status, store.pull_failures, store.next_pull_at) == (StoreStatus.ACTIVE, 0, None)
+
+
 def test_two_stores_with_the_same_numbers_are_renumbered(control: Any, site_url: str, account: Any) -> None:
     one = connect(control, account, "shopify", "renum-one")
     two = connect(control, account, "shopify", "renum-two")

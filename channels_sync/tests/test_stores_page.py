@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
@@ -32,12 +33,15 @@ def secret_store(account: Any, name: str) -> Store:
 def test_the_stores_page_lists_health_and_never_renders_secrets(member_client: Client, account: Any) -> None:
     store = secret_store(account, "Main shop")
     OrderFactory(store=store)
-    Store.objects.filter(pk=store.pk).update(last_error="Shopify answered 401: bad token")
+    Store.objects.filter(pk=store.pk).update(
+        status="error", last_error="Shopify answered 401: bad token", next_pull_at=timezone.now()
+    )
     response = member_client.get("/stores/")
     html = response.content.decode()
     assert response.status_code == 200
     assert "Main shop" in html
     assert "Shopify answered 401: bad token" in html
+    assert "Next automatic try at" in html
     assert f"/webhooks/shopify/{store.public_id}/" in html
     assert "TOPSECRET" not in html
     # at rest too: the columns hold Fernet tokens, not the secrets
