@@ -6,11 +6,13 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
 
 from channels_sync.enums import DeliveryState
 from channels_sync.models import WebhookDelivery
 from channels_sync.providers.base import ProviderError
 from channels_sync.services import (
+    deliveries_prune,
     deliveries_requeue_stuck,
     delivery_process,
     order_resync,
@@ -62,6 +64,12 @@ def pull_due_stores() -> int:
 def requeue_stuck_deliveries() -> int:
     """Beat: deliveries stored while the broker was away (or whose task died) get a task again."""
     return len(deliveries_requeue_stuck())
+
+
+@shared_task(name="channels_sync.prune_deliveries")
+def prune_deliveries() -> int:
+    """Beat, daily: processed and ignored deliveries older than WEBHOOK_RETENTION_DAYS go."""
+    return deliveries_prune(older_than=settings.WEBHOOK_RETENTION)
 
 
 @shared_task(name="channels_sync.resync_order", bind=True, max_retries=3)

@@ -178,6 +178,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.requeue_stuck_deliveries",
         "schedule": timedelta(minutes=2),
     },
+    "channels-sync-prune-deliveries": {
+        "task": "channels_sync.prune_deliveries",
+        "schedule": timedelta(days=1),
+    },
 }
 
 if SANDBOX_ENABLED:
@@ -268,6 +272,8 @@ SYNC_PULL_INTERVAL = timedelta(minutes=int(os.environ.get("SYNC_PULL_INTERVAL_MI
 SYNC_PULL_OVERLAP = timedelta(minutes=10)  # a pull re-reads this much before its cursor
 SYNC_PULL_LOCK = timedelta(minutes=15)  # longer than a pull takes; a crashed pull frees the store then
 SYNC_PULL_BACKOFF_MAX = timedelta(hours=1)  # a failing store is retried by beat at most this far apart
+# Processed and ignored webhook deliveries are kept this long (raw bodies, for support), then pruned.
+WEBHOOK_RETENTION = timedelta(days=int(os.environ.get("WEBHOOK_RETENTION_DAYS", "30")))
 SYNC_PROVIDER_TIMEOUT = float(os.environ.get("SYNC_PROVIDER_TIMEOUT", "10"))  # seconds per read of a channel API call
 if not SYNC_PROVIDER_TIMEOUT > 0:
     raise ImproperlyConfigured("SYNC_PROVIDER_TIMEOUT must be a number of seconds above 0.")

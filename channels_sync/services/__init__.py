@@ -19,6 +19,7 @@ from channels_sync.services.stores import (
 )
 from channels_sync.services.webhooks import (
     ProcessOutcome,
+    deliveries_prune,
     deliveries_replay,
     deliveries_requeue_stuck,
     delivery_process,
@@ -29,6 +30,7 @@ __all__ = [
     "ConnectError",
     "ProcessOutcome",
     "PullResult",
+    "deliveries_prune",
     "deliveries_replay",
     "deliveries_requeue_stuck",
     "delivery_process",

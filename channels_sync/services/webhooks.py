@@ -325,3 +325,18 @@ def deliveries_requeue_stuck(*, now: datetime | None = None, limit: int = 500) -
     if ids:
         logger.warning("queued %s webhook deliveries again that no task was processing", len(ids))
     return ids
+
+
+def deliveries_prune(*, older_than: timedelta, now: datetime | None = None, chunk: int = 5_000) -> int:
+    """Delete processed and ignored deliveries received before ``older_than`` ago (failed and
+    waiting ones stay for support); in chunks, so no statement holds the table long."""
+    cutoff = (now or timezone.now()) - older_than
+    done = (DeliveryState.PROCESSED, DeliveryState.IGNORED)
+    deleted = 0
+    while True:
+        ids = list(
+            WebhookDelivery.objects.filter(state__in=done, received_at__lt=cutoff).values_list("id", flat=True)[:chunk]
+        )
+        if not ids:
+            return deleted
+        deleted += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]

@@ -528,3 +528,21 @@ def test_two_workers_on_one_burst_never_double_an_order(client: Client, shop_sto
     assert Order.objects.count() == 60
     assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {DeliveryState.PROCESSED}
     assert order_counts_stored(account=shop_store.account) == order_counts_from_rows(account=shop_store.account)
+
+
+@pytest.mark.django_db
+def test_old_processed_deliveries_are_pruned_failed_ones_stay(client: Client, shop_store: Store, settings: Any) -> None:
+    from django.utils import timezone
+
+    from channels_sync.tasks import prune_deliveries
+
+    settings.WEBHOOK_RETENTION = timedelta(days=30)
+    for n in range(4):
+        post(client, shop_store, order_body(id=8000 + n), delivery=f"old-{n}")
+    states = {"old-0": DeliveryState.PROCESSED, "old-1": DeliveryState.IGNORED, "old-2": DeliveryState.FAILED}
+    states["old-3"] = DeliveryState.PROCESSED
+    for key, state in states.items():
+        age = timedelta(days=1) if key == "old-3" else timedelta(days=31)
+        WebhookDelivery.objects.filter(dedupe_key=key).update(state=state, received_at=timezone.now() - age)
+    assert prune_deliveries() == 2
+    assert sorted(WebhookDelivery.objects.values_list("dedupe_key", flat=True)) == ["old-2", "old-3"]
