@@ -36,7 +36,8 @@ def process_webhook_delivery(self: Any, delivery_id: int) -> str:
         return "missing"
     except Exception as error:  # a bug must not lose the delivery: kept failed, with the reason, for replay
         logger.exception("webhook delivery %s failed", delivery_id)
-        WebhookDelivery.objects.filter(pk=delivery_id).update(
+        # Only if still waiting: another task (a batch that took it along) may have finished it.
+        WebhookDelivery.objects.filter(pk=delivery_id, state=DeliveryState.RECEIVED).update(
             state=DeliveryState.FAILED, error=f"internal error: {type(error).__name__}: {error}"[:2000]
         )
         return DeliveryState.FAILED

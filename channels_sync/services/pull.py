@@ -115,7 +115,8 @@ def store_pull_enqueue(*, store_id: int) -> None:
     from channels_sync import tasks  # tasks import this module
 
     now = timezone.now()
-    Store.objects.filter(_lock_free(now), pk=store_id).update(pull_started_at=now, pull_orders=0)
+    # A paused or disconnected store is not pulled: nothing to announce then.
+    Store.objects.filter(_lock_free(now), pk=store_id, status__in=PULLABLE).update(pull_started_at=now, pull_orders=0)
     transaction.on_commit(partial(tasks.pull_store.delay, store_id))
 
 
@@ -162,7 +163,8 @@ def store_pull(
     except (ProviderError, MalformedPayload, ValueError) as error:
         result.error = str(error) or type(error).__name__
         failures = store.pull_failures + 1
-        backoff = min(settings.SYNC_PULL_INTERVAL * 2 ** (failures - 1), settings.SYNC_PULL_BACKOFF_MAX)
+        # The exponent is capped first: a timedelta overflows long before the failures stop.
+        backoff = min(settings.SYNC_PULL_INTERVAL * 2 ** min(failures - 1, 16), settings.SYNC_PULL_BACKOFF_MAX)
         Store.objects.filter(pk=store.pk).update(
             last_error=result.error[:2000],
             sync_lock_until=None,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, JSONField, Q, Value, When
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
@@ -217,53 +217,61 @@ def _event_of(provider_class: type[ChannelProvider], delivery: WebhookDelivery) 
 
 def _process_with_companions(delivery: WebhookDelivery, event: WebhookEvent) -> ProcessOutcome:
     """Upsert ``delivery``'s order with those of the store's other never-tried deliveries that
-    carry theirs; the rest of those are left to their own tasks, untouched."""
+    carry theirs, in one transaction that holds those deliveries until their outcome is written:
+    their own tasks wait on the row, then find them processed. The rest are left to their tasks.
+    """
     store = delivery.store
     provider_class = REGISTRY[store.channel]
-    batch: list[tuple[WebhookDelivery, WebhookEvent]] = [(delivery, event)]
-    with transaction.atomic():  # taken by one task only: rows another task holds are skipped
-        waiting = list(
+    candidates: dict[int, WebhookEvent] = {}
+    waiting = (
+        WebhookDelivery.objects.filter(store=store, state=DeliveryState.RECEIVED, attempts=0)
+        .exclude(pk=delivery.pk)
+        .order_by("id")[: BATCH - 1]
+    )
+    for companion in waiting:  # parsed before any lock is taken
+        try:
+            companion_event = _event_of(provider_class, companion)
+        except MalformedPayload:
+            continue  # its own task keeps the reason
+        if companion_event.order is not None:
+            candidates[companion.pk] = companion_event
+    with transaction.atomic():
+        taken = list(  # what another task holds is skipped, what it finished meanwhile is gone
             WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(store=store, state=DeliveryState.RECEIVED, attempts=0)
-            .exclude(pk=delivery.pk)
-            .order_by("id")[: BATCH - 1]
+            .filter(pk__in=list(candidates), state=DeliveryState.RECEIVED, attempts=0)
+            .only("id")
         )
-        taken: list[WebhookDelivery] = []
-        for companion in waiting:
-            try:
-                companion_event = _event_of(provider_class, companion)
-            except MalformedPayload:
-                continue  # its own task keeps the reason
-            if companion_event.order is not None:
-                companion.store = store
-                batch.append((companion, companion_event))
-                taken.append(companion)
         WebhookDelivery.objects.filter(pk__in=[row.pk for row in taken]).update(
             attempts=F("attempts") + 1, last_attempt_at=timezone.now()
         )
-    orders = [batch_event.order for _, batch_event in batch if batch_event.order is not None]
-    try:
-        orders_upsert_from_channel(account=store.account, store_id=store.pk, channel=store.channel, orders=orders)
-    except ValueError:
-        # One order the batch cannot take (unmappable): each on its own, so only that one fails.
-        outcomes = [_process_alone(row, row_event) for row, row_event in batch]
-        return outcomes[0]
-    ids = dict(
-        Order.objects.filter(
-            store=store, channel_order_id__in={order.data.channel_order_id for order in orders}
-        ).values_list("channel_order_id", "id")
-    )
-    order_ids = {row.pk: [ids[order.data.channel_order_id]] for (row, _), order in zip(batch, orders, strict=True)}
-    # One statement for the whole batch; a delivery another task finished first keeps its outcome.
-    WebhookDelivery.objects.filter(pk__in=list(order_ids), state=DeliveryState.RECEIVED).update(
-        state=DeliveryState.PROCESSED,
-        error="",
-        processed_at=timezone.now(),
-        order_ids=Case(
-            *(When(pk=pk, then=Value(value, output_field=JSONField())) for pk, value in order_ids.items()),
-            output_field=JSONField(),
-        ),
-    )
+        for row in taken:
+            row.store = store
+        # In arrival order: within one channel second, the later arrival is the later state.
+        batch = sorted([(delivery, event), *((row, candidates[row.pk]) for row in taken)], key=lambda pair: pair[0].pk)
+        orders = [row_event.order for _, row_event in batch if row_event.order is not None]
+        try:
+            orders_upsert_from_channel(account=store.account, store_id=store.pk, channel=store.channel, orders=orders)
+        except (ValueError, DatabaseError):
+            # One order the batch cannot take (unmappable, too long for a column): each on its
+            # own (the batch's savepoint is rolled back), so only that one fails.
+            outcomes = {row.pk: _process_alone(row, row_event) for row, row_event in batch}
+            return outcomes[delivery.pk]
+        ids = dict(
+            Order.objects.filter(
+                store=store, channel_order_id__in={order.data.channel_order_id for order in orders}
+            ).values_list("channel_order_id", "id")
+        )
+        order_ids = {row.pk: [ids[order.data.channel_order_id]] for (row, _), order in zip(batch, orders, strict=True)}
+        # One statement for the whole batch; a delivery another task finished first keeps its outcome.
+        WebhookDelivery.objects.filter(pk__in=list(order_ids), state=DeliveryState.RECEIVED).update(
+            state=DeliveryState.PROCESSED,
+            error="",
+            processed_at=timezone.now(),
+            order_ids=Case(
+                *(When(pk=pk, then=Value(value, output_field=JSONField())) for pk, value in order_ids.items()),
+                output_field=JSONField(),
+            ),
+        )
     return ProcessOutcome(DeliveryState.PROCESSED, order_ids=tuple(order_ids[delivery.pk]))
 
 
@@ -271,10 +279,11 @@ def _process_alone(delivery: WebhookDelivery, event: WebhookEvent) -> ProcessOut
     store = delivery.store
     assert event.order is not None
     try:
-        result = orders_upsert_from_channel(
-            account=store.account, store_id=store.pk, channel=store.channel, orders=[event.order]
-        )
-    except ValueError as error:
+        with transaction.atomic():  # a savepoint inside a batch: a database error stays with this one
+            result = orders_upsert_from_channel(
+                account=store.account, store_id=store.pk, channel=store.channel, orders=[event.order]
+            )
+    except (ValueError, DatabaseError) as error:
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"unmappable: {error}"))
     return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED, order_ids=tuple(result.order_ids)))
 

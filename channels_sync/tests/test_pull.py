@@ -113,6 +113,11 @@ def test_a_failing_store_is_retried_by_beat_less_and_less_often_but_resync_goes_
     store_pull(store_id=store.pk)
     store.refresh_from_db()
     assert store.next_pull_at - timezone.now() <= timedelta(minutes=30)  # capped
+    Store.objects.filter(pk=store.pk).update(pull_failures=500)  # weeks of failing: no overflow
+    assert store_pull(store_id=store.pk).error
+    store.refresh_from_db()
+    assert (store.pull_failures, store.sync_lock_until) == (501, None)
+    assert store.next_pull_at - timezone.now() <= timedelta(minutes=30)
     # the merchant fixes the token and presses Resync: it runs now, and all is forgotten
     store.credentials = good
     store.save()

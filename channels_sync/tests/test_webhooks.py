@@ -546,3 +546,23 @@ def test_old_processed_deliveries_are_pruned_failed_ones_stay(client: Client, sh
         WebhookDelivery.objects.filter(dedupe_key=key).update(state=state, received_at=timezone.now() - age)
     assert prune_deliveries() == 2
     assert sorted(WebhookDelivery.objects.values_list("dedupe_key", flat=True)) == ["old-2", "old-3"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_order_the_database_refuses_fails_alone_not_its_batch(client: Client, shop_store: Store) -> None:
+    from channels_sync.services import delivery_process
+
+    good = order_body(id=9001, name="#9001", note_attributes=[])
+    line = {**SHOPIFY_ORDER["line_items"][0], "title": "x" * 300}  # longer than the title column
+    bad = order_body(id=9002, name="#9002", note_attributes=[], line_items=[line])
+    post(client, shop_store, good, delivery="good")
+    post(client, shop_store, bad, delivery="bad")
+    first = WebhookDelivery.objects.get(dedupe_key="good")
+
+    assert delivery_process(delivery_id=first.pk).state == DeliveryState.PROCESSED
+
+    states = dict(WebhookDelivery.objects.values_list("dedupe_key", "state"))
+    assert states == {"good": DeliveryState.PROCESSED, "bad": DeliveryState.FAILED}
+    assert WebhookDelivery.objects.get(dedupe_key="bad").error.startswith("unmappable:")
+    assert list(Order.objects.values_list("channel_order_id", flat=True)) == ["9001"]
