@@ -1,4 +1,5 @@
-"""Fixtures for channel-sync tests: accounts, users, and the sandbox over real HTTP.
+"""Fixtures for channel-sync tests: the sandbox over real HTTP, eager tasks; accounts, users and
+logged-in clients are the suite's own (``tests/conftest.py``).
 
 Tasks run eagerly here (the webhook view's ``on_commit`` enqueue processes the delivery at
 once), so a test sees the result of a webhook as soon as the sandbox delivered it.
@@ -11,10 +12,17 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from django.test import Client
 
-from sandbox.tests.conftest import Control, control, sandbox_url, webhook_receiver  # noqa: F401
-from tests import factories
+from sandbox.tests.conftest import control, sandbox_url, webhook_receiver  # noqa: F401
+from tests.conftest import (  # noqa: F401 - fixtures
+    _fast_password_hashing,
+    account,
+    member_client,
+    other_account,
+    other_store,
+    store,
+    user,
+)
 
 # Live-server tests: the sandbox and our webhook endpoint run in the same server thread, so the
 # database is shared through real commits (every app's tables are flushed after each test).
@@ -30,40 +38,8 @@ def _eager_tasks() -> Iterator[None]:
     conf.task_always_eager, conf.task_eager_propagates = before
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def account(db: None) -> Any:
-    return factories.AccountFactory(name="Account A")
-
-
-@pytest.fixture
-def other_account(db: None) -> Any:
-    return factories.AccountFactory(name="Account B")
-
-
-@pytest.fixture
-def user(account: Any) -> Any:
-    member = factories.UserFactory(username="alice")
-    factories.MembershipFactory(user=member, account=account)
-    return member
-
-
-@pytest.fixture
-def member_client(client: Client, user: Any) -> Client:
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def site_url(live_server: Any, settings: Any) -> str:
     """Webhook addresses point at the live server, where the sandbox delivers them."""
     settings.SITE_URL = live_server.url
     return str(live_server.url)
-
-
-def sandbox_account(sandbox: Control, provider: str, name: str) -> dict[str, Any]:
-    return sandbox.account(provider, name)
