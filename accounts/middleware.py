@@ -1,4 +1,4 @@
-"""Sets ``request.account``: the account the signed-in user works in.
+"""Sets ``request.account`` (the account the signed-in user works in) and ``request.account_role``.
 
 The choice is kept in the session (the account switcher changes it); a user who lost
 access to that account falls back to their first account. Users with no membership get
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import Account
-from accounts.selectors import accounts_for_user
+from accounts.selectors import accounts_for_user, role_in
 
 SESSION_KEY = "current_account_id"
 
@@ -22,7 +22,12 @@ class CurrentAccountMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.account = current_account(request)  # type: ignore[attr-defined]
+        account = current_account(request)
+        request.account = account  # type: ignore[attr-defined]
+        # The user's role in that account (owner or staff), read once per request.
+        request.account_role = (  # type: ignore[attr-defined]
+            role_in(user=request.user, account=account) if account is not None else None
+        )
         return self.get_response(request)
 
 

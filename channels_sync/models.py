@@ -8,8 +8,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
-from channels_sync.crypto import decrypt_json, encrypt_json
 from channels_sync.enums import DeliveryState, StoreStatus
+from integrations.crypto import decrypt_json, encrypt_json
 from orders.enums import Channel
 
 # A pull asked for and not taken by a worker within this long is no longer shown as coming.
@@ -19,7 +19,7 @@ PULL_QUEUED_FOR = timedelta(minutes=2)
 class Store(models.Model):
     """A connected sales-channel store: where to reach it, its secrets (encrypted) and its sync health.
 
-    Secrets are stored as Fernet tokens (``channels_sync.crypto``) and read through
+    Secrets are stored as Fernet tokens (``integrations.crypto``) and read through
     ``credentials`` / ``webhook_secret``; nothing renders them back, the admin included.
     """
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Account
@@ -38,4 +37,5 @@ def stores_with_health(*, account: Account) -> QuerySet[Store]:
 
 
 def store_get(*, account: Account, store_id: int) -> Store:
-    return get_object_or_404(Store, account=account, pk=store_id)
+    """The account's store; ``Store.DoesNotExist`` for another account's id (the view answers 404)."""
+    return Store.objects.select_related("account").get(account=account, pk=store_id)

@@ -10,7 +10,6 @@ from django.conf import settings
 
 from channels_sync.enums import DeliveryState
 from channels_sync.models import WebhookDelivery
-from channels_sync.providers.base import ProviderError
 from channels_sync.services import (
     deliveries_prune,
     deliveries_requeue_stuck,
@@ -19,8 +18,9 @@ from channels_sync.services import (
     store_pull,
     stores_due_for_pull,
 )
+from channels_sync.services.processing import MAX_ATTEMPTS
 from channels_sync.services.pull import PullResult
-from channels_sync.services.webhooks import MAX_ATTEMPTS
+from integrations.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ app_name = "channels_sync"
 urlpatterns = [
     path("stores/", views.stores, name="stores"),
     path("stores/connect/<str:channel>/", views.store_connect_view, name="connect"),
-    path("stores/<int:store_id>/pause/", views.store_action, {"action": "pause"}, name="pause"),
-    path("stores/<int:store_id>/resume/", views.store_action, {"action": "resume"}, name="resume"),
-    path("stores/<int:store_id>/disconnect/", views.store_action, {"action": "disconnect"}, name="disconnect"),
-    path("stores/<int:store_id>/resync/", views.store_action, {"action": "resync"}, name="resync"),
+    path("stores/<int:store_id>/pause/", views.store_pause, name="pause"),
+    path("stores/<int:store_id>/resume/", views.store_resume, name="resume"),
+    path("stores/<int:store_id>/disconnect/", views.store_disconnect_view, name="disconnect"),
+    path("stores/<int:store_id>/resync/", views.store_resync, name="resync"),
     path("stores/orders/<int:order_id>/resync/", views.order_resync, name="order_resync"),
     path("webhooks/<str:channel>/<uuid:public_id>/", views.webhook, name="webhook"),
 ]

@@ -20,9 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from accounts.decorators import account_required
+from accounts.decorators import account_required, owner_required
 from channels_sync import selectors, tasks
 from channels_sync.forms import CONNECT_FORMS, ConnectForm
+from channels_sync.models import Store
 from channels_sync.services import (
     ConnectError,
     store_connect,
@@ -89,7 +90,7 @@ def _render_stores(
 
 
 @require_GET
-@account_required
+@owner_required
 def stores(request: HttpRequest) -> HttpResponse:
     return _render_stores(request)
 
@@ -102,7 +103,7 @@ def _done(request: HttpRequest, message: str) -> HttpResponse:
 
 
 @require_POST
-@account_required
+@owner_required
 def store_connect_view(request: HttpRequest, channel: str) -> HttpResponse:
     form_class = CONNECT_FORMS.get(channel)
     if form_class is None:
@@ -122,29 +123,53 @@ def store_connect_view(request: HttpRequest, channel: str) -> HttpResponse:
     return _render_stores(request, forms={channel: form}, status=422)
 
 
-@require_POST
-@account_required
-def store_action(request: HttpRequest, store_id: int, action: str) -> HttpResponse:
-    account = request.account  # type: ignore[attr-defined]
-    store = selectors.store_get(account=account, store_id=store_id)
-    if action == "pause":
-        store_set_paused(account=account, store_id=store.pk, paused=True)
-        message = _("%(name)s is paused.")
-    elif action == "resume":
-        store_set_paused(account=account, store_id=store.pk, paused=False)
-        store_pull_enqueue(store_id=store.pk)
-        message = _("%(name)s is syncing again.")
-    elif action == "disconnect":
-        removed = store_disconnect(account=account, store_id=store.pk).webhooks_removed
-        message = _("%(name)s is disconnected. Its orders stay in the order center.")
-        if removed is None:
-            message += " " + _("Remove its webhooks in the %(channel)s admin: they could not be removed from here.")
-        elif removed:
-            message += " " + _("Its webhooks were removed from %(channel)s.")
-    else:  # resync
-        store_pull_enqueue(store_id=store.pk)
-        message = _("A sync of %(name)s has started.")
+def _store_of(request: HttpRequest, store_id: int) -> Store:
+    try:
+        return selectors.store_get(account=request.account, store_id=store_id)  # type: ignore[attr-defined]
+    except Store.DoesNotExist:
+        raise Http404(_("No such store in this account.")) from None
+
+
+def _store_done(request: HttpRequest, store: Store, message: str) -> HttpResponse:
     return _done(request, message % {"name": store.name, "channel": store.get_channel_display()})
+
+
+@require_POST
+@owner_required
+def store_pause(request: HttpRequest, store_id: int) -> HttpResponse:
+    store = _store_of(request, store_id)
+    store_set_paused(account=store.account, store_id=store.pk, paused=True)
+    return _store_done(request, store, _("%(name)s is paused."))
+
+
+@require_POST
+@owner_required
+def store_resume(request: HttpRequest, store_id: int) -> HttpResponse:
+    store = _store_of(request, store_id)
+    store_set_paused(account=store.account, store_id=store.pk, paused=False)
+    store_pull_enqueue(store_id=store.pk)
+    return _store_done(request, store, _("%(name)s is syncing again."))
+
+
+@require_POST
+@owner_required
+def store_disconnect_view(request: HttpRequest, store_id: int) -> HttpResponse:
+    store = _store_of(request, store_id)
+    removed = store_disconnect(account=store.account, store_id=store.pk).webhooks_removed
+    message = _("%(name)s is disconnected. Its orders stay in the order center.")
+    if removed is None:
+        message += " " + _("Remove its webhooks in the %(channel)s admin: they could not be removed from here.")
+    elif removed:
+        message += " " + _("Its webhooks were removed from %(channel)s.")
+    return _store_done(request, store, message)
+
+
+@require_POST
+@owner_required
+def store_resync(request: HttpRequest, store_id: int) -> HttpResponse:
+    store = _store_of(request, store_id)
+    store_pull_enqueue(store_id=store.pk)
+    return _store_done(request, store, _("A sync of %(name)s has started."))
 
 
 @require_POST

@@ -47,6 +47,21 @@ def member_client(client: Client, user: Any) -> Client:
 
 
 @pytest.fixture
+def owner(account: Any) -> Any:
+    """An owner of ``account`` only: manages its stores, supplier accounts, settings and members."""
+    member = factories.UserFactory(username="olivia")
+    factories.MembershipFactory(user=member, account=account, role="owner")
+    return member
+
+
+@pytest.fixture
+def owner_client(client: Client, owner: Any) -> Client:
+    """A browser session logged in as ``owner`` (working in ``account``)."""
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
 def other_account(db: None) -> Any:
     return factories.AccountFactory(name="Account B")
 

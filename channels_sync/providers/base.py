@@ -14,32 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from integrations.errors import NotSupported
+from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS
 from orders.enums import Channel
 from orders.services import OrderData
-
-CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0  # seconds, the clients' defaults
-MAX_ATTEMPTS = 5  # per call: the first and four retries (429, 5xx, timeouts)
-
-
-class ProviderError(Exception):
-    """A call to the channel failed. ``retryable`` for 429, 5xx and timeouts only."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-
-
-class CredentialsError(ProviderError):
-    """The channel refused the credentials: say what is wrong, in words a merchant can act on."""
-
-
-class MalformedPayload(ValueError):
-    """A webhook or API body that cannot be mapped; the message says why (kept on the delivery)."""
-
-
-class NotSupported(ProviderError):
-    """The channel's API cannot do this (e.g. register webhooks through the API)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from channels_sync.services.intake import webhook_receive
+from channels_sync.services.maintenance import deliveries_prune, deliveries_replay, deliveries_requeue_stuck
+from channels_sync.services.processing import ProcessOutcome, delivery_process
 from channels_sync.services.pull import (
     PullResult,
     order_resync,
@@ -16,14 +19,6 @@ from channels_sync.services.stores import (
     store_provider,
     store_set_paused,
     webhook_url_for,
-)
-from channels_sync.services.webhooks import (
-    ProcessOutcome,
-    deliveries_prune,
-    deliveries_replay,
-    deliveries_requeue_stuck,
-    delivery_process,
-    webhook_receive,
 )
 
 __all__ = [

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
-from channels_sync.providers.base import MalformedPayload, ProviderError
 from channels_sync.services.stores import store_provider
+from integrations.errors import MalformedPayload, ProviderError
 from orders.models import Order
 from orders.services import orders_upsert_from_channel
 

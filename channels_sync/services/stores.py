@@ -16,14 +16,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Account
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
-from channels_sync.providers.base import (
-    MAX_ATTEMPTS,
-    REGISTRY,
-    ChannelProvider,
-    CredentialsError,
-    NotSupported,
-    ProviderError,
-)
+from channels_sync.providers.base import MAX_ATTEMPTS, REGISTRY, ChannelProvider
+from integrations.errors import CredentialsError, NotSupported, ProviderError
 from orders.enums import Channel
 
 logger = logging.getLogger(__name__)

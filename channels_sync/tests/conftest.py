@@ -20,6 +20,8 @@ from tests.conftest import (  # noqa: F401 - fixtures
     member_client,
     other_account,
     other_store,
+    owner,
+    owner_client,
     store,
     user,
 )

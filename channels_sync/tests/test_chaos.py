@@ -20,8 +20,8 @@ import pytest
 
 from channels_sync.enums import DeliveryState
 from channels_sync.models import Store, WebhookDelivery
-from channels_sync.providers.http import ChannelHttpClient
 from channels_sync.services import store_connect, store_provider, store_pull
+from integrations.http import ProviderHttpClient
 from orders.enums import OrderStatus
 from orders.models import Order
 from orders.services.counts import order_counts_from_rows, order_counts_stored
@@ -43,13 +43,13 @@ def fast_clients(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
     """Channel calls time out sooner than the sandbox's stall (the providers' own timeout setting),
     and retry waits are capped (Retry-After honored up to 50 ms) so the run fits in CI."""
     settings.SYNC_PROVIDER_TIMEOUT = 0.6
-    original = ChannelHttpClient.__init__
+    original = ProviderHttpClient.__init__
 
-    def init(self: ChannelHttpClient, *args: Any, **kwargs: Any) -> None:
+    def init(self: ProviderHttpClient, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("sleep", lambda seconds: time.sleep(min(seconds, 0.05)))
         original(self, *args, **kwargs)
 
-    monkeypatch.setattr(ChannelHttpClient, "__init__", init)
+    monkeypatch.setattr(ProviderHttpClient, "__init__", init)
 
 
 def deliver_everything(timeout: float = 60.0) -> None:

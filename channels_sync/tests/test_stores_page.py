@@ -30,13 +30,13 @@ def secret_store(account: Any, name: str) -> Store:
     return store
 
 
-def test_the_stores_page_lists_health_and_never_renders_secrets(member_client: Client, account: Any) -> None:
+def test_the_stores_page_lists_health_and_never_renders_secrets(owner_client: Client, account: Any) -> None:
     store = secret_store(account, "Main shop")
     OrderFactory(store=store)
     Store.objects.filter(pk=store.pk).update(
         status="error", last_error="Shopify answered 401: bad token", next_pull_at=timezone.now()
     )
-    response = member_client.get("/stores/")
+    response = owner_client.get("/stores/")
     html = response.content.decode()
     assert response.status_code == 200
     assert "Main shop" in html
@@ -67,7 +67,7 @@ def test_store_health_counts_the_orders_placed_in_the_last_24_hours(account: Any
 
 
 def test_a_running_pull_shows_its_progress_and_the_table_polls_until_it_ends(
-    member_client: Client, account: Any
+    owner_client: Client, account: Any
 ) -> None:
     from datetime import timedelta
 
@@ -78,23 +78,23 @@ def test_a_running_pull_shows_its_progress_and_the_table_polls_until_it_ends(
     Store.objects.filter(pk=store.pk).update(
         pull_started_at=now, sync_lock_until=now + timedelta(minutes=15), pull_orders=2500
     )
-    html = member_client.get("/stores/").content.decode()
+    html = owner_client.get("/stores/").content.decode()
     assert "Syncing… 2500 orders so far" in html
     assert 'hx-trigger="every 3s [document.visibilityState' in html
     # the poll asks for the table only: the connect forms (maybe half filled in) are left alone
-    table = member_client.get("/stores/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="store-table").content.decode()
+    table = owner_client.get("/stores/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="store-table").content.decode()
     assert 'id="store-table"' in table
     assert "Syncing… 2500 orders so far" in table
     assert "Connect a store" not in table
     # ended: the last pull again, and no more polling
     Store.objects.filter(pk=store.pk).update(pull_started_at=None, sync_lock_until=None, last_pull_at=now)
-    table = member_client.get("/stores/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="store-table").content.decode()
+    table = owner_client.get("/stores/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="store-table").content.decode()
     assert "Syncing" not in table
     assert "every 3s" not in table
 
 
 def test_resync_shows_the_pull_as_starting_until_a_worker_takes_it(
-    member_client: Client, account: Any, django_capture_on_commit_callbacks: Any
+    owner_client: Client, account: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     from datetime import timedelta
 
@@ -102,13 +102,13 @@ def test_resync_shows_the_pull_as_starting_until_a_worker_takes_it(
 
     store = secret_store(account, "Main shop")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = member_client.post(f"/stores/{store.pk}/resync/", HTTP_HX_REQUEST="true")
+        response = owner_client.post(f"/stores/{store.pk}/resync/", HTTP_HX_REQUEST="true")
     assert len(callbacks) == 1  # the pull task, queued on commit
     assert "Sync starting…" in response.content.decode()
     assert 'hx-trigger="every 3s [document.visibilityState' in response.content.decode()
     # no worker took it for minutes (broker down): the page stops announcing it
     Store.objects.filter(pk=store.pk).update(pull_started_at=timezone.now() - timedelta(minutes=3))
-    html = member_client.get("/stores/").content.decode()
+    html = owner_client.get("/stores/").content.decode()
     assert "Sync starting…" not in html
     assert "every 3s" not in html
 
@@ -124,32 +124,32 @@ def test_the_admin_shows_only_that_a_secret_is_set(client: Client, account: Any)
     assert "gAAAA" not in html
 
 
-def test_the_stores_page_takes_the_same_queries_for_1_or_10_stores(member_client: Client, account: Any) -> None:
+def test_the_stores_page_takes_the_same_queries_for_1_or_10_stores(owner_client: Client, account: Any) -> None:
     secret_store(account, "S0")
-    member_client.get("/stores/")
+    owner_client.get("/stores/")
     with CaptureQueriesContext(connection) as one:
-        assert member_client.get("/stores/").status_code == 200
+        assert owner_client.get("/stores/").status_code == 200
     for n in range(1, 10):
         OrderFactory(store=secret_store(account, f"S{n}"))
     with CaptureQueriesContext(connection) as ten:
-        assert member_client.get("/stores/").status_code == 200
+        assert owner_client.get("/stores/").status_code == 200
     assert len(ten) == len(one)
 
 
 def test_pause_resume_disconnect_keep_the_orders(
-    member_client: Client, account: Any, django_capture_on_commit_callbacks: Any
+    owner_client: Client, account: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     store = secret_store(account, "Main shop")
     order = OrderFactory(store=store)
-    member_client.post(f"/stores/{store.pk}/pause/")
+    owner_client.post(f"/stores/{store.pk}/pause/")
     store.refresh_from_db()
     assert store.status == StoreStatus.PAUSED
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        member_client.post(f"/stores/{store.pk}/resume/")
+        owner_client.post(f"/stores/{store.pk}/resume/")
     store.refresh_from_db()
     assert store.status == StoreStatus.ACTIVE
     assert len(callbacks) == 1  # a pull is enqueued
-    response = member_client.post(f"/stores/{store.pk}/disconnect/", HTTP_HX_REQUEST="true")
+    response = owner_client.post(f"/stores/{store.pk}/disconnect/", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "HX-Trigger" in response
     store.refresh_from_db()
@@ -157,8 +157,8 @@ def test_pause_resume_disconnect_keep_the_orders(
     assert Order.objects.filter(pk=order.pk).exists()
 
 
-def test_a_connect_form_error_says_what_is_wrong_and_creates_nothing(member_client: Client) -> None:
-    response = member_client.post(
+def test_a_connect_form_error_says_what_is_wrong_and_creates_nothing(owner_client: Client) -> None:
+    response = owner_client.post(
         "/stores/connect/shopify/", {"shopify-name": "New shop", "shopify-access_token": "shpat_SECRET"}
     )
     html = response.content.decode()
@@ -203,34 +203,34 @@ def _flagged_pair(account: Any) -> tuple[Order, Order]:
     return orders[0], orders[1]
 
 
-def test_a_flagged_order_shows_the_badge_and_can_be_confirmed(member_client: Client, account: Any) -> None:
+def test_a_flagged_order_shows_the_badge_and_can_be_confirmed(owner_client: Client, account: Any) -> None:
     first, twin = _flagged_pair(account)
-    center = member_client.get("/orders/").content.decode()
+    center = owner_client.get("/orders/").content.decode()
     assert center.count("data-duplicate") == 1
     assert 'data-action="archive-duplicate"' in center
-    drawer = member_client.get(f"/orders/{twin.pk}/").content.decode()
+    drawer = owner_client.get(f"/orders/{twin.pk}/").content.decode()
     assert "Possible duplicate" in drawer
     assert first.number in drawer
-    response = member_client.post(reverse("orders:confirm_duplicate", args=[twin.pk]))
+    response = owner_client.post(reverse("orders:confirm_duplicate", args=[twin.pk]))
     assert response.status_code == 302
     twin.refresh_from_db()
     assert twin.duplicate_confirmed
-    assert "data-duplicate" not in member_client.get("/orders/").content.decode()
+    assert "data-duplicate" not in owner_client.get("/orders/").content.decode()
 
 
-def test_archive_duplicate_is_the_archive_action(member_client: Client, account: Any) -> None:
+def test_archive_duplicate_is_the_archive_action(owner_client: Client, account: Any) -> None:
     _, twin = _flagged_pair(account)
-    member_client.post("/orders/archive/", {"ids": [twin.pk], "next": "/orders/"})
+    owner_client.post("/orders/archive/", {"ids": [twin.pk], "next": "/orders/"})
     twin.refresh_from_db()
     assert twin.archived
 
 
 def test_order_resync_enqueues_a_fetch(
-    member_client: Client, account: Any, django_capture_on_commit_callbacks: Any
+    owner_client: Client, account: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     order = OrderFactory(store=secret_store(account, "Main"))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = member_client.post(reverse("channels_sync:order_resync", args=[order.pk]))
+        response = owner_client.post(reverse("channels_sync:order_resync", args=[order.pk]))
     assert response.status_code == 302
     assert len(callbacks) == 1
 
@@ -250,7 +250,7 @@ def test_order_resync_enqueues_a_fetch(
     ],
 )
 def test_another_accounts_stores_and_orders_are_not_found(
-    member_client: Client, other_account: Any, path: str, django_capture_on_commit_callbacks: Any
+    owner_client: Client, other_account: Any, path: str, django_capture_on_commit_callbacks: Any
 ) -> None:
     theirs = secret_store(other_account, "Their shop")
     order = OrderFactory(store=theirs)
@@ -261,7 +261,7 @@ def test_another_accounts_stores_and_orders_are_not_found(
         OrderEvent.objects.count(),
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = member_client.post(path.format(store=theirs.pk, order=order.pk, twin=twin.pk))
+        response = owner_client.post(path.format(store=theirs.pk, order=order.pk, twin=twin.pk))
     assert response.status_code == 404
     assert "Their shop" not in response.content.decode()
     assert callbacks == []
@@ -275,11 +275,11 @@ def test_another_accounts_stores_and_orders_are_not_found(
 
 
 def test_the_stores_page_lists_only_the_accounts_stores(
-    member_client: Client, account: Any, other_account: Any
+    owner_client: Client, account: Any, other_account: Any
 ) -> None:
     secret_store(account, "Mine")
     secret_store(other_account, "Theirs")
-    html = member_client.get("/stores/").content.decode()
+    html = owner_client.get("/stores/").content.decode()
     assert "Mine" in html
     assert "Theirs" not in html
 

@@ -16,9 +16,9 @@ from django.test.utils import CaptureQueriesContext
 
 from channels_sync.enums import DeliveryState
 from channels_sync.models import Store, WebhookDelivery
-from channels_sync.providers.base import MalformedPayload
 from channels_sync.providers.shopify.provider import ShopifyProvider, shopify_hmac
 from channels_sync.services import deliveries_replay, store_connect
+from integrations.errors import MalformedPayload
 from orders.enums import OrderStatus, SubStatus
 from orders.models import Order
 from orders.services.counts import order_counts_from_rows, order_counts_stored
@@ -297,13 +297,13 @@ def test_a_finished_delivery_is_never_worked_on_again_by_a_late_task(client: Cli
 def test_the_stored_attempt_count_decides_the_last_attempt(account: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A delivery re-queued by the sweep does not start its retries over: at the cap, a passing
     channel error fails it for support instead of asking for another retry."""
-    from channels_sync.providers.http import ChannelHttpClient
     from channels_sync.services import delivery_process
-    from channels_sync.services.webhooks import MAX_ATTEMPTS
+    from channels_sync.services.processing import MAX_ATTEMPTS
+    from integrations.http import ProviderHttpClient
 
-    original = ChannelHttpClient.__init__
+    original = ProviderHttpClient.__init__
     monkeypatch.setattr(  # the client's backoff between its own retries, not waited out here
-        ChannelHttpClient, "__init__", lambda self, *a, **kw: original(self, *a, **{**kw, "sleep": lambda s: None})
+        ProviderHttpClient, "__init__", lambda self, *a, **kw: original(self, *a, **{**kw, "sleep": lambda s: None})
     )
     store = StoreFactory(account=account, channel="tiktok", base_url="http://127.0.0.1:9")  # nothing listens
     store.credentials = {"app_key": "k", "app_secret": "s", "access_token": "t", "shop_cipher": "c"}
@@ -379,14 +379,14 @@ def test_disconnect_removes_our_webhooks_at_the_channel(
 
 @LIVE_DB
 def test_disconnecting_a_tiktok_store_says_to_remove_its_webhook_in_the_dashboard(
-    control: Any, site_url: str, account: Any, user: Any
+    control: Any, site_url: str, account: Any, owner: Any
 ) -> None:
     shop = control.account("tiktok", "bye-tt")
     store = store_connect(
         account=account, channel="tiktok", name="Bye TT", base_url=shop["base_url"], credentials=shop["credentials"]
     ).store
     client = Client()
-    client.force_login(user)
+    client.force_login(owner)
     response = client.post(f"/stores/{store.pk}/disconnect/", follow=True)
     assert "Remove its webhooks in the TikTok Shop admin" in response.content.decode()
     store.refresh_from_db()

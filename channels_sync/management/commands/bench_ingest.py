@@ -46,9 +46,9 @@ from channels_sync.enums import DeliveryState
 from channels_sync.models import Store, WebhookDelivery
 from channels_sync.providers.shopify.client import MAX_LIMIT, ShopifyClient
 from channels_sync.providers.shopify.provider import shopify_hmac
+from channels_sync.services.processing import delivery_process
 from channels_sync.services.pull import store_pull
 from channels_sync.services.stores import store_provider
-from channels_sync.services.webhooks import delivery_process
 from orders.enums import Channel
 from orders.models import Order
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from channels_sync.providers.http import ChannelHttpClient, Headers, Params
+from integrations.http import Headers, Params, ProviderHttpClient
 
 API_VERSION = "2024-10"
 MAX_LIMIT = 250
@@ -39,7 +39,7 @@ def next_page_info(link_header: str | None) -> str | None:
     return None
 
 
-class ShopifyClient(ChannelHttpClient):
+class ShopifyClient(ProviderHttpClient):
     label = "Shopify"
     credentials_hint = "check it in your Shopify admin → Apps → Develop apps (Admin API access token)"
 

@@ -3,32 +3,24 @@ is the shop URL (``https://<shop>.myshopify.com``) under which ``/admin/api/2024
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels_sync.providers.base import (
-    ChannelOrder,
-    ChannelProvider,
-    MalformedPayload,
-    OrderPage,
-    WebhookEvent,
-    register,
-)
-from channels_sync.providers.fields import body_sha256, json_object
-from channels_sync.providers.http import Attempt, header
+from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.shopify.client import MAX_LIMIT, ORDER_TOPICS, ShopifyClient
 from channels_sync.providers.shopify.mapping import order_from_json, orders_from_json
+from integrations.errors import MalformedPayload
+from integrations.fields import body_sha256, json_object
+from integrations.http import Attempt, header
+from integrations.signing import hmac_sha256_base64, signature_matches
 from orders.enums import Channel
 
 
 def shopify_hmac(secret: str, body: bytes) -> str:
     """X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body keyed with the app secret."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac_sha256_base64(secret, body)
 
 
 @register
@@ -81,9 +73,7 @@ class ShopifyProvider(ChannelProvider):
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
         given, secret = header(headers, "X-Shopify-Hmac-Sha256"), credentials.get("webhook_secret", "")
-        if not given or not secret:
-            return False
-        return hmac.compare_digest(shopify_hmac(secret, body).encode(), given.strip().encode())
+        return bool(secret) and signature_matches(shopify_hmac(secret, body), given)
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:

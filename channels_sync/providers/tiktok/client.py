@@ -7,8 +7,6 @@ for every attempt because it covers the timestamp.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -17,8 +15,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from channels_sync.providers.base import ProviderError
-from channels_sync.providers.http import ChannelHttpClient, Failure, Headers, Params, snippet
+from integrations.errors import ProviderError
+from integrations.http import Failure, Headers, Params, ProviderHttpClient, snippet
+from integrations.signing import hmac_sha256_hex
 
 SEARCH_PATH = "/order/202309/orders/search"
 DETAIL_PATH = "/order/202309/orders"
@@ -40,10 +39,10 @@ def request_sign(*, app_secret: str, path: str, params: Mapping[str, str], body:
     ``sign``, ``access_token`` and empty values are left out; ``body`` is the raw JSON ("" for GET)."""
     pairs = "".join(f"{key}{params[key]}" for key in sorted(params) if key not in EXCLUDED_FROM_SIGN and params[key])
     message = f"{app_secret}{path}{pairs}{body}{app_secret}"
-    return hmac.new(app_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(app_secret, message.encode())
 
 
-class TikTokClient(ChannelHttpClient):
+class TikTokClient(ProviderHttpClient):
     label = "TikTok Shop"
     credentials_hint = "check the app key, app secret and shop authorization in the store settings"
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from channels_sync.providers.base import ChannelOrder, MalformedPayload
-from channels_sync.providers.fields import (
+from channels_sync.providers.base import ChannelOrder
+from integrations.errors import MalformedPayload
+from integrations.fields import (
     JsonObject,
     ident,
     money,

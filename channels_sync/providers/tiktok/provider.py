@@ -7,25 +7,17 @@ and carry no full order: the event names the order and the core fetches it (``fe
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from channels_sync.providers.base import (
-    ChannelOrder,
-    ChannelProvider,
-    CredentialsError,
-    MalformedPayload,
-    OrderPage,
-    WebhookEvent,
-    register,
-)
-from channels_sync.providers.fields import body_sha256, json_object, obj
-from channels_sync.providers.http import Attempt, header
+from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.tiktok.client import MAX_IDS, TikTokClient
 from channels_sync.providers.tiktok.mapping import orders_from_data
+from integrations.errors import CredentialsError, MalformedPayload
+from integrations.fields import body_sha256, json_object, obj
+from integrations.http import Attempt, header
+from integrations.signing import hmac_sha256_hex, signature_matches
 from orders.enums import Channel
 
 # Webhook ``type`` → topic (TikTok Shop's event names).
@@ -46,7 +38,7 @@ WEBHOOK_TOPICS = {
 
 def webhook_authorization(*, app_key: str, app_secret: str, body: bytes) -> str:
     """The webhook ``Authorization`` header: lower hex HMAC-SHA256(app_secret, app_key + raw body)."""
-    return hmac.new(app_secret.encode(), app_key.encode() + body, hashlib.sha256).hexdigest()
+    return hmac_sha256_hex(app_secret, app_key.encode() + body)
 
 
 @register
@@ -94,10 +86,10 @@ class TikTokProvider(ChannelProvider):
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
         given = header(headers, "Authorization")
         app_key, app_secret = credentials.get("app_key", ""), credentials.get("app_secret", "")
-        if not given or not app_key or not app_secret:
+        if not app_key or not app_secret:
             return False
         expected = webhook_authorization(app_key=app_key, app_secret=app_secret, body=body)
-        return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+        return signature_matches(expected, given.lower() if given else given)
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:

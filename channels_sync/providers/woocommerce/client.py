@@ -16,15 +16,15 @@ from urllib.parse import urlsplit
 
 import requests
 
-from channels_sync.providers.http import ChannelHttpClient, Headers, Params
 from channels_sync.providers.woocommerce.oauth import oauth_params
+from integrations.http import Headers, Params, ProviderHttpClient
 
 API_PREFIX = "wp-json/wc/v3"
 MAX_PER_PAGE = 100
 ORDER_TOPICS = ("order.created", "order.updated")
 
 
-class WooCommerceClient(ChannelHttpClient):
+class WooCommerceClient(ProviderHttpClient):
     label = "WooCommerce"
     credentials_hint = (
         "check the consumer key and secret in WordPress → WooCommerce → Settings → Advanced → REST API "

@@ -7,13 +7,12 @@ HMAC-SHA256 keyed ``consumer_secret&``; ``enc`` is RFC 3986 (PHP's rawurlencode)
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 import time
 from collections.abc import Mapping
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from integrations.signing import hmac_sha256_base64
 
 SIGNATURE_METHOD = "HMAC-SHA256"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -34,8 +33,7 @@ def base_url(url: str) -> str:
 def oauth_signature(*, method: str, url: str, params: Mapping[str, str], consumer_secret: str) -> str:
     pairs = "&".join(f"{enc(key)}={enc(params[key])}" for key in sorted(params) if key != "oauth_signature")
     base_string = f"{method.upper()}&{enc(base_url(url))}&{enc(pairs)}"
-    digest = hmac.new(f"{consumer_secret}&".encode(), base_string.encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return hmac_sha256_base64(f"{consumer_secret}&", base_string.encode())
 
 
 def oauth_params(

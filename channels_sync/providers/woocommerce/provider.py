@@ -9,26 +9,18 @@ would count as a failed delivery toward WooCommerce disabling the webhook) and i
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels_sync.providers.base import (
-    ChannelOrder,
-    ChannelProvider,
-    OrderPage,
-    WebhookEvent,
-    register,
-)
-from channels_sync.providers.fields import body_sha256, json_object
-from channels_sync.providers.http import Attempt, header
+from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.woocommerce.client import MAX_PER_PAGE, ORDER_TOPICS, WooCommerceClient
 from channels_sync.providers.woocommerce.mapping import order_from_json, orders_from_json
+from integrations.fields import body_sha256, json_object
+from integrations.http import Attempt, header
+from integrations.signing import hmac_sha256_base64, signature_matches
 from orders.enums import Channel
 
 PING_BODY = re.compile(rb"webhook_id=\d+")
@@ -38,7 +30,7 @@ ORDER_BODY_TOPICS = frozenset({"order.created", "order.updated", "order.restored
 
 def wc_signature(secret: str, body: bytes) -> str:
     """X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body keyed with the webhook secret."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac_sha256_base64(secret, body)
 
 
 def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
@@ -113,9 +105,7 @@ class WooCommerceProvider(ChannelProvider):
         if is_ping(headers, body):
             return True
         given, secret = header(headers, "X-WC-Webhook-Signature"), credentials.get("webhook_secret", "")
-        if not given or not secret:
-            return False
-        return hmac.compare_digest(wc_signature(secret, body).encode(), given.strip().encode())
+        return bool(secret) and signature_matches(wc_signature(secret, body), given)
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:

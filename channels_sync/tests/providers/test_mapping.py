@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from channels_sync.providers.base import ChannelOrder, MalformedPayload
+from channels_sync.providers.base import ChannelOrder
 from channels_sync.providers.shopify import mapping as shopify
 from channels_sync.providers.tiktok import mapping as tiktok
 from channels_sync.providers.woocommerce import mapping as woocommerce
+from integrations.errors import MalformedPayload
 from orders.services import LineData, OrderData
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import requests
 
-from channels_sync.providers.base import CredentialsError, provider_for
+from channels_sync.providers.base import provider_for
 from channels_sync.providers.shopify.client import ShopifyClient
 from channels_sync.providers.shopify.provider import ShopifyProvider
+from integrations.errors import CredentialsError
 from sandbox.tests.conftest import SANDBOX_LIVE_DB
 from sandbox.webhooks import deliveries_send_due
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from channels_sync.providers.base import MalformedPayload, WebhookEvent
+from channels_sync.providers.base import WebhookEvent
 from channels_sync.providers.shopify.provider import ShopifyProvider
 from channels_sync.providers.tiktok.client import request_sign
 from channels_sync.providers.tiktok.provider import TikTokProvider, webhook_authorization
 from channels_sync.providers.woocommerce.oauth import oauth_params, oauth_signature
 from channels_sync.providers.woocommerce.provider import WooCommerceProvider
+from integrations.errors import MalformedPayload
 from sandbox.providers.woocommerce.auth import oauth_signature as sandbox_oauth_signature
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from channels_sync.providers.base import CredentialsError, NotSupported, provider_for
+from channels_sync.providers.base import provider_for
 from channels_sync.providers.shopify.provider import ShopifyProvider
 from channels_sync.providers.tiktok.provider import TikTokProvider
+from integrations.errors import CredentialsError, NotSupported
 from sandbox.tests.conftest import SANDBOX_LIVE_DB
 from sandbox.webhooks import deliveries_send_due
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from channels_sync.providers.base import CredentialsError, ProviderError, provider_for
+from channels_sync.providers.base import provider_for
 from channels_sync.providers.woocommerce.client import WooCommerceClient
 from channels_sync.providers.woocommerce.provider import WooCommerceProvider
+from integrations.errors import CredentialsError, ProviderError
 from sandbox.tests.conftest import SANDBOX_LIVE_DB
 from sandbox.webhooks import deliveries_send_due
 

@@ -1,4 +1,4 @@
-"""The HTTP part every channel client shares: one Session, timeouts, retries, attempt records.
+"""The HTTP part every provider client shares: one Session, timeouts, retries, attempt records.
 
 Retried (with exponential backoff and full jitter, at most ``max_attempts`` calls): 429, 5xx,
 timeouts and connection errors. A ``Retry-After`` header is honored (seconds, float); one longer
@@ -27,14 +27,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from channels_sync.providers.base import (
-    CONNECT_TIMEOUT,
-    MAX_ATTEMPTS,
-    READ_TIMEOUT,
-    CredentialsError,
-    ProviderError,
-)
+from integrations.errors import CredentialsError, ProviderError
 
+CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0  # seconds, the clients' defaults
+MAX_ATTEMPTS = 5  # per call: the first and four retries (429, 5xx, timeouts)
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 16.0  # seconds: 0.5, 1, 2, 4, … (full jitter), never above the cap
 MAX_RETRY_AFTER = 30.0  # a longer Retry-After is left to the task's own retry, not slept here
 ERROR_SNIPPET = 300  # characters of an error body kept in messages and attempt records
@@ -94,8 +90,8 @@ def snippet(response: requests.Response) -> str:
     return " ".join(response.text[:ERROR_SNIPPET].split())
 
 
-class ChannelHttpClient:
-    """Base of the three channel clients; see the module docstring."""
+class ProviderHttpClient:
+    """Base of every provider's HTTP client; see the module docstring."""
 
     label = "The channel"  # "Shopify", … in messages
     credentials_hint = "check the credentials in the store settings"

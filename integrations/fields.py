@@ -10,7 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from channels_sync.providers.base import MalformedPayload
+from integrations.errors import MalformedPayload
 
 JsonObject = Mapping[str, Any]
 

@@ -1,0 +1,76 @@
+"""Webhook deliveries over time: support's replay, beat's sweep for lost tasks, retention."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels_sync.enums import DeliveryState
+from channels_sync.models import WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+
+def deliveries_replay(*, delivery_ids: list[int]) -> list[int]:
+    """Support's "replay": put failed (or stuck) deliveries back in the queue; returns the ids queued."""
+    from channels_sync import tasks  # tasks import this module
+
+    ids = list(
+        WebhookDelivery.objects.filter(pk__in=delivery_ids)
+        .exclude(state=DeliveryState.PROCESSED)
+        .values_list("id", flat=True)
+    )
+    # A replay starts over: the whole retry budget again (the channel may be back, or the bug fixed).
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        state=DeliveryState.RECEIVED, error="", processed_at=None, attempts=0, last_attempt_at=None
+    )
+    for delivery_id in ids:
+        transaction.on_commit(partial(tasks.process_webhook_delivery.delay, delivery_id))
+    return ids
+
+
+# A delivery still "received" with no attempt this long after it arrived lost its task (the
+# broker was away when it was stored, or the queue lost it); one attempted but not tried again
+# for this long lost its retry (retries wait at most a few minutes).
+STUCK_AFTER = timedelta(minutes=10)
+STUCK_AFTER_ATTEMPT = timedelta(minutes=15)
+
+
+def deliveries_requeue_stuck(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Beat's safety net for intake: queue again the deliveries no task will process.
+
+    Never attempted ones first and on their own limit, so a backlog of retried ones never hides
+    them. A delivery queued twice costs a little work: the first task to claim it finishes it,
+    the other finds it done; the attempt cap holds across tasks.
+    """
+    from channels_sync import tasks  # tasks import this module
+
+    now = now or timezone.now()
+    waiting = WebhookDelivery.objects.filter(state=DeliveryState.RECEIVED)
+    never = waiting.filter(attempts=0, received_at__lt=now - STUCK_AFTER).order_by("received_at")
+    dropped = waiting.filter(attempts__gt=0, last_attempt_at__lt=now - STUCK_AFTER_ATTEMPT).order_by("last_attempt_at")
+    ids = [*never.values_list("id", flat=True)[:limit], *dropped.values_list("id", flat=True)[:limit]]
+    for delivery_id in ids:
+        tasks.process_webhook_delivery.delay(delivery_id)
+    if ids:
+        logger.warning("queued %s webhook deliveries again that no task was processing", len(ids))
+    return ids
+
+
+def deliveries_prune(*, older_than: timedelta, now: datetime | None = None, chunk: int = 5_000) -> int:
+    """Delete processed and ignored deliveries received before ``older_than`` ago (failed and
+    waiting ones stay for support); in chunks, so no statement holds the table long."""
+    cutoff = (now or timezone.now()) - older_than
+    done = (DeliveryState.PROCESSED, DeliveryState.IGNORED)
+    deleted = 0
+    while True:
+        ids = list(
+            WebhookDelivery.objects.filter(state__in=done, received_at__lt=cutoff).values_list("id", flat=True)[:chunk]
+        )
+        if not ids:
+            return deleted
+        deleted += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]
