@@ -274,9 +274,7 @@ def test_another_accounts_stores_and_orders_are_not_found(
     assert not OrderEvent.objects.filter(type=OrderEventType.DUPLICATE_CONFIRMED).exists()
 
 
-def test_the_stores_page_lists_only_the_accounts_stores(
-    owner_client: Client, account: Any, other_account: Any
-) -> None:
+def test_the_stores_page_lists_only_the_accounts_stores(owner_client: Client, account: Any, other_account: Any) -> None:
     secret_store(account, "Mine")
     secret_store(other_account, "Theirs")
     html = owner_client.get("/stores/").content.decode()
