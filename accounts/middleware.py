@@ -1,4 +1,5 @@
-"""Sets ``request.account`` (the account the signed-in user works in) and ``request.account_role``.
+"""Sets ``request.account`` (the account the signed-in user works in) and ``request.account_role``;
+ends idle sessions (``SessionIdleMiddleware``).
 
 The choice is kept in the session (the account switcher changes it); a user who lost
 access to that account falls back to their first account. Users with no membership get
@@ -7,8 +8,10 @@ access to that account falls back to their first account. Users with no membersh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import Account
@@ -42,3 +45,29 @@ def current_account(request: HttpRequest) -> Account | None:
         if account is not None:
             request.session[SESSION_KEY] = account.pk
     return account
+
+
+IDLE_TOUCHED_KEY = "idle_touched_at"
+
+
+class SessionIdleMiddleware:
+    """Ends a session after ``SESSION_IDLE_MINUTES`` without a request (``SESSION_COOKIE_AGE``).
+
+    A signed-in request re-saves the session, which moves its expiry (row and cookie) to
+    now + the idle time, but at most once per ``SESSION_IDLE_REFRESH``: saving on every request
+    (``SESSION_SAVE_EVERY_REQUEST``) would write the session row on each htmx poll.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        # After the view, so the sign-in request itself stamps the new session (saved anyway).
+        if request.user.is_authenticated:
+            now = int(time.time())
+            touched = request.session.get(IDLE_TOUCHED_KEY)
+            refresh = settings.SESSION_IDLE_REFRESH.total_seconds()
+            if not isinstance(touched, int) or now - touched >= refresh:
+                request.session[IDLE_TOUCHED_KEY] = now  # marks the session modified: saved with a new expiry
+        return response

@@ -34,11 +34,32 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", False)
 
+# Values shipped in docker-compose.yml and the docs as "put yours here": never accepted with DEBUG off.
+KNOWN_PLACEHOLDERS = ("change-me", "changeme", "insecure", "not-for-production", "placeholder")
+MIN_SECRET_KEY_LENGTH = 50
+KEY_HOWTO = 'python -c "import secrets; print(secrets.token_urlsafe(64))"'
+
+
+def _looks_like_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return any(marker in lowered for marker in KNOWN_PLACEHOLDERS)
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"  # noqa: S105
+elif not DEBUG and len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too short for the production profile (DEBUG off): use {MIN_SECRET_KEY_LENGTH}+ random "
+        f"characters, e.g. {KEY_HOWTO}."
+    )
+elif not DEBUG and _looks_like_placeholder(SECRET_KEY):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is a placeholder (docker-compose.yml's or the docs'): the production profile (DEBUG off) "
+        f"refuses it. Put a real key in .env or the environment, e.g. {KEY_HOWTO}."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -53,6 +74,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "axes",
     "zopi",
     "accounts",
     "orders",
@@ -73,10 +95,21 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.CurrentAccountMiddleware",
+    "accounts.middleware.SessionIdleMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The simulated providers (sandbox/): on for make run and tests, off in the production profile.
+# Tests and the ingest benchmark run the production profile with the sandbox on purpose, and say so.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
+SANDBOX_IN_PRODUCTION_FOR_TESTS = env_bool("SANDBOX_IN_PRODUCTION_FOR_TESTS", False)
+if SANDBOX_ENABLED and not DEBUG and not SANDBOX_IN_PRODUCTION_FOR_TESTS:
+    raise ImproperlyConfigured(
+        "SANDBOX_ENABLED is on in the production profile (DEBUG off): the simulated providers would be served "
+        "to the world. Unset SANDBOX_ENABLED (it is for make run and the tests); only a test run may set "
+        "SANDBOX_IN_PRODUCTION_FOR_TESTS=1 to allow it."
+    )
 if SANDBOX_ENABLED:
     INSTALLED_APPS.append("sandbox")
 
@@ -202,6 +235,58 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "orders:center"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# --- Sign-in, sessions, secrets, guards --------------------------------------------------
+# Password guessing (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username from
+# one address, that pair is refused for the cool-off, on /accounts/login/ and /admin/ alike
+# (axes hooks authenticate()). Counting the pair, not the username alone, keeps an attacker from
+# locking a merchant out from elsewhere. Behind proxies, set SIGNIN_TRUSTED_PROXIES (how many
+# proxies add to X-Forwarded-For in front of the app) so the client's address is counted, not the
+# proxy's (accounts/signin.py); left at 0, REMOTE_ADDR is the address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("SIGNIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SIGNIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.signin.client_ip"
+SIGNIN_TRUSTED_PROXIES = int(os.environ.get("SIGNIN_TRUSTED_PROXIES", "0"))
+if AXES_FAILURE_LIMIT < 1 or SIGNIN_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("SIGNIN_FAILURE_LIMIT must be 1 or more and SIGNIN_TRUSTED_PROXIES 0 or more.")
+
+# A session ends after SESSION_IDLE_MINUTES without a request (default 8 hours: a working day).
+# Saving the session on every request would write its row on every htmx poll; instead
+# accounts.middleware.SessionIdleMiddleware re-saves it (and so moves its expiry) at most once per
+# SESSION_IDLE_REFRESH, so a session ends between IDLE - REFRESH and IDLE after the last request.
+SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", str(8 * 60)))
+if SESSION_IDLE_MINUTES < 1:
+    raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be 1 or more.")
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_IDLE_REFRESH = min(timedelta(minutes=5), timedelta(minutes=SESSION_IDLE_MINUTES) / 10)
+SESSION_SAVE_EVERY_REQUEST = False
+
+# Key(s) for secrets at rest (channel tokens, webhook secrets): see integrations/crypto.py. Several,
+# comma-separated, newest first: the first encrypts, all decrypt; `manage.py rotate_secrets`
+# re-encrypts with the first so the others can be dropped. Required with DEBUG off; in the dev
+# profile, unset means a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+MIN_FIELD_KEY_LENGTH = 32
+if not DEBUG:
+    field_keys = [key.strip() for key in FIELD_ENCRYPTION_KEY.split(",") if key.strip()]
+    if not field_keys:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY must be set when DEBUG is off (it encrypts channel tokens and webhook secrets), "
+            'e.g. python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())".'
+        )
+    if any(len(key) < MIN_FIELD_KEY_LENGTH or _looks_like_placeholder(key) for key in field_keys):
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEY has a placeholder or a key shorter than {MIN_FIELD_KEY_LENGTH} characters: "
+            "the production profile (DEBUG off) refuses it. Use Fernet keys "
+            '(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())").'
+        )
+
 # --- I18n -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [
@@ -263,9 +348,6 @@ LOGGING = {
 ORDER_CENTER_PAGE_SIZE = int(os.environ.get("ORDER_CENTER_PAGE_SIZE", "25"))
 
 # --- Channel sync -----------------------------------------------------------------------
-# Key(s) for secrets at rest (channel tokens, webhook secrets): see channels_sync/crypto.py.
-# Unset, a key is derived from SECRET_KEY.
-FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 # Where the channels reach this site: webhook addresses are <SITE_URL>/webhooks/<channel>/<store>/.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SYNC_PULL_INTERVAL = timedelta(minutes=int(os.environ.get("SYNC_PULL_INTERVAL_MINUTES", "5")))
