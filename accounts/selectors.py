@@ -18,3 +18,12 @@ def role_in(*, user: AbstractBaseUser | AnonymousUser, account: Account) -> str 
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(user_id=user.pk, account=account).values_list("role", flat=True).first()
+
+
+def members_of(*, account: Account) -> QuerySet[Membership]:
+    """The account's members with their users: owners first, then by username."""
+    return (
+        Membership.objects.filter(account=account)
+        .select_related("user")
+        .order_by("-role", "user__username")  # "staff" > "owner": descending puts owners first
+    )

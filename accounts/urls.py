@@ -7,8 +7,13 @@ from accounts import views
 
 app_name = "accounts"
 
+# Included at the site root: sign-in under /accounts/, the Members page at /members/.
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("switch/", views.switch_account, name="switch"),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/switch/", views.switch_account, name="switch"),
+    path("members/", views.members, name="members"),
+    path("members/add/", views.member_add_view, name="member_add"),
+    path("members/<int:membership_id>/role/", views.member_role, name="member_role"),
+    path("members/<int:membership_id>/remove/", views.member_remove_view, name="member_remove"),
 ]

@@ -1,14 +1,36 @@
+"""Account switching and the Members page (owners add staff or owners, change roles, remove)."""
+
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from accounts.decorators import owner_required
+from accounts.enums import Role
+from accounts.forms import MemberAddForm, MemberRoleForm
 from accounts.middleware import SESSION_KEY
-from accounts.services import AccountNotFound, account_for_switch
+from accounts.selectors import members_of
+from accounts.services import (
+    AccountNotFound,
+    LastOwner,
+    MemberNotFound,
+    PasswordRejected,
+    UsernameTaken,
+    account_for_switch,
+    member_add,
+    member_remove,
+    member_set_role,
+)
+
+MEMBERS_TEMPLATE = "accounts/members.html"
 
 
 @login_required
@@ -28,3 +50,113 @@ def switch_account(request: HttpRequest) -> HttpResponse:
     if target != "orders:center" and not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "orders:center"
     return redirect(target)
+
+
+def _render_members(
+    request: HttpRequest, *, add_form: MemberAddForm | None = None, error: str = "", status: int = 200
+) -> HttpResponse:
+    account = request.account  # type: ignore[attr-defined]
+    context: dict[str, Any] = {
+        "members": list(members_of(account=account)),
+        "roles": Role.choices,
+        "add_form": add_form or MemberAddForm(),
+        "error": error,
+    }
+    template = f"{MEMBERS_TEMPLATE}#members" if request.htmx else MEMBERS_TEMPLATE  # type: ignore[attr-defined]
+    response = render(request, template, context, status=status)
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def _done(request: HttpRequest, message: str) -> HttpResponse:
+    if request.htmx:  # type: ignore[attr-defined]
+        return trigger_client_event(_render_members(request), "toast", {"message": message})
+    messages.success(request, message)
+    return redirect("accounts:members")
+
+
+def _left_owners(request: HttpRequest, message: str) -> HttpResponse:
+    """The signed-in user is no longer an owner here: the Members page is not theirs any more."""
+    messages.success(request, message)
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect("/")
+    return redirect("orders:center")
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    # 422: the page comes back with the reason; htmx swaps it in (base.html's responseHandling).
+    return _render_members(request, error=message, status=422)
+
+
+@require_GET
+@owner_required
+def members(request: HttpRequest) -> HttpResponse:
+    return _render_members(request)
+
+
+@require_POST
+@owner_required
+def member_add_view(request: HttpRequest) -> HttpResponse:
+    form = MemberAddForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = member_add(
+                account=request.account,  # type: ignore[attr-defined]
+                username=data["username"],
+                email=data["email"],
+                password=data["password"],
+                role=Role(data["role"]),
+            )
+        except UsernameTaken:
+            form.add_error("username", _("This username is taken. Choose another one."))
+        except PasswordRejected as error:
+            for message in error.messages:
+                form.add_error("password", message)
+        else:
+            return _done(
+                request,
+                _("%(username)s is now a member (%(role)s). They can sign in with the password you chose.")
+                % {"username": membership.user.get_username(), "role": membership.get_role_display()},
+            )
+    return _render_members(request, add_form=form, status=422)
+
+
+@require_POST
+@owner_required
+def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, _("Choose a role: owner or staff."))
+    try:
+        membership = member_set_role(
+            account=request.account,  # type: ignore[attr-defined]
+            membership_id=membership_id,
+            role=Role(form.cleaned_data["role"]),
+        )
+    except MemberNotFound:
+        raise Http404(_("No such member in this account.")) from None
+    except LastOwner:
+        return _refused(request, _("An account needs at least one owner. Make someone else an owner first."))
+    message = _("%(username)s is now %(role)s.") % {
+        "username": membership.user.get_username(),
+        "role": membership.get_role_display(),
+    }
+    if membership.user_id == request.user.pk and membership.role != Role.OWNER:
+        return _left_owners(request, message)
+    return _done(request, message)
+
+
+@require_POST
+@owner_required
+def member_remove_view(request: HttpRequest, membership_id: int) -> HttpResponse:
+    try:
+        membership = member_remove(account=request.account, membership_id=membership_id)  # type: ignore[attr-defined]
+    except MemberNotFound:
+        raise Http404(_("No such member in this account.")) from None
+    except LastOwner:
+        return _refused(request, _("An account needs at least one owner: the last owner cannot be removed."))
+    message = _("%(username)s is no longer a member of this account.") % {"username": membership.user.get_username()}
+    if membership.user_id == request.user.pk:
+        return _left_owners(request, message)
+    return _done(request, message)

@@ -18,7 +18,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
-    path("accounts/", include("accounts.urls")),
+    path("", include("accounts.urls")),
     path("orders/", include("orders.urls")),
     path("", include("channels_sync.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
