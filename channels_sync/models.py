@@ -23,6 +23,9 @@ class Store(models.Model):
     ``credentials`` / ``webhook_secret``; nothing renders them back, the admin included.
     """
 
+    # Encrypted fields: ``manage.py rotate_secrets`` re-encrypts them with the newest key.
+    SECRET_FIELDS = ("credentials_token", "webhook_secret_token")
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stores")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     name = models.CharField(_("name"), max_length=200)

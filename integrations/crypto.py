@@ -1,10 +1,11 @@
 """Secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) with a key from the settings.
 
 ``FIELD_ENCRYPTION_KEY`` holds one key or several separated by commas (the first encrypts,
-every one decrypts: rotate by putting the new key first). Each entry is a Fernet key or any
-string, which is stretched with HKDF-SHA256. Unset, the key is derived from ``SECRET_KEY``,
-so rotating ``SECRET_KEY`` without setting ``FIELD_ENCRYPTION_KEY`` to the old value makes
-stored secrets unreadable.
+every one decrypts: rotate by putting the new key first, running ``manage.py rotate_secrets``
+(``reencrypt`` below), then dropping the old key). Each entry is a Fernet key or any string,
+which is stretched with HKDF-SHA256. Unset (dev profile only: the production profile requires
+it), the key is derived from ``SECRET_KEY``; that derived key is the one an entry equal to the
+``SECRET_KEY`` value gives, so such an entry reads secrets stored before a key was set.
 """
 
 from __future__ import annotations
@@ -32,15 +33,19 @@ def _fernet_for(secret: str) -> Fernet:
 
 
 @cache
-def _fernet(keys: str) -> MultiFernet:
+def _fernets(keys: str) -> tuple[Fernet, ...]:
     entries = [key.strip() for key in keys.split(",") if key.strip()]
     if not entries:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY (or SECRET_KEY) must be set to store secrets.")
-    return MultiFernet([_fernet_for(entry) for entry in entries])
+    return tuple(_fernet_for(entry) for entry in entries)
+
+
+def _keys() -> tuple[Fernet, ...]:
+    return _fernets(settings.FIELD_ENCRYPTION_KEY or settings.SECRET_KEY)
 
 
 def _current() -> MultiFernet:
-    return _fernet(settings.FIELD_ENCRYPTION_KEY or settings.SECRET_KEY)
+    return MultiFernet(list(_keys()))
 
 
 def encrypt_json(value: Any) -> str:
@@ -53,3 +58,20 @@ def decrypt_json(token: str) -> Any:
         return json.loads(_current().decrypt(token.encode()))
     except InvalidToken as error:
         raise ValueError("stored secret cannot be decrypted with the configured key") from error
+
+
+def reencrypt(token: str) -> str | None:
+    """``token`` encrypted with the newest key, or None when it already is (nothing to write).
+
+    Raises ``ValueError`` when no configured key reads it. Used by ``manage.py rotate_secrets``."""
+    newest = _keys()[0]
+    try:
+        newest.decrypt(token.encode())
+    except InvalidToken:
+        pass
+    else:
+        return None
+    try:
+        return _current().rotate(token.encode()).decode()
+    except InvalidToken as error:
+        raise ValueError("stored secret cannot be decrypted with any configured key") from error
