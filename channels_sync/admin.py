@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -19,13 +18,20 @@ def _secret_state(token: str) -> str:
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
+    """Stores are connected by merchants (the connect form checks the host and the token), never added
+    here. Where a store's token is sent (channel, base URL), which shop it is (domain) and whose it is
+    (account) are read-only: changing them would send the token elsewhere or split a store's orders
+    between tenants. Support may rename a store or change its status."""
+
     list_display = ("name", "channel", "domain", "account", "status", "last_pull_at", "last_webhook_at", "created_at")
     list_filter = ("channel", "status", "account")
     search_fields = ("name", "domain", "account__name", "=public_id")
-    autocomplete_fields = ("account",)
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # The encrypted fields are not editable and never rendered; these say only whether one is set.
     readonly_fields = (
+        "account",
+        "channel",
+        "base_url",
+        "domain",
         "public_id",
         "credentials_state",
         "webhook_secret_state",
@@ -40,7 +46,10 @@ class StoreAdmin(admin.ModelAdmin):
         "next_pull_at",
         "created_at",
     )
-    fields = ("account", "channel", "name", "domain", "base_url", "status", *readonly_fields)
+    fields = ("name", "status", *readonly_fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     @admin.display(description=_("credentials"))
     def credentials_state(self, store: Store) -> str:
