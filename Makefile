@@ -131,9 +131,10 @@ lint: $(DEV_STAMP)
 	step "mypy ." env DEBUG=1 $(VENV)/bin/mypy .; \
 	step "lint-imports" $(VENV)/bin/lint-imports; \
 	step "makemigrations --check --dry-run" env DEBUG=1 $(MANAGE) makemigrations --check --dry-run; \
-	step "check --deploy --fail-level WARNING (DEBUG=0, random SECRET_KEY, ALLOWED_HOSTS=example.com)" \
-		env DEBUG=0 ALLOWED_HOSTS=example.com \
+	step "check --deploy --fail-level WARNING (DEBUG=0, random SECRET_KEY and FIELD_ENCRYPTION_KEY, ALLOWED_HOSTS=example.com)" \
+		env DEBUG=0 ALLOWED_HOSTS=example.com SANDBOX_ENABLED=0 \
 		SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+		FIELD_ENCRYPTION_KEY="$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
 		$(MANAGE) check --deploy --fail-level WARNING; \
 	if [ $${#failed[@]} -gt 0 ]; then printf 'make lint: FAILED: %s\n' "$${failed[@]}" >&2; exit 1; fi; \
 	echo "make lint: all checks passed"
@@ -144,7 +145,8 @@ lint: $(DEV_STAMP)
 # defaults as the test suite; a separate run dir keeps the demo database untouched.
 # Export DATABASE_URL to measure on PostgreSQL.
 bench bench-ingest: export DEBUG ?= 0
-bench bench-ingest: export SECRET_KEY ?= bench-only-secret-key-not-for-production-0123456789abcdef
+bench bench-ingest: export SECRET_KEY ?= bench-run-secret-key-0123456789abcdefghijklmnopqrstuvwxyz
+bench bench-ingest: export FIELD_ENCRYPTION_KEY ?= bench-run-field-key-0123456789abcdefghijklmnopqrstuvwxyz
 bench bench-ingest: export ALLOWED_HOSTS ?= testserver,127.0.0.1,localhost
 bench bench-ingest: export SECURE_SSL_REDIRECT ?= 0
 bench bench-ingest: export SESSION_COOKIE_SECURE ?= 0
@@ -158,6 +160,7 @@ bench: $(DEV_STAMP)
 # The sandbox serves the channel pages (its tables are migrated with it on); the command
 # starts its own gunicorn. docs/benchmarks.md, "Channel ingest".
 bench-ingest: export SANDBOX_ENABLED ?= 1
+bench-ingest: export SANDBOX_IN_PRODUCTION_FOR_TESTS ?= 1
 bench-ingest: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_ingest --orders $(INGEST_ORDERS) $(BENCH_ARGS)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.models import Account, Membership
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 def seed() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", "--with-demo-login", stdout=out)
     return out.getvalue()
 
 
@@ -68,3 +70,21 @@ def test_the_demo_user_logs_in_with_demo_demo_and_sees_the_demo_orders(client: C
     assert "Demo Store Co" in page.content.decode()
     account = Account.objects.get(name="Demo Store Co")
     assert tab_counts(page) == order_tab_counts(account=account).tabs
+
+
+def test_under_the_production_profile_seed_demo_refuses_without_the_flag(settings: Any) -> None:
+    # given the production profile (the suite runs with DEBUG off; said here so it cannot drift)
+    settings.DEBUG = False
+    # when seed_demo runs without --with-demo-login
+    with pytest.raises(CommandError, match="--with-demo-login"):
+        call_command("seed_demo", stdout=StringIO())
+    # then no demo / demo login exists and no demo data was written
+    assert not get_user_model().objects.filter(username="demo").exists()
+    assert not Account.objects.filter(name="Demo Store Co").exists()
+
+
+def test_in_the_dev_profile_seed_demo_needs_no_flag(settings: Any) -> None:
+    # make run (DEBUG=1) is unaffected
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    assert get_user_model().objects.get(username="demo").check_password("demo")

@@ -87,7 +87,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def demo_data(transactional_db: None) -> None:
     """The demo account (demo / demo) with orders in every tab and sub-status."""
-    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo", "--with-demo-login", verbosity=0)  # the suite runs with DEBUG off
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 Idempotent: a second run changes nothing. Orders reach their statuses through the same
 services production uses (facts first, then ``order_recompute_status``).
+
+The login demo / demo is a known password: under the production profile (``DEBUG`` off) the
+command refuses unless ``--with-demo-login`` says that is wanted (a trial install, the tests).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -90,7 +94,20 @@ SCENARIOS = [
 class Command(BaseCommand):
     help = "Create the demo account, user, stores and orders in every tab (idempotent)."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--with-demo-login",
+            action="store_true",
+            help="Create the demo / demo login even under the production profile (DEBUG off).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["with_demo_login"]:
+            raise CommandError(
+                f"seed_demo creates the login {DEMO_USERNAME} / {DEMO_PASSWORD}, whose password everyone knows; "
+                "the production profile (DEBUG off) refuses. Pass --with-demo-login to create it anyway "
+                "(a trial install), or run with DEBUG=1."
+            )
         with transaction.atomic():
             account, created = Account.objects.get_or_create(name=ACCOUNT_NAME)
             user = self._demo_user()
