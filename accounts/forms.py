@@ -17,7 +17,12 @@ class MemberAddForm(forms.Form):
         help_text=_("A new login for this person. Letters, digits and @/./+/-/_ only."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}),
     )
-    email = forms.EmailField(label=_("E-mail"), required=False)
+    # A text input (styled like the others), with the e-mail keyboard on phones; checked on the server.
+    email = forms.EmailField(
+        label=_("E-mail"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "email", "autocomplete": "off", "spellcheck": "false"}),
+    )
     password = forms.CharField(
         label=_("Password"),
         strip=False,
