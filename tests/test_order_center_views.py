@@ -259,9 +259,7 @@ def test_filter_by_store_shows_its_orders_and_its_counts(member_client: Client, 
     assert tab_counts(center(member_client))["new"] == 2
 
 
-def test_a_store_that_cannot_sync_is_announced_above_the_orders(
-    owner_client: Client, account: Any, store: Any
-) -> None:
+def test_a_store_that_cannot_sync_is_announced_above_the_orders(owner_client: Client, account: Any, store: Any) -> None:
     # given one healthy store and one whose token was revoked
     broken = StoreFactory(
         account=account, name="Old shop", status="error", last_error="Shopify refused the token (401)"
