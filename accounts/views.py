@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
@@ -17,6 +17,7 @@ from accounts.decorators import owner_required
 from accounts.enums import Role
 from accounts.forms import MemberAddForm, MemberRoleForm
 from accounts.middleware import SESSION_KEY
+from accounts.navigation import redirect_to_next
 from accounts.selectors import members_of
 from accounts.services import (
     AccountNotFound,
@@ -45,11 +46,8 @@ def switch_account(request: HttpRequest) -> HttpResponse:
     except AccountNotFound:
         raise Http404(_("No such account.")) from None
     request.session[SESSION_KEY] = account.pk
-    # The new account has other stores and orders: land on the order center, not the old URL.
-    target = request.POST.get("next") or "orders:center"
-    if target != "orders:center" and not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = "orders:center"
-    return redirect(target)
+    # The new account has other stores and orders: land on the order center unless told otherwise.
+    return redirect_to_next(request.POST.get("next"), default=reverse("orders:center"))
 
 
 def _render_members(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import uuid
 from functools import partial
-from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
@@ -13,7 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -21,6 +19,7 @@ from django_htmx.http import trigger_client_event
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.decorators import account_required, owner_required
+from accounts.navigation import redirect_to_next
 from channels_sync import selectors, tasks
 from channels_sync.forms import CONNECT_FORMS, ConnectForm
 from channels_sync.models import Store
@@ -185,7 +184,4 @@ def order_resync(request: HttpRequest, order_id: int) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         return trigger_client_event(HttpResponse(status=204), "toast", {"message": message})
     messages.success(request, message)
-    target: Any = request.POST.get("next")
-    if not (target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})):
-        target = reverse("orders:detail", args=[order.pk])
-    return redirect(target)
+    return redirect_to_next(request.POST.get("next"), default=reverse("orders:detail", args=[order.pk]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connections
 from django.db.models import BooleanField, Prefetch, QuerySet, Sum, Value
@@ -98,13 +98,24 @@ def _filtered_orders(*, account: Account, order_filter: OrderFilter) -> QuerySet
             orders = orders.alias(term_at=StrIndex("search_text", Value(term))).filter(
                 search_text__contains=probe, term_at__gt=0
             )
-    tz = timezone.get_current_timezone()
-    if order_filter.date_from:
-        orders = orders.filter(placed_at__gte=datetime.combine(order_filter.date_from, time.min, tzinfo=tz))
-    if order_filter.date_to:
-        end = datetime.combine(order_filter.date_to + timedelta(days=1), time.min, tzinfo=tz)
-        orders = orders.filter(placed_at__lt=end)
+    if order_filter.date_from and (start := _midnight(order_filter.date_from)) is not None:
+        orders = orders.filter(placed_at__gte=start)
+    if order_filter.date_to and order_filter.date_to < date.max:  # up to 9999-12-31: every order
+        orders = orders.filter(placed_at__lt=_midnight(order_filter.date_to + timedelta(days=1)))
     return orders
+
+
+def _midnight(day: date) -> datetime | None:
+    """The start of ``day`` in the current time zone, in UTC; None before the first UTC instant.
+
+    Midnight of 0001-01-01 east of UTC has no UTC time (``OverflowError``): every stored time is
+    after it, so it bounds nothing. No other day is that close to the edge of the calendar
+    (offsets are under a day, and the day after 9999-12-31 is never asked for).
+    """
+    try:
+        return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone()).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def order_center_page(

@@ -8,16 +8,16 @@ from urllib.parse import urlencode, urlsplit
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import trigger_client_event
 
 from accounts.decorators import account_required
+from accounts.navigation import redirect_to_next, safe_next_path
 from orders import selectors
 from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, Channel, OrderStatus, SubStatus
 from orders.forms import TAB_CHOICES, OrderCenterForm, encode_cursor, parse_order_ids
@@ -156,16 +156,10 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         "order": order,
         "timeline": order_timeline(order),
         "view_url": order_view_url(order),
-        "back_url": _safe_next(request, request.GET.get("next")) or reverse("orders:center"),
+        "back_url": safe_next_path(request.GET.get("next")) or reverse("orders:center"),
     }
     template = "orders/order_detail.html#drawer" if request.htmx else "orders/order_detail.html"  # type: ignore[attr-defined]
     return render(request, template, context)
-
-
-def _safe_next(request: HttpRequest, target: str | None) -> str | None:
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return None
 
 
 @require_http_methods(["GET", "POST"])
@@ -177,7 +171,7 @@ def orders_bulk_archive(request: HttpRequest, archived: bool) -> HttpResponse:
         order_ids = parse_order_ids(data.getlist("ids"))
     except forms.ValidationError as error:
         return _bad_request(request, list(error.messages))
-    next_url = _safe_next(request, data.get("next")) or reverse("orders:center")
+    next_url = safe_next_path(data.get("next")) or reverse("orders:center")
 
     if request.method == "GET":
         orders = selectors.orders_by_ids(account=request.account, order_ids=order_ids)  # type: ignore[attr-defined]
@@ -205,7 +199,7 @@ def orders_bulk_archive(request: HttpRequest, archived: bool) -> HttpResponse:
         response = _render_center(request, query, fragment="center")
         return trigger_client_event(response, "toast", {"message": message})
     messages.success(request, message)
-    return redirect(next_url)
+    return HttpResponseRedirect(next_url)
 
 
 @require_http_methods(["POST"])
@@ -224,4 +218,4 @@ def order_confirm_duplicate_view(request: HttpRequest, order_id: int) -> HttpRes
         response = render(request, "orders/order_detail.html#drawer", context)
         return trigger_client_event(response, "toast", {"message": message})
     messages.success(request, message)
-    return redirect(_safe_next(request, request.POST.get("next")) or reverse("orders:detail", args=[order.pk]))
+    return redirect_to_next(request.POST.get("next"), default=reverse("orders:detail", args=[order.pk]))
