@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.contrib.auth.models import AbstractBaseUser
 
 from orders.enums import OrderEventType
@@ -12,15 +14,7 @@ def _actor_id(actor: AbstractBaseUser | None) -> int | None:
     return actor.pk if actor is not None else None
 
 
-def event_created(*, order: Order) -> OrderEvent:
-    return OrderEvent.objects.create(
-        order=order,
-        type=OrderEventType.CREATED,
-        parameters={"status": order.status, "sub_status": order.sub_status, "number": order.number},
-    )
-
-
-def events_created(*, orders: list[Order]) -> None:
+def events_created(*, orders: Sequence[Order]) -> None:
     OrderEvent.objects.bulk_create(
         [
             OrderEvent(
@@ -33,14 +27,23 @@ def events_created(*, orders: list[Order]) -> None:
     )
 
 
-def event_status_changed(
-    *, order: Order, old: tuple[str, str], new: tuple[str, str], actor: AbstractBaseUser | None = None
-) -> OrderEvent:
-    return OrderEvent.objects.create(
-        order=order,
-        type=OrderEventType.STATUS_CHANGED,
-        parameters={"from": {"status": old[0], "sub_status": old[1]}, "to": {"status": new[0], "sub_status": new[1]}},
-        actor_id=_actor_id(actor),
+def events_status_changed(
+    *, moves: Sequence[tuple[Order, tuple[str, str], tuple[str, str]]], actor: AbstractBaseUser | None = None
+) -> None:
+    """One ``status_changed`` event per (order, old, new) move."""
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                type=OrderEventType.STATUS_CHANGED,
+                parameters={
+                    "from": {"status": old[0], "sub_status": old[1]},
+                    "to": {"status": new[0], "sub_status": new[1]},
+                },
+                actor_id=_actor_id(actor),
+            )
+            for order, old, new in moves
+        ]
     )
 
 
@@ -57,8 +60,14 @@ def event_renumbered(*, order: Order, old_number: str) -> OrderEvent:
     )
 
 
-def event_channel_updated(*, order: Order, changes: list[str]) -> OrderEvent:
-    return OrderEvent.objects.create(order=order, type=OrderEventType.CHANNEL_UPDATED, parameters={"changes": changes})
+def events_channel_updated(*, updates: Sequence[tuple[Order, list[str]]]) -> None:
+    """One ``channel_updated`` event per (order, changed fields)."""
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(order=order, type=OrderEventType.CHANNEL_UPDATED, parameters={"changes": changes})
+            for order, changes in updates
+        ]
+    )
 
 
 def event_possible_duplicate(*, order: Order, twin: Order, purchase_id: str) -> OrderEvent:

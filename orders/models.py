@@ -11,8 +11,8 @@ from orders.enums import Channel, OrderEventType, OrderStatus, RefundState, SubS
 class Order(models.Model):
     """A paid (or soon paid) customer order from a sales channel.
 
-    ``status`` / ``sub_status`` are derived by ``orders.status.derive_status`` and stored
-    for fast tabs; only ``orders.services`` writes them.
+    ``status`` / ``sub_status`` are derived by ``orders.derivation.derive_status`` and stored
+    for fast tabs; only ``orders.services.status_write`` writes them.
     """
 
     # No single-column indexes on the two keys: every composite index below starts with one of

@@ -1,4 +1,4 @@
-"""``orders.status.derive_status``: every row of the status table, the documented precedence,
+"""``orders.derivation.derive_status``: every row of the status table, the documented precedence,
 and properties over generated facts (pure function: no database, no clock)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orders.derivation import STAGE_RANK, OrderFacts, ShipmentFact, SupplierOrderFact, derive_status
 from orders.enums import SUB_STATUSES_BY_STATUS, OrderStatus, RefundState, SubStatus, SupplierOrderState, TrackingStatus
-from orders.status import STAGE_RANK, OrderFacts, ShipmentFact, SupplierOrderFact, derive_status
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 EXPIRE = timedelta(days=30)

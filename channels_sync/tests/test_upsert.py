@@ -82,10 +82,10 @@ def test_unpaid_waits_then_payment_moves_it_to_new(account: Any) -> None:
     upsert(store, item(paid=True, updated_at=T0 + timedelta(minutes=5)))
     order = Order.objects.get()
     assert order.status == OrderStatus.NEW
-    assert list(order.events.values_list("type", flat=True)) == [
+    assert list(order.events.values_list("type", flat=True)) == [  # the cause, then its effect
         OrderEventType.CREATED,
-        OrderEventType.STATUS_CHANGED,
         OrderEventType.CHANNEL_UPDATED,
+        OrderEventType.STATUS_CHANGED,
     ]
     assert_counts_exact(account)
 

@@ -1,20 +1,19 @@
-"""Creating orders as they arrive from a channel (the channel-sync issue adds the upsert)."""
+"""Creating orders as they arrive from a channel: numbering, lines, and the search text."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.db import IntegrityError, transaction
 
 from accounts.models import Account
 from orders import events
 from orders.models import Order, OrderLine
-from orders.services.counts import count_key, counts_apply
-from orders.status import OrderFacts, derive_status
+from orders.search_text import search_text_for, search_text_with
+from orders.services.locks import advisory_locks, number_lock_key
+from orders.services.status_write import StatusWrites, status_writes
 
 
 @dataclass(frozen=True)
@@ -44,20 +43,16 @@ class OrderData:
     extra_search_terms: tuple[str, ...] = field(default_factory=tuple)
 
 
-def search_text_for(*, number: str, customer_name: str, customer_email: str, terms: list[str]) -> str:
-    parts = [number, customer_name, customer_email, *terms]
-    return " ".join(part.lower() for part in parts if part)
-
-
 def _next_number(*, account: Account, base_number: str) -> str:
     """The display number for a new order: ``base`` if free, else ``base-N`` in arrival order.
 
     When the second order with a number arrives, the first becomes ``base-1`` and the new
-    one ``base-2``. Arrivals of one number queue on a lock (``_lock_base_number``); numbers a
+    one ``base-2``. Arrivals of one number queue on an advisory lock; numbers a
     channel produced itself are skipped (``_free_number``); the unique constraint on
     (account, number) stays the last guard (the caller retries).
     """
-    _lock_base_number(account=account, base_number=base_number)
+    # Queue arrivals of one number until the previous one commits (see ``advisory_locks``).
+    advisory_locks([number_lock_key(account_id=account.pk, base_number=base_number)])
     siblings = list(
         Order.objects.select_for_update().filter(account=account, base_number=base_number).order_by("created_at", "id")
     )
@@ -85,29 +80,12 @@ def _free_number(*, account: Account, base_number: str, start: int) -> str:
     return f"{base_number}-{n}"
 
 
-def _lock_base_number(*, account: Account, base_number: str) -> None:
-    """Queue arrivals of one number in one account until the previous one commits.
-
-    Locking the sibling rows is not enough on PostgreSQL: a waiter's query does not see a
-    sibling inserted while it waited, so it computes a number just taken (and with no
-    sibling yet there is no row to lock). A transaction-scoped advisory lock taken before
-    the read makes every arrival read after the previous one committed. SQLite writers are
-    serialized already (IMMEDIATE transactions).
-    """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"order-number:{account.pk}:{base_number}"]
-        )
-
-
 def order_create(*, account: Account, store_id: int, channel: str, data: OrderData, attempts: int = 3) -> Order:
     """Create an order with its lines, derived status, counters and first event."""
     for attempt in range(attempts):
         try:
-            with transaction.atomic():
-                return _order_create(account=account, store_id=store_id, channel=channel, data=data)
+            with transaction.atomic(), status_writes() as writes:
+                return order_insert(account=account, store_id=store_id, channel=channel, data=data, writes=writes)
         except IntegrityError:
             # Another arrival took the same number between our read and insert: read again.
             if attempt == attempts - 1:
@@ -115,17 +93,16 @@ def order_create(*, account: Account, store_id: int, channel: str, data: OrderDa
     raise AssertionError("unreachable")
 
 
-def _order_create(*, account: Account, store_id: int, channel: str, data: OrderData) -> Order:
-    order = order_insert(account=account, store_id=store_id, channel=channel, data=data)
-    counts_apply(Counter({count_key(order): 1}))
-    return order
-
-
 def order_insert(
-    *, account: Account, store_id: int, channel: str, data: OrderData, channel_updated_at: datetime | None = None
+    *,
+    account: Account,
+    store_id: int,
+    channel: str,
+    data: OrderData,
+    writes: StatusWrites,
+    channel_updated_at: datetime | None = None,
 ) -> Order:
-    """Insert one order with its lines and first event; the caller applies the counter (+1 on
-    ``count_key(order)``) in its transaction, so a batch applies all its deltas once, sorted."""
+    """Insert one order with its lines, numbered by the rules of ``_next_number``."""
     number = _next_number(account=account, base_number=data.number)
     order = _order_row(
         account=account,
@@ -135,9 +112,8 @@ def order_insert(
         number=number,
         channel_updated_at=channel_updated_at,
     )
-    order.save(force_insert=True)
+    writes.insert([order])
     OrderLine.objects.bulk_create(_line_rows(order=order, data=data))
-    events.event_created(order=order)
     return order
 
 
@@ -147,13 +123,14 @@ def orders_insert_fresh(
     store_id: int,
     channel: str,
     items: list[tuple[OrderData, datetime | None]],
+    writes: StatusWrites,
 ) -> list[Order]:
     """Insert orders whose channel numbers are free in the account, in a few statements.
 
-    The caller holds the number locks (``order-number:…`` advisory locks) and has checked
-    that no order of the account has these numbers as number or base number and that each
-    appears once in ``items``: then every order keeps its channel number, as ``order_insert``
-    would give it, without a query per order. Returns the orders in ``items`` order.
+    The caller holds the number locks (``number_lock_key``) and has checked that no order of
+    the account has these numbers as number or base number and that each appears once in
+    ``items``: then every order keeps its channel number, as ``order_insert`` would give it,
+    without a query per order. Returns the orders in ``items`` order.
     """
     orders = [
         _order_row(
@@ -166,22 +143,17 @@ def orders_insert_fresh(
         )
         for data, updated in items
     ]
-    Order.objects.bulk_create(orders)
+    writes.insert(orders)
     OrderLine.objects.bulk_create(
         [line for order, (data, _) in zip(orders, items, strict=True) for line in _line_rows(order=order, data=data)]
     )
-    events.events_created(orders=orders)
     return orders
 
 
 def _order_row(
     *, account: Account, store_id: int, channel: str, data: OrderData, number: str, channel_updated_at: datetime | None
 ) -> Order:
-    status, sub_status = derive_status(
-        OrderFacts(channel_paid=data.paid, channel_canceled=data.canceled),
-        now=timezone.now(),
-        expire_after=timedelta(days=account.expire_after_days),
-    )
+    """An unsaved order; ``StatusWrites.insert`` gives it its status and saves it."""
     return Order(
         account=account,
         store_id=store_id,
@@ -197,8 +169,6 @@ def _order_row(
         channel_canceled=data.canceled,
         placed_at=data.placed_at,
         channel_updated_at=channel_updated_at,
-        status=status,
-        sub_status=sub_status,
         search_text=search_text_for(
             number=number,
             customer_name=data.customer_name,
@@ -225,7 +195,7 @@ def _line_rows(*, order: Order, data: OrderData) -> list[OrderLine]:
 
 def order_add_search_terms(*, order: Order, terms: list[str]) -> None:
     """Make an order findable by more terms (a tracking number, a supplier order id)."""
-    new_terms = [t.lower() for t in terms if t and t.lower() not in order.search_text]
-    if new_terms:
-        order.search_text = " ".join([order.search_text, *new_terms]).strip()
+    search_text = search_text_with(order.search_text, terms)
+    if search_text != order.search_text:
+        order.search_text = search_text
         order.save(update_fields=["search_text", "updated_at"])

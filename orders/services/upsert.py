@@ -4,7 +4,8 @@ Sync (webhooks and pull) hands a batch of normalized channel orders to
 ``orders_upsert_from_channel``. New orders get their display number by the intake rules
 (``#1001``, ``#1001-1``, …); known ones are updated in place unless the update is older than
 what is stored (``channel_updated_at``). Lines are merged on ``channel_line_id`` so their ids
-survive an update. Status, counters and events are written in the same transaction.
+survive an update. Status, counters and events are written in the same transaction, through
+``orders.services.status_write``.
 
 Locks are taken in one fixed order so two batches never wait on each other in a circle:
 advisory locks on every base number and purchase id of the batch (sorted), then the known
@@ -19,14 +20,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Prefetch
 
 from accounts.models import Account
 from orders import events
 from orders.models import Order, OrderLine, PurchaseId
-from orders.services.counts import CountKey, count_key, counts_apply
+from orders.search_text import search_text_with
 from orders.services.intake import LineData, OrderData, order_insert, orders_insert_fresh
-from orders.services.status import order_derived_status
+from orders.services.locks import advisory_locks, number_lock_key, purchase_lock_key
+from orders.services.recompute import orders_derived_status
+from orders.services.status_write import StatusWrites, status_writes
 
 
 class ChannelOrderLike(Protocol):
@@ -68,8 +72,8 @@ def orders_upsert_from_channel(
         return UpsertResult()
     for attempt in range(attempts):
         try:
-            with transaction.atomic():
-                return _upsert(account=account, store_id=store_id, channel=channel, items=latest)
+            with transaction.atomic(), status_writes() as writes:
+                return _upsert(account=account, store_id=store_id, channel=channel, items=latest, writes=writes)
         except (IntegrityError, OperationalError) as error:
             # Another writer inserted the same order or number first (read again: it is known now),
             # or PostgreSQL broke a lock cycle with another transaction.
@@ -92,33 +96,29 @@ def _is_retryable(error: Exception) -> bool:
     return "deadlock" in str(error).lower()
 
 
-def _advisory_locks(keys: list[str]) -> None:
-    if connection.vendor != "postgresql" or not keys:
-        return
-    with connection.cursor() as cursor:  # one statement, keys taken in sorted order
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(t.key, 0)) "
-            "FROM unnest(%s::text[]) WITH ORDINALITY AS t(key, position) ORDER BY t.position",
-            [sorted(set(keys))],
-        )
-
-
-def _upsert(*, account: Account, store_id: int, channel: str, items: dict[str, ChannelOrderLike]) -> UpsertResult:
-    # The same keys as intake's number lock, so order_create and this queue on one another.
-    _advisory_locks(
-        [f"order-number:{account.pk}:{item.data.number}" for item in items.values()]
-        + [f"purchase:{account.pk}:{pid}" for item in items.values() for pid in item.purchase_ids]
+def _upsert(
+    *, account: Account, store_id: int, channel: str, items: dict[str, ChannelOrderLike], writes: StatusWrites
+) -> UpsertResult:
+    # The same number keys as intake's, so order_create and this queue on one another.
+    advisory_locks(
+        [number_lock_key(account_id=account.pk, base_number=item.data.number) for item in items.values()]
+        + [
+            purchase_lock_key(account_id=account.pk, purchase_id=pid)
+            for item in items.values()
+            for pid in item.purchase_ids
+        ]
     )
     known = {
         order.channel_order_id: order
         for order in Order.objects.select_for_update(of=("self",))
         .select_related("account")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
         .filter(store_id=store_id, channel_order_id__in=list(items))
         .order_by("pk")
     }
     result = UpsertResult()
-    deltas: Counter[CountKey] = Counter()
     touched: list[tuple[Order, ChannelOrderLike]] = []
+    updates: list[_Update] = []
     for channel_order_id, item in items.items():
         order = known.get(channel_order_id)
         if order is None:
@@ -126,14 +126,13 @@ def _upsert(*, account: Account, store_id: int, channel: str, items: dict[str, C
         if order.channel_updated_at is not None and item.updated_at < order.channel_updated_at:
             result.stale.append(order.pk)
             continue
-        old_key = count_key(order)
-        if _order_update(order=order, item=item):
-            result.updated.append(order.pk)
-            deltas[old_key] -= 1
-            deltas[count_key(order)] += 1
-        else:
-            result.unchanged.append(order.pk)
         touched.append((order, item))
+        update = _order_update(order=order, item=item)
+        if update is None:
+            result.unchanged.append(order.pk)
+        else:
+            updates.append(update)
+    _updates_store(updates=updates, writes=writes, result=result)
     # New orders in number order: each takes the sibling rows of its number in a fixed order.
     new_items = sorted(
         (item for key, item in items.items() if key not in known),
@@ -141,21 +140,27 @@ def _upsert(*, account: Account, store_id: int, channel: str, items: dict[str, C
     )
     fresh, renumbered = _split_fresh(account=account, items=new_items)
     inserted = orders_insert_fresh(
-        account=account, store_id=store_id, channel=channel, items=[(item.data, item.updated_at) for item in fresh]
+        account=account,
+        store_id=store_id,
+        channel=channel,
+        items=[(item.data, item.updated_at) for item in fresh],
+        writes=writes,
     )
     for order, item in zip(inserted, fresh, strict=True):
-        deltas[count_key(order)] += 1
         result.created.append(order.pk)
         touched.append((order, item))
     for item in renumbered:  # numbers another order has: one at a time, by the intake rules
         order = order_insert(
-            account=account, store_id=store_id, channel=channel, data=item.data, channel_updated_at=item.updated_at
+            account=account,
+            store_id=store_id,
+            channel=channel,
+            data=item.data,
+            writes=writes,
+            channel_updated_at=item.updated_at,
         )
-        deltas[count_key(order)] += 1
         result.created.append(order.pk)
         touched.append((order, item))
     result.flagged_duplicates = _link_purchases(account=account, touched=touched)
-    counts_apply(deltas)
     return result
 
 
@@ -176,8 +181,21 @@ def _split_fresh(
     return fresh, [item for item in items if id(item) not in fresh_ids]
 
 
-def _order_update(*, order: Order, item: ChannelOrderLike) -> bool:
-    """Apply a newer channel state to a known order; returns whether anything but the time moved."""
+@dataclass
+class _Update:
+    """A known order with a newer channel state applied in memory, not saved yet."""
+
+    order: Order
+    fields: list[str]  # the order's fields that changed, with the channel time and search text
+    changes: list[str]  # what the merchant sees changed (the fields and "lines"), for the event
+    channel_state_moved: bool  # paid or canceled changed: the status may move
+
+
+def _order_update(*, order: Order, item: ChannelOrderLike) -> _Update | None:
+    """Apply a newer channel state to a known order in memory (its lines are written now).
+
+    None if it repeats what is stored.
+    """
     data = item.data
     paid, canceled = data.paid, data.canceled
     if order.channel_updated_at is not None and item.updated_at == order.channel_updated_at:
@@ -199,35 +217,41 @@ def _order_update(*, order: Order, item: ChannelOrderLike) -> bool:
             changes.append(attr)
     if _lines_merge(order=order, lines=data.lines):
         changes.append("lines")
-    new_terms = [
-        term.lower()
-        for term in (
-            data.customer_name,
-            data.customer_email,
-            *(line.sku for line in data.lines),
-            *data.extra_search_terms,
-        )
-        if term and term.lower() not in order.search_text
-    ]
-    if new_terms:  # appended, never rebuilt: tracking numbers and supplier ids were added since
-        order.search_text = " ".join([order.search_text, *new_terms]).strip()
-    if not changes and not new_terms and order.channel_updated_at == item.updated_at:
-        return False  # a repeat of what is stored
-    update_fields = ["channel_updated_at", "search_text", "updated_at", *(c for c in changes if c != "lines")]
+    # Appended, never rebuilt: tracking numbers and supplier ids were added since.
+    search_text = search_text_with(
+        order.search_text,
+        [data.customer_name, data.customer_email, *(line.sku for line in data.lines), *data.extra_search_terms],
+    )
+    if not changes and search_text == order.search_text and order.channel_updated_at == item.updated_at:
+        return None
+    order.search_text = search_text
     order.channel_updated_at = item.updated_at
-    status_moved = False
-    if "channel_paid" in changes or "channel_canceled" in changes:
-        old = (order.status, order.sub_status)
-        new = order_derived_status(order=order)
-        if new != old:
-            order.status, order.sub_status = new
-            update_fields += ["status", "sub_status"]
-            status_moved = True
-            events.event_status_changed(order=order, old=old, new=new)
-    order.save(update_fields=update_fields)
-    if changes:
-        events.event_channel_updated(order=order, changes=changes)
-    return bool(changes) or status_moved
+    return _Update(
+        order=order,
+        fields=["channel_updated_at", "search_text", *(c for c in changes if c != "lines")],
+        changes=changes,
+        channel_state_moved="channel_paid" in changes or "channel_canceled" in changes,
+    )
+
+
+def _updates_store(*, updates: list[_Update], writes: StatusWrites, result: UpsertResult) -> None:
+    """Save the updated orders, each in one UPDATE with its new status if the channel state moved it.
+
+    The facts of all orders whose status may move are read at once (three queries a batch).
+    """
+    derived = orders_derived_status(orders=[update.order for update in updates if update.channel_state_moved])
+    for update in updates:
+        order = update.order
+        moved = False
+        if order.pk in derived:
+            moved = writes.store(order, derived[order.pk], save_with=update.fields)
+        else:
+            order.save(update_fields=[*update.fields, "updated_at"])
+        if update.changes or moved:
+            result.updated.append(order.pk)
+        else:  # only the channel time or the search text moved
+            result.unchanged.append(order.pk)
+    events.events_channel_updated(updates=[(update.order, update.changes) for update in updates if update.changes])
 
 
 _LINE_FIELDS = ("sku", "title", "variant_title", "quantity", "unit_price")
@@ -238,7 +262,7 @@ def _lines_merge(*, order: Order, lines: tuple[LineData, ...]) -> bool:
 
     Lines match on ``channel_line_id``; lines without one match in order of appearance.
     """
-    existing = list(order.lines.order_by("id"))
+    existing = list(order.lines.all())  # prefetched in id order
     by_id = {line.channel_line_id: line for line in existing if line.channel_line_id}
     without_id = [line for line in existing if not line.channel_line_id]
     kept: set[int] = set()

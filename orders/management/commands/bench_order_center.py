@@ -39,10 +39,10 @@ from accounts.models import Account, Membership
 from orders.enums import ARCHIVE_TAB, TAB_STATUSES, Channel, OrderStatus, SubStatus
 from orders.forms import encode_cursor
 from orders.models import Order, OrderCount, OrderEvent, OrderLine
+from orders.search_text import search_text_for
 from orders.selectors import Cursor, TabCounts, order_tab_counts
 from orders.services import orders_set_archived
 from orders.services.counts import counts_apply, order_counts_from_rows
-from orders.services.intake import search_text_for
 
 PREFIX, USERNAME, CHUNK = "Zopi bench ", "zopi-bench", 20_000
 MAIN = f"{PREFIX}main"

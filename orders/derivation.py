@@ -108,13 +108,14 @@ _TRACKING_SUB_STATUS = {
     TrackingStatus.EXCEPTION: SubStatus.FAILED,
     TrackingStatus.EXPIRED: SubStatus.EXPIRED,
 }
-_CAN_EXPIRE = {SubStatus.AWAITING_SHIPMENT, SubStatus.IN_TRANSIT, SubStatus.PICKUP}
+# Sub-statuses that turn Expired with time alone (the beat job looks for them).
+EXPIRABLE_SUB_STATUSES = (SubStatus.AWAITING_SHIPMENT, SubStatus.IN_TRANSIT, SubStatus.PICKUP)
 
 
 def shipment_stage(shipment: ShipmentFact, *, now: datetime, expire_after: timedelta) -> DerivedStatus:
     sub_status = _TRACKING_SUB_STATUS[shipment.tracking_status]
     last_update = shipment.last_event_at or shipment.created_at
-    if sub_status in _CAN_EXPIRE and now - last_update > expire_after:
+    if sub_status in EXPIRABLE_SUB_STATUSES and now - last_update > expire_after:
         sub_status = SubStatus.EXPIRED
     return (OrderStatus.SHIPMENT, sub_status)
 

@@ -1,0 +1,94 @@
+"""The one writer of an order's stored status: the row, its event and its counter, together.
+
+Intake (new orders), the channel upsert (a payment or cancellation arrives) and the recompute
+(a supplier order, parcel or refund changed) all store status through a ``StatusWrites`` taken
+from ``status_writes()`` inside their transaction, so a stored (status, sub-status) never
+moves without its ``OrderEvent`` and its ``OrderCount`` delta. The status itself is decided
+by ``orders.derivation.derive_status``; this module only stores what it decided.
+
+A batch stays a batch: new orders go in with one INSERT, the events of the whole transaction
+go in with one INSERT per type, and the counter deltas are applied once, in sorted key order
+(see ``orders.services.counts``), when the ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from orders import events
+from orders.derivation import DerivedStatus, OrderFacts, derive_status
+from orders.models import Order
+from orders.services.counts import CountKey, count_key, counts_apply
+
+STATUS_FIELDS = ("status", "sub_status")
+
+
+@dataclass
+class StatusWrites:
+    """What one transaction stored: events and counter deltas waiting for ``flush``."""
+
+    actor: AbstractBaseUser | None = None
+    deltas: Counter[CountKey] = field(default_factory=Counter)
+    moves: list[tuple[Order, DerivedStatus, DerivedStatus]] = field(default_factory=list)
+
+    def insert(self, orders: Sequence[Order]) -> None:
+        """Insert new (unsaved) orders with the status their channel state gives them.
+
+        A new order has no supplier order, parcel or refund yet: its channel state is all
+        its facts. Writes one ``created`` event each and counts each in its tab.
+        """
+        now = timezone.now()
+        for order in orders:
+            order.status, order.sub_status = derive_status(
+                OrderFacts(channel_paid=order.channel_paid, channel_canceled=order.channel_canceled),
+                now=now,
+                expire_after=timedelta(days=order.account.expire_after_days),
+            )
+        Order.objects.bulk_create(orders)
+        events.events_created(orders=orders)
+        self.deltas.update(count_key(order) for order in orders)
+
+    def store(self, order: Order, new: DerivedStatus, *, save_with: Sequence[str] = ()) -> bool:
+        """Store ``new`` on a known order (the caller holds its row lock); True if it moved.
+
+        ``save_with`` are other fields the caller changed on ``order``: they go in the same
+        UPDATE, so a caller that changes facts and status writes the row once.
+        """
+        old: DerivedStatus = (order.status, order.sub_status)  # type: ignore[assignment]
+        fields = list(save_with)
+        moved = new != old
+        if moved:
+            self.deltas[count_key(order)] -= 1
+            order.status, order.sub_status = new
+            self.deltas[count_key(order)] += 1
+            self.moves.append((order, old, new))
+            fields += STATUS_FIELDS
+        if fields:
+            order.save(update_fields=[*fields, "updated_at"])
+        return moved
+
+    def flush(self) -> None:
+        """Write the waiting ``status_changed`` events and apply the counter deltas, once."""
+        events.events_status_changed(moves=self.moves, actor=self.actor)
+        counts_apply(self.deltas)
+        self.moves.clear()
+        self.deltas.clear()
+
+
+@contextmanager
+def status_writes(*, actor: AbstractBaseUser | None = None) -> Iterator[StatusWrites]:
+    """Collect a transaction's status writes; their events and counters are written on exit.
+
+    Use inside ``transaction.atomic``: on an exception nothing is flushed and the transaction
+    rolls the rows back with it.
+    """
+    writes = StatusWrites(actor=actor)
+    yield writes
+    writes.flush()
