@@ -11,11 +11,11 @@ from django.db import connections
 from django.db.models import BooleanField, Prefetch, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import StrIndex
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Account
 from orders.enums import ARCHIVE_TAB, TAB_STATUSES
+from orders.errors import OrdersNotFound
 from orders.models import Order, OrderCount, OrderEvent, OrderLine
 
 
@@ -150,9 +150,9 @@ def order_center_page(
 
 
 def order_get(*, account: Account, order_id: int) -> Order:
-    """One order of the account with everything the drawer shows; 404 for any other id."""
-    return get_object_or_404(
-        Order.objects.filter(account=account)
+    """One order of the account with everything the drawer shows; ``OrdersNotFound`` for any other id."""
+    order = (
+        Order.objects.filter(account=account, pk=order_id)
         .select_related("store", "duplicate_of")
         .prefetch_related(
             Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
@@ -160,9 +160,12 @@ def order_get(*, account: Account, order_id: int) -> Order:
             "shipments__events",
             "refunds",
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("created_at", "id")),
-        ),
-        pk=order_id,
+        )
+        .first()
     )
+    if order is None:
+        raise OrdersNotFound([order_id])
+    return order
 
 
 def stores_for_account(*, account: Account) -> QuerySet:

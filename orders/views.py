@@ -23,7 +23,7 @@ from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, Channel, OrderStat
 from orders.forms import TAB_CHOICES, OrderCenterForm, encode_cursor, parse_order_ids
 from orders.models import Order
 from orders.presentation import order_timeline, order_view_url
-from orders.services import order_confirm_duplicate, orders_set_archived
+from orders.services import OrdersNotFound, order_confirm_duplicate, orders_set_archived
 
 CENTER_TEMPLATE = "orders/order_center.html"
 # Labels by value, built once: ``get_FOO_display()`` rebuilds the choices dict and translates
@@ -148,10 +148,24 @@ def order_center(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _not_found(wanted: list[int]) -> Http404:
+    """What a view answers when an id is not an order of the account (``OrdersNotFound``)."""
+    if len(wanted) == 1:
+        return Http404(_("No such order in this account."))
+    return Http404(_("Some of these orders do not exist in this account."))
+
+
+def _order_or_404(request: HttpRequest, order_id: int) -> Order:
+    try:
+        return selectors.order_get(account=request.account, order_id=order_id)  # type: ignore[attr-defined]
+    except OrdersNotFound:
+        raise _not_found([order_id]) from None
+
+
 @require_GET
 @account_required
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = selectors.order_get(account=request.account, order_id=order_id)  # type: ignore[attr-defined]
+    order = _order_or_404(request, order_id)
     context = {
         "order": order,
         "timeline": order_timeline(order),
@@ -176,19 +190,22 @@ def orders_bulk_archive(request: HttpRequest, archived: bool) -> HttpResponse:
     if request.method == "GET":
         orders = selectors.orders_by_ids(account=request.account, order_ids=order_ids)  # type: ignore[attr-defined]
         if len(orders) != len(order_ids):
-            raise Http404(_("Some of these orders do not exist in this account."))
+            raise _not_found(order_ids)
         return render(
             request,
             "orders/confirm_bulk.html",
             {"orders": orders, "archived": archived, "next_url": next_url},
         )
 
-    changed = orders_set_archived(
-        account=request.account,  # type: ignore[attr-defined]
-        order_ids=order_ids,
-        archived=archived,
-        actor=request.user,  # type: ignore[arg-type]
-    )
+    try:
+        changed = orders_set_archived(
+            account=request.account,  # type: ignore[attr-defined]
+            order_ids=order_ids,
+            archived=archived,
+            actor=request.user,  # type: ignore[arg-type]
+        )
+    except OrdersNotFound:
+        raise _not_found(order_ids) from None
     if archived:
         message = ngettext("%(n)s order archived.", "%(n)s orders archived.", changed) % {"n": changed}
     else:
@@ -206,14 +223,17 @@ def orders_bulk_archive(request: HttpRequest, archived: bool) -> HttpResponse:
 @account_required
 def order_confirm_duplicate_view(request: HttpRequest, order_id: int) -> HttpResponse:
     """The merchant says a "possible duplicate" is a separate order: it may be placed."""
-    order = order_confirm_duplicate(
-        account=request.account,  # type: ignore[attr-defined]
-        order_id=order_id,
-        actor=request.user,  # type: ignore[arg-type]
-    )
+    try:
+        order = order_confirm_duplicate(
+            account=request.account,  # type: ignore[attr-defined]
+            order_id=order_id,
+            actor=request.user,  # type: ignore[arg-type]
+        )
+    except OrdersNotFound:
+        raise _not_found([order_id]) from None
     message = _("Order %(number)s is confirmed as a separate order.") % {"number": order.number}
     if request.htmx:  # type: ignore[attr-defined]
-        order = selectors.order_get(account=request.account, order_id=order.pk)  # type: ignore[attr-defined]
+        order = _order_or_404(request, order.pk)
         context = {"order": order, "timeline": order_timeline(order), "view_url": order_view_url(order)}
         response = render(request, "orders/order_detail.html#drawer", context)
         return trigger_client_event(response, "toast", {"message": message})

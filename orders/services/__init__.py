@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from orders.services.archive import OrdersNotFound, orders_archive, orders_restore, orders_set_archived
+from orders.errors import OrdersNotFound
+from orders.services.archive import orders_archive, orders_restore, orders_set_archived
 from orders.services.counts import order_counts_rebuild
 from orders.services.duplicates import order_confirm_duplicate
 from orders.services.intake import LineData, OrderData, order_add_search_terms, order_create

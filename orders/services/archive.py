@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import Account
 from orders import events
+from orders.errors import OrdersNotFound
 from orders.models import Order
 from orders.services.counts import count_key, counts_move
-
-
-class OrdersNotFound(Http404):
-    """Some ids are not orders of this account: nothing was changed."""
 
 
 @transaction.atomic
@@ -29,7 +25,7 @@ def orders_set_archived(
     wanted = set(order_ids)
     orders = list(Order.objects.select_for_update(of=("self",)).filter(account=account, pk__in=wanted).order_by("pk"))
     if len(orders) != len(wanted):
-        raise OrdersNotFound("Some of these orders do not exist in this account.")
+        raise OrdersNotFound(sorted(wanted - {order.pk for order in orders}))
     to_change = [order for order in orders if order.archived != archived]
     if not to_change:
         return 0

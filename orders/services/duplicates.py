@@ -7,8 +7,8 @@ from django.db import transaction
 
 from accounts.models import Account
 from orders import events
+from orders.errors import OrdersNotFound
 from orders.models import Order
-from orders.services.archive import OrdersNotFound
 
 
 @transaction.atomic
@@ -20,7 +20,7 @@ def order_confirm_duplicate(*, account: Account, order_id: int, actor: AbstractB
     """
     order = Order.objects.select_for_update(of=("self",)).filter(account=account, pk=order_id).first()
     if order is None:
-        raise OrdersNotFound("No such order in this account.")
+        raise OrdersNotFound([order_id])
     if order.possible_duplicate and not order.duplicate_confirmed:
         order.duplicate_confirmed = True
         order.save(update_fields=["duplicate_confirmed", "updated_at"])

@@ -1,0 +1,11 @@
+"""Domain errors of the orders app. Services and selectors raise these; views map them to HTTP."""
+
+from __future__ import annotations
+
+
+class OrdersNotFound(LookupError):
+    """Some ids are not orders of the account: nothing was read or changed (a view's 404)."""
+
+    def __init__(self, order_ids: list[int]) -> None:
+        super().__init__(order_ids)
+        self.order_ids = order_ids
