@@ -89,6 +89,8 @@ export ANNOUNCE_WHEN_READY
 # REDIS_URL to use PostgreSQL and Redis. honcho reads no .env file here (-e /dev/null): that
 # file belongs to docker compose.
 run: export DEBUG := 1
+# The sandbox's stores are on 127.0.0.1: the dev profile may call loopback (production never).
+run: export OUTBOUND_ALLOW_LOOPBACK := 1
 run: export PORT := $(PORT)
 run: export SITE_URL := $(or $(SITE_URL),http://127.0.0.1:$(PORT))
 run: export PYTHONUNBUFFERED := 1
@@ -161,6 +163,7 @@ bench: $(DEV_STAMP)
 # starts its own gunicorn. docs/benchmarks.md, "Channel ingest".
 bench-ingest: export SANDBOX_ENABLED ?= 1
 bench-ingest: export SANDBOX_IN_PRODUCTION_FOR_TESTS ?= 1
+bench-ingest: export OUTBOUND_ALLOW_LOOPBACK ?= 1
 bench-ingest: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_ingest --orders $(INGEST_ORDERS) $(BENCH_ARGS)

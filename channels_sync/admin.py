@@ -1,4 +1,5 @@
-"""Support's view of stores and webhook deliveries. Secrets are never shown: "•••• set" at most."""
+"""Support's view of stores, webhook deliveries and provider attempts. Secrets are never shown:
+"•••• set" at most."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from channels_sync.models import Store, WebhookDelivery
+from channels_sync.models import ProviderAttempt, Store, WebhookDelivery
 from channels_sync.services import deliveries_replay
 
 
@@ -103,3 +104,23 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             ngettext("%(n)s delivery queued again.", "%(n)s deliveries queued again.", len(queued))
             % {"n": len(queued)},
         )
+
+
+@admin.register(ProviderAttempt)
+class ProviderAttemptAdmin(admin.ModelAdmin):
+    """Every outbound call attempt (read-only): what a channel answered, how long it took, why it failed."""
+
+    list_display = ("created_at", "provider", "store", "method", "path", "status", "duration_ms", "error")
+    list_filter = ("provider", "status", ("store", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("path",)
+    list_select_related = ("store",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    readonly_fields = ("created_at", "provider", "store", "method", "path", "status", "duration_ms", "error")
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ProviderAttempt | None = None) -> bool:
+        return False

@@ -1,4 +1,10 @@
-"""Connect forms, one per channel: each asks for what that channel's API needs."""
+"""Connect forms, one per channel: each asks for what that channel's API needs.
+
+The store's address is checked against the outbound host policy (``integrations.hosts``) as
+typed, before anything is called: a refused address is a form error naming what is refused and
+what is allowed. The HTTP client checks every request again (an address already stored is never
+called if the policy refuses it).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,33 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from integrations.errors import ProviderError
+from integrations.hosts import PUBLIC_HTTPS, SHOPIFY_SHOP, TIKTOK_SHOP_API, HostRule, check_url
 from orders.enums import Channel
+
+
+class StoreUrlField(forms.URLField):
+    """A URL field that keeps what was typed: ``URLField`` quietly drops a trailing "?" or "#",
+    and the host policy must see (and refuse) it."""
+
+    def to_python(self, value: Any) -> str:
+        self.typed = str(value or "").strip()
+        return str(super().to_python(value))
+
+
+def host_policy_error(url: str, rule: HostRule) -> str | None:
+    """Why ``url`` may not be called (the policy's message), or None."""
+    try:
+        check_url(url, rule)
+    except ProviderError as error:  # HostNotAllowed, or a name that does not resolve
+        return str(error)
+    return None
 
 
 class ConnectForm(forms.Form):
     channel: Channel
     credential_fields: tuple[str, ...] = ()
+    host_rule: HostRule = PUBLIC_HTTPS
 
     name = forms.CharField(label=_("Store name"), max_length=200)
 
@@ -26,6 +53,16 @@ class ConnectForm(forms.Form):
             "credentials": {key: data[key] for key in self.credential_fields if data.get(key)},
             "webhook_secret": data.get("webhook_secret", ""),
         }
+
+    def check_address(self, field: str, url: str) -> None:
+        """Add the host policy's refusal of ``url`` (as typed) to ``field``, if any."""
+        problem = host_policy_error(url, self.host_rule)
+        if problem is not None:
+            self.add_error(field, problem)
+
+    def typed_url(self, field: str) -> str:
+        typed = getattr(self.fields[field], "typed", "") or str(self.cleaned_data.get(field) or "")
+        return typed if "://" in typed else f"https://{typed}"  # as URLField reads it
 
 
 def _secret(label: Any, *, required: bool = True) -> forms.CharField:
@@ -42,7 +79,9 @@ class ShopifyConnectForm(ConnectForm):
     domain = forms.CharField(
         label=_("Shop domain"), max_length=255, help_text=_("For example my-shop.myshopify.com"), required=False
     )
-    base_url = forms.URLField(
+    host_rule = SHOPIFY_SHOP
+
+    base_url = StoreUrlField(
         assume_scheme="https",
         label=_("Shop URL"),
         max_length=500,
@@ -56,6 +95,10 @@ class ShopifyConnectForm(ConnectForm):
         data = super().clean() or {}
         if not data.get("domain") and not data.get("base_url"):
             raise forms.ValidationError(_("Give the shop domain or the shop URL."))
+        if data.get("base_url"):
+            self.check_address("base_url", self.typed_url("base_url"))
+        elif "domain" in data:
+            self.check_address("domain", f"https://{data['domain'].strip()}")
         return data
 
 
@@ -63,12 +106,18 @@ class WooCommerceConnectForm(ConnectForm):
     channel = Channel.WOOCOMMERCE
     credential_fields = ("consumer_key", "consumer_secret")
 
-    base_url = forms.URLField(
+    base_url = StoreUrlField(
         assume_scheme="https", label=_("Site URL"), max_length=500, help_text=_("The WordPress site address")
     )
     consumer_key = _secret(_("Consumer key"))
     consumer_secret = _secret(_("Consumer secret"))
     webhook_secret = _secret(_("Webhook secret"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("base_url"):
+            self.check_address("base_url", self.typed_url("base_url"))
+        return data
 
 
 class TikTokConnectForm(ConnectForm):
@@ -79,13 +128,20 @@ class TikTokConnectForm(ConnectForm):
     app_secret = _secret(_("App secret"))
     access_token = _secret(_("Access token"))
     shop_cipher = forms.CharField(label=_("Shop cipher"), max_length=200)
-    base_url = forms.URLField(
+    base_url = StoreUrlField(
         assume_scheme="https",
         label=_("API address"),
         max_length=500,
         required=False,
         help_text=_("Leave empty for TikTok Shop's own"),
     )
+    host_rule = TIKTOK_SHOP_API
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("base_url"):
+            self.check_address("base_url", self.typed_url("base_url"))
+        return data
 
 
 CONNECT_FORMS: dict[str, type[ConnectForm]] = {

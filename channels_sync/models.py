@@ -127,3 +127,35 @@ class WebhookDelivery(models.Model):
 
     def header_map(self) -> dict[str, Any]:
         return dict(self.headers)
+
+
+class ProviderAttempt(models.Model):
+    """One outbound HTTP attempt to a channel (or, later, a supplier or tracker), for support.
+
+    Written by ``channels_sync.services.attempts`` from the client's recorder, never inside a
+    transaction holding locks; pruned after ``PROVIDER_ATTEMPT_RETENTION``. The path never has
+    the query (it may carry signatures); ``error`` has the sanitised detail of a failed answer.
+    """
+
+    store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="provider_attempts"
+    )  # empty while connecting (no store yet)
+    provider = models.CharField(_("provider"), max_length=32)
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=500)
+    status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)  # empty: no answer
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    error = models.TextField(_("error"), blank=True, default="")
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("provider attempt")
+        verbose_name_plural = _("provider attempts")
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("store", "created_at"), name="providerattempt_store_idx"),
+            models.Index(fields=("provider", "status", "created_at"), name="providerattempt_filter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.method} {self.path} → {self.status or '—'}"

@@ -11,6 +11,7 @@ from django.conf import settings
 from channels_sync.enums import DeliveryState
 from channels_sync.models import WebhookDelivery
 from channels_sync.services import (
+    attempts_prune,
     deliveries_prune,
     deliveries_requeue_stuck,
     delivery_process,
@@ -25,6 +26,16 @@ from integrations.errors import ProviderError
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = MAX_ATTEMPTS - 1
+MAX_COUNTDOWN = 3600  # seconds: a provider asking for longer is asked again after an hour
+
+
+def retry_countdown(*, retries: int, retry_after: float | None, base: int = 1, cap: int = 300) -> int:
+    """Seconds before a task's next try: exponential from ``base`` (capped at ``cap``), or the
+    provider's own wait (``ProviderError.retry_after``: Retry-After, a full bucket) when longer.
+    The wait is a countdown, never a sleep in the worker."""
+    backoff = min(base * 2 ** (retries + 1), cap)
+    wanted = 0 if retry_after is None else min(retry_after, MAX_COUNTDOWN)
+    return max(backoff, int(wanted + 0.999))
 
 
 @shared_task(name="channels_sync.process_webhook_delivery", bind=True, max_retries=MAX_RETRIES)
@@ -42,7 +53,7 @@ def process_webhook_delivery(self: Any, delivery_id: int) -> str:
         )
         return DeliveryState.FAILED
     if outcome.retry:
-        raise self.retry(countdown=min(2 ** (self.request.retries + 1), 300))
+        raise self.retry(countdown=retry_countdown(retries=self.request.retries, retry_after=outcome.retry_after))
     return outcome.state
 
 
@@ -73,12 +84,19 @@ def prune_deliveries() -> int:
     return deliveries_prune(older_than=settings.WEBHOOK_RETENTION)
 
 
+@shared_task(name="channels_sync.prune_provider_attempts")
+def prune_provider_attempts() -> int:
+    """Beat, daily: provider attempts older than PROVIDER_ATTEMPT_RETENTION_DAYS go."""
+    return attempts_prune(older_than=settings.PROVIDER_ATTEMPT_RETENTION)
+
+
 @shared_task(name="channels_sync.resync_order", bind=True, max_retries=3)
 def resync_order(self: Any, order_id: int) -> list[int]:
     try:
         return order_resync(order_id=order_id)
     except ProviderError as error:
         if error.retryable:
-            raise self.retry(countdown=2 ** (self.request.retries + 2)) from error
+            countdown = retry_countdown(retries=self.request.retries, retry_after=error.retry_after, base=2)
+            raise self.retry(countdown=countdown) from error
         logger.warning("resync of order %s failed: %s", order_id, error)
         return []

@@ -3,8 +3,11 @@
 One exception per meaning, so callers catch what they can act on:
 ``CredentialsError`` (refused credentials: the merchant reconnects), ``NotSupported`` (the
 API cannot do this), ``MalformedPayload`` (a body we cannot map; the message names the field),
-``HostNotAllowed`` (an address our host policy refuses: nothing was sent) and, for the rest,
-``ProviderError`` with ``retryable`` true only for what may pass by itself (429, 5xx, timeouts).
+``HostNotAllowed`` (an address our host policy refuses: nothing was sent), ``OutcomeUnknown``
+(a write without an idempotency key was sent and no answer came: it is never re-sent blindly,
+the caller asks the provider what happened) and, for the rest, ``ProviderError`` with
+``retryable`` true only for what may pass by itself (429, 5xx, timeouts) and ``retry_after``
+(seconds) when the provider or our backoff says how long to wait: a task uses it as its countdown.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from __future__ import annotations
 class ProviderError(Exception):
     """A call to the provider failed. ``retryable`` for 429, 5xx and timeouts only."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds to wait before trying again (a task's countdown)
 
 
 class CredentialsError(ProviderError):
@@ -25,6 +31,16 @@ class CredentialsError(ProviderError):
 
 class NotSupported(ProviderError):
     """The provider's API cannot do this (e.g. register webhooks through the API)."""
+
+
+class HostNotAllowed(ProviderError):
+    """The address is refused by the outbound host policy (``integrations.hosts``); nothing was
+    sent. The message names what is refused and what is allowed."""
+
+
+class OutcomeUnknown(ProviderError):
+    """A write that is not safe to repeat was sent, and no answer came (timeout, reset, 5xx):
+    the provider may or may not have done it. Not re-sent; the caller asks the provider."""
 
 
 class MalformedPayload(ValueError):

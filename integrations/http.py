@@ -1,56 +1,96 @@
-"""The HTTP part every provider client shares: one Session, timeouts, retries, attempt records.
+"""The HTTP part every provider client shares: host policy, bounded calls, one retry policy, attempts.
 
-Retried (with exponential backoff and full jitter, at most ``max_attempts`` calls): 429, 5xx,
-timeouts and connection errors. A ``Retry-After`` header is honored (seconds, float); one longer
-than ``MAX_RETRY_AFTER`` is not slept in a worker: the call fails retryable and the task retries
-later. 401/403 raise ``CredentialsError`` at once with a message a merchant can act on; any
-other failure raises ``ProviderError`` (not retryable). Each HTTP attempt is appended to
-``attempts`` (method, path, status, duration, error) so the sync core can keep them where support
-sees them. ``sleep`` is injectable: the only waiting a client does is what a rate limit or a
-backoff asks for, and tests replace it.
+Every request, every attempt:
+
+1. The URL is checked by the host policy (``integrations.hosts``, the client's ``host_rule``):
+   a refused host raises ``HostNotAllowed`` and nothing is sent. The transport connects to the
+   address that was checked (``integrations.transport``).
+2. The call is bounded: one deadline for the whole call, its retries and waits included
+   (``OUTBOUND_CALL_DEADLINE``), a timeout per read, a cap on the answer's size
+   (``OUTBOUND_MAX_RESPONSE_BYTES``). Redirects are never followed: a 3xx is an error.
+3. Retry policy per call. A read (GET, HEAD) is retried on 429, 5xx, timeouts and connection
+   errors; a write only when its caller says ``idempotent=True`` (the provider honours an
+   idempotency key, or the write is one by nature: a DELETE of one id, a search sent as POST).
+   A write without that is sent again only when nothing of it was sent (no connection) or the
+   provider refused it unseen (429); one that timed out, was reset or got a 5xx raises
+   ``OutcomeUnknown``: the caller asks the provider what happened.
+4. Waits. A backoff or ``Retry-After`` of at most ``OUTBOUND_MAX_INLINE_WAIT`` seconds is slept
+   (``sleep`` is injectable); a longer one is not slept in a worker: the call raises a retryable
+   ``ProviderError`` whose ``retry_after`` the task uses as its countdown.
+5. Each attempt is recorded (``Attempt``: provider, method, path without the query, status,
+   duration, error) in ``attempts`` and given to the ``recorder`` the caller passed (support sees
+   them in admin). The merchant only ever sees a short, sanitised reason (``Failure.message``); the
+   answer's detail goes to the attempt record (``Failure.detail``).
 
 Subclasses add their authentication per attempt (``prepare``: TikTok and WooCommerce-OAuth
-signatures carry a timestamp and nonce, so they are computed again for every attempt), may
-read rate-limit headers (``observe``) and may classify answers their own way (``failure_of``:
-TikTok answers errors inside a JSON envelope).
+signatures carry a timestamp and nonce), may read rate-limit headers (``observe``), wait before
+an attempt (``before_attempt``, through ``pause``) and classify answers (``failure_of``).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Literal, Protocol
+from urllib.parse import urlencode, urlsplit
 
-import requests
+from django.conf import settings
+from django.utils.translation import gettext as _
 
-from integrations.errors import CredentialsError, ProviderError
+from integrations.errors import CredentialsError, OutcomeUnknown, ProviderError
+from integrations.hosts import PUBLIC_HTTPS, HostRule, Resolver, check_url
+from integrations.transport import ConnectFailed, NoAnswer, Response, TlsFailed, TooLarge, Transport
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0  # seconds, the clients' defaults
-MAX_ATTEMPTS = 5  # per call: the first and four retries (429, 5xx, timeouts)
+MAX_ATTEMPTS = 5  # per call: the first and four retries
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 16.0  # seconds: 0.5, 1, 2, 4, … (full jitter), never above the cap
-MAX_RETRY_AFTER = 30.0  # a longer Retry-After is left to the task's own retry, not slept here
-ERROR_SNIPPET = 300  # characters of an error body kept in messages and attempt records
+RETRY_AFTER_CEILING = 3600.0  # a Retry-After above an hour is read as an hour (a hostile value)
+REASON_LENGTH = 120  # characters of a sanitised reason a merchant may see
+DETAIL_LENGTH = 1000  # characters of an answer kept in the attempt record for support
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Params = dict[str, str]
 Headers = dict[str, str]
+Shape = Literal["object", "list"]
+
+
+@dataclass(frozen=True)
+class OutboundLimits:
+    """The bounds of every call (settings ``OUTBOUND_*``; see docs/operations.md)."""
+
+    call_deadline: float = 30.0  # seconds for a whole call, retries and waits included
+    max_response_bytes: int = 16 * 1024 * 1024
+    max_inline_wait: float = 2.0  # a longer wait becomes the task's countdown
+    ca_file: str = ""  # a CA bundle instead of the system's (tests; private CAs)
+
+    @classmethod
+    def from_settings(cls) -> OutboundLimits:
+        return cls(
+            call_deadline=settings.OUTBOUND_CALL_DEADLINE,
+            max_response_bytes=settings.OUTBOUND_MAX_RESPONSE_BYTES,
+            max_inline_wait=settings.OUTBOUND_MAX_INLINE_WAIT,
+            ca_file=settings.OUTBOUND_CA_FILE,
+        )
 
 
 @dataclass(frozen=True)
 class Attempt:
     """One HTTP attempt, as support sees it."""
 
+    provider: str  # "shopify", "woocommerce", …
     method: str
     path: str  # the URL path, never the query (it may carry signatures)
-    status: int | None  # None when no answer came (timeout, connection error)
+    status: int | None  # None when no answer came (refused, timeout, connection error)
     duration: float  # seconds
-    error: str = ""  # empty on success
+    error: str = ""  # empty on success; the answer's sanitised detail otherwise
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "provider": self.provider,
             "method": self.method,
             "path": self.path,
             "status": self.status,
@@ -59,13 +99,20 @@ class Attempt:
         }
 
 
+class AttemptRecorder(Protocol):
+    """Keeps an attempt where support sees it; must not raise (a failed write never breaks a call)."""
+
+    def __call__(self, attempt: Attempt) -> None: ...
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why an answer is not a success, and whether trying again may help."""
 
-    message: str
+    message: str  # short and sanitised: may reach the merchant
     retryable: bool = False
     credentials: bool = False
+    detail: str = ""  # for the attempt record (support)
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -76,43 +123,98 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
-def retry_after_seconds(response: requests.Response) -> float | None:
+def retry_after_seconds(response: Response) -> float | None:
     raw = response.headers.get("Retry-After")
     if raw is None:
         return None
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
         return None  # an HTTP-date: rare from these APIs; fall back to the backoff
+    return min(max(0.0, seconds), RETRY_AFTER_CEILING) if seconds == seconds else None  # NaN
 
 
-def snippet(response: requests.Response) -> str:
-    return " ".join(response.text[:ERROR_SNIPPET].split())
+_MARKUP = re.compile(r"<[^>]{0,200}>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def sanitize(text: str, limit: int = REASON_LENGTH) -> str:
+    """Markup and control characters out, whitespace collapsed, at most ``limit`` characters."""
+    cleaned = " ".join(_CONTROL.sub(" ", _MARKUP.sub(" ", text)).split())
+    return cleaned if len(cleaned) <= limit else f"{cleaned[: limit - 1]}…"
+
+
+def _known_error(response: Response) -> str:
+    """The provider's error code or message from a JSON object answer ("" when none)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    for key in ("code", "error_code", "error", "errors", "message"):
+        value = body.get(key)
+        if isinstance(value, bool) or value in (None, "", 0):
+            continue
+        if isinstance(value, str | int):
+            return str(value)
+        if isinstance(value, dict):
+            return ", ".join(str(name) for name in list(value)[:3])
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return value[0]
+    return ""
+
+
+def short_reason(label: str, response: Response) -> str:
+    """What a merchant may read of a failed answer: its status and the provider's error code."""
+    known = sanitize(_known_error(response), 60)
+    said = f"{label} answered {response.status_code}" + (f" ({known})" if known else "")
+    return sanitize(said)
+
+
+def detail_of(response: Response) -> str:
+    return sanitize(f"{response.status_code}: {response.text[: DETAIL_LENGTH * 2]}", DETAIL_LENGTH)
+
+
+class _TryAgain(Exception):
+    """An attempt failed in a way another attempt may not (429, 5xx, a timeout of a read, no connection)."""
+
+    def __init__(self, reason: str, *, status: int | None = None, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.status, self.wait = reason, status, wait
 
 
 class ProviderHttpClient:
     """Base of every provider's HTTP client; see the module docstring."""
 
     label = "The channel"  # "Shopify", … in messages
+    provider = "provider"  # on attempt records
+    host_rule: HostRule = PUBLIC_HTTPS
     credentials_hint = "check the credentials in the store settings"
 
     def __init__(
         self,
         base_url: str,
         *,
-        session: requests.Session | None = None,
         timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
         max_attempts: int = MAX_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        recorder: AttemptRecorder | None = None,
+        limits: OutboundLimits | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.sleep = sleep
         self.jitter = jitter
+        self.recorder = recorder
+        self.limits = limits or OutboundLimits.from_settings()
+        self.resolver = resolver
+        self.transport = Transport(ca_file=self.limits.ca_file)
         self.attempts: list[Attempt] = []
+        self._deadline = 0.0
 
     # Hooks for subclasses -------------------------------------------------------------------
 
@@ -121,95 +223,185 @@ class ProviderHttpClient:
         return params, {}
 
     def before_attempt(self) -> None:
-        """Called before every attempt (Shopify waits here when its bucket is nearly full)."""
+        """Called before every attempt (Shopify waits here, through ``pause``, when its bucket is full)."""
 
-    def observe(self, response: requests.Response) -> None:
+    def observe(self, response: Response) -> None:
         """Called with every answer (Shopify reads its call-limit header here)."""
 
     def waited(self, seconds: float) -> None:
         """Called after a backoff or Retry-After wait (Shopify's bucket leaked meanwhile)."""
 
-    def credentials_message(self, response: requests.Response) -> str:
+    def credentials_message(self, response: Response) -> str:
         return f"{self.label} refused the credentials ({response.status_code}): {self.credentials_hint}"
 
-    def failure_of(self, response: requests.Response) -> Failure | None:
+    def failure_of(self, response: Response) -> Failure | None:
         status = response.status_code
         if 200 <= status < 300:
             return None
         if status in (401, 403):
-            return Failure(self.credentials_message(response), credentials=True)
+            return Failure(self.credentials_message(response), credentials=True, detail=detail_of(response))
         retryable = status == 429 or status >= 500
-        return Failure(f"{self.label} answered {status}: {snippet(response)}", retryable=retryable)
+        return Failure(short_reason(self.label, response), retryable=retryable, detail=detail_of(response))
 
     # The call ---------------------------------------------------------------------------------
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
 
+    def pause(self, seconds: float, reason: str) -> None:
+        """Wait ``seconds`` here if short enough and within the call's deadline; otherwise raise a
+        retryable error whose ``retry_after`` the task turns into its countdown."""
+        if seconds > self.limits.max_inline_wait or time.monotonic() + seconds > self._deadline:
+            raise ProviderError(
+                _("%(reason)s: try again in %(seconds)s s") % {"reason": reason, "seconds": round(seconds, 1)},
+                retryable=True,
+                retry_after=seconds,
+            )
+        if seconds > 0:
+            self.sleep(seconds)
+            self.waited(seconds)
+
     def request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json_body: Any = None
-    ) -> requests.Response:
-        """Call until a success, a non-retryable failure or the last attempt; returns the answer."""
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        idempotent: bool | None = None,
+    ) -> Response:
+        """Call until a success, a failure not worth repeating, or the last attempt; returns the answer.
+
+        ``idempotent``: reads are; a write must say (see the module docstring, point 3).
+        """
+        method = method.upper()
+        if idempotent is None:
+            if method not in READS:
+                raise TypeError(f"{method} {path}: declare idempotent=True or False for a write")
+            idempotent = True
         url = self.url(path)
         body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        self._deadline = time.monotonic() + self.limits.call_deadline
         for attempt in range(1, self.max_attempts + 1):
             self.before_attempt()
-            query, headers = self.prepare(method, url, dict(params or {}), body)
-            if body:
-                headers = {"Content-Type": "application/json", **headers}
-            started = time.monotonic()
             try:
-                response = self.session.request(
-                    method, url, params=query, data=body or None, headers=headers, timeout=self.timeout
-                )
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                kind = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"
-                self._record(method, url, None, started, f"{kind}: {type(exc).__name__}")
+                return self._attempt(method, url, dict(params or {}), body, idempotent=idempotent)
+            except _TryAgain as again:
                 if attempt == self.max_attempts:
-                    raise ProviderError(f"{self.label} {kind} ({attempt} attempts)", retryable=True) from exc
-                self._wait(self._backoff(attempt))
-                continue
-            self.observe(response)
-            failure = self.failure_of(response)
-            self._record(method, url, response.status_code, started, failure.message if failure else "")
-            if failure is None:
-                return response
-            if failure.credentials:
-                raise CredentialsError(failure.message, status=response.status_code)
-            if not failure.retryable:
-                raise ProviderError(failure.message, status=response.status_code)
-            wait = retry_after_seconds(response)
-            if attempt == self.max_attempts or (wait is not None and wait > MAX_RETRY_AFTER):
-                raise ProviderError(
-                    f"{failure.message} ({attempt} attempts)", status=response.status_code, retryable=True
-                )
-            self._wait(wait if wait is not None else self._backoff(attempt))
+                    raise ProviderError(
+                        f"{again.reason} ({attempt} attempts)", status=again.status, retryable=True
+                    ) from again
+                self.pause(self._backoff(attempt) if again.wait is None else again.wait, again.reason)
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def request_json(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json_body: Any = None
-    ) -> tuple[Any, requests.Response]:
-        response = self.request(method, path, params=params, json_body=json_body)
-        return self.json_of(response), response
-
-    def json_of(self, response: requests.Response) -> Any:
-        """The parsed body. A body cut short is a transport failure: retryable by the task (not here)."""
+    def _attempt(self, method: str, url: str, params: Params, body: bytes, *, idempotent: bool) -> Response:
+        """One attempt: the answer, a final error, or ``_TryAgain`` (a failure worth another try)."""
+        started = time.monotonic()
         try:
-            return response.json()
+            target = check_url(url, self.host_rule, base=False, resolver=self.resolver)
+        except ProviderError as error:  # refused (HostNotAllowed: final), or the name did not resolve
+            self._record(method, url, None, started, str(error))
+            if error.retryable:
+                raise _TryAgain(str(error)) from error
+            raise
+        query, headers = self.prepare(method, url, params, body)
+        if body:
+            headers = {"Content-Type": "application/json", **headers}
+        try:
+            response = self.transport.exchange(
+                target,
+                method=method,
+                path=(target.path or "/") + (f"?{urlencode(query)}" if query else ""),
+                headers=headers,
+                body=body,
+                connect_timeout=self.timeout[0],
+                read_timeout=self.timeout[1],
+                deadline=self._deadline,
+                max_bytes=self.limits.max_response_bytes,
+                reuse=idempotent,
+            )
+        except ConnectFailed as error:  # nothing was sent: any call may be tried again
+            self._record(method, url, None, started, f"could not be reached: {error}")
+            raise _TryAgain(f"{self.label} could not be reached") from error
+        except NoAnswer as error:
+            self._record(method, url, None, started, f"no answer: {error}")
+            if not idempotent:
+                raise OutcomeUnknown(
+                    f"{self.label} did not answer a {method} that is not repeated blindly ({error})"
+                ) from error
+            if error.deadline:
+                raise ProviderError(f"{self.label} did not answer in time ({error})", retryable=True) from error
+            raise _TryAgain(f"{self.label} did not answer ({error})") from error
+        except TooLarge as error:
+            self._record(method, url, None, started, str(error))
+            raise ProviderError(f"{self.label} sent an answer too large to read: {error}") from error
+        except TlsFailed as error:
+            self._record(method, url, None, started, f"TLS: {error}")
+            raise ProviderError(f"{self.label}: the secure connection failed ({error})") from error
+        self.observe(response)
+        status = response.status_code
+        if 300 <= status < 400:
+            self._record(method, url, status, started, f"redirect to {response.headers.get('Location', '')}")
+            raise ProviderError(
+                _("%(label)s answered with a redirect (%(status)s), which is not followed: check the address")
+                % {"label": self.label, "status": status},
+                status=status,
+            )
+        failure = self.failure_of(response)
+        self._record(method, url, status, started, (failure.detail or failure.message) if failure else "")
+        if failure is None:
+            return response
+        if failure.credentials:
+            raise CredentialsError(failure.message, status=status)
+        if not failure.retryable:
+            raise ProviderError(failure.message, status=status)
+        if not idempotent and status != 429:  # a 429 was refused unseen; a 5xx may have been done
+            raise OutcomeUnknown(failure.message, status=status)
+        raise _TryAgain(failure.message, status=status, wait=retry_after_seconds(response))
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        idempotent: bool | None = None,
+        shape: Shape | None = None,
+    ) -> tuple[Any, Response]:
+        """The parsed answer; ``shape`` says what it must be (a JSON object or list), or it is an error."""
+        response = self.request(method, path, params=params, json_body=json_body, idempotent=idempotent)
+        return self.json_of(response, shape=shape), response
+
+    def json_of(self, response: Response, *, shape: Shape | None = None) -> Any:
+        """The parsed body. A body cut short is a transport failure: retryable by the task (not here).
+        One of the wrong shape (a list where an object belongs) is not: the address is wrong."""
+        try:
+            data = response.json()
         except ValueError:
             raise ProviderError(
                 f"{self.label} sent a body that is not valid JSON ({len(response.content)} bytes)",
                 status=response.status_code,
                 retryable=True,
             ) from None
+        wanted = {"object": dict, "list": list}.get(shape or "")
+        if wanted is not None and not isinstance(data, wanted):
+            raise ProviderError(
+                _("%(label)s sent an answer that is not a JSON %(shape)s") % {"label": self.label, "shape": shape},
+                status=response.status_code,
+            )
+        return data
 
-    def _wait(self, seconds: float) -> None:
-        self.sleep(seconds)
-        self.waited(seconds)
+    def close(self) -> None:
+        self.transport.close()
 
     def _backoff(self, attempt: int) -> float:
         return self.jitter() * min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
 
     def _record(self, method: str, url: str, status: int | None, started: float, error: str) -> None:
         duration = time.monotonic() - started
-        self.attempts.append(Attempt(method, urlsplit(url).path, status, duration, error[:ERROR_SNIPPET]))
+        path = urlsplit(re.split("[?#]", url, maxsplit=1)[0]).path
+        attempt = Attempt(self.provider, method, path[:500], status, duration, sanitize(error, DETAIL_LENGTH))
+        self.attempts.append(attempt)
+        if self.recorder is not None:
+            self.recorder(attempt)

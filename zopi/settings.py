@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.prune_deliveries",
         "schedule": timedelta(days=1),
     },
+    "channels-sync-prune-provider-attempts": {
+        "task": "channels_sync.prune_provider_attempts",
+        "schedule": timedelta(days=1),
+    },
 }
 
 if SANDBOX_ENABLED:
@@ -360,3 +364,33 @@ SYNC_PROVIDER_TIMEOUT = float(os.environ.get("SYNC_PROVIDER_TIMEOUT", "10"))  # 
 if not SYNC_PROVIDER_TIMEOUT > 0:
     raise ImproperlyConfigured("SYNC_PROVIDER_TIMEOUT must be a number of seconds above 0.")
 SYNC_PULL_PAGE_SIZE = 100  # orders per page of a pull (one upsert transaction per page)
+
+# --- Outbound calls (integrations) ---
+# Every call to a channel, supplier or tracker (integrations/http.py); docs/operations.md,
+# "Host policy and outbound calls".
+# Loopback addresses (the sandbox) are callable only when this is on: the dev profile (make run)
+# and the tests turn it on; production leaves it off.
+OUTBOUND_ALLOW_LOOPBACK = env_bool("OUTBOUND_ALLOW_LOOPBACK", False)
+# One deadline for a whole call (connect, TLS, request, answer, retries and short waits): a
+# server that drips its answer cannot hold a worker longer.
+OUTBOUND_CALL_DEADLINE = float(os.environ.get("OUTBOUND_CALL_DEADLINE", "30"))
+# An answer larger than this is refused (read streamed, never held whole past the cap).
+OUTBOUND_MAX_RESPONSE_BYTES = int(os.environ.get("OUTBOUND_MAX_RESPONSE_BYTES", str(16 * 1024 * 1024)))
+# A wait (Retry-After, backoff, Shopify's bucket) longer than this is not slept in a worker: the
+# call fails retryable with retry_after and the task retries with that countdown.
+OUTBOUND_MAX_INLINE_WAIT = float(os.environ.get("OUTBOUND_MAX_INLINE_WAIT", "2"))
+# A CA bundle to verify TLS with instead of the system's (a private CA; the tests' own).
+OUTBOUND_CA_FILE = os.environ.get("OUTBOUND_CA_FILE", "")
+# Name → addresses consulted before DNS (like curl --resolve): the tests' resolver seam; empty
+# in every profile (not read from the environment).
+OUTBOUND_RESOLVE: dict[str, list[str]] = {}
+for _name, _value in (
+    ("OUTBOUND_CALL_DEADLINE", OUTBOUND_CALL_DEADLINE),
+    ("OUTBOUND_MAX_RESPONSE_BYTES", OUTBOUND_MAX_RESPONSE_BYTES),
+):
+    if not _value > 0:
+        raise ImproperlyConfigured(f"{_name} must be above 0.")
+if not OUTBOUND_MAX_INLINE_WAIT >= 0:
+    raise ImproperlyConfigured("OUTBOUND_MAX_INLINE_WAIT must be 0 or more seconds.")
+# Every outbound attempt is kept for support (admin: Provider attempts) this long, then pruned daily.
+PROVIDER_ATTEMPT_RETENTION = timedelta(days=int(os.environ.get("PROVIDER_ATTEMPT_RETENTION_DAYS", "14")))

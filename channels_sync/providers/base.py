@@ -2,9 +2,9 @@
 
 A provider folder ``channels_sync/providers/<name>/`` has three parts (see STYLE.md):
 pure mapping of the channel's JSON to ``ChannelOrder`` (``mapping.py``), the HTTP client
-(``client.py``, one ``requests.Session``, timeouts, retries with backoff on 429/5xx/timeouts
-honoring Retry-After and the channel's rate-limit headers), and the ``ChannelProvider``
-subclass tying them together, registered in ``REGISTRY``.
+(``client.py``, on ``integrations.http.ProviderHttpClient``: host policy, deadlines, size cap,
+a retry policy per call, Retry-After and the channel's rate-limit headers), and the
+``ChannelProvider`` subclass tying them together, registered in ``REGISTRY``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from integrations.errors import NotSupported
-from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS
+from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS, AttemptRecorder
 from orders.enums import Channel
 from orders.services import OrderData
 
@@ -52,17 +52,29 @@ class ChannelProvider:
     channel: ClassVar[Channel]
 
     def __init__(
-        self, *, base_url: str, credentials: Mapping[str, str], timeout: float = 10.0, max_attempts: int = MAX_ATTEMPTS
+        self,
+        *,
+        base_url: str,
+        credentials: Mapping[str, str],
+        timeout: float = 10.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        recorder: AttemptRecorder | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
         self.max_attempts = max_attempts
+        self.recorder = recorder
 
     @property
     def client_options(self) -> dict[str, Any]:
-        """For the HTTP client: ``timeout`` per read (connecting capped by it), and attempts per call."""
-        return {"timeout": (min(CONNECT_TIMEOUT, self.timeout), self.timeout), "max_attempts": self.max_attempts}
+        """For the HTTP client: ``timeout`` per read (connecting capped by it), attempts per call, and
+        where each attempt is recorded for support."""
+        return {
+            "timeout": (min(CONNECT_TIMEOUT, self.timeout), self.timeout),
+            "max_attempts": self.max_attempts,
+            "recorder": self.recorder,
+        }
 
     def check_credentials(self) -> str:
         """One live call; returns a short identity (shop name). Raises CredentialsError."""

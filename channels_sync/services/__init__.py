@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from channels_sync.services.intake import webhook_receive
-from channels_sync.services.maintenance import deliveries_prune, deliveries_replay, deliveries_requeue_stuck
+from channels_sync.services.maintenance import (
+    attempts_prune,
+    deliveries_prune,
+    deliveries_replay,
+    deliveries_requeue_stuck,
+)
 from channels_sync.services.processing import ProcessOutcome, delivery_process
 from channels_sync.services.pull import (
     PullResult,
@@ -23,6 +28,7 @@ from channels_sync.services.stores import (
 
 __all__ = [
     "ConnectError",
+    "attempts_prune",
     "ProcessOutcome",
     "PullResult",
     "deliveries_prune",

@@ -1,4 +1,5 @@
-"""Webhook deliveries over time: support's replay, beat's sweep for lost tasks, retention."""
+"""Webhook deliveries over time: support's replay, beat's sweep for lost tasks, retention (and the
+retention of provider attempts, ``attempts_prune``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_sync.enums import DeliveryState
-from channels_sync.models import WebhookDelivery
+from channels_sync.models import ProviderAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +75,14 @@ def deliveries_prune(*, older_than: timedelta, now: datetime | None = None, chun
         if not ids:
             return deleted
         deleted += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]
+
+
+def attempts_prune(*, older_than: timedelta, now: datetime | None = None, chunk: int = 5_000) -> int:
+    """Delete provider attempts recorded before ``older_than`` ago, in chunks, like deliveries."""
+    cutoff = (now or timezone.now()) - older_than
+    deleted = 0
+    while True:
+        ids = list(ProviderAttempt.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        deleted += ProviderAttempt.objects.filter(pk__in=ids).delete()[0]

@@ -30,6 +30,7 @@ class ProcessOutcome:
     order_ids: tuple[int, ...] = ()
     retry: bool = False  # the channel had a passing problem (429, 5xx, timeout): try again later
     error: str = ""
+    retry_after: float | None = None  # seconds the channel asked to wait (the task's countdown)
 
 
 def _finish(delivery: WebhookDelivery, outcome: ProcessOutcome) -> ProcessOutcome:
@@ -87,7 +88,10 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"malformed: {error}"))
     except ProviderError as error:
         if error.retryable and not final_attempt:
-            return _finish(delivery, ProcessOutcome(DeliveryState.RECEIVED, retry=True, error=f"will retry: {error}"))
+            outcome = ProcessOutcome(
+                DeliveryState.RECEIVED, retry=True, error=f"will retry: {error}", retry_after=error.retry_after
+            )
+            return _finish(delivery, outcome)
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"channel error: {error}"))
     except ValueError as error:  # a mapping the provider could not make (bad number, date, …)
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"unmappable: {error}"))

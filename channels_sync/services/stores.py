@@ -17,6 +17,7 @@ from accounts.models import Account
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
 from channels_sync.providers.base import MAX_ATTEMPTS, REGISTRY, ChannelProvider
+from channels_sync.services.attempts import AttemptLog
 from integrations.errors import CredentialsError, NotSupported, ProviderError
 from orders.enums import Channel
 
@@ -46,17 +47,24 @@ def _provider(channel: str, *, base_url: str, credentials: Mapping[str, str]) ->
     provider_class = REGISTRY.get(channel)
     if provider_class is None:
         raise ConnectError(_("%(channel)s is not available yet.") % {"channel": Channel(channel).label})
-    return provider_class(base_url=base_url, credentials=credentials, timeout=settings.SYNC_PROVIDER_TIMEOUT)
+    return provider_class(
+        base_url=base_url,
+        credentials=credentials,
+        timeout=settings.SYNC_PROVIDER_TIMEOUT,
+        recorder=AttemptLog(store_id=None),  # no store yet: the attempts are kept without one
+    )
 
 
 def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS) -> ChannelProvider:
-    """The provider client of a store, with its decrypted credentials (never logged, never rendered)."""
+    """The provider client of a store, with its decrypted credentials (never logged, never
+    rendered); every attempt it makes is kept for support (``ProviderAttempt``)."""
     provider_class = REGISTRY[store.channel]
     return provider_class(
         base_url=store.base_url,
         credentials=store.signing_credentials(),
         timeout=settings.SYNC_PROVIDER_TIMEOUT,
         max_attempts=max_attempts,
+        recorder=AttemptLog(store_id=store.pk),
     )
 
 

@@ -361,7 +361,7 @@ def test_disconnect_removes_our_webhooks_at_the_channel(
 
     def addresses() -> list[str]:
         if channel == "shopify":
-            return [hook["address"] for hook in client.webhook_subscriptions()["webhooks"]]
+            return [hook["address"] for hook in client.webhook_subscriptions()]
         return [hook["delivery_url"] for hook in client.webhooks()]
 
     if channel == "shopify":

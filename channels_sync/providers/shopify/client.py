@@ -3,8 +3,13 @@
 Rate limit: every answer carries ``X-Shopify-Shop-Api-Call-Limit: used/size``. When the bucket
 is nearly full (``used`` within ``headroom`` of ``size``) the next call first waits just long
 enough for the excess to leak at ``leak_rate`` calls per second (2/s on Standard plans; Shopify
-does not send the rate). A 429 anyway (other apps share the bucket) is retried after its
-``Retry-After``.
+does not send the rate); a wait longer than the inline cap becomes the task's countdown. A 429
+anyway (other apps share the bucket) is retried after its ``Retry-After``.
+
+Writes: deleting a webhook (one id) is repeatable (a 404 then means it is gone already);
+creating one is not (Shopify takes no idempotency key): when its outcome is unknown the
+subscriptions are listed to see whether it was made, and it is sent again only if not.
+Host: ``https://<shop>.myshopify.com`` only (``integrations.hosts.SHOPIFY_SHOP``).
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
-
+from integrations.errors import OutcomeUnknown, ProviderError
+from integrations.hosts import SHOPIFY_SHOP
 from integrations.http import Headers, Params, ProviderHttpClient
+from integrations.transport import Response
 
 API_VERSION = "2024-10"
 MAX_LIMIT = 250
@@ -41,6 +47,8 @@ def next_page_info(link_header: str | None) -> str | None:
 
 class ShopifyClient(ProviderHttpClient):
     label = "Shopify"
+    provider = "shopify"
+    host_rule = SHOPIFY_SHOP
     credentials_hint = "check it in your Shopify admin → Apps → Develop apps (Admin API access token)"
 
     def __init__(
@@ -52,7 +60,7 @@ class ShopifyClient(ProviderHttpClient):
         self.bucket_used = 0
         self.bucket_size = 0
 
-    def credentials_message(self, response: requests.Response) -> str:
+    def credentials_message(self, response: Response) -> str:
         return f"Shopify refused the access token ({response.status_code}): {self.credentials_hint}"
 
     def prepare(self, method: str, url: str, params: Params, body: bytes) -> tuple[Params, Headers]:
@@ -68,13 +76,13 @@ class ShopifyClient(ProviderHttpClient):
             return
         excess = self.bucket_used - (self.bucket_size - self.headroom) + 1
         if excess > 0:
-            self.sleep(excess / self.leak_rate)
+            self.pause(excess / self.leak_rate, "Shopify's API call bucket is full")
             self.bucket_used -= excess
 
     def waited(self, seconds: float) -> None:
         self.bucket_used = max(0, self.bucket_used - int(seconds * self.leak_rate))
 
-    def observe(self, response: requests.Response) -> None:
+    def observe(self, response: Response) -> None:
         used, _, size = (response.headers.get(CALL_LIMIT_HEADER) or "").partition("/")
         if used.strip().isdigit() and size.strip().isdigit():
             self.bucket_used, self.bucket_size = int(used), int(size)
@@ -88,7 +96,7 @@ class ShopifyClient(ProviderHttpClient):
         if updated_since is not None:
             params["updated_at_min"] = updated_since.astimezone(UTC).isoformat(timespec="seconds")
         while True:
-            body, response = self.request_json("GET", "orders.json", params=params)
+            body, response = self.request_json("GET", "orders.json", params=params, shape="object")
             page_info = next_page_info(response.headers.get("Link"))
             yield body, page_info is not None
             if page_info is None:
@@ -97,21 +105,36 @@ class ShopifyClient(ProviderHttpClient):
 
     def orders_by_ids(self, ids: list[str]) -> Any:
         params = {"ids": ",".join(ids), "status": "any", "limit": str(MAX_LIMIT)}
-        body, _ = self.request_json("GET", "orders.json", params=params)
+        body, _ = self.request_json("GET", "orders.json", params=params, shape="object")
         return body
 
     def orders_count(self) -> Any:
-        body, _ = self.request_json("GET", "orders/count.json", params={"status": "any"})
+        body, _ = self.request_json("GET", "orders/count.json", params={"status": "any"}, shape="object")
         return body
 
-    def webhook_subscriptions(self) -> Any:
-        body, _ = self.request_json("GET", "webhooks.json")
-        return body
+    def webhook_subscriptions(self) -> list[dict[str, Any]]:
+        body, _ = self.request_json("GET", "webhooks.json", shape="object")
+        hooks = body.get("webhooks")
+        return [hook for hook in hooks if isinstance(hook, dict)] if isinstance(hooks, list) else []
 
     def webhook_delete(self, webhook_id: int | str) -> None:
-        self.request_json("DELETE", f"webhooks/{webhook_id}.json")
+        try:
+            self.request("DELETE", f"webhooks/{webhook_id}.json", idempotent=True)
+        except ProviderError as error:
+            if error.status != 404:  # 404: gone already (an earlier attempt of ours, or the merchant)
+                raise
 
     def webhook_subscribe(self, *, topic: str, address: str) -> Any:
         webhook = {"topic": topic, "address": address, "format": "json"}
-        body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook})
+        try:
+            body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook}, idempotent=False)
+        except OutcomeUnknown:
+            made = [
+                hook
+                for hook in self.webhook_subscriptions()
+                if (hook.get("topic"), hook.get("address")) == (topic, address)
+            ]
+            if made:
+                return {"webhook": made[0]}
+            body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook}, idempotent=False)
         return body

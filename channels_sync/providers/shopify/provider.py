@@ -56,16 +56,15 @@ class ShopifyProvider(ChannelProvider):
 
     def register_webhooks(self, *, address: str) -> list[str]:
         """Subscribe the order topics not subscribed yet (a repeat is not an error)."""
-        existing = self.client.webhook_subscriptions().get("webhooks", [])
-        have = {(hook.get("topic"), hook.get("address")) for hook in existing if isinstance(hook, dict)}
+        have = {(hook.get("topic"), hook.get("address")) for hook in self.client.webhook_subscriptions()}
         for topic in ORDER_TOPICS:
             if (topic, address) not in have:
                 self.client.webhook_subscribe(topic=topic, address=address)
         return list(ORDER_TOPICS)
 
     def unregister_webhooks(self, *, address: str) -> int:
-        hooks = self.client.webhook_subscriptions().get("webhooks", [])
-        ours = [hook["id"] for hook in hooks if isinstance(hook, dict) and hook.get("address") == address]
+        hooks = self.client.webhook_subscriptions()
+        ours = [hook["id"] for hook in hooks if hook.get("address") == address and hook.get("id") is not None]
         for webhook_id in ours:
             self.client.webhook_delete(webhook_id)
         return len(ours)

@@ -3,6 +3,9 @@
 Every call carries ``app_key``, ``timestamp``, ``shop_cipher`` (shop-scoped APIs) and ``sign`` in
 the query and ``x-tts-access-token`` as a header; the signature (``request_sign``) is computed again
 for every attempt because it covers the timestamp.
+
+Calls: the order search is a POST that only reads (repeatable); there are no writes yet.
+Host: TikTok Shop's API hosts only (``integrations.hosts.TIKTOK_SHOP_API``).
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from integrations.errors import ProviderError
-from integrations.http import Failure, Headers, Params, ProviderHttpClient, snippet
+from integrations.hosts import TIKTOK_SHOP_API
+from integrations.http import Failure, Headers, Params, ProviderHttpClient, detail_of, sanitize, short_reason
 from integrations.signing import hmac_sha256_hex
+from integrations.transport import Response
 
 SEARCH_PATH = "/order/202309/orders/search"
 DETAIL_PATH = "/order/202309/orders"
@@ -44,6 +47,8 @@ def request_sign(*, app_secret: str, path: str, params: Mapping[str, str], body:
 
 class TikTokClient(ProviderHttpClient):
     label = "TikTok Shop"
+    provider = "tiktok"
+    host_rule = TIKTOK_SHOP_API
     credentials_hint = "check the app key, app secret and shop authorization in the store settings"
 
     def __init__(
@@ -67,7 +72,7 @@ class TikTokClient(ProviderHttpClient):
         query["sign"] = request_sign(app_secret=self.app_secret, path=path, params=query, body=body.decode())
         return query, {"x-tts-access-token": self.access_token, "Content-Type": "application/json"}
 
-    def failure_of(self, response: requests.Response) -> Failure | None:
+    def failure_of(self, response: Response) -> Failure | None:
         try:
             envelope = response.json()
         except ValueError:
@@ -76,25 +81,38 @@ class TikTokClient(ProviderHttpClient):
             if 200 <= response.status_code < 300:
                 return None  # json_of reports the unreadable body
             retryable = response.status_code == 429 or response.status_code >= 500
-            return Failure(f"TikTok Shop answered {response.status_code}: {snippet(response)}", retryable=retryable)
-        code, message = envelope["code"], str(envelope.get("message", ""))
+            return Failure(short_reason(self.label, response), retryable=retryable, detail=detail_of(response))
+        code, message = envelope["code"], sanitize(str(envelope.get("message", "")), 80)
         if code == 0 and 200 <= response.status_code < 300:
             return None
+        detail = detail_of(response)
         if code in CREDENTIAL_ERRORS:
-            return Failure(CREDENTIAL_ERRORS[code], credentials=True)
+            return Failure(CREDENTIAL_ERRORS[code], credentials=True, detail=detail)
         if code == INVALID_PARAM and message.startswith("Invalid credentials"):
             return Failure(
-                f"TikTok Shop refused the credentials ({message}): {self.credentials_hint}", credentials=True
+                f"TikTok Shop refused the credentials ({message}): {self.credentials_hint}",
+                credentials=True,
+                detail=detail,
             )
         if response.status_code in (401, 403):
             return Failure(
-                f"TikTok Shop refused the credentials ({code} {message}): {self.credentials_hint}", credentials=True
+                f"TikTok Shop refused the credentials ({code} {message}): {self.credentials_hint}",
+                credentials=True,
+                detail=detail,
             )
         retryable = code in (RATE_LIMITED, INTERNAL_ERROR) or response.status_code == 429 or response.status_code >= 500
-        return Failure(f"TikTok Shop error {code}: {message}", retryable=retryable)
+        return Failure(f"TikTok Shop error {code}: {message}", retryable=retryable, detail=detail)
 
-    def data(self, method: str, path: str, *, params: Params | None = None, json_body: Any = None) -> Any:
-        body, _ = self.request_json(method, path, params=params, json_body=json_body)
+    def data(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json_body: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        body, _ = self.request_json(method, path, params=params, json_body=json_body, idempotent=idempotent)
         if not isinstance(body, dict):
             raise ProviderError("TikTok Shop sent an answer without its envelope", retryable=True)
         return body.get("data")
@@ -105,7 +123,7 @@ class TikTokClient(ProviderHttpClient):
         body = {} if updated_since is None else {"update_time_ge": int(updated_since.timestamp())}
         params: Params = {"page_size": str(page_size), "sort_field": "update_time", "sort_order": "ASC"}
         while True:
-            data = self.data("POST", SEARCH_PATH, params=params, json_body=body)
+            data = self.data("POST", SEARCH_PATH, params=params, json_body=body, idempotent=True)  # a search
             token = data.get("next_page_token") if isinstance(data, dict) else None
             yield data, bool(token)
             if not token:

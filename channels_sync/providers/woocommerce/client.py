@@ -4,6 +4,11 @@ Listing sorts by id ascending: an order modified while we page keeps its place (
 modification time would move it to the end and shift a later order onto a page already read).
 ``modified_after`` is exclusive, so the cursor is moved back one second (a repeat is harmless:
 orders upsert).
+
+Writes: deleting a webhook (one id, ``force``) is repeatable (a 404 then means it is gone);
+creating one is not (no idempotency key): when its outcome is unknown the webhooks are listed
+to see whether it was made, and it is sent again only if not. Host: any public https site
+(``integrations.hosts.PUBLIC_HTTPS``); OAuth 1.0a over plain http is for the sandbox (loopback).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from channels_sync.providers.woocommerce.oauth import oauth_params
-from integrations.http import Headers, Params, ProviderHttpClient
+from integrations.errors import OutcomeUnknown, ProviderError
+from integrations.hosts import PUBLIC_HTTPS
+from integrations.http import Headers, Params, ProviderHttpClient, sanitize
+from integrations.transport import Response
 
 API_PREFIX = "wp-json/wc/v3"
 MAX_PER_PAGE = 100
@@ -26,6 +32,8 @@ ORDER_TOPICS = ("order.created", "order.updated")
 
 class WooCommerceClient(ProviderHttpClient):
     label = "WooCommerce"
+    provider = "woocommerce"
+    host_rule = PUBLIC_HTTPS
     credentials_hint = (
         "check the consumer key and secret in WordPress → WooCommerce → Settings → Advanced → REST API "
         "(the key needs Read/Write permission)"
@@ -36,11 +44,12 @@ class WooCommerceClient(ProviderHttpClient):
         self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
         self.https = urlsplit(self.base_url).scheme == "https"
 
-    def credentials_message(self, response: requests.Response) -> str:
+    def credentials_message(self, response: Response) -> str:
         try:
-            said = response.json().get("message", "")
-        except (ValueError, AttributeError):
-            said = ""
+            body = response.json()
+        except ValueError:
+            body = None
+        said = sanitize(str(body.get("message") or ""), 80) if isinstance(body, dict) else ""
         reason = f" ({said})" if said else ""
         return f"WooCommerce refused the API keys{reason}: {self.credentials_hint}"
 
@@ -66,7 +75,7 @@ class WooCommerceClient(ProviderHttpClient):
             }
         page = 1
         while True:
-            body, response = self.request_json("GET", "orders", params={**params, "page": str(page)})
+            body, response = self.request_json("GET", "orders", params={**params, "page": str(page)}, shape="list")
             total_pages = response.headers.get("X-WP-TotalPages", "")
             if total_pages.isdigit():
                 has_more = page < int(total_pages)
@@ -79,21 +88,34 @@ class WooCommerceClient(ProviderHttpClient):
 
     def orders_by_ids(self, ids: list[str]) -> Any:
         params = {"include": ",".join(ids), "per_page": str(MAX_PER_PAGE), "status": "any"}
-        body, _ = self.request_json("GET", "orders", params=params)
+        body, _ = self.request_json("GET", "orders", params=params, shape="list")
         return body
 
     def orders_probe(self) -> Any:
-        body, _ = self.request_json("GET", "orders", params={"per_page": "1"})
+        body, _ = self.request_json("GET", "orders", params={"per_page": "1"}, shape="list")
         return body
 
-    def webhooks(self) -> Any:
-        body, _ = self.request_json("GET", "webhooks", params={"per_page": str(MAX_PER_PAGE)})
-        return body
+    def webhooks(self) -> list[dict[str, Any]]:
+        body, _ = self.request_json("GET", "webhooks", params={"per_page": str(MAX_PER_PAGE)}, shape="list")
+        return [hook for hook in body if isinstance(hook, dict)]
 
     def webhook_delete(self, webhook_id: int | str) -> None:
-        self.request_json("DELETE", f"webhooks/{webhook_id}", params={"force": "true"})  # no trash for webhooks
+        try:  # force: webhooks have no trash
+            self.request("DELETE", f"webhooks/{webhook_id}", params={"force": "true"}, idempotent=True)
+        except ProviderError as error:
+            if error.status != 404:  # 404: gone already (an earlier attempt of ours, or the merchant)
+                raise
 
     def webhook_create(self, *, topic: str, address: str, secret: str) -> Any:
         payload = {"name": f"Zopi {topic}", "topic": topic, "delivery_url": address, "secret": secret}
-        body, _ = self.request_json("POST", "webhooks", json_body={**payload, "status": "active"})
+        payload["status"] = "active"
+        try:
+            body, _ = self.request_json("POST", "webhooks", json_body=payload, idempotent=False)
+        except OutcomeUnknown:
+            made = [
+                hook for hook in self.webhooks() if (hook.get("topic"), hook.get("delivery_url")) == (topic, address)
+            ]  # noqa: E501
+            if made:
+                return made[0]
+            body, _ = self.request_json("POST", "webhooks", json_body=payload, idempotent=False)
         return body

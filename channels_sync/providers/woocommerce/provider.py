@@ -76,11 +76,10 @@ class WooCommerceProvider(ChannelProvider):
 
     def register_webhooks(self, *, address: str) -> list[str]:
         """Create the order webhooks not there yet, signed with ``webhook_secret``."""
-        existing = self.client.webhooks()
         have = {
             (hook.get("topic"), hook.get("delivery_url"))
-            for hook in (existing if isinstance(existing, list) else [])
-            if isinstance(hook, dict) and hook.get("status", "active") == "active"
+            for hook in self.client.webhooks()
+            if hook.get("status", "active") == "active"
         }
         for topic in ORDER_TOPICS:
             if (topic, address) not in have:
@@ -90,11 +89,10 @@ class WooCommerceProvider(ChannelProvider):
         return list(ORDER_TOPICS)
 
     def unregister_webhooks(self, *, address: str) -> int:
-        hooks = self.client.webhooks()
         ours = [
             hook["id"]
-            for hook in (hooks if isinstance(hooks, list) else [])
-            if isinstance(hook, dict) and hook.get("delivery_url") == address
+            for hook in self.client.webhooks()
+            if hook.get("delivery_url") == address and hook.get("id") is not None
         ]
         for webhook_id in ours:
             self.client.webhook_delete(webhook_id)
