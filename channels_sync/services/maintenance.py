@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from channels_sync.enums import DeliveryState
 from channels_sync.models import ProviderAttempt, WebhookDelivery
+from channels_sync.services.processing import MAX_ATTEMPTS, gave_up_reason
 
 logger = logging.getLogger(__name__)
 
@@ -46,14 +47,24 @@ def deliveries_requeue_stuck(*, now: datetime | None = None, limit: int = 500) -
 
     Never attempted ones first and on their own limit, so a backlog of retried ones never hides
     them. A delivery queued twice costs a little work: the first task to claim it finishes it,
-    the other finds it done; the attempt cap holds across tasks.
+    the other finds it done; the attempt cap holds across tasks. One that used every attempt and
+    is still waiting lost its last one with its worker: it is failed here, never queued again.
     """
     from channels_sync import tasks  # tasks import this module
 
     now = now or timezone.now()
     waiting = WebhookDelivery.objects.filter(state=DeliveryState.RECEIVED)
+    stale = now - STUCK_AFTER_ATTEMPT
+    gave_up = waiting.filter(attempts__gte=MAX_ATTEMPTS, last_attempt_at__lt=stale)
+    for attempts in sorted(set(gave_up.values_list("attempts", flat=True))):
+        failed = gave_up.filter(attempts=attempts).update(
+            state=DeliveryState.FAILED, error=gave_up_reason(attempts), processed_at=now
+        )
+        logger.warning("%s webhook deliveries failed: %s", failed, gave_up_reason(attempts))
     never = waiting.filter(attempts=0, received_at__lt=now - STUCK_AFTER).order_by("received_at")
-    dropped = waiting.filter(attempts__gt=0, last_attempt_at__lt=now - STUCK_AFTER_ATTEMPT).order_by("last_attempt_at")
+    dropped = waiting.filter(attempts__gt=0, attempts__lt=MAX_ATTEMPTS, last_attempt_at__lt=stale).order_by(
+        "last_attempt_at"
+    )
     ids = [*never.values_list("id", flat=True)[:limit], *dropped.values_list("id", flat=True)[:limit]]
     for delivery_id in ids:
         tasks.process_webhook_delivery.delay(delivery_id)

@@ -44,6 +44,40 @@ def _finish(delivery: WebhookDelivery, outcome: ProcessOutcome) -> ProcessOutcom
     return outcome
 
 
+def gave_up_reason(attempts: int) -> str:
+    """Why a delivery still waiting after its last attempt failed: that attempt never finished."""
+    return f"gave up after {attempts} attempts: the worker stopped while processing it"
+
+
+def delivery_claim(*, delivery_id: int) -> WebhookDelivery | ProcessOutcome:
+    """Take a waiting delivery for one attempt, counted before any work starts.
+
+    Returns the delivery to work on, or the outcome when there is nothing to do: it is final
+    already, or it has used its ``MAX_ATTEMPTS`` (a delivery still waiting then lost its last
+    attempt with the worker: a body that kills its worker, redelivered by ``acks_late`` and
+    ``reject_on_worker_lost``, would otherwise loop without end) and is failed here, unworked.
+    """
+    delivery = WebhookDelivery.objects.select_related("store__account").get(pk=delivery_id)
+    # Only a waiting delivery is worked on: processed, ignored and failed ones are final (a
+    # replay puts a failed one back to received first), whatever task or sweep came late.
+    if delivery.state != DeliveryState.RECEIVED:
+        return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids))
+    waiting = WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.RECEIVED)
+    claimed = waiting.filter(attempts__lt=MAX_ATTEMPTS).update(
+        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+    )
+    if claimed:
+        return delivery
+    reason = gave_up_reason(max(delivery.attempts, MAX_ATTEMPTS))
+    if waiting.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=DeliveryState.FAILED, error=reason, processed_at=timezone.now()
+    ):
+        logger.warning("webhook delivery %s: %s", delivery.pk, reason)
+        return ProcessOutcome(state=DeliveryState.FAILED, error=reason)
+    delivery.refresh_from_db(fields=["state", "order_ids", "error"])  # another task finished it meanwhile
+    return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids), error=delivery.error)
+
+
 def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> ProcessOutcome:
     """Turn a stored delivery into orders. Never raises for bad input: the reason is kept.
 
@@ -53,17 +87,10 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
     ``BATCH``, into one upsert: a burst costs one transaction per hundred orders, not per order,
     and the tasks of the deliveries taken along find them processed.
     """
-    delivery = WebhookDelivery.objects.select_related("store__account").get(pk=delivery_id)
-    # Only a waiting delivery is worked on: processed, ignored and failed ones are final (a
-    # replay puts a failed one back to received first), whatever task or sweep came late.
-    if delivery.state != DeliveryState.RECEIVED:
-        return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids))
-    claimed = WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.RECEIVED).update(
-        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
-    )
-    if not claimed:
-        delivery.refresh_from_db(fields=["state", "order_ids"])
-        return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids))
+    claim = delivery_claim(delivery_id=delivery_id)
+    if isinstance(claim, ProcessOutcome):
+        return claim
+    delivery = claim
     # The stored count decides the last attempt, so a re-queued delivery never starts over.
     final_attempt = final_attempt or delivery.attempts + 1 >= MAX_ATTEMPTS
     store = delivery.store
