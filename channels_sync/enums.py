@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class StoreStatus(models.TextChoices):
+    CONNECTING = "connecting", _("Connecting")  # its first connect is being checked with the channel
+    NOT_CONNECTED = "not_connected", _("Not connected")  # its first connect failed (connect_error says why)
     ACTIVE = "active", _("Active")  # webhooks processed, pulled on schedule
     PAUSED = "paused", _("Paused")  # the merchant stopped syncing; a resume pulls what was missed
     ERROR = "error", _("Error")  # the last pull failed (last_error says why); still retried

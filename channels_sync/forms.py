@@ -13,9 +13,13 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from channels_sync.models import Store
 from integrations.errors import ProviderError
 from integrations.hosts import PUBLIC_HTTPS, SHOPIFY_SHOP, TIKTOK_SHOP_API, HostRule, check_url
 from orders.enums import Channel
+
+# What identifies the shop: asked when connecting, kept when a store's credentials are updated.
+ADDRESS_FIELDS = ("name", "base_url", "domain")
 
 
 class StoreUrlField(forms.URLField):
@@ -43,13 +47,28 @@ class ConnectForm(forms.Form):
 
     name = forms.CharField(label=_("Store name"), max_length=200)
 
+    def __init__(self, *args: Any, store: Store | None = None, **kwargs: Any) -> None:
+        """With ``store``: the update-credentials mode, for that store's shop (its name and address
+        are the store's; only the secrets are asked)."""
+        super().__init__(*args, **kwargs)
+        self.store = store
+        if store is not None:
+            for name in ADDRESS_FIELDS:
+                self.fields.pop(name, None)
+
+    def clean(self) -> dict[str, Any]:
+        return super().clean() or {}
+
     def connect_kwargs(self) -> dict[str, Any]:
         data = self.cleaned_data
+        address = {"name": data.get("name", ""), "base_url": data.get("base_url", ""), "domain": data.get("domain", "")}
+        if self.store is not None:
+            # TikTok Shop's shop is its cipher (asked again): it must be the store's one.
+            domain = "" if self.channel == Channel.TIKTOK else self.store.domain
+            address = {"name": self.store.name, "base_url": self.store.base_url, "domain": domain}
         return {
             "channel": self.channel,
-            "name": data["name"],
-            "base_url": data.get("base_url", ""),
-            "domain": data.get("domain", ""),
+            **address,
             "credentials": {key: data[key] for key in self.credential_fields if data.get(key)},
             "webhook_secret": data.get("webhook_secret", ""),
         }
@@ -92,8 +111,8 @@ class ShopifyConnectForm(ConnectForm):
     webhook_secret = _secret(_("Webhook signing secret (app API secret)"))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if not data.get("domain") and not data.get("base_url"):
+        data = super().clean()
+        if self.store is None and not data.get("domain") and not data.get("base_url"):
             raise forms.ValidationError(_("Give the shop domain or the shop URL."))
         if data.get("base_url"):
             self.check_address("base_url", self.typed_url("base_url"))
@@ -149,3 +168,8 @@ CONNECT_FORMS: dict[str, type[ConnectForm]] = {
     Channel.WOOCOMMERCE: WooCommerceConnectForm,
     Channel.TIKTOK: TikTokConnectForm,
 }
+
+
+def update_form_for(store: Store, *, data: Any = None) -> ConnectForm:
+    """The store's channel form in update-credentials mode (its own prefix on the stores page)."""
+    return CONNECT_FORMS[store.channel](data, prefix=f"update-{store.pk}", store=store)

@@ -14,6 +14,9 @@ from orders.enums import Channel
 
 # A pull asked for and not taken by a worker within this long is no longer shown as coming.
 PULL_QUEUED_FOR = timedelta(minutes=2)
+# A connect task not done within this long was lost (its worker, the broker): the page stops
+# saying "Connecting…", and connecting again starts over.
+CONNECT_SHOWN_FOR = timedelta(minutes=5)
 
 
 class Store(models.Model):
@@ -51,6 +54,24 @@ class Store(models.Model):
     # asked every minute (interval × 2^(failures − 1), at most SYNC_PULL_BACKOFF_MAX).
     pull_failures = models.PositiveIntegerField(_("failed pulls in a row"), default=0)
     next_pull_at = models.DateTimeField(_("next pull not before"), null=True, blank=True)
+    # A pull sent to the queue and not taken by a worker yet: beat does not queue another.
+    pull_queued_at = models.DateTimeField(_("pull queued at"), null=True, blank=True)
+    # A pull too long for one task saves where it is after every page and goes on in the next
+    # run: the channel's token for the next page, the ``updated_since`` that token belongs to,
+    # and the newest channel update stored so far (the cursor once the pull ends). No token: no
+    # unfinished pull.
+    pull_resume_token = models.TextField(_("pull resumes at"), blank=True, default="")
+    pull_resume_since = models.DateTimeField(_("unfinished pull: orders updated since"), null=True, blank=True)
+    pull_resume_newest = models.DateTimeField(_("unfinished pull: newest update stored"), null=True, blank=True)
+    pull_runs = models.PositiveIntegerField(_("runs of the current pull"), default=0)
+    # The first import asks for the orders created or changed since then (SYNC_IMPORT_WINDOW
+    # before the connect); empty: all of them.
+    import_since = models.DateTimeField(_("first import from"), null=True, blank=True)
+    # A connect (or a credentials update) being checked by a task: the details to check, as a
+    # Fernet token; when it started; why the last one failed.
+    connect_pending_token = models.TextField(_("connect details (encrypted)"), blank=True, default="", editable=False)
+    connect_started_at = models.DateTimeField(_("connect started at"), null=True, blank=True)
+    connect_error = models.TextField(_("connect error"), blank=True, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -66,11 +87,33 @@ class Store(models.Model):
     def pull_state(self, now: datetime) -> str:
         """ "running" (a pull holds the store), "queued" (asked for in the last minutes, no worker
         has taken it yet) or "" (no pull under way)."""
-        if self.pull_started_at is None:
-            return ""
-        if self.sync_lock_until is not None and self.sync_lock_until > now:
+        if self.pull_started_at is not None and self.sync_lock_until is not None and self.sync_lock_until > now:
             return "running"
-        return "queued" if now - self.pull_started_at < PULL_QUEUED_FOR else ""
+        if self.pull_queued_at is not None and now - self.pull_queued_at < PULL_QUEUED_FOR:
+            return "queued"
+        return ""
+
+    def connect_state(self, now: datetime) -> str:
+        """ "connecting" (a connect task is checking the details), "failed" (the last one did not
+        work: ``connect_error``) or ""."""
+        if self.connect_started_at is not None and now - self.connect_started_at < CONNECT_SHOWN_FOR:
+            return "connecting"
+        if self.connect_error or self.status == StoreStatus.NOT_CONNECTED:
+            return "failed"
+        return ""
+
+    @property
+    def importing(self) -> bool:
+        """The first import has not finished (orders since ``import_since`` are coming)."""
+        return self.pull_cursor is None and self.status in (StoreStatus.ACTIVE, StoreStatus.ERROR, StoreStatus.PAUSED)
+
+    @property
+    def connect_pending(self) -> dict[str, Any]:
+        return dict(decrypt_json(self.connect_pending_token)) if self.connect_pending_token else {}
+
+    @connect_pending.setter
+    def connect_pending(self, value: dict[str, Any]) -> None:
+        self.connect_pending_token = encrypt_json(dict(value)) if value else ""
 
     @property
     def credentials(self) -> dict[str, str]:

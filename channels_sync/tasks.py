@@ -11,13 +11,16 @@ from django.conf import settings
 from channels_sync.enums import DeliveryState
 from channels_sync.models import WebhookDelivery
 from channels_sync.services import (
+    ConnectError,
     attempts_prune,
     deliveries_prune,
     deliveries_requeue_stuck,
     delivery_process,
     order_resync,
+    pulls_queue_due,
+    store_connect_check,
     store_pull,
-    stores_due_for_pull,
+    store_pull_enqueue,
 )
 from channels_sync.services.processing import MAX_ATTEMPTS
 from channels_sync.services.pull import PullResult
@@ -57,19 +60,30 @@ def process_webhook_delivery(self: Any, delivery_id: int) -> str:
     return outcome.state
 
 
+@shared_task(name="channels_sync.connect_store")
+def connect_store(store_id: int) -> str:
+    """Check a store's new details with the channel and apply them; the reason stays on the store."""
+    try:
+        result = store_connect_check(store_id=store_id)
+    except ConnectError:
+        return "failed"
+    return "connected" if result is not None else "nothing to check"
+
+
 @shared_task(name="channels_sync.pull_store")
-def pull_store(store_id: int) -> dict[str, Any]:
-    result: PullResult = store_pull(store_id=store_id)
-    return {"skipped": result.skipped, "orders": result.orders, "error": result.error}
+def pull_store(store_id: int, due_only: bool = False) -> dict[str, Any]:
+    """One run of a store's pull; ``due_only`` (beat, continuations): only if it is still due."""
+    result: PullResult = store_pull(store_id=store_id, due_only=due_only)
+    if result.stopped:  # its time budget ran out with pages left: the next run goes on from there
+        store_pull_enqueue(store_id=store_id, due_only=True)
+    return {"skipped": result.skipped, "stopped": result.stopped, "orders": result.orders, "error": result.error}
 
 
 @shared_task(name="channels_sync.pull_due_stores")
 def pull_due_stores() -> int:
-    """Beat: one pull task per due store; each task claims its store, so a store never pulls twice at once."""
-    due = stores_due_for_pull()
-    for store_id in due:
-        pull_store.delay(store_id)
-    return len(due)
+    """Beat: one pull task per due store not queued yet; each task claims its store, so a store
+    never pulls twice at once."""
+    return len(pulls_queue_due())
 
 
 @shared_task(name="channels_sync.requeue_stuck_deliveries")

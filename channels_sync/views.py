@@ -21,11 +21,12 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from accounts.decorators import account_required, owner_required
 from accounts.navigation import redirect_to_next
 from channels_sync import selectors, tasks
-from channels_sync.forms import CONNECT_FORMS, ConnectForm
+from channels_sync.forms import CONNECT_FORMS, ConnectForm, update_form_for
 from channels_sync.models import Store
 from channels_sync.services import (
     ConnectError,
-    store_connect,
+    store_connect_start,
+    store_discard,
     store_disconnect,
     store_pull_enqueue,
     store_set_paused,
@@ -60,10 +61,14 @@ def _enqueue_delivery(delivery_id: int) -> None:
 
 
 def _render_stores(
-    request: HttpRequest, *, forms: dict[str, ConnectForm] | None = None, status: int = 200
+    request: HttpRequest,
+    *,
+    forms: dict[str, ConnectForm] | None = None,
+    update_forms: dict[int, ConnectForm] | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     account = request.account  # type: ignore[attr-defined]
-    forms = forms or {}
+    forms, update_forms = forms or {}, update_forms or {}
     stores = list(selectors.stores_with_health(account=account))
     connect_forms = [
         {"channel": channel, "label": Channel(channel).label, "form": forms.get(channel) or form_class(prefix=channel)}
@@ -75,14 +80,18 @@ def _render_stores(
             "store": store,
             "webhook_url": webhook_url_for(channel=store.channel, public_id=store.public_id),
             "pull_state": store.pull_state(now),
+            "connect_state": store.connect_state(now),
+            "update_form": update_forms.get(store.pk) or update_form_for(store),
         }
         for store in stores
     ]
     htmx = request.htmx  # type: ignore[attr-defined]
-    # The table polls itself while a pull is queued or running (the forms are left alone).
+    # The table polls itself while a connect is checked or a pull is queued or running (the
+    # connect forms are left alone).
     part = "store_table" if htmx and htmx.target == "store-table" else "stores"
     template = f"{STORES_TEMPLATE}#{part}" if htmx else STORES_TEMPLATE
-    context = {"rows": rows, "connect_forms": connect_forms, "syncing": any(row["pull_state"] for row in rows)}
+    busy = any(row["pull_state"] or row["connect_state"] == "connecting" for row in rows)
+    context = {"rows": rows, "connect_forms": connect_forms, "syncing": busy}
     response = render(request, template, context, status=status)
     response["Vary"] = "HX-Request"
     return response
@@ -110,16 +119,39 @@ def store_connect_view(request: HttpRequest, channel: str) -> HttpResponse:
     form = form_class(request.POST, prefix=channel)
     if form.is_valid():
         try:
-            result = store_connect(account=request.account, **form.connect_kwargs())  # type: ignore[attr-defined]
+            start = store_connect_start(account=request.account, **form.connect_kwargs())  # type: ignore[attr-defined]
         except ConnectError as error:
             form.add_error(None, str(error))
         else:
-            store_pull_enqueue(store_id=result.store.pk)  # the first import starts now, not at beat's next tick
-            return _done(
-                request, _("%(name)s is connected. Its orders are being imported.") % {"name": result.store.name}
-            )
+            # The channel is called by the connect task; the row says "Connecting…" until it is done.
+            return _done(request, _("Connecting %(name)s: checking it with the channel…") % {"name": start.store.name})
     # 422: the form comes back with its errors; htmx swaps it in (base.html's responseHandling).
     return _render_stores(request, forms={channel: form}, status=422)
+
+
+@require_POST
+@owner_required
+def store_credentials_update(request: HttpRequest, store_id: int) -> HttpResponse:
+    """New credentials for a store (same shop, same row, same orders), checked by the connect task."""
+    store = _store_of(request, store_id)
+    form = update_form_for(store, data=request.POST)
+    if form.is_valid():
+        try:
+            store_connect_start(account=store.account, **form.connect_kwargs())
+        except ConnectError as error:
+            form.add_error(None, str(error))
+        else:
+            return _store_done(request, store, _("Checking the new credentials of %(name)s with %(channel)s…"))
+    return _render_stores(request, update_forms={store.pk: form}, status=422)
+
+
+@require_POST
+@owner_required
+def store_discard_view(request: HttpRequest, store_id: int) -> HttpResponse:
+    """Remove a store whose first connect failed."""
+    store = _store_of(request, store_id)
+    store_discard(account=store.account, store_id=store.pk)
+    return _store_done(request, store, _("%(name)s is removed."))
 
 
 def _store_of(request: HttpRequest, store_id: int) -> Store:

@@ -80,6 +80,13 @@ class ChannelOrder(models.Model):
             models.Index(
                 F("account"), F("created_at"), Cast("external_id", BigIntegerField()), name="sim_channel_order_list_idx"
             ),
+            # The same for a listing by update time (``order=updated_at asc``, what pulls ask for).
+            models.Index(
+                F("account"),
+                F("updated_at"),
+                Cast("external_id", BigIntegerField()),
+                name="sim_channel_order_upd_list_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -356,7 +356,6 @@ ORDER_CENTER_PAGE_SIZE = int(os.environ.get("ORDER_CENTER_PAGE_SIZE", "25"))
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SYNC_PULL_INTERVAL = timedelta(minutes=int(os.environ.get("SYNC_PULL_INTERVAL_MINUTES", "5")))
 SYNC_PULL_OVERLAP = timedelta(minutes=10)  # a pull re-reads this much before its cursor
-SYNC_PULL_LOCK = timedelta(minutes=15)  # longer than a pull takes; a crashed pull frees the store then
 SYNC_PULL_BACKOFF_MAX = timedelta(hours=1)  # a failing store is retried by beat at most this far apart
 # Processed and ignored webhook deliveries are kept this long (raw bodies, for support), then pruned.
 WEBHOOK_RETENTION = timedelta(days=int(os.environ.get("WEBHOOK_RETENTION_DAYS", "30")))
@@ -394,3 +393,21 @@ if not OUTBOUND_MAX_INLINE_WAIT >= 0:
     raise ImproperlyConfigured("OUTBOUND_MAX_INLINE_WAIT must be 0 or more seconds.")
 # Every outbound attempt is kept for support (admin: Provider attempts) this long, then pruned daily.
 PROVIDER_ATTEMPT_RETENTION = timedelta(days=int(os.environ.get("PROVIDER_ATTEMPT_RETENTION_DAYS", "14")))
+
+# --- Pull and connect bounds ---------------------------------------------------------------
+# A pull stops by itself after this long (then saves where it is and queues its next run), below
+# the task's soft time limit: a store too big for one run is imported over several.
+SYNC_PULL_TIME_BUDGET = timedelta(
+    seconds=float(os.environ.get("SYNC_PULL_TIME_BUDGET_SECONDS", str(CELERY_TASK_SOFT_TIME_LIMIT - 120)))
+)
+if not timedelta(0) < SYNC_PULL_TIME_BUDGET < timedelta(seconds=CELERY_TASK_SOFT_TIME_LIMIT):
+    raise ImproperlyConfigured("SYNC_PULL_TIME_BUDGET_SECONDS must be above 0 and below CELERY_TASK_SOFT_TIME_LIMIT.")
+# A pull holds its store this long from its last page: longer than a task may live, so a lock
+# that runs out means the pull's worker is gone (counted as a failed pull).
+SYNC_PULL_LOCK = timedelta(seconds=CELERY_TASK_TIME_LIMIT + 60)
+# A queued pull no worker took within this long is taken for lost: beat may queue it again.
+SYNC_PULL_QUEUED_EXPIRY = timedelta(minutes=30)
+# The first import of a new store covers the orders created or changed in these last days (0: all).
+SYNC_IMPORT_WINDOW_DAYS = int(os.environ.get("SYNC_IMPORT_WINDOW_DAYS", "60"))
+if SYNC_IMPORT_WINDOW_DAYS < 0:
+    raise ImproperlyConfigured("SYNC_IMPORT_WINDOW_DAYS must be 0 (all orders) or more.")

@@ -35,6 +35,9 @@ class ChannelOrder:
 class OrderPage:
     orders: list[ChannelOrder]
     has_more: bool = False
+    # Where the listing goes on after this page (the channel's page cursor, or a page number),
+    # for ``iter_order_pages(resume=…)`` with the same ``updated_since``; "" on the last page.
+    resume: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class ChannelProvider:
     """Base class: every method raises ``NotSupported`` unless the provider implements it."""
 
     channel: ClassVar[Channel]
+    # The listing runs oldest update first: every order updated before the newest one stored is
+    # stored, so that time is a safe place to start again when a resume token is refused.
+    listing_by_update: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -80,8 +86,12 @@ class ChannelProvider:
         """One live call; returns a short identity (shop name). Raises CredentialsError."""
         raise NotSupported(f"{self.channel} cannot check credentials")
 
-    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
-        """Every order updated at or after ``updated_since`` (all when None), page by page."""
+    def iter_order_pages(
+        self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
+    ) -> Iterator[OrderPage]:
+        """Every order updated at or after ``updated_since`` (all when None), page by page; from
+        the page after the one whose ``resume`` is given, when given (same ``updated_since``).
+        A token the channel no longer takes (an expired cursor) raises ``ProviderError``."""
         raise NotSupported(f"{self.channel} cannot list orders")
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from channels_sync.services.connect import (
+    ConnectError,
+    ConnectResult,
+    ConnectStart,
+    store_connect,
+    store_connect_check,
+    store_connect_start,
+    store_discard,
+)
 from channels_sync.services.intake import webhook_receive
 from channels_sync.services.maintenance import (
     attempts_prune,
@@ -10,16 +19,9 @@ from channels_sync.services.maintenance import (
     deliveries_requeue_stuck,
 )
 from channels_sync.services.processing import ProcessOutcome, delivery_process
-from channels_sync.services.pull import (
-    PullResult,
-    order_resync,
-    store_pull,
-    store_pull_enqueue,
-    stores_due_for_pull,
-)
+from channels_sync.services.pull import PullResult, order_resync, pulls_record_lost, store_pull
+from channels_sync.services.pull_queue import pulls_queue_due, store_pull_enqueue, stores_due_for_pull
 from channels_sync.services.stores import (
-    ConnectError,
-    store_connect,
     store_disconnect,
     store_provider,
     store_set_paused,
@@ -29,6 +31,8 @@ from channels_sync.services.stores import (
 __all__ = [
     "ConnectError",
     "attempts_prune",
+    "ConnectResult",
+    "ConnectStart",
     "ProcessOutcome",
     "PullResult",
     "deliveries_prune",
@@ -36,7 +40,12 @@ __all__ = [
     "deliveries_requeue_stuck",
     "delivery_process",
     "order_resync",
+    "pulls_queue_due",
+    "pulls_record_lost",
     "store_connect",
+    "store_connect_check",
+    "store_connect_start",
+    "store_discard",
     "store_disconnect",
     "store_provider",
     "store_pull",

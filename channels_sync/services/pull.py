@@ -1,79 +1,53 @@
-"""Pull sync: the safety net that makes the result complete whatever webhooks were lost."""
+"""Pull sync: the safety net that makes the result complete whatever webhooks were lost.
+
+A pull pages through the orders updated since the store's cursor (minus an overlap) and
+upserts each page. It is bounded. After every page it saves where it is (the channel's token
+for the next page, the ``updated_since`` that token belongs to, the newest update stored:
+``Store.pull_resume_*``); it stops by itself after ``SYNC_PULL_TIME_BUDGET`` and its task
+queues the next run, which goes on from the saved page. A run killed at the time limit, or
+whose worker is lost, keeps that progress too, and counts as a failed pull (it backs off).
+"""
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Callable, Generator, Iterable
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
-from typing import TypeVar
+from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
 
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
+from channels_sync.providers.base import ChannelProvider, OrderPage
+from channels_sync.services.prefetch import prefetched
 from channels_sync.services.stores import store_provider
-from integrations.errors import MalformedPayload, ProviderError
+from integrations.errors import CredentialsError, MalformedPayload, ProviderError
 from orders.models import Order
 from orders.services import orders_upsert_from_channel
 
+__all__ = ["PullResult", "order_resync", "prefetched", "pull_due", "pulls_record_lost", "store_pull"]
+
+logger = logging.getLogger(__name__)
+
 PULLABLE = (StoreStatus.ACTIVE, StoreStatus.ERROR)
-
-T = TypeVar("T")
-_DONE = object()
-
-
-def prefetched(items: Iterable[T]) -> Generator[T, None, None]:
-    """``items`` with the next one fetched in a thread while the caller works on the current one.
-
-    A pull waits on the channel (HTTP) and on the database in turn; overlapping the two makes a
-    pull take about the longer of them instead of their sum. The thread does no database work
-    (a provider page is HTTP and mapping only). An exception in the thread is raised here, in
-    order; when the caller stops early (an upsert failed), the thread stops after its fetch.
-    """
-    handoff: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def hand_over(item: object, error: BaseException | None = None) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put((item, error), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not hand_over(item):
-                    return
-            hand_over(_DONE)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
-            hand_over(_DONE, error)
-
-    threading.Thread(target=produce, name="pull-prefetch", daemon=True).start()
-    try:
-        while True:
-            item, error = handoff.get()
-            if error is not None:
-                raise error
-            if item is _DONE:
-                return
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()  # a fetch under way finishes on its own; nothing more is fetched
+LOST_PULL = (
+    "The last sync stopped before it finished (its worker was lost or ran past the time limit); "
+    "the next one goes on from its last saved page."
+)
+TIME_LIMIT = "The sync ran past its time limit; the next one goes on from its last saved page."
 
 
 @dataclass
 class PullResult:
-    skipped: bool = False  # another pull holds the store, or it is paused / disconnected
+    skipped: bool = False  # another pull holds the store, it is not due (beat), or paused / disconnected
+    stopped: bool = False  # its time budget ran out with pages left: the next run goes on from there
+    runs: int = 0  # runs of this pull so far, this one included
     pages: int = 0
     orders: int = 0
     created: int = 0
@@ -83,66 +57,147 @@ class PullResult:
     order_ids: list[int] = field(default_factory=list)
 
 
-def _lock_free(now: datetime) -> Q:
-    return Q(sync_lock_until__isnull=True) | Q(sync_lock_until__lt=now)
-
-
-def stores_due_for_pull(*, now: datetime | None = None) -> list[int]:
-    """Stores to pull now: syncing, not pulled for SYNC_PULL_INTERVAL, not held by a pull."""
-    now = now or timezone.now()
-    due = Q(last_pull_at__isnull=True) | Q(last_pull_at__lt=now - settings.SYNC_PULL_INTERVAL)
+def pull_due(now: datetime) -> Q:
+    """Stores beat pulls now: syncing, with an unfinished pull or none for SYNC_PULL_INTERVAL,
+    and not backing off after failures."""
+    waited = (
+        Q(last_pull_at__isnull=True) | Q(last_pull_at__lt=now - settings.SYNC_PULL_INTERVAL) | ~Q(pull_resume_token="")
+    )
     not_backing_off = Q(next_pull_at__isnull=True) | Q(next_pull_at__lte=now)
-    return list(
-        Store.objects.filter(due, not_backing_off, _lock_free(now), status__in=PULLABLE)
-        .order_by("last_pull_at", "id")
-        .values_list("id", flat=True)
+    return waited & not_backing_off & Q(status__in=PULLABLE)
+
+
+def _backoff(failures: int) -> timedelta:
+    # The exponent is capped first: a timedelta overflows long before the failures stop.
+    return min(settings.SYNC_PULL_INTERVAL * 2 ** min(failures - 1, 16), settings.SYNC_PULL_BACKOFF_MAX)
+
+
+def _fail(store_id: int, *, failures: int, error: str, now: datetime | None = None) -> None:
+    """A failed pull: say why, release the store, back off (beat waits; a merchant's Resync does
+    not). Its saved page stays: the next pull goes on from there."""
+    now = now or timezone.now()
+    Store.objects.filter(pk=store_id).update(
+        last_error=error[:2000],
+        sync_lock_until=None,
+        pull_started_at=None,
+        pull_failures=failures,
+        next_pull_at=now + _backoff(failures),
     )
+    # A store paused or disconnected meanwhile keeps that status.
+    Store.objects.filter(pk=store_id, status=StoreStatus.ACTIVE).update(status=StoreStatus.ERROR)
 
 
-def _claim(store_id: int, now: datetime) -> bool:
-    """Take the store for one pull with one conditional UPDATE: two workers never both get it."""
-    return (
-        Store.objects.filter(_lock_free(now), pk=store_id, status__in=PULLABLE).update(
-            sync_lock_until=now + settings.SYNC_PULL_LOCK, pull_started_at=now, pull_orders=0
-        )
-        == 1
+def pulls_record_lost(*, now: datetime | None = None, store_id: int | None = None) -> list[int]:
+    """Pulls whose lock ran out never ended (a live pull renews it every page, and it outlasts
+    the task's hard time limit): their worker was lost or killed. Each counts as a failed pull
+    and backs off, instead of being taken again at once forever."""
+    now = now or timezone.now()
+    lost = Store.objects.filter(sync_lock_until__lt=now)
+    if store_id is not None:
+        lost = lost.filter(pk=store_id)
+    recorded = []
+    for pk, lock, failures in lost.values_list("pk", "sync_lock_until", "pull_failures"):
+        # Only while that lock is still there: a concurrent claim or sweep counts it once.
+        if Store.objects.filter(pk=pk, sync_lock_until=lock).update(sync_lock_until=now):
+            _fail(pk, failures=failures + 1, error=LOST_PULL, now=now)
+            logger.warning("store %s: its pull was lost (lock ran out at %s)", pk, lock)
+            recorded.append(pk)
+    return recorded
+
+
+def _claim(store_id: int, now: datetime, *, due_only: bool) -> Store | None:
+    """Take the store for one run with one conditional UPDATE: two workers never both get it.
+
+    ``due_only`` (beat's pulls and continuations): only if the store is still due, so a task that
+    waited in the queue does not pull again a store pulled meanwhile. A run of an unfinished
+    pull keeps its count of orders; a new pull starts it again.
+    """
+    pulls_record_lost(now=now, store_id=store_id)
+    claimable = Store.objects.filter(pk=store_id, sync_lock_until__isnull=True, status__in=PULLABLE)
+    if due_only:
+        claimable = claimable.filter(pull_due(now))
+    fresh = Q(pull_resume_token="")
+    claimed = claimable.update(
+        sync_lock_until=now + settings.SYNC_PULL_LOCK,
+        pull_started_at=now,
+        pull_queued_at=None,
+        pull_runs=Case(When(fresh, then=Value(1)), default=F("pull_runs") + 1, output_field=PositiveIntegerField()),
+        pull_orders=Case(When(fresh, then=Value(0)), default=F("pull_orders"), output_field=PositiveIntegerField()),
     )
+    if not claimed:
+        return None
+    return Store.objects.select_related("account").get(pk=store_id)
 
 
-def store_pull_enqueue(*, store_id: int) -> None:
-    """Queue a pull now (connect, resume, "Resync"); the stores page shows it as coming until a
-    worker takes it. A pull already running keeps its progress."""
-    from channels_sync import tasks  # tasks import this module
+def _listing(
+    provider: ChannelProvider, *, since: datetime | None, resume: str, stored_up_to: datetime | None
+) -> Iterator[tuple[datetime | None, OrderPage]]:
+    """(``updated_since`` of the listing, page) from the saved page on; runs in the prefetch thread
+    (HTTP and mapping only).
 
-    now = timezone.now()
-    # A paused or disconnected store is not pulled: nothing to announce then.
-    Store.objects.filter(_lock_free(now), pk=store_id, status__in=PULLABLE).update(pull_started_at=now, pull_orders=0)
-    transaction.on_commit(partial(tasks.pull_store.delay, store_id))
+    A saved token the channel refuses (an expired page cursor) is not an error: the listing starts
+    again from the newest update stored when it runs oldest update first (every older order is
+    stored), else from the pull's own ``since``. Upserts are idempotent: a page read twice costs
+    time, never an order.
+    """
+    size = settings.SYNC_PULL_PAGE_SIZE
+    pages = provider.iter_order_pages(updated_since=since, page_size=size, resume=resume)
+    if resume:
+        try:
+            first = next(pages, None)
+        except CredentialsError:
+            raise
+        except ProviderError as error:
+            if error.retryable:
+                raise
+            if provider.listing_by_update and stored_up_to is not None:
+                since = stored_up_to
+            logger.info("saved page refused (%s): listing again from %s", error, since)
+            pages = provider.iter_order_pages(updated_since=since, page_size=size)
+        else:
+            if first is None:
+                return
+            yield since, first
+    for page in pages:
+        yield since, page
 
 
 def store_pull(
-    *, store_id: int, since: datetime | None = None, progress: Callable[[PullResult], None] | None = None
+    *,
+    store_id: int,
+    since: datetime | None = None,
+    due_only: bool = False,
+    progress: Callable[[PullResult], None] | None = None,
 ) -> PullResult:
-    """Page through the orders updated since the cursor (minus the overlap) and upsert each page.
+    """One run of a pull: from its saved page (an unfinished pull), else from ``since``, the
+    cursor minus the overlap, or the first import's window; each page upserted and saved.
 
-    The cursor moves only after every page was stored; a failed pull records the error on the
-    store and the next one starts from the same place (upserts are idempotent).
+    The cursor moves when the last page is stored. A failure records the error on the store and
+    backs off; the next pull goes on from the last saved page.
     """
     result = PullResult()
-    if not _claim(store_id, timezone.now()):
+    started = time.monotonic()
+    store = _claim(store_id, timezone.now(), due_only=due_only)
+    if store is None:
+        # This task is done with it: beat may queue the store again when it is due.
+        Store.objects.filter(pk=store_id).update(pull_queued_at=None)
         result.skipped = True
         return result
-    store = Store.objects.select_related("account").get(pk=store_id)
+    result.runs = store.pull_runs
+    resume = store.pull_resume_token if since is None else ""  # an explicit since starts over
+    stored_up_to = store.pull_resume_newest if resume else None
+    if resume:
+        since = store.pull_resume_since
+    elif since is None:
+        since = store.pull_cursor - settings.SYNC_PULL_OVERLAP if store.pull_cursor else store.import_since
+    orders_before = store.pull_orders
     try:
-        if since is None and store.pull_cursor is not None:
-            since = store.pull_cursor - settings.SYNC_PULL_OVERLAP
-        newest = store.pull_cursor
         provider = store_provider(store)
-        pages = provider.iter_order_pages(updated_since=since, page_size=settings.SYNC_PULL_PAGE_SIZE)
+        listing = _listing(provider, since=since, resume=resume, stored_up_to=stored_up_to)
         # Closed on the way out, error or not: the fetching thread stops then, not when the
         # traceback that still holds this frame is let go.
-        with closing(prefetched(pages)) as prefetched_pages:
-            for page in prefetched_pages:
+        with closing(prefetched(listing)) as pages:
+            for listed_since, page in pages:
                 result.pages += 1
                 if page.orders:
                     upserted = orders_upsert_from_channel(
@@ -153,41 +208,50 @@ def store_pull(
                     result.updated += len(upserted.updated)
                     result.order_ids += upserted.order_ids
                     page_newest = max(order.updated_at for order in page.orders)
-                    newest = page_newest if newest is None else max(newest, page_newest)
-                # Still alive: keep the store claimed for a long pull; the stores page shows the count.
+                    stored_up_to = page_newest if stored_up_to is None else max(stored_up_to, page_newest)
+                # Saved after the page is stored (a run stopped in between reads it again), with
+                # the lock renewed; the stores page shows the count.
                 Store.objects.filter(pk=store.pk).update(
-                    sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK, pull_orders=result.orders
+                    sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK,
+                    pull_orders=orders_before + result.orders,
+                    pull_resume_token=page.resume,
+                    pull_resume_since=listed_since,
+                    pull_resume_newest=stored_up_to,
                 )
                 if progress is not None:
                     progress(result)
+                if page.resume and time.monotonic() - started >= settings.SYNC_PULL_TIME_BUDGET.total_seconds():
+                    result.stopped = True
+                    break
+    except SoftTimeLimitExceeded:
+        # The budget should have stopped it first (one page took too long): kept, backed off.
+        result.error = TIME_LIMIT
+        _fail(store.pk, failures=store.pull_failures + 1, error=result.error)
+        return result
     except (ProviderError, MalformedPayload, ValueError) as error:
         result.error = str(error) or type(error).__name__
-        failures = store.pull_failures + 1
-        # The exponent is capped first: a timedelta overflows long before the failures stop.
-        backoff = min(settings.SYNC_PULL_INTERVAL * 2 ** min(failures - 1, 16), settings.SYNC_PULL_BACKOFF_MAX)
-        Store.objects.filter(pk=store.pk).update(
-            last_error=result.error[:2000],
-            sync_lock_until=None,
-            pull_started_at=None,
-            pull_failures=failures,
-            next_pull_at=timezone.now() + backoff,  # beat waits; a merchant's Resync does not
-        )
-        # A store paused or disconnected meanwhile keeps that status.
-        Store.objects.filter(pk=store.pk, status=StoreStatus.ACTIVE).update(status=StoreStatus.ERROR)
+        _fail(store.pk, failures=store.pull_failures + 1, error=result.error)
         return result
     except BaseException:
         Store.objects.filter(pk=store.pk).update(sync_lock_until=None, pull_started_at=None)
         raise
-    result.cursor = newest
+    if result.stopped:
+        # Healthy, with more to read: released, due at once for its next run.
+        Store.objects.filter(pk=store.pk).update(sync_lock_until=None, pull_started_at=None, next_pull_at=None)
+        return result
+    result.cursor = max(filter(None, (store.pull_cursor, stored_up_to)), default=None)
     # Success: a store paused or disconnected meanwhile keeps that status.
     Store.objects.filter(pk=store.pk).update(
-        pull_cursor=newest,
+        pull_cursor=result.cursor,
         last_pull_at=timezone.now(),
         last_error="",
         sync_lock_until=None,
         pull_started_at=None,
         pull_failures=0,
         next_pull_at=None,
+        pull_resume_token="",
+        pull_resume_since=None,
+        pull_resume_newest=None,
     )
     Store.objects.filter(pk=store.pk, status=StoreStatus.ERROR).update(status=StoreStatus.ACTIVE)
     return result

@@ -16,7 +16,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -74,18 +74,22 @@ def tiktok_delivery(account: Any, base_url: str) -> WebhookDelivery:
     return WebhookDelivery.objects.create(store=store, dedupe_key="n-1", topic="ORDER_STATUS_CHANGE", body=body)
 
 
-def run_task_in_a_worker(delivery_id: int) -> int:
-    """Fork a worker that runs the delivery's task; returns its pid."""
+def run_in_a_worker(work: Callable[[], object]) -> int:
+    """Fork a worker process that does ``work`` (a task, as a worker runs it); returns its pid."""
     connection.close()  # the child opens its own connection; it must not share this socket
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 1
         try:
-            process_webhook_delivery.apply(args=[delivery_id])
+            work()
             code = 0
         finally:
             os._exit(code)
     return pid
+
+
+def run_task_in_a_worker(delivery_id: int) -> int:
+    return run_in_a_worker(lambda: process_webhook_delivery.apply(args=[delivery_id]))
 
 
 def wait_until(condition: Any, timeout: float = 15.0) -> bool:

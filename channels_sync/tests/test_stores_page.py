@@ -107,7 +107,7 @@ def test_resync_shows_the_pull_as_starting_until_a_worker_takes_it(
     assert "Sync starting…" in response.content.decode()
     assert 'hx-trigger="every 3s [document.visibilityState' in response.content.decode()
     # no worker took it for minutes (broker down): the page stops announcing it
-    Store.objects.filter(pk=store.pk).update(pull_started_at=timezone.now() - timedelta(minutes=3))
+    Store.objects.filter(pk=store.pk).update(pull_queued_at=timezone.now() - timedelta(minutes=3))
     html = owner_client.get("/stores/").content.decode()
     assert "Sync starting…" not in html
     assert "every 3s" not in html

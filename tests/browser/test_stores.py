@@ -1,5 +1,6 @@
 """The stores page in a real browser: a merchant connects a Shopify shop (the sandbox's, over
-real HTTP) through the form, sees what is wrong with a bad token, then the store's health;
+real HTTP) through the form, sees it connecting, then what is wrong with a bad token, connects
+it again under the same name, then sees the store's health and its import window;
 pauses and resumes it; and the page fits a phone screen. Secrets never reach the page."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
 from channels_sync.services import store_pull
+from channels_sync.tasks import connect_store
 
 with contextlib.suppress(ImportError):
     from playwright.sync_api import Page, expect
@@ -22,6 +24,7 @@ from sandbox.tests.conftest import Control
 from .conftest import PHONE, expect_no_sideways_scroll, log_in
 
 pytestmark = pytest.mark.browser
+POLL_MS = 8_000  # the table polls every 3 s while a connect or a pull is under way
 
 
 def store_row(page: Page, name: str) -> Any:
@@ -44,30 +47,37 @@ def test_connect_a_shopify_store_then_pause_and_resume_it(page: Page, control: C
     )
     form = page.locator("#connect-shopify")
 
-    # A wrong token: the form says what is wrong, nothing is created
+    # A wrong token: the store is listed as connecting at once (the channel is called by a task,
+    # not in the request), then says what is wrong and what to do
     form.get_by_label("Store name").fill("Browser shop")
     form.get_by_label("Shop URL").fill(shop["base_url"])
     form.get_by_label("Admin API access token").fill("shpat_not_the_token")
     form.get_by_label("Webhook signing secret").fill(secret)
     form.get_by_role("button", name="Connect Shopify").click()
-    error = page.locator("#connect-shopify [role=alert]")
-    expect(error).to_be_visible()
-    expect(error).to_contain_text("Admin API access token")
-    assert not Store.objects.filter(name="Browser shop").exists()
+    row = store_row(page, "Browser shop")
+    expect(row.locator("[data-connect-state=connecting]")).to_have_text("Connecting…")
+    store = Store.objects.get(name="Browser shop")
+    assert connect_store.apply(args=[store.pk]).get() == "failed"  # what the worker would do
+    error = row.locator("[data-connect-state=failed]")
+    expect(error).to_contain_text("Admin API access token", timeout=POLL_MS)
+    expect(error).to_contain_text("connect again")
+    expect(row).to_have_attribute("data-store-status", StoreStatus.NOT_CONNECTED)
     shoot(page, "21-stores-connect-refused")
 
-    # The right one: the store is listed with its health and webhook address
+    # The right one, under the same name: the same row connects, with its health and webhook address
     form = page.locator("#connect-shopify")
     form.get_by_label("Store name").fill("Browser shop")
     form.get_by_label("Shop URL").fill(shop["base_url"])
     form.get_by_label("Admin API access token").fill(token)
     form.get_by_label("Webhook signing secret").fill(secret)
     form.get_by_role("button", name="Connect Shopify").click()
-    row = store_row(page, "Browser shop")
-    expect(row).to_have_attribute("data-store-status", StoreStatus.ACTIVE)
-    store = Store.objects.get(name="Browser shop")
+    expect(row.locator("[data-connect-state=connecting]")).to_have_text("Connecting…")
+    assert connect_store.apply(args=[store.pk]).get() == "connected"
+    expect(row).to_have_attribute("data-store-status", StoreStatus.ACTIVE, timeout=POLL_MS)
+    assert Store.objects.filter(name="Browser shop").count() == 1
     # Its first import is queued at once, and the table follows it without a reload
     expect(row.locator("[data-pull-state=queued]")).to_have_text("Sync starting…")
+    expect(row.locator("[data-import-since]")).to_contain_text("Importing orders since")
     # The actions work while the table polls: pause and resume, in place
     row.get_by_role("button", name="Pause Browser shop").click()
     expect(row).to_have_attribute("data-store-status", StoreStatus.PAUSED)

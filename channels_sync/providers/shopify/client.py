@@ -89,19 +89,25 @@ class ShopifyClient(ProviderHttpClient):
 
     # Endpoints -------------------------------------------------------------------------------
 
-    def order_pages(self, *, updated_since: datetime | None, limit: int) -> Iterator[tuple[Any, bool]]:
-        """(orders.json body, has_more) per page; follow-ups carry only page_info and limit."""
+    def order_pages(
+        self, *, updated_since: datetime | None, limit: int, page_info: str = ""
+    ) -> Iterator[tuple[Any, str]]:
+        """(orders.json body, next page_info or "") per page, oldest update first (an order
+        updated while we page moves behind us, so it is read again rather than skipped);
+        follow-ups carry only page_info and limit, and a pull may start from a saved one."""
         limit = max(1, min(limit, MAX_LIMIT))
-        params: Params = {"status": "any", "limit": str(limit)}
+        params: Params = {"status": "any", "limit": str(limit), "order": "updated_at asc"}
         if updated_since is not None:
             params["updated_at_min"] = updated_since.astimezone(UTC).isoformat(timespec="seconds")
+        if page_info:
+            params = {"limit": str(limit), "page_info": page_info}
         while True:
             body, response = self.request_json("GET", "orders.json", params=params, shape="object")
-            page_info = next_page_info(response.headers.get("Link"))
-            yield body, page_info is not None
-            if page_info is None:
+            next_info = next_page_info(response.headers.get("Link")) or ""
+            yield body, next_info
+            if not next_info:
                 return
-            params = {"limit": str(limit), "page_info": page_info}
+            params = {"limit": str(limit), "page_info": next_info}
 
     def orders_by_ids(self, ids: list[str]) -> Any:
         params = {"ids": ",".join(ids), "status": "any", "limit": str(MAX_LIMIT)}

@@ -26,6 +26,7 @@ def shopify_hmac(secret: str, body: bytes) -> str:
 @register
 class ShopifyProvider(ChannelProvider):
     channel = Channel.SHOPIFY
+    listing_by_update = True
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -44,9 +45,12 @@ class ShopifyProvider(ChannelProvider):
         host = parts.hostname or ""
         return host if host.endswith(".myshopify.com") else parts.path.rstrip("/").rsplit("/", 1)[-1] or host
 
-    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
-        for body, has_more in self.client.order_pages(updated_since=updated_since, limit=page_size):
-            yield OrderPage(orders=orders_from_json(body), has_more=has_more)
+    def iter_order_pages(
+        self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
+    ) -> Iterator[OrderPage]:
+        pages = self.client.order_pages(updated_since=updated_since, limit=page_size, page_info=resume)
+        for body, next_info in pages:
+            yield OrderPage(orders=orders_from_json(body), has_more=bool(next_info), resume=next_info)
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
         found: list[ChannelOrder] = []

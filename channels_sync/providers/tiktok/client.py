@@ -117,15 +117,20 @@ class TikTokClient(ProviderHttpClient):
             raise ProviderError("TikTok Shop sent an answer without its envelope", retryable=True)
         return body.get("data")
 
-    def search_pages(self, *, updated_since: datetime | None, page_size: int) -> Iterator[tuple[Any, bool]]:
-        """(data, has_more) per page of orders/search, oldest update first."""
+    def search_pages(
+        self, *, updated_since: datetime | None, page_size: int, page_token: str = ""
+    ) -> Iterator[tuple[Any, str]]:
+        """(data, next page_token or "") per page of orders/search, oldest update first; from a
+        saved page_token when given (it belongs to the same filters)."""
         page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         body = {} if updated_since is None else {"update_time_ge": int(updated_since.timestamp())}
         params: Params = {"page_size": str(page_size), "sort_field": "update_time", "sort_order": "ASC"}
+        if page_token:
+            params = {**params, "page_token": page_token}
         while True:
             data = self.data("POST", SEARCH_PATH, params=params, json_body=body, idempotent=True)  # a search
             token = data.get("next_page_token") if isinstance(data, dict) else None
-            yield data, bool(token)
+            yield data, str(token or "")
             if not token:
                 return
             params = {**params, "page_token": str(token)}

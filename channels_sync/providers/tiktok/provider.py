@@ -44,6 +44,7 @@ def webhook_authorization(*, app_key: str, app_secret: str, body: bytes) -> str:
 @register
 class TikTokProvider(ChannelProvider):
     channel = Channel.TIKTOK
+    listing_by_update = True
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -72,9 +73,12 @@ class TikTokProvider(ChannelProvider):
             "TikTok Shop does not list this shop for the app (unknown shop_cipher): reconnect the shop"
         )
 
-    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
-        for data, has_more in self.client.search_pages(updated_since=updated_since, page_size=page_size):
-            yield OrderPage(orders=orders_from_data(data), has_more=has_more)
+    def iter_order_pages(
+        self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
+    ) -> Iterator[OrderPage]:
+        pages = self.client.search_pages(updated_since=updated_since, page_size=page_size, page_token=resume)
+        for data, token in pages:
+            yield OrderPage(orders=orders_from_data(data), has_more=bool(token), resume=token)
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
         found: list[ChannelOrder] = []

@@ -63,8 +63,10 @@ class WooCommerceClient(ProviderHttpClient):
         )
         return signed, headers
 
-    def order_pages(self, *, updated_since: datetime | None, per_page: int) -> Iterator[tuple[Any, bool]]:
-        """(GET orders body, has_more) per page, using X-WP-TotalPages."""
+    def order_pages(
+        self, *, updated_since: datetime | None, per_page: int, page: int = 1
+    ) -> Iterator[tuple[Any, bool]]:
+        """(GET orders body, has_more) per page from ``page``, using X-WP-TotalPages."""
         per_page = max(1, min(per_page, MAX_PER_PAGE))
         params: Params = {"per_page": str(per_page), "orderby": "id", "order": "asc", "status": "any"}
         if updated_since is not None:
@@ -73,7 +75,6 @@ class WooCommerceClient(ProviderHttpClient):
                 "modified_after": since.replace(tzinfo=None).isoformat(timespec="seconds"),
                 "dates_are_gmt": "true",
             }
-        page = 1
         while True:
             body, response = self.request_json("GET", "orders", params={**params, "page": str(page)}, shape="list")
             total_pages = response.headers.get("X-WP-TotalPages", "")

@@ -64,9 +64,15 @@ class WooCommerceProvider(ChannelProvider):
         parts = urlsplit(self.base_url)
         return f"{parts.hostname or ''}{parts.path}".rstrip("/")
 
-    def iter_order_pages(self, *, updated_since: datetime | None, page_size: int = 100) -> Iterator[OrderPage]:
-        for body, has_more in self.client.order_pages(updated_since=updated_since, per_page=page_size):
-            yield OrderPage(orders=orders_from_json(body), has_more=has_more)
+    def iter_order_pages(
+        self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
+    ) -> Iterator[OrderPage]:
+        """The resume token is the next page number: sorted by id, with the same ``modified_after``,
+        a page keeps its orders (new orders come last; an order modified meanwhile stays in place)."""
+        page = int(resume) if resume.isdigit() and int(resume) > 0 else 1
+        for body, has_more in self.client.order_pages(updated_since=updated_since, per_page=page_size, page=page):
+            yield OrderPage(orders=orders_from_json(body), has_more=has_more, resume=str(page + 1) if has_more else "")
+            page += 1
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
         found: list[ChannelOrder] = []

@@ -1,0 +1,280 @@
+"""Connecting a store, and updating a store's credentials in place, checked with the channel by
+a task (``channels_sync.connect_store``), never inside the web request.
+
+``store_connect_start`` (the form) writes the details to check on the store row, new or
+existing, and queues the task; ``store_connect_check`` (the task) checks them live, subscribes
+the webhooks, then applies them. One row per account and name: a form sent twice while its
+connect is under way finds it and queues nothing; connecting again under a store's name
+updates that store (same row, same orders, same webhook address), a disconnected one included.
+``store_connect`` does both at once, for the command line and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Account
+from channels_sync.enums import StoreStatus
+from channels_sync.models import Store
+from channels_sync.providers.base import REGISTRY, ChannelProvider
+from channels_sync.services.attempts import AttemptLog
+from channels_sync.services.pull_queue import store_pull_enqueue
+from channels_sync.services.stores import webhook_url_for
+from integrations.errors import CredentialsError, NotSupported, ProviderError
+from orders.enums import Channel
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URLS: dict[str, str] = {Channel.TIKTOK: "https://open-api.tiktokglobalshop.com"}
+NEVER_CONNECTED = (StoreStatus.CONNECTING, StoreStatus.NOT_CONNECTED)
+
+
+class ConnectError(Exception):
+    """The store cannot be connected; the message says why, for the merchant."""
+
+
+@dataclass(frozen=True)
+class ConnectDetails:
+    """What the merchant gave, cleaned, before any call to the channel."""
+
+    channel: str
+    name: str
+    base_url: str
+    domain: str
+    credentials: dict[str, str] = field(default_factory=dict)
+    webhook_secret: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectStart:
+    store: Store
+    created: bool  # a new store row
+    queued: bool  # a check was queued; False: one is under way already (the form sent twice)
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    store: Store
+    identity: str  # what the channel calls the shop
+    webhook_url: str
+    webhook_topics: list[str]  # subscribed through the API; empty when set up in the channel's dashboard
+
+
+def connect_details(
+    *,
+    channel: str,
+    name: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    webhook_secret: str = "",
+    domain: str = "",
+) -> ConnectDetails:
+    if channel not in REGISTRY:
+        raise ConnectError(_("%(channel)s is not available yet.") % {"channel": Channel(channel).label})
+    base_url = (base_url or DEFAULT_BASE_URLS.get(channel, "")).strip().rstrip("/")
+    if not base_url and channel == Channel.SHOPIFY and domain:
+        base_url = f"https://{domain.strip()}"
+    if not base_url:
+        raise ConnectError(_("Give the store's address (its URL)."))
+    secrets = {key: value.strip() for key, value in credentials.items() if value and value.strip()}
+    webhook_secret = webhook_secret.strip() or secrets.pop("webhook_secret", "")
+    secrets.pop("webhook_secret", None)
+    if channel == Channel.TIKTOK:
+        domain = domain.strip() or secrets.get("shop_cipher", "")
+    domain = (domain.strip() or urlsplit(base_url).hostname or "")[:255]
+    return ConnectDetails(channel, name.strip(), base_url, domain, secrets, webhook_secret)
+
+
+def _same_shop(store: Store, details: ConnectDetails) -> None:
+    """New credentials for a store must be for the same shop: another address would send its
+    orders into this store's (its numbers and ids are another shop's)."""
+    if store.channel != details.channel:
+        raise ConnectError(
+            _("A %(channel)s store named “%(name)s” is already in this account: choose another name.")
+            % {"channel": store.get_channel_display(), "name": store.name}
+        )
+    if _address(store.base_url) != _address(details.base_url) or store.domain != details.domain:
+        raise ConnectError(
+            _(
+                "“%(name)s” is the store at %(address)s: its credentials can be updated, not its address. "
+                "Connect another shop under another name."
+            )
+            % {"name": store.name, "address": store.domain or store.base_url}
+        )
+
+
+def _address(url: str) -> str:
+    parts = urlsplit(url.strip().rstrip("/"))
+    return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}{parts.path}"
+
+
+def store_connect_start(*, account: Account, enqueue: bool = True, **given: str | Mapping[str, str]) -> ConnectStart:
+    """Save the details to check on the store named so (created as "connecting" when new) and
+    queue the check. Raises ``ConnectError`` for what can be told without the channel."""
+    from channels_sync import tasks  # tasks import this module
+
+    details = connect_details(**given)  # type: ignore[arg-type]
+    now = timezone.now()
+    with transaction.atomic():
+        store = Store.objects.select_for_update().filter(account=account, name=details.name).first()
+        created = store is None
+        if store is None:
+            store = Store(account=account, name=details.name, status=StoreStatus.CONNECTING)
+            _set_pending(store, details, now)
+            try:
+                with transaction.atomic():  # a savepoint: the same form sent twice at once
+                    store.save()
+            except IntegrityError:
+                store = Store.objects.select_for_update().get(account=account, name=details.name)
+                return ConnectStart(store=store, created=False, queued=False)
+        elif store.connect_state(now) == "connecting":
+            return ConnectStart(store=store, created=False, queued=False)  # the one under way goes on
+        else:
+            if store.status not in NEVER_CONNECTED:
+                _same_shop(store, details)
+            else:
+                store.status = StoreStatus.CONNECTING
+            _set_pending(store, details, now)
+            store.save()
+        if enqueue:
+            transaction.on_commit(partial(tasks.connect_store.delay, store.pk))
+    return ConnectStart(store=store, created=created, queued=True)
+
+
+def _set_pending(store: Store, details: ConnectDetails, now: datetime) -> None:
+    if store.status in NEVER_CONNECTED:  # nothing is synced yet: the row shows what was typed
+        store.channel, store.base_url, store.domain = details.channel, details.base_url, details.domain
+    store.connect_pending = asdict(details)
+    store.connect_started_at = now
+    store.connect_error = ""
+
+
+def _provider(details: ConnectDetails, *, store_id: int) -> ChannelProvider:
+    return REGISTRY[details.channel](
+        base_url=details.base_url,
+        credentials={**details.credentials, "webhook_secret": details.webhook_secret},
+        timeout=settings.SYNC_PROVIDER_TIMEOUT,
+        recorder=AttemptLog(store_id=store_id),  # every attempt kept for support (ProviderAttempt)
+    )
+
+
+def store_connect_check(*, store_id: int, start_import: bool = True) -> ConnectResult | None:
+    """The task's part: check the pending details live, subscribe the webhooks (idempotently),
+    then apply them to the store, which syncs from then on; with ``start_import``, its pull is
+    queued at once. ``None`` when there is nothing to check (a late duplicate task).
+
+    On failure the reason (with what to do) is kept on the store, a new store's subscriptions
+    are removed again, the store keeps its previous credentials, and ``ConnectError`` is raised.
+    """
+    store = Store.objects.select_related("account").get(pk=store_id)
+    started, pending = store.connect_started_at, store.connect_pending
+    if started is None or not pending:
+        return None
+    details = ConnectDetails(**pending)
+    provider = _provider(details, store_id=store.pk)
+    webhook_url = webhook_url_for(channel=details.channel, public_id=store.public_id)
+    try:
+        identity = provider.check_credentials()
+        try:
+            topics = provider.register_webhooks(address=webhook_url)
+        except NotSupported:
+            topics = []  # set up in the channel's dashboard (TikTok Shop): the page shows the address
+    except (ProviderError, ValueError) as error:  # ValueError: an answer we cannot read (MalformedPayload)
+        reason = _failure_reason(error)
+        if store.status in NEVER_CONNECTED:
+            _unsubscribe_quietly(provider, webhook_url)  # nothing else delivers to a new store's address
+        failed_status = StoreStatus.NOT_CONNECTED if store.status in NEVER_CONNECTED else store.status
+        Store.objects.filter(pk=store.pk, connect_started_at=started).update(
+            connect_started_at=None, connect_pending_token="", connect_error=reason, status=failed_status
+        )
+        raise ConnectError(reason) from error
+    with transaction.atomic():
+        store = Store.objects.select_for_update().select_related("account").get(pk=store_id)
+        if store.connect_started_at != started:
+            return None  # sent again meanwhile: that check applies its own details
+        _apply(store, details)
+        if start_import and store.status == StoreStatus.ACTIVE:
+            store_pull_enqueue(store_id=store.pk)  # the first import (or a catch-up) starts now
+    return ConnectResult(store=store, identity=identity, webhook_url=webhook_url, webhook_topics=topics)
+
+
+def _apply(store: Store, details: ConnectDetails) -> None:
+    store.base_url, store.domain = details.base_url, details.domain
+    store.credentials = dict(details.credentials)
+    store.webhook_secret = details.webhook_secret
+    if store.status != StoreStatus.PAUSED:  # a paused store stays paused with its new credentials
+        store.status = StoreStatus.ACTIVE
+    if store.import_since is None and store.pull_cursor is None and store.last_pull_at is None:
+        days = settings.SYNC_IMPORT_WINDOW_DAYS
+        store.import_since = timezone.now() - timedelta(days=days) if days else None
+    store.last_error, store.pull_failures, store.next_pull_at = "", 0, None
+    store.connect_pending, store.connect_started_at, store.connect_error = {}, None, ""
+    store.save()
+
+
+def _failure_reason(error: Exception) -> str:
+    if isinstance(error, CredentialsError):
+        return _("The channel refused these credentials: %(reason)s. Check them and connect again.") % {"reason": error}
+    if isinstance(error, ProviderError):
+        return _("Could not reach the store: %(reason)s. Check its address, or connect again in a few minutes.") % {
+            "reason": error
+        }
+    return _("The store answered something we could not read (%(reason)s). Check its address and connect again.") % {
+        "reason": error
+    }
+
+
+def _unsubscribe_quietly(provider: ChannelProvider, webhook_url: str) -> None:
+    try:
+        provider.unregister_webhooks(address=webhook_url)
+    except (ProviderError, ValueError) as error:  # NotSupported, refused, down, unreadable
+        logger.info("webhooks at %s not removed after a failed connect: %s", webhook_url, error)
+
+
+def store_connect(
+    *,
+    account: Account,
+    channel: str,
+    name: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    webhook_secret: str = "",
+    domain: str = "",
+) -> ConnectResult:
+    """Connect (or update) now, in this process: the command line and tests. A refused new store
+    leaves nothing behind. Raises ``ConnectError``."""
+    start = store_connect_start(
+        account=account,
+        enqueue=False,
+        channel=channel,
+        name=name,
+        base_url=base_url,
+        credentials=credentials,
+        webhook_secret=webhook_secret,
+        domain=domain,
+    )
+    if not start.queued:
+        raise ConnectError(_("“%(name)s” is being connected already.") % {"name": start.store.name})
+    try:
+        result = store_connect_check(store_id=start.store.pk, start_import=False)
+    except ConnectError:
+        if start.created:
+            Store.objects.filter(pk=start.store.pk).delete()
+        raise
+    assert result is not None  # nothing else checks this store's details meanwhile
+    return result
+
+
+def store_discard(*, account: Account, store_id: int) -> None:
+    """Remove a store whose first connect failed (it never synced: no orders, no secrets)."""
+    Store.objects.filter(account=account, pk=store_id, status=StoreStatus.NOT_CONNECTED).delete()
