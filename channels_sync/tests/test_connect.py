@@ -97,12 +97,12 @@ def silent_channel() -> Iterator[SilentChannel]:
     channel.close()
 
 
-def shopify_form(name: str, base_url: str, token: str = "shpat_x", secret: str = "whsec") -> dict[str, str]:
+def shopify_form(name: str, base_url: str) -> dict[str, str]:
     return {
         "shopify-name": name,
         "shopify-base_url": base_url,
-        "shopify-access_token": token,
-        "shopify-webhook_secret": secret,
+        "shopify-access_token": "shpat_x",
+        "shopify-webhook_secret": "whsec",
     }
 
 

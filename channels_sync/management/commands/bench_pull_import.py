@@ -48,7 +48,7 @@ class Command(BaseCommand):
             raise CommandError("--orders ≥ 1, --time-limit ≥ 20 and 0 < --budget < time limit − 5 s.")
         if not settings.CELERY_BROKER_URL.startswith("redis://"):
             raise CommandError("needs REDIS_URL: the worker is another process")
-        ingest = IngestCommand(stdout=self.stdout, stderr=self.stderr)
+        ingest = IngestCommand()
         result: dict[str, Any] = {"orders": n, "time_limit": limit, "budget": budget, **ingest.machine()}
         with ingest.gunicorn({"workers": 2, "threads": 4}) as base_url:
             began = time.perf_counter()
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         command += ["--time-limit", str(limit), "--soft-time-limit", str(limit - 5), "-l", "warning"]
         command += ["--without-gossip", "--without-mingle", "-n", f"bench-import-{os.getpid()}@%h"]
         with pull_store.app.connection_for_write() as conn:
-            conn.default_channel.queue_purge("sync")
+            conn.default_channel.queue_purge("sync")  # type: ignore[attr-defined]
         return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)  # noqa: S603
 
     def run(self, store: Store, *, n: int, timeout: int) -> dict[str, Any]:
