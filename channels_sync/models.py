@@ -27,7 +27,7 @@ class Store(models.Model):
     """
 
     # Encrypted fields: ``manage.py rotate_secrets`` re-encrypts them with the newest key.
-    SECRET_FIELDS = ("credentials_token", "webhook_secret_token")
+    SECRET_FIELDS = ("credentials_token", "webhook_secret_token", "connect_pending_token")
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stores")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
@@ -60,7 +60,7 @@ class Store(models.Model):
     # run: the channel's token for the next page, the ``updated_since`` that token belongs to,
     # and the newest channel update stored so far (the cursor once the pull ends). No token: no
     # unfinished pull.
-    pull_resume_token = models.TextField(_("pull resumes at"), blank=True, default="")
+    pull_resume_page = models.TextField(_("pull resumes at"), blank=True, default="")
     pull_resume_since = models.DateTimeField(_("unfinished pull: orders updated since"), null=True, blank=True)
     pull_resume_newest = models.DateTimeField(_("unfinished pull: newest update stored"), null=True, blank=True)
     pull_runs = models.PositiveIntegerField(_("runs of the current pull"), default=0)

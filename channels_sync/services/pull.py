@@ -61,7 +61,7 @@ def pull_due(now: datetime) -> Q:
     """Stores beat pulls now: syncing, with an unfinished pull or none for SYNC_PULL_INTERVAL,
     and not backing off after failures."""
     waited = (
-        Q(last_pull_at__isnull=True) | Q(last_pull_at__lt=now - settings.SYNC_PULL_INTERVAL) | ~Q(pull_resume_token="")
+        Q(last_pull_at__isnull=True) | Q(last_pull_at__lt=now - settings.SYNC_PULL_INTERVAL) | ~Q(pull_resume_page="")
     )
     not_backing_off = Q(next_pull_at__isnull=True) | Q(next_pull_at__lte=now)
     return waited & not_backing_off & Q(status__in=PULLABLE)
@@ -116,7 +116,7 @@ def _claim(store_id: int, now: datetime, *, due_only: bool) -> Store | None:
     claimable = Store.objects.filter(pk=store_id, sync_lock_until__isnull=True, status__in=PULLABLE)
     if due_only:
         claimable = claimable.filter(pull_due(now))
-    fresh = Q(pull_resume_token="")
+    fresh = Q(pull_resume_page="")
     claimed = claimable.update(
         sync_lock_until=now + settings.SYNC_PULL_LOCK,
         pull_started_at=now,
@@ -184,7 +184,7 @@ def store_pull(
         result.skipped = True
         return result
     result.runs = store.pull_runs
-    resume = store.pull_resume_token if since is None else ""  # an explicit since starts over
+    resume = store.pull_resume_page if since is None else ""  # an explicit since starts over
     stored_up_to = store.pull_resume_newest if resume else None
     if resume:
         since = store.pull_resume_since
@@ -214,7 +214,7 @@ def store_pull(
                 Store.objects.filter(pk=store.pk).update(
                     sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK,
                     pull_orders=orders_before + result.orders,
-                    pull_resume_token=page.resume,
+                    pull_resume_page=page.resume,
                     pull_resume_since=listed_since,
                     pull_resume_newest=stored_up_to,
                 )
@@ -249,7 +249,7 @@ def store_pull(
         pull_started_at=None,
         pull_failures=0,
         next_pull_at=None,
-        pull_resume_token="",
+        pull_resume_page="",
         pull_resume_since=None,
         pull_resume_newest=None,
     )

@@ -71,7 +71,7 @@ def test_a_pull_stopped_by_its_budget_goes_on_from_its_saved_page(
         runs.append(store_pull(store_id=store.pk))
         row = Store.objects.get(pk=store.pk)
         if runs[-1].stopped:  # released, its page saved, due at once for its next run
-            assert row.pull_resume_token
+            assert row.pull_resume_page
             assert row.sync_lock_until is None
             assert row.pull_orders == 5 * len(runs)
             assert row.pk in stores_due_for_pull()
@@ -85,7 +85,7 @@ def test_a_pull_stopped_by_its_budget_goes_on_from_its_saved_page(
         (1, 3, 5, ""),
     ]
     store.refresh_from_db()
-    assert (store.pull_resume_token, store.pull_resume_since, store.pull_runs) == ("", None, 5)
+    assert (store.pull_resume_page, store.pull_resume_since, store.pull_runs) == ("", None, 5)
     assert store.pull_cursor is not None
     assert store.last_pull_at is not None
     assert_every_order_once(store, ids)
@@ -107,7 +107,7 @@ def test_a_large_import_completes_over_several_runs_of_the_task(
 
     store.refresh_from_db()
     assert store.pull_runs >= 3
-    assert (store.pull_resume_token, store.last_error, store.status) == ("", "", StoreStatus.ACTIVE)
+    assert (store.pull_resume_page, store.last_error, store.status) == ("", "", StoreStatus.ACTIVE)
     assert_every_order_once(store, ids)
     numbers = dict(Order.objects.filter(store=store).values_list("channel_order_id", "number"))
     # and a later pull changes no number
@@ -129,7 +129,7 @@ def test_a_resume_token_the_channel_refuses_falls_back_to_the_newest_update_stor
     assert store_pull(store_id=store.pk).stopped
     assert store_pull(store_id=store.pk).stopped  # the first two batches stored
     # the saved page cursor expires at the channel
-    Store.objects.filter(pk=store.pk).update(pull_resume_token="eyJleHBpcmVkIjp0cnVlfQ")
+    Store.objects.filter(pk=store.pk).update(pull_resume_page="eyJleHBpcmVkIjp0cnVlfQ")
 
     settings.SYNC_PULL_TIME_BUDGET = timedelta(minutes=5)
     result = store_pull(store_id=store.pk)
@@ -168,7 +168,7 @@ def test_a_pull_killed_at_the_time_limit_keeps_its_pages_and_backs_off(
     assert stored >= 8
     assert (store.sync_lock_until, store.pull_failures, store.status) == (None, 1, StoreStatus.ERROR)
     assert store.last_error == TIME_LIMIT
-    assert store.pull_resume_token
+    assert store.pull_resume_page
     assert store.pull_orders == stored
     assert store.next_pull_at > timezone.now()
     assert store.pk not in stores_due_for_pull()  # beat waits
@@ -176,7 +176,7 @@ def test_a_pull_killed_at_the_time_limit_keeps_its_pages_and_backs_off(
     again = store_pull(store_id=store.pk)
     assert (again.error, again.runs, again.orders) == ("", 2, 40 - stored)
     store.refresh_from_db()
-    assert (store.status, store.pull_failures, store.pull_resume_token) == (StoreStatus.ACTIVE, 0, "")
+    assert (store.status, store.pull_failures, store.pull_resume_page) == (StoreStatus.ACTIVE, 0, "")
     assert_every_order_once(store, ids)
 
 

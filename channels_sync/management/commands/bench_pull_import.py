@@ -80,7 +80,7 @@ class Command(BaseCommand):
             time.sleep(2)
             row = Store.objects.get(pk=store.pk)
             samples.append((round(time.perf_counter() - began), row.pull_runs, row.pull_orders))
-            if row.last_pull_at is not None and not row.pull_resume_token:
+            if row.last_pull_at is not None and not row.pull_resume_page:
                 break
             if time.perf_counter() - began > timeout:
                 raise CommandError(f"not imported after {timeout} s: {samples[-1]}, last error {row.last_error!r}")
