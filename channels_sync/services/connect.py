@@ -183,15 +183,17 @@ def store_connect_check(*, store_id: int, start_import: bool = True) -> ConnectR
     details = ConnectDetails(**pending)
     provider = _provider(details, store_id=store.pk)
     webhook_url = webhook_url_for(channel=details.channel, public_id=store.public_id)
+    subscribing = False  # a failure before any subscription has nothing to remove
     try:
         identity = provider.check_credentials()
+        subscribing = True
         try:
             topics = provider.register_webhooks(address=webhook_url)
         except NotSupported:
             topics = []  # set up in the channel's dashboard (TikTok Shop): the page shows the address
     except (ProviderError, ValueError) as error:  # ValueError: an answer we cannot read (MalformedPayload)
         reason = _failure_reason(error)
-        if store.status in NEVER_CONNECTED:
+        if subscribing and store.status in NEVER_CONNECTED:
             _unsubscribe_quietly(provider, webhook_url)  # nothing else delivers to a new store's address
         failed_status = StoreStatus.NOT_CONNECTED if store.status in NEVER_CONNECTED else store.status
         Store.objects.filter(pk=store.pk, connect_started_at=started).update(

@@ -93,17 +93,23 @@ def test_connect_forms_refuse_what_the_host_policy_refuses_and_call_nothing(
 
 @pytest.mark.django_db
 def test_a_channel_answer_redirecting_to_another_host_is_refused_at_connect(
-    owner_client: Client, listener: Server
+    owner_client: Client, listener: Server, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """The loopback setting is on (the sandbox's): the site answers, with a redirect elsewhere."""
-    with serving(answer(302, b"", {"Location": f"{listener.url}/wp-json/wc/v3/orders"})) as site:
+    """The loopback setting is on (the sandbox's): the site answers, with a redirect elsewhere.
+    The channel is called by the connect task (eager here), not in the request."""
+    with (
+        serving(answer(302, b"", {"Location": f"{listener.url}/wp-json/wc/v3/orders"})) as site,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = connect(owner_client, "woocommerce", {**WOO, "base_url": site.url})
 
-    assert response.status_code == 422
-    assert escape("WooCommerce answered with a redirect (302), which is not followed") in response.content.decode()
-    assert (len(site.requests), listener.connections, Store.objects.count()) == (1, 0, 0)
+    assert response.status_code == 302
+    page = owner_client.get(reverse("channels_sync:stores")).content.decode()
+    assert escape("WooCommerce answered with a redirect (302), which is not followed") in page
+    store = Store.objects.get()  # the row that says why it did not connect
+    assert (len(site.requests), listener.connections, store.status, store.credentials) == (1, 0, "not_connected", {})
     attempt = ProviderAttempt.objects.get()
-    assert (attempt.store, attempt.status, attempt.path) == (None, 302, "/wp-json/wc/v3/orders")
+    assert (attempt.store, attempt.status, attempt.path) == (store, 302, "/wp-json/wc/v3/orders")
 
 
 @pytest.mark.django_db(transaction=True)  # the pull's fetching thread writes its attempts on its own connection

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_sync', '0003_delivery_attempts_and_pull_state'),
+        ('channels_sync', '0004_provider_attempts'),
     ]
 
     operations = [
