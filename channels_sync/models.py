@@ -34,6 +34,10 @@ class Store(models.Model):
     name = models.CharField(_("name"), max_length=200)
     domain = models.CharField(_("domain"), max_length=255, help_text=_("Shop domain, site URL host or TikTok shop id."))
     base_url = models.URLField(_("API base URL"), max_length=500, blank=True)
+    # The shop as the channel's webhooks name it, asked of the channel at connect (Shopify: its
+    # myshopify domain; TikTok Shop: the shop id; WooCommerce: the site address without scheme). A
+    # signed webhook naming another shop is refused; empty (connected before it was kept): unchecked.
+    shop_id = models.CharField(_("shop id at the channel"), max_length=255, blank=True, default="", editable=False)
     credentials_token = models.TextField(_("credentials (encrypted)"), blank=True, default="", editable=False)
     webhook_secret_token = models.TextField(_("webhook secret (encrypted)"), blank=True, default="", editable=False)
     # In webhook addresses: unguessable, and not the row id.
@@ -144,6 +148,10 @@ class WebhookDelivery(models.Model):
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="webhook_deliveries")
     dedupe_key = models.CharField(_("delivery key"), max_length=200)
+    # Hex SHA-256 of the raw body, unique per store like the key: the key comes from an unsigned
+    # header, so a captured body re-sent under fresh keys is still one delivery. NULL on rows
+    # stored before it was kept (they are pruned with the retention).
+    body_sha256 = models.CharField(_("body SHA-256"), max_length=64, null=True, blank=True, editable=False)
     topic = models.CharField(_("topic"), max_length=100, blank=True)
     headers = models.JSONField(_("headers"), default=dict)
     body = models.BinaryField(_("raw body"))
@@ -159,7 +167,10 @@ class WebhookDelivery(models.Model):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         ordering = ("-received_at", "-id")
-        constraints = [models.UniqueConstraint(fields=("store", "dedupe_key"), name="webhookdelivery_dedupe_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=("store", "dedupe_key"), name="webhookdelivery_dedupe_uniq"),
+            models.UniqueConstraint(fields=("store", "body_sha256"), name="webhookdelivery_body_uniq"),
+        ]
         indexes = [models.Index(fields=("state", "received_at"), name="webhookdelivery_state_idx")]
 
     def __str__(self) -> str:

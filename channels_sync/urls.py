@@ -15,6 +15,7 @@ urlpatterns = [
     path("stores/<int:store_id>/resume/", views.store_resume, name="resume"),
     path("stores/<int:store_id>/disconnect/", views.store_disconnect_view, name="disconnect"),
     path("stores/<int:store_id>/resync/", views.store_resync, name="resync"),
+    path("stores/<int:store_id>/webhook-address/", views.store_webhook_rotate, name="rotate_webhook"),
     path("stores/orders/<int:order_id>/resync/", views.order_resync, name="order_resync"),
     path("webhooks/<str:channel>/<uuid:public_id>/", views.webhook, name="webhook"),
 ]

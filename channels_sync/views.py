@@ -33,6 +33,7 @@ from channels_sync.services import (
     webhook_receive,
     webhook_url_for,
 )
+from channels_sync.services.webhook_address import AddressRotationError, store_webhook_address_rotate
 from orders import selectors as order_selectors
 from orders.enums import Channel
 
@@ -47,7 +48,10 @@ def webhook(request: HttpRequest, channel: str, public_id: uuid.UUID) -> HttpRes
     receipt = webhook_receive(channel=channel, public_id=public_id, headers=request.headers, body=request.body)
     if receipt.enqueue and receipt.delivery_id is not None:
         transaction.on_commit(partial(_enqueue_delivery, receipt.delivery_id))
-    return HttpResponse(status=receipt.status)
+    response = HttpResponse(status=receipt.status)
+    if receipt.retry_after is not None:
+        response["Retry-After"] = str(receipt.retry_after)
+    return response
 
 
 def _enqueue_delivery(delivery_id: int) -> None:
@@ -192,6 +196,30 @@ def store_disconnect_view(request: HttpRequest, store_id: int) -> HttpResponse:
         message += " " + _("Remove its webhooks in the %(channel)s admin: they could not be removed from here.")
     elif removed:
         message += " " + _("Its webhooks were removed from %(channel)s.")
+    return _store_done(request, store, message)
+
+
+@require_POST
+@owner_required
+def store_webhook_rotate(request: HttpRequest, store_id: int) -> HttpResponse:
+    """A new webhook address for the store; the old one is refused from now on."""
+    store = _store_of(request, store_id)
+    try:
+        result = store_webhook_address_rotate(account=store.account, store_id=store.pk)
+    except AddressRotationError as error:
+        if request.htmx:  # type: ignore[attr-defined]
+            return trigger_client_event(_render_stores(request), "toast", {"message": str(error)})
+        messages.error(request, str(error))
+        return redirect("channels_sync:stores")
+    if not result.subscribed:
+        message = _("%(name)s has a new webhook address: set it in the %(channel)s dashboard. The old one is refused.")
+    elif result.old_removed is None:
+        message = _(
+            "%(name)s has a new webhook address and %(channel)s delivers to it. Remove the old subscriptions in "
+            "the %(channel)s admin: they could not be removed from here (the old address is refused)."
+        )
+    else:
+        message = _("%(name)s has a new webhook address; its %(channel)s subscriptions were moved to it.")
     return _store_done(request, store, message)
 
 

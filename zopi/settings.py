@@ -411,3 +411,12 @@ SYNC_PULL_QUEUED_EXPIRY = timedelta(minutes=30)
 SYNC_IMPORT_WINDOW_DAYS = int(os.environ.get("SYNC_IMPORT_WINDOW_DAYS", "60"))
 if SYNC_IMPORT_WINDOW_DAYS < 0:
     raise ImproperlyConfigured("SYNC_IMPORT_WINDOW_DAYS must be 0 (all orders) or more.")
+
+# --- Webhook intake limits ---
+# Per store (channels_sync/services/intake_limit.py): its address takes WEBHOOK_RATE_BURST
+# requests in each window of BURST / PER_SECOND seconds (here 2,000 per 20 s), then 429 with
+# Retry-After until the window ends; counted in the cache. WEBHOOK_RATE_PER_SECOND=0 turns it off.
+WEBHOOK_RATE_PER_SECOND = float(os.environ.get("WEBHOOK_RATE_PER_SECOND", "100"))
+WEBHOOK_RATE_BURST = int(os.environ.get("WEBHOOK_RATE_BURST", "2000"))
+if WEBHOOK_RATE_PER_SECOND < 0 or WEBHOOK_RATE_BURST < 1:
+    raise ImproperlyConfigured("WEBHOOK_RATE_PER_SECOND must be 0 or more and WEBHOOK_RATE_BURST 1 or more.")

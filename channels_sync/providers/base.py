@@ -97,6 +97,11 @@ class ChannelProvider:
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
         raise NotSupported(f"{self.channel} cannot fetch orders")
 
+    def shop_identity(self) -> str:
+        """The shop as this channel's webhooks name it (kept as ``Store.shop_id``), asked of the
+        channel at connect; ``webhook_shop`` gives the same form for a delivery."""
+        raise NotSupported(f"{self.channel} cannot name its shop")
+
     def register_webhooks(self, *, address: str) -> list[str]:
         """Subscribe ``address`` to the order topics; returns the topics subscribed."""
         raise NotSupported(f"{self.channel} webhooks are set up in its dashboard")
@@ -108,6 +113,19 @@ class ChannelProvider:
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
         """Constant-time signature check over the raw body."""
+        raise NotSupported(f"{cls.channel} webhooks are not supported")
+
+    @classmethod
+    def is_unsigned_ping(cls, *, headers: Mapping[str, str], body: bytes) -> bool:
+        """A channel's unsigned "is this address alive?" request, which carries no data: answered
+        200 and not stored (WooCommerce pings a webhook's address when it is saved)."""
+        return False
+
+    @classmethod
+    def webhook_shop(cls, *, headers: Mapping[str, str], body: bytes) -> str:
+        """The shop a delivery says it comes from, in ``shop_identity``'s form ("" when it names
+        none). Read from the raw delivery, not the parsed event: a body that cannot be parsed is
+        still attributed (or refused) by it."""
         raise NotSupported(f"{cls.channel} webhooks are not supported")
 
     @classmethod

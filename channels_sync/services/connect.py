@@ -186,13 +186,15 @@ def store_connect_check(*, store_id: int, start_import: bool = True) -> ConnectR
     subscribing = False  # a failure before any subscription has nothing to remove
     try:
         identity = provider.check_credentials()
+        shop_id = provider.shop_identity()  # the shop its webhooks must name (the intake refuses others)
+        _same_shop_id(store, shop_id)
         subscribing = True
         try:
             topics = provider.register_webhooks(address=webhook_url)
         except NotSupported:
             topics = []  # set up in the channel's dashboard (TikTok Shop): the page shows the address
-    except (ProviderError, ValueError) as error:  # ValueError: an answer we cannot read (MalformedPayload)
-        reason = _failure_reason(error)
+    except (ProviderError, ValueError, ConnectError) as error:  # ValueError: an answer we cannot read
+        reason = str(error) if isinstance(error, ConnectError) else _failure_reason(error)
         if subscribing and store.status in NEVER_CONNECTED:
             _unsubscribe_quietly(provider, webhook_url)  # nothing else delivers to a new store's address
         failed_status = StoreStatus.NOT_CONNECTED if store.status in NEVER_CONNECTED else store.status
@@ -204,14 +206,25 @@ def store_connect_check(*, store_id: int, start_import: bool = True) -> ConnectR
         store = Store.objects.select_for_update().select_related("account").get(pk=store_id)
         if store.connect_started_at != started:
             return None  # sent again meanwhile: that check applies its own details
-        _apply(store, details)
+        _apply(store, details, shop_id=shop_id)
         if start_import and store.status == StoreStatus.ACTIVE:
             store_pull_enqueue(store_id=store.pk)  # the first import (or a catch-up) starts now
     return ConnectResult(store=store, identity=identity, webhook_url=webhook_url, webhook_topics=topics)
 
 
-def _apply(store: Store, details: ConnectDetails) -> None:
+def _same_shop_id(store: Store, shop_id: str) -> None:
+    """Credentials updated in place must be the same shop's by the channel's own account of it
+    (the address alone says nothing for TikTok Shop, where every shop has the same API host)."""
+    if store.shop_id and shop_id != store.shop_id:
+        raise ConnectError(
+            _("These credentials are for another shop than “%(name)s”: connect that shop under another name.")
+            % {"name": store.name}
+        )
+
+
+def _apply(store: Store, details: ConnectDetails, *, shop_id: str) -> None:
     store.base_url, store.domain = details.base_url, details.domain
+    store.shop_id = shop_id[:255]
     store.credentials = dict(details.credentials)
     store.webhook_secret = details.webhook_secret
     if store.status != StoreStatus.PAUSED:  # a paused store stays paused with its new credentials

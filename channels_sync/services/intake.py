@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from channels_sync.enums import DeliveryState, StoreStatus
 from channels_sync.models import Store, WebhookDelivery
-from channels_sync.providers.base import REGISTRY
+from channels_sync.providers.base import REGISTRY, ChannelProvider
+from channels_sync.services.intake_limit import intake_admit
 from integrations.errors import MalformedPayload, NotSupported
 
 logger = logging.getLogger(__name__)
@@ -31,17 +32,26 @@ class Receipt:
     status: int  # the HTTP status to answer
     delivery_id: int | None = None
     enqueue: bool = False  # a task must process the delivery (it is stored: a lost task is re-queued by beat)
+    retry_after: int | None = None  # with 429: seconds until the store's address takes deliveries again
 
 
 def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mapping[str, str], body: bytes) -> Receipt:
-    """Store a signed webhook (401 and nothing stored if the signature is wrong; 404 for no store).
+    """Store a signed webhook of the store's own shop. In order, cheapest first:
 
-    A repeat of a stored delivery (same key) is acknowledged and ignored.
+    429 past the store's intake limit (nothing else is looked at); 404 for no store; 200 for an
+    unsigned ping (nothing stored); 401 for a wrong signature; 403 for a signed delivery that
+    names another shop than the store's; then the delivery is stored. A repeat of a stored
+    delivery (same key, or same body) is acknowledged and ignored.
     """
+    wait = intake_admit(address=f"{channel}:{public_id}")
+    if wait:
+        return Receipt(status=429, retry_after=wait)
     store = Store.objects.filter(public_id=public_id, channel=channel).exclude(status=StoreStatus.DISCONNECTED).first()
     provider_class = REGISTRY.get(channel)
     if store is None or provider_class is None:
         return Receipt(status=404)
+    if provider_class.is_unsigned_ping(headers=headers, body=body):
+        return Receipt(status=200)
     try:
         valid = provider_class.verify_webhook(headers=headers, body=body, credentials=store.signing_credentials())
     except NotSupported:
@@ -51,20 +61,24 @@ def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mappin
         return Receipt(status=401)
     if not valid:
         return Receipt(status=401)
+    if not _from_the_stores_shop(provider_class, store, headers=headers, body=body):
+        return Receipt(status=403)
 
+    body_hash = hashlib.sha256(body).hexdigest()
     state, error = DeliveryState.RECEIVED, ""
     try:
         event = provider_class.parse_webhook(headers=headers, body=body)
         dedupe_key, topic = event.dedupe_key, event.topic
     except MalformedPayload as malformed:
         # Kept with the reason for support; a replay after a fix processes it.
-        dedupe_key, topic = f"sha256:{hashlib.sha256(body).hexdigest()}", _topic_header(headers)
+        dedupe_key, topic = f"sha256:{body_hash}", _topic_header(headers)
         state, error = DeliveryState.FAILED, f"malformed: {malformed}"
     if state == DeliveryState.RECEIVED and store.status == StoreStatus.PAUSED:
         state, error = DeliveryState.IGNORED, "store paused"
     delivery_id = _delivery_insert(
         store_id=store.pk,
         dedupe_key=dedupe_key[:200],
+        body_sha256=body_hash,
         topic=topic[:100],
         headers={name: value for name, value in headers.items() if name.lower() not in _NOT_STORED_HEADERS},
         body=body,
@@ -72,7 +86,7 @@ def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mappin
         error=error,
     )
     if delivery_id is None:
-        return Receipt(status=200)  # a repeat delivery: already stored
+        return Receipt(status=200)  # a repeat delivery (its key or its body): already stored
     now = timezone.now()
     if store.last_webhook_at is None or now - store.last_webhook_at >= LAST_WEBHOOK_RESOLUTION:
         # Conditional, so the requests that all cross the 30 s mark at once do not all write.
@@ -82,13 +96,39 @@ def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mappin
     return Receipt(status=200, delivery_id=delivery_id, enqueue=state == DeliveryState.RECEIVED)
 
 
-def _delivery_insert(
-    *, store_id: int, dedupe_key: str, topic: str, headers: dict[str, str], body: bytes, state: str, error: str
-) -> int | None:
-    """Store one delivery in a single statement; None when (store, key) is already stored.
+def _from_the_stores_shop(
+    provider_class: type[ChannelProvider], store: Store, *, headers: Mapping[str, str], body: bytes
+) -> bool:
+    """A signature proves who signed, not for which shop: Shopify and TikTok Shop sign with the
+    app's secret, shared by every shop that installed it, so a signed delivery of one shop could
+    be posted to another store's address. The delivery must name the store's own shop. A store
+    connected before its shop id was kept (``shop_id`` empty) is not checked."""
+    if not store.shop_id:
+        return True
+    claimed = provider_class.webhook_shop(headers=headers, body=body)
+    if claimed == store.shop_id:
+        return True
+    logger.warning("webhook for store %s refused: it names shop %r, the store is %r", store.pk, claimed, store.shop_id)
+    return False
 
-    ``ON CONFLICT DO NOTHING`` instead of catching an IntegrityError inside a transaction:
-    one round trip and no BEGIN/COMMIT, which is most of what a webhook request costs.
+
+def _delivery_insert(
+    *,
+    store_id: int,
+    dedupe_key: str,
+    body_sha256: str,
+    topic: str,
+    headers: dict[str, str],
+    body: bytes,
+    state: str,
+    error: str,
+) -> int | None:
+    """Store one delivery in a single statement; None when the store has it already: the same
+    key, or the same body (a captured body re-sent under a fresh key from the unsigned header).
+
+    ``ON CONFLICT DO NOTHING`` without a target covers both unique constraints, and spares
+    catching an IntegrityError inside a transaction: one round trip and no BEGIN/COMMIT, which
+    is most of what a webhook request costs.
     """
     if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35
         try:
@@ -96,6 +136,7 @@ def _delivery_insert(
                 return WebhookDelivery.objects.create(
                     store_id=store_id,
                     dedupe_key=dedupe_key,
+                    body_sha256=body_sha256,
                     topic=topic,
                     headers=headers,
                     body=body,
@@ -108,11 +149,11 @@ def _delivery_insert(
     table = ops.quote_name(WebhookDelivery._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (store_id, dedupe_key, topic, headers, body, state, error, attempts, "  # noqa: S608
-            "order_ids, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s, %s) "
-            "ON CONFLICT (store_id, dedupe_key) DO NOTHING RETURNING id",
+            f"INSERT INTO {table} (store_id, dedupe_key, body_sha256, topic, headers, body, state, error, "  # noqa: S608
+            "attempts, order_ids, received_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING id",
             [
-                *(store_id, dedupe_key, topic, ops.adapt_json_value(headers, None), body, state, error),
+                *(store_id, dedupe_key, body_sha256, topic, ops.adapt_json_value(headers, None), body, state, error),
                 *(ops.adapt_json_value([], None), ops.adapt_datetimefield_value(timezone.now())),
             ],
         )

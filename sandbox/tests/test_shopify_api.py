@@ -51,6 +51,16 @@ def test_a_missing_token_gets_shopifys_401(shop: dict[str, Any]) -> None:
     assert (response.status_code, response.json()) == (401, INVALID_TOKEN)
 
 
+def test_shop_json_names_the_shop_as_its_webhooks_do(shop: dict[str, Any], api: requests.Session) -> None:
+    """``myshopify_domain`` is what every webhook's X-Shopify-Shop-Domain carries."""
+    response = api.get(url(shop, "shop.json"), timeout=5)
+
+    assert response.status_code == 200
+    body = response.json()["shop"]
+    assert (body["name"], body["myshopify_domain"]) == ("api-shop", "api-shop.myshopify.com")
+    assert "X-Shopify-Shop-Api-Call-Limit" in response.headers
+
+
 def test_a_burst_fills_the_leaky_bucket_then_gets_429(
     control: Control, shop: dict[str, Any], api: requests.Session
 ) -> None:

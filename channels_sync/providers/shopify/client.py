@@ -114,6 +114,10 @@ class ShopifyClient(ProviderHttpClient):
         body, _ = self.request_json("GET", "orders.json", params=params, shape="object")
         return body
 
+    def shop(self) -> Any:
+        body, _ = self.request_json("GET", "shop.json")
+        return body
+
     def orders_count(self) -> Any:
         body, _ = self.request_json("GET", "orders/count.json", params={"status": "any"}, shape="object")
         return body

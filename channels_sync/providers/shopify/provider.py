@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.shopify.client import MAX_LIMIT, ORDER_TOPICS, ShopifyClient
 from channels_sync.providers.shopify.mapping import order_from_json, orders_from_json
-from integrations.errors import MalformedPayload
+from integrations.errors import MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object
 from integrations.http import Attempt, header
 from integrations.signing import hmac_sha256_base64, signature_matches
@@ -45,6 +45,16 @@ class ShopifyProvider(ChannelProvider):
         host = parts.hostname or ""
         return host if host.endswith(".myshopify.com") else parts.path.rstrip("/").rsplit("/", 1)[-1] or host
 
+    def shop_identity(self) -> str:
+        """``myshopify_domain`` of shop.json: what X-Shopify-Shop-Domain carries, whatever domain
+        the merchant typed or the shop's storefront uses."""
+        body = self.client.shop()
+        shop = body.get("shop") if isinstance(body, dict) else None
+        domain = shop.get("myshopify_domain") if isinstance(shop, dict) else None
+        if not isinstance(domain, str) or not domain.strip():
+            raise ProviderError("Shopify did not say which shop this is (shop.json has no myshopify_domain)")
+        return domain.strip().lower()
+
     def iter_order_pages(
         self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
     ) -> Iterator[OrderPage]:
@@ -77,6 +87,10 @@ class ShopifyProvider(ChannelProvider):
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
         given, secret = header(headers, "X-Shopify-Hmac-Sha256"), credentials.get("webhook_secret", "")
         return bool(secret) and signature_matches(shopify_hmac(secret, body), given)
+
+    @classmethod
+    def webhook_shop(cls, *, headers: Mapping[str, str], body: bytes) -> str:
+        return (header(headers, "X-Shopify-Shop-Domain") or "").strip().lower()
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:

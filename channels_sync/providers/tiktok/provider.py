@@ -14,7 +14,7 @@ from typing import Any
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.tiktok.client import MAX_IDS, TikTokClient
 from channels_sync.providers.tiktok.mapping import orders_from_data
-from integrations.errors import CredentialsError, MalformedPayload
+from integrations.errors import CredentialsError, MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object, obj
 from integrations.http import Attempt, header
 from integrations.signing import hmac_sha256_hex, signature_matches
@@ -57,21 +57,38 @@ class TikTokProvider(ChannelProvider):
             shop_cipher=credentials.get("shop_cipher", ""),
             **self.client_options,
         )
+        self._shop: Mapping[str, Any] | None = None
 
     @property
     def attempts(self) -> list[Attempt]:
         return self.client.attempts
 
     def check_credentials(self) -> str:
-        data = self.client.shops()
-        shops = data.get("shops") if isinstance(data, dict) else None
-        cipher = self.credentials.get("shop_cipher", "")
-        for shop in shops if isinstance(shops, list) else []:
-            if isinstance(shop, dict) and shop.get("cipher") == cipher:
-                return str(shop.get("name") or shop.get("id") or cipher)
-        raise CredentialsError(
-            "TikTok Shop does not list this shop for the app (unknown shop_cipher): reconnect the shop"
-        )
+        shop = self._authorized_shop()
+        return str(shop.get("name") or shop.get("id") or self.credentials.get("shop_cipher", ""))
+
+    def shop_identity(self) -> str:
+        """The ``id`` of the authorized shop whose cipher the store uses: the ``shop_id`` its
+        webhooks carry (the cipher is for API calls only and appears in no webhook)."""
+        shop_id = self._authorized_shop().get("id")
+        if isinstance(shop_id, bool) or not isinstance(shop_id, str | int) or not str(shop_id).strip():
+            raise ProviderError("TikTok Shop lists this shop without an id")
+        return str(shop_id).strip()
+
+    def _authorized_shop(self) -> Mapping[str, Any]:
+        """This store's entry in the app's authorized shops (asked once per provider)."""
+        if self._shop is None:
+            data = self.client.shops()
+            shops = data.get("shops") if isinstance(data, dict) else None
+            cipher = self.credentials.get("shop_cipher", "")
+            found = [shop for shop in (shops if isinstance(shops, list) else []) if isinstance(shop, dict)]
+            matching = [shop for shop in found if cipher and shop.get("cipher") == cipher]
+            if not matching:
+                raise CredentialsError(
+                    "TikTok Shop does not list this shop for the app (unknown shop_cipher): reconnect the shop"
+                )
+            self._shop = matching[0]
+        return self._shop
 
     def iter_order_pages(
         self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
@@ -94,6 +111,16 @@ class TikTokProvider(ChannelProvider):
             return False
         expected = webhook_authorization(app_key=app_key, app_secret=app_secret, body=body)
         return signature_matches(expected, given.lower() if given else given)
+
+    @classmethod
+    def webhook_shop(cls, *, headers: Mapping[str, str], body: bytes) -> str:
+        """The body's top-level ``shop_id`` (a string in TikTok's events; a number is taken too)."""
+        try:
+            payload = json_object(body, "TikTok Shop webhook body")
+        except MalformedPayload:
+            return ""
+        shop_id = payload.get("shop_id")
+        return "" if isinstance(shop_id, bool) or not isinstance(shop_id, str | int) else str(shop_id).strip()
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:

@@ -2,9 +2,13 @@
 ``webhook_secret``; ``base_url`` is the site URL (the API lives under ``/wp-json/wc/v3/``).
 
 When a webhook is saved WooCommerce POSTs a ping to its address: a form body ``webhook_id=N``,
-no signature, no topic. It carries no data, so ``verify_webhook`` accepts it and
-``parse_webhook`` returns a ``ping`` event without an order: the core answers 200 (a refusal
-would count as a failed delivery toward WooCommerce disabling the webhook) and ignores it.
+no signature, no topic. It carries no data: ``is_unsigned_ping`` tells it apart, and the intake
+answers it 200 (a refusal would make saving the webhook fail) without storing anything or
+queueing a task. Anyone can send one, so nothing about it is kept or trusted.
+
+Every delivery carries ``X-WC-Webhook-Source``, the site's home URL with a trailing slash
+(``home_url('/')``): the same site the REST API is under, so ``site_identity`` of it must be
+the store's (``shop_identity``, from the site URL the merchant connected).
 """
 
 from __future__ import annotations
@@ -31,6 +35,21 @@ ORDER_BODY_TOPICS = frozenset({"order.created", "order.updated", "order.restored
 def wc_signature(secret: str, body: bytes) -> str:
     """X-WC-Webhook-Signature: base64 HMAC-SHA256 of the raw body keyed with the webhook secret."""
     return hmac_sha256_base64(secret, body)
+
+
+def site_identity(url: str) -> str:
+    """A WordPress site address as compared: host without ``www.``, a port other than 80/443, and
+    the path without its trailing slash; no scheme ("" for something that is not a URL)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    host = (parts.hostname or "").removeprefix("www.")
+    if not host:
+        return ""
+    netloc = f"{host}:{port}" if port and port not in (80, 443) else host
+    return f"{netloc}{parts.path.rstrip('/')}"
 
 
 def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
@@ -63,6 +82,9 @@ class WooCommerceProvider(ChannelProvider):
         self.client.orders_probe()
         parts = urlsplit(self.base_url)
         return f"{parts.hostname or ''}{parts.path}".rstrip("/")
+
+    def shop_identity(self) -> str:
+        return site_identity(self.base_url)
 
     def iter_order_pages(
         self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
@@ -105,15 +127,21 @@ class WooCommerceProvider(ChannelProvider):
         return len(ours)
 
     @classmethod
+    def is_unsigned_ping(cls, *, headers: Mapping[str, str], body: bytes) -> bool:
+        return is_ping(headers, body)
+
+    @classmethod
+    def webhook_shop(cls, *, headers: Mapping[str, str], body: bytes) -> str:
+        return site_identity(header(headers, "X-WC-Webhook-Source") or "")
+
+    @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
-        if is_ping(headers, body):
-            return True
         given, secret = header(headers, "X-WC-Webhook-Signature"), credentials.get("webhook_secret", "")
         return bool(secret) and signature_matches(wc_signature(secret, body), given)
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        if is_ping(headers, body):
+        if is_ping(headers, body):  # never stored now; rows kept from before still parse
             webhook_id = body.strip().partition(b"=")[2].decode()
             return WebhookEvent(f"ping:{body_sha256(body)}", PING_TOPIC, extra={"webhook_id": webhook_id})
         topic = header(headers, "X-WC-Webhook-Topic") or ""

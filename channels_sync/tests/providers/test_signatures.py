@@ -135,14 +135,17 @@ def test_shopify_parse_webhook_without_topic_is_malformed() -> None:
         ShopifyProvider.parse_webhook(headers={}, body=b"{}")
 
 
-def test_woocommerce_ping_is_accepted_and_ignored() -> None:
+def test_woocommerce_ping_is_told_apart_and_is_not_a_signed_delivery() -> None:
+    """The intake answers a ping 200 without storing it; it proves nothing, so it never verifies."""
     body = b"webhook_id=15"
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
 
+    ping = WooCommerceProvider.is_unsigned_ping(headers=headers, body=body)
     verified = WooCommerceProvider.verify_webhook(headers=headers, body=body, credentials={"webhook_secret": "s"})
-    event = WooCommerceProvider.parse_webhook(headers=headers, body=body)
+    event = WooCommerceProvider.parse_webhook(headers=headers, body=body)  # rows stored before still parse
 
-    assert verified is True
+    assert (ping, verified) == (True, False)
+    assert WooCommerceProvider.is_unsigned_ping(headers={"X-WC-Webhook-Topic": "order.updated"}, body=body) is False
     assert event == WebhookEvent(
         dedupe_key=f"ping:{hashlib.sha256(body).hexdigest()}", topic="ping", extra={"webhook_id": "15"}
     )

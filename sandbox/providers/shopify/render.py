@@ -41,6 +41,24 @@ def shop_domain(account: SimAccount) -> str:
     return f"{account.name}.myshopify.com"
 
 
+def shop_json(account: SimAccount) -> dict[str, Any]:
+    """GET shop.json's ``shop`` (the fields an app reads to know which shop it talks to)."""
+    tz = shop_tz(account)
+    created = timestamp(account.created_at, tz)
+    return {
+        "id": 54_000_000_000 + account.pk,
+        "name": account.name,
+        "email": f"owner@{shop_domain(account)}",
+        "domain": shop_domain(account),
+        "myshopify_domain": shop_domain(account),
+        "currency": str(account.options.get("currency", "USD")),
+        "iana_timezone": str(tz),
+        "plan_name": "basic",
+        "created_at": created,
+        "updated_at": created,
+    }
+
+
 def shop_tz(account: SimAccount) -> ZoneInfo:
     return ZoneInfo(str(account.options.get("timezone", DEFAULT_TIMEZONE)))
 

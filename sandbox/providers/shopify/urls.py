@@ -13,6 +13,7 @@ from sandbox.providers.shopify.spec import buyer_cancel, merchant_update
 API = "<slug:shop>/admin/api/<str:version>/"
 
 urlpatterns = [
+    path(API + "shop.json", views.shop_detail),
     path(API + "orders.json", views.orders_list, name="sandbox-shopify-orders"),
     path(API + "orders/count.json", views.orders_count),
     path(API + "orders/<int:order_id>.json", views.order_detail),

@@ -42,6 +42,11 @@ def orders_list(request: HttpRequest, account: SimAccount, version: str) -> Http
 
 
 @shopify_api("GET")
+def shop_detail(request: HttpRequest, account: SimAccount, version: str) -> HttpResponse:
+    return json_response({"shop": render.shop_json(account)})
+
+
+@shopify_api("GET")
 def orders_count(request: HttpRequest, account: SimAccount, version: str) -> HttpResponse:
     tz = render.shop_tz(account)
     return json_response({"count": listing.filtered(account, listing.filters_from(request.GET, tz), tz).count()})
