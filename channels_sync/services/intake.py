@@ -38,17 +38,20 @@ class Receipt:
 def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mapping[str, str], body: bytes) -> Receipt:
     """Store a signed webhook of the store's own shop. In order, cheapest first:
 
-    429 past the store's intake limit (nothing else is looked at); 404 for no store; 200 for an
-    unsigned ping (nothing stored); 401 for a wrong signature; 403 for a signed delivery that
-    names another shop than the store's; then the delivery is stored. A repeat of a stored
-    delivery (same key, or same body) is acknowledged and ignored.
+    404 for a channel we do not speak; 429 past the store's intake limit (no query, no signature
+    check); 404 for no store; 200 for an unsigned ping (nothing stored); 401 for a wrong
+    signature; 403 for a signed delivery that names another shop than the store's; then the
+    delivery is stored. A repeat of a stored delivery (same key, or same body) is acknowledged
+    and ignored.
     """
+    provider_class = REGISTRY.get(channel)
+    if provider_class is None:  # before counting: no counter for every made-up channel name
+        return Receipt(status=404)
     wait = intake_admit(address=f"{channel}:{public_id}")
     if wait:
         return Receipt(status=429, retry_after=wait)
     store = Store.objects.filter(public_id=public_id, channel=channel).exclude(status=StoreStatus.DISCONNECTED).first()
-    provider_class = REGISTRY.get(channel)
-    if store is None or provider_class is None:
+    if store is None:
         return Receipt(status=404)
     if provider_class.is_unsigned_ping(headers=headers, body=body):
         return Receipt(status=200)
