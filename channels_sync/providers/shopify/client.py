@@ -115,7 +115,7 @@ class ShopifyClient(ProviderHttpClient):
         return body
 
     def shop(self) -> Any:
-        body, _ = self.request_json("GET", "shop.json")
+        body, _ = self.request_json("GET", "shop.json", shape="object")
         return body
 
     def orders_count(self) -> Any:

@@ -38,7 +38,7 @@ def shop_ids_known_without_the_channel(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_sync', '0003_delivery_attempts_and_pull_state'),
+        ('channels_sync', '0004_provider_attempts'),
     ]
 
     operations = [
