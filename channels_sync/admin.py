@@ -33,6 +33,7 @@ class StoreAdmin(admin.ModelAdmin):
         "channel",
         "base_url",
         "domain",
+        "shop_id",  # what a signed webhook must name (a delivery naming another shop is refused)
         "public_id",
         "credentials_state",
         "webhook_secret_state",
