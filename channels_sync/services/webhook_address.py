@@ -23,6 +23,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Account
@@ -59,8 +60,12 @@ def store_webhook_address_rotate(*, account: Account, store_id: int) -> Rotation
     win (the loser takes back what it subscribed).
     """
     store = Store.objects.get(account=account, pk=store_id)
-    if store.status == StoreStatus.DISCONNECTED:
-        raise AddressRotationError(_("%(name)s is disconnected: it has no webhook address.") % {"name": store.name})
+    if store.status in (StoreStatus.DISCONNECTED, StoreStatus.NOT_CONNECTED, StoreStatus.CONNECTING):
+        raise AddressRotationError(_("%(name)s is not connected: it has no webhook address.") % {"name": store.name})
+    if store.connect_state(timezone.now()) == "connecting":  # that check subscribes the current address
+        raise AddressRotationError(
+            _("%(name)s is being connected: change its address once that is done.") % {"name": store.name}
+        )
     old_url = webhook_url_for(channel=store.channel, public_id=store.public_id)
     new_id = uuid.uuid4()
     new_url = webhook_url_for(channel=store.channel, public_id=new_id)

@@ -19,6 +19,7 @@ from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
 from channels_sync.providers.shopify.client import ShopifyClient
 from channels_sync.services import (
+    ConnectError,
     pulls_queue_due,
     store_connect,
     store_connect_check,
@@ -42,6 +43,7 @@ class FakeShop:
         self.hooks: list[dict[str, Any]] = []  # its subscriptions
         self.webhooks_body: Any = None  # the webhook list answered, when set (else the subscriptions)
         self.post_statuses: list[int] = []  # answers to subscription POSTs, in turn (then 201)
+        self.myshopify_domain = "fake.myshopify.com"  # what shop.json says the shop is
         shop = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +59,8 @@ class FakeShop:
                 shop.requests.append(("GET", self.path))
                 if "orders/count.json" in self.path:
                     return self._answer(200, {"count": 0})
+                if "shop.json" in self.path:  # which shop this is (the shop its webhooks name)
+                    return self._answer(200, {"shop": {"myshopify_domain": shop.myshopify_domain}})
                 listed = shop.webhooks_body if shop.webhooks_body is not None else {"webhooks": shop.hooks}
                 return self._answer(200, listed)
 
@@ -148,7 +152,7 @@ def test_a_failed_connect_removes_the_subscriptions_it_made_and_says_what_to_do(
     assert connect_store.apply(args=[start.store.pk]).get() == "failed"
 
     # then the subscription it made is deleted again, and the row says why and what to do
-    assert [method for method, _ in fake_shop.requests] == ["GET", "GET", "POST", "POST", "GET", "DELETE"]
+    assert [method for method, _ in fake_shop.requests] == ["GET", "GET", "GET", "POST", "POST", "GET", "DELETE"]
     assert fake_shop.hooks == []
     store = Store.objects.get(pk=start.store.pk)
     assert (store.status, store.credentials, store.connect_started_at) == (StoreStatus.NOT_CONNECTED, {}, None)
@@ -239,3 +243,21 @@ def test_connecting_again_under_the_same_name_updates_the_store_in_place(
     with pytest.raises(Exception, match="its credentials can be updated, not its address"):
         store_connect_start(account=account, enqueue=False, **{**given, "base_url": other["base_url"]})
     assert Store.objects.get(pk=store.pk).base_url == shop["base_url"]
+
+
+@pytest.mark.django_db
+def test_new_credentials_for_another_shop_at_the_same_address_are_refused(account: Any, fake_shop: FakeShop) -> None:
+    """The store keeps the shop its webhooks must name (``shop_id``); credentials updated in place
+    that the channel says are another shop's would make its webhooks refused, and mix shops."""
+    given = {"channel": "shopify", "name": "Same", "base_url": fake_shop.url, "credentials": {"access_token": "a"}}
+    store = store_connect(account=account, **given).store  # type: ignore[arg-type]
+    assert store.shop_id == "fake.myshopify.com"
+    fake_shop.myshopify_domain = "another.myshopify.com"
+
+    start = store_connect_start(account=account, enqueue=False, **{**given, "credentials": {"access_token": "b"}})
+    with pytest.raises(ConnectError, match="These credentials are for another shop"):
+        store_connect_check(store_id=start.store.pk)
+
+    store.refresh_from_db()
+    assert (store.shop_id, store.credentials, store.status) == ("fake.myshopify.com", {"access_token": "a"}, "active")
+    assert "another shop" in store.connect_error

@@ -38,7 +38,7 @@ def shop_ids_known_without_the_channel(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_sync', '0004_provider_attempts'),
+        ('channels_sync', '0005_store_resumable_pull_and_connect'),
     ]
 
     operations = [
