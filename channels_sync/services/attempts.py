@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from channels_sync.models import ProviderAttempt
 from integrations.http import Attempt
@@ -20,13 +19,11 @@ class AttemptLog:
     Clients are called outside transactions that hold locks (STYLE.md), so the row is written at
     once, in its own savepoint when a transaction is open (a failed write cannot abort the
     caller's). A failed write is logged and the call goes on. A pull fetches its pages in a
-    helper thread: that thread's database connection is closed after each write, so no
-    connection outlives the thread.
+    helper thread, which closes its database connection when it ends (``prefetch.prefetched``).
     """
 
     def __init__(self, *, store_id: int | None) -> None:
         self.store_id = store_id
-        self.thread = threading.get_ident()
 
     def __call__(self, attempt: Attempt) -> None:
         try:
@@ -42,6 +39,3 @@ class AttemptLog:
                 )
         except DatabaseError:
             logger.warning("provider attempt not recorded: %s", attempt.as_dict(), exc_info=True)
-        finally:
-            if threading.get_ident() != self.thread:
-                connection.close()

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Generator, Iterable
 from typing import TypeVar
 
+from django.db import connections
+
 T = TypeVar("T")
 _DONE = object()
 
@@ -15,8 +17,9 @@ def prefetched(items: Iterable[T]) -> Generator[T, None, None]:
     """``items`` with the next one fetched in a thread while the caller works on the current one.
 
     A pull waits on the channel (HTTP) and on the database in turn; overlapping the two makes a
-    pull take about the longer of them instead of their sum. The thread does no database work
-    (a provider page is HTTP and mapping only). An exception in the thread is raised here, in
+    pull take about the longer of them instead of their sum. The thread's only database work is
+    the provider's attempt records; its connection is closed when the thread ends (not after
+    each write: a reconnect per page). An exception in the thread is raised here, in
     order; when the caller stops early (an upsert failed), the thread stops after its fetch.
     """
     handoff: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=1)
@@ -39,6 +42,8 @@ def prefetched(items: Iterable[T]) -> Generator[T, None, None]:
             hand_over(_DONE)
         except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
             hand_over(_DONE, error)
+        finally:
+            connections.close_all()  # this thread's own: none outlives it
 
     threading.Thread(target=produce, name="pull-prefetch", daemon=True).start()
     try:
