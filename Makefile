@@ -175,6 +175,7 @@ bench-ingest: $(DEV_STAMP)
 # IMPORT_TIME_LIMIT s (needs REDIS_URL). docs/benchmarks.md, "Resumable import".
 bench-import: export SANDBOX_ENABLED ?= 1
 bench-import: export SANDBOX_IN_PRODUCTION_FOR_TESTS ?= 1
+bench-import: export OUTBOUND_ALLOW_LOOPBACK ?= 1
 bench-import: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_pull_import --orders $(IMPORT_ORDERS) --time-limit $(IMPORT_TIME_LIMIT) $(BENCH_ARGS)

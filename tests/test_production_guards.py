@@ -91,6 +91,18 @@ def test_the_sandbox_in_the_production_profile_refuses_to_start(tmp_path: Path) 
     assert "SANDBOX_IN_PRODUCTION_FOR_TESTS=1" in stderr
 
 
+def test_loopback_calls_in_the_production_profile_refuse_to_start(tmp_path: Path) -> None:
+    stderr = refused(run(SETUP, production_env(OUTBOUND_ALLOW_LOOPBACK="1"), tmp_path))
+    assert "OUTBOUND_ALLOW_LOOPBACK is on in the production profile" in stderr
+
+
+def test_loopback_calls_in_the_production_profile_start_with_the_test_only_override(tmp_path: Path) -> None:
+    env = production_env(OUTBOUND_ALLOW_LOOPBACK="1", SANDBOX_IN_PRODUCTION_FOR_TESTS="1")
+    result = run(SETUP, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
 def test_the_sandbox_in_the_production_profile_starts_with_the_test_only_override(tmp_path: Path) -> None:
     env = production_env(SANDBOX_ENABLED="1", SANDBOX_IN_PRODUCTION_FOR_TESTS="1")
     result = run(["-c", PRINT], env, tmp_path)

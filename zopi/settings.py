@@ -370,6 +370,12 @@ SYNC_PULL_PAGE_SIZE = 100  # orders per page of a pull (one upsert transaction p
 # Loopback addresses (the sandbox) are callable only when this is on: the dev profile (make run)
 # and the tests turn it on; production leaves it off.
 OUTBOUND_ALLOW_LOOPBACK = env_bool("OUTBOUND_ALLOW_LOOPBACK", False)
+if OUTBOUND_ALLOW_LOOPBACK and not DEBUG and not SANDBOX_IN_PRODUCTION_FOR_TESTS:
+    raise ImproperlyConfigured(
+        "OUTBOUND_ALLOW_LOOPBACK is on in the production profile (DEBUG off): workers would call addresses "
+        "on this machine with merchants' tokens. It is for make run and the tests; only a test run may set "
+        "SANDBOX_IN_PRODUCTION_FOR_TESTS=1 to allow it."
+    )
 # One deadline for a whole call (connect, TLS, request, answer, retries and short waits): a
 # server that drips its answer cannot hold a worker longer.
 OUTBOUND_CALL_DEADLINE = float(os.environ.get("OUTBOUND_CALL_DEADLINE", "30"))
