@@ -50,12 +50,18 @@ def current_account(request: HttpRequest) -> Account | None:
 IDLE_TOUCHED_KEY = "idle_touched_at"
 
 
+# Sent by the elements that poll (hx-headers on the order center's tabs and the stores table).
+POLL_HEADER = "X-Zopi-Poll"
+
+
 class SessionIdleMiddleware:
     """Ends a session after ``SESSION_IDLE_MINUTES`` without a request (``SESSION_COOKIE_AGE``).
 
     A signed-in request re-saves the session, which moves its expiry (row and cookie) to
     now + the idle time, but at most once per ``SESSION_IDLE_REFRESH``: saving on every request
     (``SESSION_SAVE_EVERY_REQUEST``) would write the session row on each htmx poll.
+    A page's own polling (``POLL_HEADER``, sent by the elements that refresh themselves) is not
+    activity: an unattended tab left open must still reach the idle time.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -64,7 +70,7 @@ class SessionIdleMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         # After the view, so the sign-in request itself stamps the new session (saved anyway).
-        if request.user.is_authenticated:
+        if request.user.is_authenticated and not request.headers.get(POLL_HEADER):
             now = int(time.time())
             touched = request.session.get(IDLE_TOUCHED_KEY)
             refresh = settings.SESSION_IDLE_REFRESH.total_seconds()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -17,6 +18,22 @@ def _secret_state(token: str) -> str:
     return str(_("•••• set")) if token else str(_("not set"))
 
 
+class StoreAdminForm(forms.ModelForm):
+    """The (account, name) rule checked here: ``account`` is read-only, so Django's own unique
+    check leaves it out and a taken name would reach the database as an IntegrityError (a 500)."""
+
+    class Meta:
+        model = Store
+        fields = ("name", "status")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = Store.objects.filter(account_id=self.instance.account_id, name=name).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(_("This account already has a store with this name."))
+        return name
+
+
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
     """Stores are connected by merchants (the connect form checks the host and the token), never added
@@ -24,6 +41,7 @@ class StoreAdmin(admin.ModelAdmin):
     (account) are read-only: changing them would send the token elsewhere or split a store's orders
     between tenants. Support may rename a store or change its status."""
 
+    form = StoreAdminForm
     list_display = ("name", "channel", "domain", "account", "status", "last_pull_at", "last_webhook_at", "created_at")
     list_filter = ("channel", "status", "account")
     search_fields = ("name", "domain", "account__name", "=public_id")

@@ -133,3 +133,24 @@ def test_a_session_expires_after_the_idle_time_and_activity_moves_it(client: Cli
     response = client.get("/orders/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_a_pages_own_polling_does_not_keep_an_idle_session_alive(client: Client, user: Any, settings: Any) -> None:
+    # given alice signed in, and her session's refresh interval has passed
+    assert sign_in(client, "alice", PASSWORD).status_code == 302
+    assert client.get("/orders/").status_code == 200
+    session = client.session
+    session[IDLE_TOUCHED_KEY] = int(session[IDLE_TOUCHED_KEY]) - int(settings.SESSION_IDLE_REFRESH.total_seconds()) - 1
+    session.save()
+    old_expiry = timezone.now() + timedelta(minutes=10)
+    Session.objects.filter(session_key=session.session_key).update(expire_date=old_expiry)
+    # when only the order center's tabs poll (an unattended tab)
+    polled = client.get("/orders/", HTTP_HX_REQUEST="true", HTTP_X_ZOPI_POLL="1")
+    # then the session is not moved: it still ends at its idle time
+    assert polled.status_code == 200
+    assert session_expiry(client) == old_expiry
+    # and the page's polling elements are the ones that say so
+    page = client.get("/orders/").content.decode()
+    assert 'hx-headers=\'{"X-Zopi-Poll": "1"}\'' in page
+    # while a request of hers moves it
+    assert session_expiry(client) > old_expiry

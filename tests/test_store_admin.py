@@ -72,3 +72,14 @@ def test_stores_cannot_be_added_in_the_admin(support: Client, account: Any) -> N
 def test_the_store_list_still_loads(support: Client) -> None:
     StoreFactory(name="Listed shop")
     assert "Listed shop" in text(support.get(STORES))
+
+
+def test_renaming_a_store_to_a_name_its_account_uses_is_a_form_error(support: Client, store: Any) -> None:
+    # given a second store of the same account
+    StoreFactory(account=store.account, name="Second shop")
+    # when support renames the first to the second's name
+    response = support.post(f"{STORES}{store.pk}/change/", {"name": "Second shop", "status": "active", "_save": "Save"})
+    # then the form says so (no 500) and nothing changed
+    assert response.status_code == 200
+    assert "already has a store with this name" in text(response)
+    assert Store.objects.get(pk=store.pk).name == store.name
