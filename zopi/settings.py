@@ -256,6 +256,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "accounts.signin.client_ip"
+# No banner in every process at start (make run's terminal); failures and lockouts are still logged.
+AXES_VERBOSE = False
 SIGNIN_TRUSTED_PROXIES = int(os.environ.get("SIGNIN_TRUSTED_PROXIES", "0"))
 if AXES_FAILURE_LIMIT < 1 or SIGNIN_TRUSTED_PROXIES < 0:
     raise ImproperlyConfigured("SIGNIN_FAILURE_LIMIT must be 1 or more and SIGNIN_TRUSTED_PROXIES 0 or more.")
