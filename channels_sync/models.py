@@ -159,6 +159,9 @@ class WebhookDelivery(models.Model):
     error = models.TextField(_("reason"), blank=True, default="")
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    # When the task's retry is due (its countdown: a channel's Retry-After may be an hour); the
+    # beat sweep leaves a delivery alone until then. Empty when no retry is scheduled.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     order_ids = models.JSONField(_("orders"), default=list, blank=True)
     received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)

@@ -22,7 +22,7 @@ from channels_sync.services import (
     store_pull,
     store_pull_enqueue,
 )
-from channels_sync.services.processing import MAX_ATTEMPTS
+from channels_sync.services.processing import MAX_ATTEMPTS, delivery_retry_schedule
 from channels_sync.services.pull import PullResult
 from integrations.errors import ProviderError
 
@@ -56,7 +56,9 @@ def process_webhook_delivery(self: Any, delivery_id: int) -> str:
         )
         return DeliveryState.FAILED
     if outcome.retry:
-        raise self.retry(countdown=retry_countdown(retries=self.request.retries, retry_after=outcome.retry_after))
+        countdown = retry_countdown(retries=self.request.retries, retry_after=outcome.retry_after)
+        delivery_retry_schedule(delivery_id=delivery_id, countdown=countdown)
+        raise self.retry(countdown=countdown)
     return outcome.state
 
 

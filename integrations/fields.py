@@ -15,9 +15,22 @@ from integrations.errors import MalformedPayload
 JsonObject = Mapping[str, Any]
 
 
+class JsonTooDeep(ValueError):
+    """JSON nested too deeply to parse (``[[[[…`` thousands deep: a hostile body), a ``ValueError``
+    like any other unreadable JSON, so every reader that handles one handles this."""
+
+
+def json_parse(raw: bytes | str) -> Any:
+    """``json.loads``, whose ``RecursionError`` on a deep body becomes ``JsonTooDeep``."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise JsonTooDeep("JSON nested too deeply") from None
+
+
 def json_object(body: bytes, what: str = "body") -> JsonObject:
     try:
-        data = json.loads(body)
+        data = json_parse(body)
     except (UnicodeDecodeError, ValueError):
         raise MalformedPayload(f"the {what} is not valid JSON") from None
     if not isinstance(data, dict):

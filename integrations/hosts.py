@@ -6,7 +6,8 @@ included: our API paths would become a query string), or anything but ``http(s):
 Each provider has a ``HostRule``: Shopify only ``https://<shop>.myshopify.com``, TikTok Shop only
 its API and auth hosts, WooCommerce (any self-hosted site) any name over https whose every
 address is public. Every name is resolved and every address checked, for the named hosts too:
-loopback, private, link-local, shared, multicast, reserved and unspecified addresses are refused,
+loopback, private, link-local, site-local (``fec0::/10``, deprecated but still routed inside some
+networks), shared, multicast, reserved and unspecified addresses are refused,
 IPv4 and IPv6 alike (an IPv4 address inside an IPv6 one — mapped, 6to4, Teredo, NAT64 — is
 checked as IPv4).
 
@@ -115,6 +116,8 @@ def address_problem(address: IPAddress) -> str | None:
         (address.is_unspecified, _("an unspecified address")),
         (address.is_loopback, _("a loopback address")),
         (address.is_link_local, _("a link-local address")),
+        # fec0::/10: deprecated (RFC 3879), yet Python counts it global; some networks still route it inside.
+        (isinstance(address, ipaddress.IPv6Address) and address.is_site_local, _("a site-local address")),
         (address.is_multicast, _("a multicast address")),
         (address.is_reserved, _("a reserved address")),
         (address.is_private, _("a private address")),
@@ -129,10 +132,16 @@ def is_loopback(address: IPAddress) -> bool:
     return address.is_loopback
 
 
+def without_query(url: str) -> str:
+    """``url`` up to its query or fragment: what of a URL may reach a message or an attempt record
+    (a query may carry signatures or tokens)."""
+    return re.split("[?#]", url, maxsplit=1)[0]
+
+
 def _refuse(url: str, reason: str, rule: HostRule) -> HostNotAllowed:
     return HostNotAllowed(
         _("The address “%(url)s” is refused: %(reason)s. Allowed: %(allowed)s.")
-        % {"url": url[:200], "reason": reason, "allowed": rule.allowed}
+        % {"url": without_query(url)[:200], "reason": reason, "allowed": rule.allowed}
     )
 
 

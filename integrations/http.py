@@ -42,7 +42,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from integrations.errors import CredentialsError, OutcomeUnknown, ProviderError
-from integrations.hosts import PUBLIC_HTTPS, HostRule, Resolver, check_url
+from integrations.fields import JsonTooDeep
+from integrations.hosts import PUBLIC_HTTPS, HostRule, Resolver, check_url, without_query
 from integrations.transport import ConnectFailed, NoAnswer, Response, TlsFailed, TooLarge, Transport
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0  # seconds, the clients' defaults
@@ -148,7 +149,7 @@ def _known_error(response: Response) -> str:
     """The provider's error code or message from a JSON object answer ("" when none)."""
     try:
         body = response.json()
-    except ValueError:
+    except ValueError:  # not JSON, or nested too deeply (JsonTooDeep)
         return ""
     if not isinstance(body, dict):
         return ""
@@ -341,7 +342,8 @@ class ProviderHttpClient:
         self.observe(response)
         status = response.status_code
         if 300 <= status < 400:
-            self._record(method, url, status, started, f"redirect to {response.headers.get('Location', '')}")
+            location = without_query(response.headers.get("Location", ""))  # its query may carry a token
+            self._record(method, url, status, started, f"redirect to {location}")
             raise ProviderError(
                 _("%(label)s answered with a redirect (%(status)s), which is not followed: check the address")
                 % {"label": self.label, "status": status},
@@ -378,6 +380,11 @@ class ProviderHttpClient:
         One of the wrong shape (a list where an object belongs) is not: the address is wrong."""
         try:
             data = response.json()
+        except JsonTooDeep:  # a hostile answer ([[[[… thousands deep): not worth another try
+            raise ProviderError(
+                _("%(label)s sent JSON nested too deeply to read") % {"label": self.label},
+                status=response.status_code,
+            ) from None
         except ValueError:
             raise ProviderError(
                 f"{self.label} sent a body that is not valid JSON ({len(response.content)} bytes)",
@@ -400,7 +407,7 @@ class ProviderHttpClient:
 
     def _record(self, method: str, url: str, status: int | None, started: float, error: str) -> None:
         duration = time.monotonic() - started
-        path = urlsplit(re.split("[?#]", url, maxsplit=1)[0]).path
+        path = urlsplit(without_query(url)).path
         attempt = Attempt(self.provider, method, path[:500], status, duration, sanitize(error, DETAIL_LENGTH))
         self.attempts.append(attempt)
         if self.recorder is not None:

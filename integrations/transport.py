@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import socket
 import ssl
 import threading
@@ -29,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from integrations.fields import json_parse
 from integrations.hosts import Target
 
 CHUNK = 64 * 1024
@@ -89,7 +89,8 @@ class Response:
         return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return json.loads(self.content)
+        """The parsed body; ``ValueError`` when it is not JSON (``JsonTooDeep`` when nested too deeply)."""
+        return json_parse(self.content)
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):

@@ -49,6 +49,38 @@ class WebhookEvent:
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """A webhook subscription as the channel lists it, read defensively: the list is the
+    channel's answer, so an item whose id is not a number or whose address is not a string is
+    skipped (``None`` from ``read``), and a topic that is not a string is read as "" (it matches
+    none of ours, yet the subscription may still be ours to delete)."""
+
+    id: str  # digits only: it goes into the DELETE's path
+    topic: str
+    address: str
+    active: bool = True
+
+    @classmethod
+    def read(cls, item: object, *, address_key: str) -> Subscription | None:
+        if not isinstance(item, dict):
+            return None
+        hook_id, topic, address = item.get("id"), item.get("topic"), item.get(address_key)
+        if isinstance(hook_id, bool) or not isinstance(hook_id, int | str) or not isinstance(address, str):
+            return None
+        if not (str(hook_id).isascii() and str(hook_id).isdigit()):
+            return None
+        topic = topic if isinstance(topic, str) else ""
+        return cls(id=str(hook_id), topic=topic, address=address, active=item.get("status", "active") == "active")
+
+
+def subscriptions_of(items: object, *, address_key: str) -> list[Subscription]:
+    """The well-formed subscriptions of a channel's list (anything but a list reads as none)."""
+    if not isinstance(items, list):
+        return []
+    return [hook for item in items if (hook := Subscription.read(item, address_key=address_key)) is not None]
+
+
 class ChannelProvider:
     """Base class: every method raises ``NotSupported`` unless the provider implements it."""
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from channels_sync.enums import DeliveryState
@@ -28,7 +29,12 @@ def deliveries_replay(*, delivery_ids: list[int]) -> list[int]:
     )
     # A replay starts over: the whole retry budget again (the channel may be back, or the bug fixed).
     WebhookDelivery.objects.filter(pk__in=ids).update(
-        state=DeliveryState.RECEIVED, error="", processed_at=None, attempts=0, last_attempt_at=None
+        state=DeliveryState.RECEIVED,
+        error="",
+        processed_at=None,
+        attempts=0,
+        last_attempt_at=None,
+        next_attempt_at=None,
     )
     for delivery_id in ids:
         transaction.on_commit(partial(tasks.process_webhook_delivery.delay, delivery_id))
@@ -37,7 +43,8 @@ def deliveries_replay(*, delivery_ids: list[int]) -> list[int]:
 
 # A delivery still "received" with no attempt this long after it arrived lost its task (the
 # broker was away when it was stored, or the queue lost it); one attempted but not tried again
-# for this long lost its retry (retries wait at most a few minutes).
+# this long after its retry was due (``next_attempt_at``: a countdown, up to an hour when the
+# channel asks for it; the last attempt when none was scheduled) lost its retry.
 STUCK_AFTER = timedelta(minutes=10)
 STUCK_AFTER_ATTEMPT = timedelta(minutes=15)
 
@@ -62,8 +69,12 @@ def deliveries_requeue_stuck(*, now: datetime | None = None, limit: int = 500) -
         )
         logger.warning("%s webhook deliveries failed: %s", failed, gave_up_reason(attempts))
     never = waiting.filter(attempts=0, received_at__lt=now - STUCK_AFTER).order_by("received_at")
-    dropped = waiting.filter(attempts__gt=0, attempts__lt=MAX_ATTEMPTS, last_attempt_at__lt=stale).order_by(
-        "last_attempt_at"
+    # GREATEST skips NULL on PostgreSQL: the retry's due time, or the last attempt when none is set.
+    dropped = (
+        waiting.filter(attempts__gt=0, attempts__lt=MAX_ATTEMPTS)
+        .alias(due=Greatest("next_attempt_at", "last_attempt_at"))
+        .filter(due__lt=stale)
+        .order_by("due")
     )
     ids = [*never.values_list("id", flat=True)[:limit], *dropped.values_list("id", flat=True)[:limit]]
     for delivery_id in ids:

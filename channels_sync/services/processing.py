@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import DatabaseError, transaction
 from django.db.models import Case, F, JSONField, Value, When
@@ -64,7 +65,7 @@ def delivery_claim(*, delivery_id: int) -> WebhookDelivery | ProcessOutcome:
         return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids))
     waiting = WebhookDelivery.objects.filter(pk=delivery.pk, state=DeliveryState.RECEIVED)
     claimed = waiting.filter(attempts__lt=MAX_ATTEMPTS).update(
-        attempts=F("attempts") + 1, last_attempt_at=timezone.now()
+        attempts=F("attempts") + 1, last_attempt_at=timezone.now(), next_attempt_at=None
     )
     if claimed:
         return delivery
@@ -76,6 +77,14 @@ def delivery_claim(*, delivery_id: int) -> WebhookDelivery | ProcessOutcome:
         return ProcessOutcome(state=DeliveryState.FAILED, error=reason)
     delivery.refresh_from_db(fields=["state", "order_ids", "error"])  # another task finished it meanwhile
     return ProcessOutcome(state=delivery.state, order_ids=tuple(delivery.order_ids), error=delivery.error)
+
+
+def delivery_retry_schedule(*, delivery_id: int, countdown: float) -> None:
+    """Note when the task's retry of a waiting delivery is due (its countdown: a channel's
+    Retry-After may be an hour), so beat's sweep does not queue it again before then."""
+    WebhookDelivery.objects.filter(pk=delivery_id, state=DeliveryState.RECEIVED).update(
+        next_attempt_at=timezone.now() + timedelta(seconds=countdown)
+    )
 
 
 def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> ProcessOutcome:

@@ -125,3 +125,61 @@ def test_a_long_retry_after_becomes_the_resync_tasks_countdown(account: Any, cou
         tasks.resync_order.apply(args=[order.pk])
 
     assert countdowns == [90, 90, 90]
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_a_delivery_waiting_out_a_long_retry_after_alone(account: Any) -> None:
+    """The channel asked for an hour (Retry-After 3600): the task's retry is due then. The beat
+    sweep 20 minutes on must not queue it again (each re-queue starts its own retry chain and
+    burns the attempts); 16 minutes past the due time, its retry is lost and the sweep queues it."""
+    from channels_sync.services import deliveries_requeue_stuck
+
+    seen: list[tuple[float, float, list[int]]] = []
+
+    def on_retry(sender: Any = None, reason: Any = None, **kwargs: Any) -> None:
+        delivery = WebhookDelivery.objects.get()
+        assert delivery.next_attempt_at is not None
+        due_in = (delivery.next_attempt_at - timezone.now()).total_seconds()
+        swept = deliveries_requeue_stuck(now=timezone.now() + timedelta(minutes=20))
+        seen.append((reason.when, due_in, swept))
+
+    task_retry.connect(on_retry, weak=False)
+    try:
+        with serving(answer(429, b"", {"Retry-After": "3600"})) as server:
+            store = tiktok_store(account, server.url)
+            body = json.dumps({"type": 1, "tts_notification_id": "n-1", "data": {"order_id": "576"}}).encode()
+            WebhookDelivery.objects.create(store=store, dedupe_key="n-1", topic="ORDER_STATUS_CHANGE", body=body)
+            delivery = WebhookDelivery.objects.get()
+
+            tasks.process_webhook_delivery.apply(args=[delivery.pk], retries=tasks.MAX_RETRIES - 1)
+    finally:
+        task_retry.disconnect(on_retry)
+
+    when, due_in, swept = seen[0]
+    assert (when, swept) == (3600, [])
+    assert 3590 <= due_in <= 3600
+    assert len(server.requests) == 2  # the retry itself (eager here) and nothing from the sweep
+
+
+@pytest.mark.django_db
+def test_the_sweep_queues_a_delivery_whose_retry_is_long_overdue(account: Any) -> None:
+    from channels_sync.services import deliveries_requeue_stuck
+
+    store = tiktok_store(account, "http://127.0.0.1:9")
+    now = timezone.now()
+    rows = {
+        "due-later": now + timedelta(minutes=40),
+        "overdue": now - timedelta(minutes=16),
+        "unset": None,
+    }
+    ids = {}
+    for key, next_at in rows.items():
+        row = WebhookDelivery.objects.create(store=store, dedupe_key=key, topic="ORDER_STATUS_CHANGE", body=b"{}")
+        WebhookDelivery.objects.filter(pk=row.pk).update(
+            attempts=1, last_attempt_at=now - timedelta(minutes=20), next_attempt_at=next_at
+        )
+        ids[row.pk] = key
+
+    queued = deliveries_requeue_stuck(now=now)
+
+    assert sorted(ids[pk] for pk in queued) == ["overdue", "unset"]

@@ -234,7 +234,7 @@ def test_connecting_again_under_the_same_name_updates_the_store_in_place(
     store = Store.objects.get(account=account)
     assert (store.pk, store.public_id, store.status) == (first.pk, first.public_id, StoreStatus.ACTIVE)
     client = ShopifyClient(shop["base_url"], access_token=shop["credentials"]["access_token"])
-    hooks = [(h["topic"], h["address"]) for h in client.webhook_subscriptions()]
+    hooks = [(h.topic, h.address) for h in client.webhook_subscriptions()]
     assert sorted(hooks) == sorted({(topic, result.webhook_url) for topic in result.webhook_topics})
     assert store_pull(store_id=store.pk).created == 0
     assert sorted(Order.objects.values_list("number", flat=True)) == numbers

@@ -3,13 +3,16 @@ gets a clear error, never an AttributeError: disconnect still disconnects."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from channels_sync.enums import StoreStatus
-from channels_sync.providers.base import REGISTRY
-from channels_sync.services import store_disconnect
+from channels_sync.models import Store
+from channels_sync.providers.base import REGISTRY, Subscription
+from channels_sync.services import store_disconnect, webhook_url_for
 from integrations.errors import ProviderError
 from integrations.tests.servers import answer, serving
 from tests.factories import StoreFactory
@@ -40,3 +43,116 @@ def test_webhook_calls_on_a_wrong_shape_raise_a_provider_error(channel: str, cal
         method = provider.register_webhooks if call == "register" else provider.unregister_webhooks
         with pytest.raises(ProviderError, match=SHAPE[channel]):
             method(address="https://example.com/hook")
+
+
+# Hostile answers: JSON nested too deeply for the parser, and webhook lists whose items hold
+# lists, objects or booleans where strings and numbers belong.
+DEEP = b"[" * 100_000
+ADDRESS_KEY = {"shopify": "address", "woocommerce": "delivery_url"}
+TOPIC = {"shopify": "orders/create", "woocommerce": "order.created"}
+
+
+def hostile_list(channel: str, address: str) -> bytes:
+    """One hook of ours with a topic given as a list (read, topic ""), the rest unreadable."""
+    key, topic = ADDRESS_KEY[channel], TOPIC[channel]
+    hooks: list[Any] = [
+        {"id": 1, "topic": [topic], key: address},
+        {"id": {"x": 1}, "topic": topic, key: ["a"]},
+        {"id": "../../orders", "topic": topic, key: address},  # would go into the DELETE's path
+        {"id": True, "topic": {"a": 1}, key: address, "status": ["active"]},
+        {"id": 7, "topic": topic, key: {"b": 2}},
+        ["not", "a", "hook"],
+        "not a hook",
+    ]
+    return json.dumps({"webhooks": hooks} if channel == "shopify" else hooks).encode()
+
+
+def _connected_store(account: Any, channel: str, url: str) -> Store:
+    store = StoreFactory(account=account, channel=channel, base_url=url)
+    store.credentials = {"access_token": "t", "consumer_key": "ck", "consumer_secret": "cs"}
+    store.save()
+    return store
+
+
+def _address(store: Store) -> str:
+    return webhook_url_for(channel=store.channel, public_id=store.public_id)
+
+
+def _deleted(server: Any) -> list[str]:
+    deletes = [request.target for request in server.requests if request.method == "DELETE"]
+    return [target.split("?")[0].rsplit("/", 1)[-1] for target in deletes]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_disconnect_through_the_page_survives_json_nested_too_deeply(
+    owner_client: Client, account: Any, channel: str
+) -> None:
+    with serving(answer(200, DEEP)) as server:
+        store = _connected_store(account, channel, server.url)
+
+        response = owner_client.post(f"/stores/{store.pk}/disconnect/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert "could not be removed from here" in json.loads(response["HX-Trigger"])["toast"]["message"]
+    assert Store.objects.get(pk=store.pk).status == StoreStatus.DISCONNECTED
+    assert _deleted(server) == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_disconnect_through_the_page_reads_a_hostile_webhook_list_defensively(
+    owner_client: Client, account: Any, channel: str
+) -> None:
+    with serving() as server:
+        store = _connected_store(account, channel, server.url)
+        server.script[:] = [answer(200, hostile_list(channel, _address(store))), answer(200, b"{}")]
+
+        response = owner_client.post(f"/stores/{store.pk}/disconnect/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert Store.objects.get(pk=store.pk).status == StoreStatus.DISCONNECTED
+    assert _deleted(server) == ["1.json" if channel == "shopify" else "1"]  # only the readable hook of ours
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_rotating_through_the_page_survives_json_nested_too_deeply(
+    owner_client: Client, account: Any, channel: str
+) -> None:
+    with serving(answer(200, DEEP)) as server:
+        store = _connected_store(account, channel, server.url)
+
+        response = owner_client.post(f"/stores/{store.pk}/webhook-address/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    toast = json.loads(response["HX-Trigger"])["toast"]["message"]
+    assert "did not take the new address, so nothing was changed" in toast
+    assert "nested too deeply" in toast
+    assert Store.objects.get(pk=store.pk).public_id == store.public_id
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_rotating_through_the_page_reads_a_hostile_webhook_list_defensively(
+    owner_client: Client, account: Any, channel: str
+) -> None:
+    with serving() as server:
+        store = _connected_store(account, channel, server.url)
+        server.script[:] = [answer(200, hostile_list(channel, _address(store)))]
+
+        response = owner_client.post(f"/stores/{store.pk}/webhook-address/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert Store.objects.get(pk=store.pk).public_id != store.public_id  # the channel took the new address
+    assert _deleted(server) == ["1.json" if channel == "shopify" else "1"]  # the old hook; the rest unread
+
+
+@pytest.mark.parametrize("channel", ["shopify", "woocommerce"])
+def test_a_webhook_list_is_read_item_by_item(channel: str) -> None:
+    address = "https://zopi.example/webhooks/x/"
+    with serving(answer(200, hostile_list(channel, address))) as server:
+        client: Any = REGISTRY[channel](base_url=server.url, credentials={}, max_attempts=1).client
+        hooks = client.webhook_subscriptions() if channel == "shopify" else client.webhooks()
+
+    assert hooks == [Subscription(id="1", topic="", address=address)]

@@ -237,8 +237,8 @@ def _subscribed(control: Any, channel: str, shop: dict[str, Any]) -> list[str]:
 
     client: Any = REGISTRY[channel](base_url=shop["base_url"], credentials=shop["credentials"]).client
     if channel == "shopify":
-        return sorted(hook["address"] for hook in client.webhook_subscriptions())
-    return sorted(hook["delivery_url"] for hook in client.webhooks())
+        return sorted(hook.address for hook in client.webhook_subscriptions())
+    return sorted(hook.address for hook in client.webhooks())
 
 
 @LIVE_DB

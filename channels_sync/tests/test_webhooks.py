@@ -362,8 +362,8 @@ def test_disconnect_removes_our_webhooks_at_the_channel(
 
     def addresses() -> list[str]:
         if channel == "shopify":
-            return [hook["address"] for hook in client.webhook_subscriptions()]
-        return [hook["delivery_url"] for hook in client.webhooks()]
+            return [hook.address for hook in client.webhook_subscriptions()]
+        return [hook.address for hook in client.webhooks()]
 
     if channel == "shopify":
         client.webhook_subscribe(topic="orders/create", address=other)

@@ -45,6 +45,8 @@ def check(url: str, rule: HostRule = PUBLIC_HTTPS, *, loopback: bool = False) ->
         ("https://intranet.example.com/wp", "intranet.example.com → 10.0.0.7: a private address"),
         ("https://mixed.example.com/", "192.168.1.2: a private address"),
         ("https://v6.example.com/", "fd00::1: a private address"),
+        ("https://[fec0::1]/", "fec0::1: a site-local address"),
+        ("https://[feff:ffff::1]/", "site-local"),
         ("https://100.64.0.1/", "not a public address"),
         ("https://0.0.0.0/", "unspecified"),
         ("https://224.0.0.1/", "multicast"),
@@ -124,3 +126,10 @@ def test_a_name_that_does_not_resolve_is_a_passing_error(settings: object) -> No
         check_url("https://no-such-name.invalid/", PUBLIC_HTTPS)
     assert caught.value.retryable is True
     assert not isinstance(caught.value, HostNotAllowed)
+
+
+def test_a_refused_addresss_query_is_not_repeated_in_the_message() -> None:
+    with pytest.raises(HostNotAllowed) as caught:
+        check("https://shop.example.com/wp?token=s3cret#frag")
+    assert "https://shop.example.com/wp”" in str(caught.value)
+    assert "s3cret" not in str(caught.value)

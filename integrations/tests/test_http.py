@@ -181,6 +181,17 @@ def test_a_redirect_to_another_host_is_not_followed() -> None:
     assert (caught.value.retryable, len(server.requests), elsewhere.connections) == (False, 1, 0)
 
 
+def test_a_redirects_query_and_fragment_never_reach_the_attempt_record() -> None:
+    location = "https://elsewhere.example/login?token=s3cret&sig=abc#frag"
+    with serving(answer(302, b"", {"Location": location})) as server:
+        client, _ = client_for(server.url)
+        with pytest.raises(ProviderError) as caught:
+            client.request("GET", "orders")
+
+    assert [attempt.error for attempt in client.attempts] == ["redirect to https://elsewhere.example/login"]
+    assert "s3cret" not in str(caught.value)
+
+
 def test_the_checked_address_is_connected_to_with_the_name_in_the_host_header(settings: Any) -> None:
     settings.OUTBOUND_RESOLVE = {"shop.test": ["127.0.0.1"]}
     with serving(answer(200)) as server:

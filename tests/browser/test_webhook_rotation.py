@@ -50,7 +50,7 @@ def test_an_owner_gives_a_store_a_new_webhook_address(page: Page, control: Contr
     expect(row.locator(".webhook-url")).to_have_text(new_url)
     expect(page.locator("#stores")).to_have_count(1)  # swapped in place
     client = ShopifyClient(shop["base_url"], access_token=shop["credentials"]["access_token"])
-    addresses = {hook["address"] for hook in client.webhook_subscriptions()}
+    addresses = {hook.address for hook in client.webhook_subscriptions()}
     assert addresses == {new_url}
     assert re.search(rf"/webhooks/shopify/{store.public_id}/$", new_url)
     assert Store.objects.filter(public_id=store.public_id).count() == 1

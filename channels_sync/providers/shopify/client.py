@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from channels_sync.providers.base import Subscription, subscriptions_of
 from integrations.errors import OutcomeUnknown, ProviderError
 from integrations.hosts import SHOPIFY_SHOP
 from integrations.http import Headers, Params, ProviderHttpClient
@@ -122,10 +123,9 @@ class ShopifyClient(ProviderHttpClient):
         body, _ = self.request_json("GET", "orders/count.json", params={"status": "any"}, shape="object")
         return body
 
-    def webhook_subscriptions(self) -> list[dict[str, Any]]:
+    def webhook_subscriptions(self) -> list[Subscription]:
         body, _ = self.request_json("GET", "webhooks.json", shape="object")
-        hooks = body.get("webhooks")
-        return [hook for hook in hooks if isinstance(hook, dict)] if isinstance(hooks, list) else []
+        return subscriptions_of(body.get("webhooks"), address_key="address")
 
     def webhook_delete(self, webhook_id: int | str) -> None:
         try:
@@ -139,12 +139,8 @@ class ShopifyClient(ProviderHttpClient):
         try:
             body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook}, idempotent=False)
         except OutcomeUnknown:
-            made = [
-                hook
-                for hook in self.webhook_subscriptions()
-                if (hook.get("topic"), hook.get("address")) == (topic, address)
-            ]
+            made = [hook for hook in self.webhook_subscriptions() if (hook.topic, hook.address) == (topic, address)]
             if made:
-                return {"webhook": made[0]}
+                return {"webhook": {"id": made[0].id, "topic": topic, "address": address}}
             body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook}, idempotent=False)
         return body

@@ -70,15 +70,14 @@ class ShopifyProvider(ChannelProvider):
 
     def register_webhooks(self, *, address: str) -> list[str]:
         """Subscribe the order topics not subscribed yet (a repeat is not an error)."""
-        have = {(hook.get("topic"), hook.get("address")) for hook in self.client.webhook_subscriptions()}
+        have = {(hook.topic, hook.address) for hook in self.client.webhook_subscriptions()}
         for topic in ORDER_TOPICS:
             if (topic, address) not in have:
                 self.client.webhook_subscribe(topic=topic, address=address)
         return list(ORDER_TOPICS)
 
     def unregister_webhooks(self, *, address: str) -> int:
-        hooks = self.client.webhook_subscriptions()
-        ours = [hook["id"] for hook in hooks if hook.get("address") == address and hook.get("id") is not None]
+        ours = [hook.id for hook in self.client.webhook_subscriptions() if hook.address == address]
         for webhook_id in ours:
             self.client.webhook_delete(webhook_id)
         return len(ours)

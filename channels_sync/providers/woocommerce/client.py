@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels_sync.providers.base import Subscription, subscriptions_of
 from channels_sync.providers.woocommerce.oauth import oauth_params
 from integrations.errors import OutcomeUnknown, ProviderError
 from integrations.hosts import PUBLIC_HTTPS
@@ -96,9 +97,9 @@ class WooCommerceClient(ProviderHttpClient):
         body, _ = self.request_json("GET", "orders", params={"per_page": "1"}, shape="list")
         return body
 
-    def webhooks(self) -> list[dict[str, Any]]:
+    def webhooks(self) -> list[Subscription]:
         body, _ = self.request_json("GET", "webhooks", params={"per_page": str(MAX_PER_PAGE)}, shape="list")
-        return [hook for hook in body if isinstance(hook, dict)]
+        return subscriptions_of(body, address_key="delivery_url")
 
     def webhook_delete(self, webhook_id: int | str) -> None:
         try:  # force: webhooks have no trash
@@ -113,10 +114,8 @@ class WooCommerceClient(ProviderHttpClient):
         try:
             body, _ = self.request_json("POST", "webhooks", json_body=payload, idempotent=False)
         except OutcomeUnknown:
-            made = [
-                hook for hook in self.webhooks() if (hook.get("topic"), hook.get("delivery_url")) == (topic, address)
-            ]  # noqa: E501
+            made = [hook for hook in self.webhooks() if (hook.topic, hook.address) == (topic, address)]
             if made:
-                return made[0]
+                return {"id": made[0].id, "topic": topic, "delivery_url": address}
             body, _ = self.request_json("POST", "webhooks", json_body=payload, idempotent=False)
         return body

@@ -104,11 +104,7 @@ class WooCommerceProvider(ChannelProvider):
 
     def register_webhooks(self, *, address: str) -> list[str]:
         """Create the order webhooks not there yet, signed with ``webhook_secret``."""
-        have = {
-            (hook.get("topic"), hook.get("delivery_url"))
-            for hook in self.client.webhooks()
-            if hook.get("status", "active") == "active"
-        }
+        have = {(hook.topic, hook.address) for hook in self.client.webhooks() if hook.active}
         for topic in ORDER_TOPICS:
             if (topic, address) not in have:
                 self.client.webhook_create(
@@ -117,11 +113,7 @@ class WooCommerceProvider(ChannelProvider):
         return list(ORDER_TOPICS)
 
     def unregister_webhooks(self, *, address: str) -> int:
-        ours = [
-            hook["id"]
-            for hook in self.client.webhooks()
-            if hook.get("delivery_url") == address and hook.get("id") is not None
-        ]
+        ours = [hook.id for hook in self.client.webhooks() if hook.address == address]
         for webhook_id in ours:
             self.client.webhook_delete(webhook_id)
         return len(ours)
