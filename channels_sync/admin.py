@@ -97,6 +97,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "error",
         "attempts",
         "last_attempt_at",
+        "next_attempt_at",  # a retry the channel asked to wait for (Retry-After): the sweep leaves it alone
         "order_ids",
         "received_at",
         "processed_at",
