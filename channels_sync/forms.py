@@ -55,6 +55,9 @@ class ConnectForm(forms.Form):
         if store is not None:
             for name in ADDRESS_FIELDS:
                 self.fields.pop(name, None)
+            if "webhook_secret" in self.fields:  # left empty: the store's is kept
+                self.fields["webhook_secret"].required = False
+                self.fields["webhook_secret"].help_text = _("Leave empty to keep the current one.")
 
     def clean(self) -> dict[str, Any]:
         return super().clean() or {}

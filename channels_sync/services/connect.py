@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
 from channels_sync.enums import StoreStatus
@@ -30,17 +31,30 @@ from channels_sync.providers.base import REGISTRY, ChannelProvider
 from channels_sync.services.attempts import AttemptLog
 from channels_sync.services.pull_queue import store_pull_enqueue
 from channels_sync.services.stores import webhook_url_for
-from integrations.errors import CredentialsError, NotSupported, ProviderError
+from integrations.errors import CredentialsError, MalformedPayload, NotSupported, ProviderError
 from orders.enums import Channel
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URLS: dict[str, str] = {Channel.TIKTOK: "https://open-api.tiktokglobalshop.com"}
 NEVER_CONNECTED = (StoreStatus.CONNECTING, StoreStatus.NOT_CONNECTED)
+# Channels whose subscriptions carry the webhook secret (each delivery is signed with the secret
+# given when it was created): a new secret means new subscriptions.
+SECRET_IN_SUBSCRIPTIONS = frozenset({Channel.WOOCOMMERCE})
+# What a check stopped by the owner meanwhile leaves alone: a pause or a disconnect stays.
+STOPPED = (StoreStatus.PAUSED, StoreStatus.DISCONNECTED)
+STOPPED_MEANWHILE = gettext_lazy(
+    "The store was paused or disconnected while its details were checked: nothing was changed. "
+    "Send them again to apply them."
+)
 
 
 class ConnectError(Exception):
     """The store cannot be connected; the message says why, for the merchant."""
+
+
+# What a check can get from a hostile or broken channel answer: a refusal, a body of the wrong shape.
+CHECK_ERRORS = (ProviderError, MalformedPayload, ValueError, ConnectError)
 
 
 @dataclass(frozen=True)
@@ -138,10 +152,16 @@ def store_connect_start(*, account: Account, enqueue: bool = True, **given: str 
                 store = Store.objects.select_for_update().get(account=account, name=details.name)
                 return ConnectStart(store=store, created=False, queued=False)
         elif store.connect_state(now) == "connecting":
-            return ConnectStart(store=store, created=False, queued=False)  # the one under way goes on
+            if store.connect_pending not in ({}, asdict(details), asdict(_keeping_secret(store, details))):
+                raise ConnectError(
+                    _("The details of “%(name)s” are being checked: try again when that check ends.")
+                    % {"name": store.name}
+                )
+            return ConnectStart(store=store, created=False, queued=False)  # the same form sent twice
         else:
             if store.status not in NEVER_CONNECTED:
                 _same_shop(store, details)
+                details = _keeping_secret(store, details)
             else:
                 store.status = StoreStatus.CONNECTING
             _set_pending(store, details, now)
@@ -149,6 +169,11 @@ def store_connect_start(*, account: Account, enqueue: bool = True, **given: str 
         if enqueue:
             transaction.on_commit(partial(tasks.connect_store.delay, store.pk))
     return ConnectStart(store=store, created=created, queued=True)
+
+
+def _keeping_secret(store: Store, details: ConnectDetails) -> ConnectDetails:
+    """Credentials updated without a webhook secret keep the store's."""
+    return details if details.webhook_secret else replace(details, webhook_secret=store.webhook_secret)
 
 
 def _set_pending(store: Store, details: ConnectDetails, now: datetime) -> None:
@@ -177,39 +202,78 @@ def store_connect_check(*, store_id: int, start_import: bool = True) -> ConnectR
     are removed again, the store keeps its previous credentials, and ``ConnectError`` is raised.
     """
     store = Store.objects.select_related("account").get(pk=store_id)
-    started, pending = store.connect_started_at, store.connect_pending
+    started, pending, status = store.connect_started_at, store.connect_pending, store.status
     if started is None or not pending:
         return None
     details = ConnectDetails(**pending)
     provider = _provider(details, store_id=store.pk)
     webhook_url = webhook_url_for(channel=details.channel, public_id=store.public_id)
     subscribing = False  # a failure before any subscription has nothing to remove
+
+    def failed(reason: str) -> ConnectError:
+        _record_failure(store, started=started, status=status, reason=reason)
+        if subscribing and status in NEVER_CONNECTED:
+            _unsubscribe_quietly(provider, webhook_url)  # nothing else delivers to a new store's address
+        return ConnectError(reason)
+
     try:
         identity = provider.check_credentials()
         shop_id = provider.shop_identity()  # the shop its webhooks must name (the intake refuses others)
         _same_shop_id(store, shop_id)
         subscribing = True
+        resubscribed = _secret_changed(store, details)
+        if resubscribed:  # the existing subscriptions sign with the old secret: made again with the new
+            provider.unregister_webhooks(address=webhook_url)
         try:
             topics = provider.register_webhooks(address=webhook_url)
         except NotSupported:
             topics = []  # set up in the channel's dashboard (TikTok Shop): the page shows the address
-    except (ProviderError, ValueError, ConnectError) as error:  # ValueError: an answer we cannot read
+    except CHECK_ERRORS as error:
         reason = str(error) if isinstance(error, ConnectError) else _failure_reason(error)
-        if subscribing and store.status in NEVER_CONNECTED:
-            _unsubscribe_quietly(provider, webhook_url)  # nothing else delivers to a new store's address
-        failed_status = StoreStatus.NOT_CONNECTED if store.status in NEVER_CONNECTED else store.status
-        Store.objects.filter(pk=store.pk, connect_started_at=started).update(
-            connect_started_at=None, connect_pending_token="", connect_error=reason, status=failed_status
-        )
-        raise ConnectError(reason) from error
+        raise failed(reason) from error
+    # Any other error (a RecursionError from JSON nested too deep, a TypeError from a list of the
+    # wrong shape): a bug or a hostile answer, kept with its traceback; the store is not left
+    # "Connecting…" and a new store's subscriptions are removed.
+    except Exception as error:
+        logger.exception("store %s: its connect check failed unexpectedly", store.pk)
+        raise failed(_failure_reason(error)) from error
     with transaction.atomic():
         store = Store.objects.select_for_update().select_related("account").get(pk=store_id)
-        if store.connect_started_at != started:
-            return None  # sent again meanwhile: that check applies its own details
-        _apply(store, details, shop_id=shop_id)
-        if start_import and store.status == StoreStatus.ACTIVE:
-            store_pull_enqueue(store_id=store.pk)  # the first import (or a catch-up) starts now
+        ours = store.connect_started_at == started  # else sent again meanwhile, or disconnected
+        stopped = store.status != status and store.status in STOPPED  # paused or disconnected meanwhile
+        if ours and stopped:
+            Store.objects.filter(pk=store.pk).update(
+                connect_started_at=None, connect_pending_token="", connect_error=str(STOPPED_MEANWHILE)
+            )
+        elif ours:
+            _apply(store, details, shop_id=shop_id)
+            if start_import and store.status == StoreStatus.ACTIVE:
+                store_pull_enqueue(store_id=store.pk)  # the first import (or a catch-up) starts now
+    if stopped:  # what this check subscribed is not kept: a pause or disconnect stays as it was made
+        if status in NEVER_CONNECTED or store.status == StoreStatus.DISCONNECTED or resubscribed:
+            _unsubscribe_quietly(provider, webhook_url)
+        return None
+    if not ours:
+        return None  # sent again meanwhile: that check applies its own details
     return ConnectResult(store=store, identity=identity, webhook_url=webhook_url, webhook_topics=topics)
+
+
+def _secret_changed(store: Store, details: ConnectDetails) -> bool:
+    """A connected store's new webhook secret, on a channel whose subscriptions carry it."""
+    return (
+        details.channel in SECRET_IN_SUBSCRIPTIONS
+        and store.status not in NEVER_CONNECTED
+        and details.webhook_secret != store.webhook_secret
+    )
+
+
+def _record_failure(store: Store, *, started: datetime, status: str, reason: str) -> None:
+    """The check failed: the reason stays on the store, unless another check (or a disconnect)
+    replaced this one meanwhile. Only a store never connected changes status (to "not connected"):
+    a pause or disconnect made meanwhile stays, and a connected store keeps its previous state."""
+    ours = Store.objects.filter(pk=store.pk, connect_started_at=started)
+    ours.filter(status__in=NEVER_CONNECTED).update(status=StoreStatus.NOT_CONNECTED)
+    ours.update(connect_started_at=None, connect_pending_token="", connect_error=reason)
 
 
 def _same_shop_id(store: Store, shop_id: str) -> None:
@@ -245,7 +309,7 @@ def _failure_reason(error: Exception) -> str:
             "reason": error
         }
     return _("The store answered something we could not read (%(reason)s). Check its address and connect again.") % {
-        "reason": error
+        "reason": str(error)[:200] or type(error).__name__
     }
 
 
@@ -254,6 +318,10 @@ def _unsubscribe_quietly(provider: ChannelProvider, webhook_url: str) -> None:
         provider.unregister_webhooks(address=webhook_url)
     except (ProviderError, ValueError) as error:  # NotSupported, refused, down, unreadable
         logger.info("webhooks at %s not removed after a failed connect: %s", webhook_url, error)
+    # Best effort after a failure already recorded: a hostile answer (RecursionError, TypeError)
+    # only leaves subscriptions behind, logged with its traceback.
+    except Exception:
+        logger.exception("webhooks at %s not removed after a failed connect", webhook_url)
 
 
 def store_connect(

@@ -232,7 +232,13 @@ def store_pull(
         result.error = str(error) or type(error).__name__
         _fail(store.pk, failures=store.pull_failures + 1, error=result.error)
         return result
-    except BaseException:
+    # Anything else (a bug, a hostile answer we did not foresee): counted and backed off like any
+    # failure, then raised, its traceback logged by the worker. Not pulled again every interval.
+    except Exception as error:
+        result.error = f"internal error: {type(error).__name__}"
+        _fail(store.pk, failures=store.pull_failures + 1, error=result.error)
+        raise
+    except BaseException:  # the worker is stopping: released, not counted
         Store.objects.filter(pk=store.pk).update(sync_lock_until=None, pull_started_at=None)
         raise
     if result.stopped:

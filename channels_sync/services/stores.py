@@ -42,8 +42,8 @@ def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS) -> Channel
 def store_set_paused(*, account: Account, store_id: int, paused: bool) -> Store:
     """Pause (webhooks are acknowledged but ignored, no pulls) or resume (the next pull catches up)."""
     store = Store.objects.select_for_update().get(account=account, pk=store_id)
-    if store.status == StoreStatus.DISCONNECTED:
-        return store
+    if store.status not in (StoreStatus.ACTIVE, StoreStatus.ERROR, StoreStatus.PAUSED):
+        return store  # disconnected, or never connected: nothing to pause (resuming would make it active)
     store.status = StoreStatus.PAUSED if paused else StoreStatus.ACTIVE
     if not paused:
         store.last_pull_at = None  # due at once
@@ -80,5 +80,8 @@ def store_disconnect(*, account: Account, store_id: int) -> DisconnectResult:
         store.status = StoreStatus.DISCONNECTED
         store.credentials = {}
         store.webhook_secret = ""
-        store.save(update_fields=["status", "credentials_token", "webhook_secret_token"])
+        # A connect check under way is dropped with it: it would make the store active again.
+        store.connect_pending, store.connect_started_at = {}, None
+        fields = ["status", "credentials_token", "webhook_secret_token", "connect_pending_token", "connect_started_at"]
+        store.save(update_fields=fields)
     return DisconnectResult(store=store, webhooks_removed=removed)

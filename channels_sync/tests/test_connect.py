@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,6 +44,8 @@ class FakeShop:
         self.webhooks_body: Any = None  # the webhook list answered, when set (else the subscriptions)
         self.post_statuses: list[int] = []  # answers to subscription POSTs, in turn (then 201)
         self.myshopify_domain = "fake.myshopify.com"  # what shop.json says the shop is
+        self.raw_listing: bytes | None = None  # a raw body for the webhook and order lists, when set
+        self.on_shop: Callable[[], None] | None = None  # run when shop.json is asked (mid-check)
         shop = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,7 +62,16 @@ class FakeShop:
                 if "orders/count.json" in self.path:
                     return self._answer(200, {"count": 0})
                 if "shop.json" in self.path:  # which shop this is (the shop its webhooks name)
+                    if shop.on_shop is not None:
+                        shop.on_shop()
                     return self._answer(200, {"shop": {"myshopify_domain": shop.myshopify_domain}})
+                if shop.raw_listing is not None:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(shop.raw_listing)))
+                    self.end_headers()
+                    self.wfile.write(shop.raw_listing)
+                    return None
                 listed = shop.webhooks_body if shop.webhooks_body is not None else {"webhooks": shop.hooks}
                 return self._answer(200, listed)
 
