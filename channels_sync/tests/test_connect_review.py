@@ -162,20 +162,23 @@ def test_a_hostile_answer_never_leaves_the_store_connecting(account: Any, fake_s
         None,
         "failed",
     )
-    assert "could not read" in store.connect_error
+    assert "nested too deeply to read" in store.connect_error
     assert len(store.connect_error) < 400
 
 
 @pytest.mark.django_db
-def test_a_pull_failing_unexpectedly_is_counted_and_backs_off(account: Any, fake_shop: FakeShop) -> None:  # noqa: F811
+def test_a_pull_given_a_hostile_answer_is_counted_and_backs_off(account: Any, fake_shop: FakeShop) -> None:  # noqa: F811
+    # JSON nested too deep for the parser (a RecursionError once, an uncounted failure pulled
+    # again every interval) is a provider error now: counted, with a reason, backing off.
     store = store_connect(account=account, **shopify(fake_shop.url)).store  # type: ignore[arg-type]
     fake_shop.raw_listing = NESTED  # the order list
 
-    with pytest.raises(RecursionError):
-        store_pull(store_id=store.pk)
+    result = store_pull(store_id=store.pk)
 
     store.refresh_from_db()
-    assert (store.pull_failures, store.sync_lock_until, store.last_error) == (1, None, "internal error: RecursionError")
+    assert "nested too deeply to read" in result.error
+    assert (store.pull_failures, store.sync_lock_until) == (1, None)
+    assert "nested too deeply to read" in store.last_error
     assert store.next_pull_at is not None
     assert store.next_pull_at > timezone.now()
 
