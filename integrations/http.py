@@ -204,8 +204,12 @@ class ProviderHttpClient:
         recorder: AttemptRecorder | None = None,
         limits: OutboundLimits | None = None,
         resolver: Resolver | None = None,
+        finish_by: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # A ``time.monotonic()`` by which every call of this client ends (None: each call has its
+        # own deadline only): several calls a merchant waits for on one page share one budget.
+        self.finish_by = finish_by
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.sleep = sleep
@@ -282,7 +286,12 @@ class ProviderHttpClient:
             idempotent = True
         url = self.url(path)
         body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
-        self._deadline = time.monotonic() + self.limits.call_deadline
+        now = time.monotonic()
+        self._deadline = now + self.limits.call_deadline
+        if self.finish_by is not None:
+            if self.finish_by <= now:
+                raise ProviderError(f"{self.label} was not asked: this action ran out of time", retryable=True)
+            self._deadline = min(self._deadline, self.finish_by)
         for attempt in range(1, self.max_attempts + 1):
             self.before_attempt()
             try:

@@ -399,6 +399,11 @@ for _name, _value in (
         raise ImproperlyConfigured(f"{_name} must be above 0.")
 if not OUTBOUND_MAX_INLINE_WAIT >= 0:
     raise ImproperlyConfigured("OUTBOUND_MAX_INLINE_WAIT must be 0 or more seconds.")
+# The channel calls of one page action a merchant waits for (disconnect, a new webhook address)
+# end within this many seconds all together, well inside the web server's timeout (gunicorn: 60 s).
+OUTBOUND_INTERACTIVE_BUDGET = float(os.environ.get("OUTBOUND_INTERACTIVE_BUDGET", "20"))
+if not OUTBOUND_INTERACTIVE_BUDGET > 0:
+    raise ImproperlyConfigured("OUTBOUND_INTERACTIVE_BUDGET must be above 0.")
 # Every outbound attempt is kept for support (admin: Provider attempts) this long, then pruned daily.
 PROVIDER_ATTEMPT_RETENTION = timedelta(days=int(os.environ.get("PROVIDER_ATTEMPT_RETENTION_DAYS", "14")))
 

@@ -97,12 +97,14 @@ class ChannelProvider:
         timeout: float = 10.0,
         max_attempts: int = MAX_ATTEMPTS,
         recorder: AttemptRecorder | None = None,
+        finish_by: float | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.recorder = recorder
+        self.finish_by = finish_by  # every call ends by then (a page action's budget), when set
 
     @property
     def client_options(self) -> dict[str, Any]:
@@ -112,6 +114,7 @@ class ChannelProvider:
             "timeout": (min(CONNECT_TIMEOUT, self.timeout), self.timeout),
             "max_attempts": self.max_attempts,
             "recorder": self.recorder,
+            "finish_by": self.finish_by,
         }
 
     def check_credentials(self) -> str:

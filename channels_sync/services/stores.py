@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -25,16 +26,22 @@ def webhook_url_for(*, channel: str, public_id: uuid.UUID | str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS) -> ChannelProvider:
+def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS, interactive: bool = False) -> ChannelProvider:
     """The provider client of a store, with its decrypted credentials (never logged, never
-    rendered); every attempt it makes is kept for support (``ProviderAttempt``)."""
+    rendered); every attempt it makes is kept for support (``ProviderAttempt``).
+
+    ``interactive``: a merchant waits on the page (disconnect, a new webhook address): one attempt
+    per call, and all the calls together end within ``OUTBOUND_INTERACTIVE_BUDGET`` seconds (the
+    web server's own timeout would otherwise kill the request half-way through).
+    """
     provider_class = REGISTRY[store.channel]
     return provider_class(
         base_url=store.base_url,
         credentials=store.signing_credentials(),
         timeout=settings.SYNC_PROVIDER_TIMEOUT,
-        max_attempts=max_attempts,
+        max_attempts=1 if interactive else max_attempts,
         recorder=AttemptLog(store_id=store.pk),
+        finish_by=time.monotonic() + settings.OUTBOUND_INTERACTIVE_BUDGET if interactive else None,
     )
 
 
@@ -68,7 +75,7 @@ def store_disconnect(*, account: Account, store_id: int) -> DisconnectResult:
         try:  # the channel is called outside any transaction
             # One attempt per call: the merchant is waiting on the page, and a failure only
             # means they remove the subscriptions in the channel's admin.
-            removed = store_provider(store, max_attempts=1).unregister_webhooks(
+            removed = store_provider(store, interactive=True).unregister_webhooks(
                 address=webhook_url_for(channel=store.channel, public_id=store.public_id)
             )
         # NotSupported, refused, down; an answer that is not the list we asked for (MalformedPayload);

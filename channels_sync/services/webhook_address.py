@@ -70,7 +70,7 @@ def store_webhook_address_rotate(*, account: Account, store_id: int) -> Rotation
     new_id = uuid.uuid4()
     new_url = webhook_url_for(channel=store.channel, public_id=new_id)
     try:
-        provider = store_provider(store, max_attempts=1)  # the merchant is waiting on the page
+        provider = store_provider(store, interactive=True)  # the merchant is waiting on the page
     except ValueError as error:  # secrets that cannot be decrypted (a key removed too early)
         raise AddressRotationError(_("The store's credentials cannot be read: reconnect it.")) from error
     subscribed = _subscribe(provider, store=store, address=new_url)

@@ -4,6 +4,7 @@ gets a clear error, never an AttributeError: disconnect still disconnects."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from channels_sync.models import Store
 from channels_sync.providers.base import REGISTRY, Subscription
 from channels_sync.services import store_disconnect, webhook_url_for
 from integrations.errors import ProviderError
-from integrations.tests.servers import answer, serving
+from integrations.tests.servers import answer, hang, serving
 from tests.factories import StoreFactory
 
 GARBAGE = {"shopify": b'["not", "an", "object"]', "woocommerce": b'{"not": "a list"}'}
@@ -156,3 +157,31 @@ def test_a_webhook_list_is_read_item_by_item(channel: str) -> None:
         hooks = client.webhook_subscriptions() if channel == "shopify" else client.webhooks()
 
     assert hooks == [Subscription(id="1", topic="", address=address)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("action", ["rotate", "disconnect"])
+def test_a_page_action_ends_within_its_budget_however_slow_the_channel(
+    owner_client: Client, account: Any, settings: Any, action: str
+) -> None:
+    # given a channel that takes its time over every answer (longer than the budget, shorter than a
+    # call's own deadline), and a page-action budget of 1 s
+    settings.OUTBOUND_INTERACTIVE_BUDGET = 1.0
+    with serving(hang(4), hang(4), hang(4), hang(4), hang(4), hang(4)) as server:
+        store = _connected_store(account, "shopify", server.url)
+        started = time.monotonic()
+        # when the owner asks for a new webhook address, or disconnects
+        url = f"/stores/{store.pk}/webhook-address/" if action == "rotate" else f"/stores/{store.pk}/disconnect/"
+        response = owner_client.post(url, HTTP_HX_REQUEST="true")
+        elapsed = time.monotonic() - started
+    # then the page answers within the budget (plus slack), with a message and no 500
+    assert response.status_code == 200
+    assert elapsed < 3.0, elapsed
+    toast = json.loads(response["HX-Trigger"])["toast"]["message"]
+    saved = Store.objects.get(pk=store.pk)
+    if action == "rotate":
+        assert "nothing was changed" in toast
+        assert saved.public_id == store.public_id
+    else:
+        assert "could not be removed from here" in toast
+        assert saved.status == StoreStatus.DISCONNECTED
