@@ -284,3 +284,18 @@ def test_the_stores_page_lists_only_the_accounts_stores(owner_client: Client, ac
 
 def test_the_stores_page_needs_a_login(client: Client) -> None:
     assert client.get("/stores/").status_code == 302
+
+
+@pytest.mark.parametrize("status", [StoreStatus.NOT_CONNECTED, StoreStatus.CONNECTING, StoreStatus.DISCONNECTED])
+def test_resuming_or_pausing_a_store_that_is_not_connected_changes_nothing(
+    owner_client: Client, account: Any, status: str
+) -> None:
+    # given a store whose connect failed, is being checked, or was disconnected (no credentials to sync with)
+    store = secret_store(account, "Never connected")
+    Store.objects.filter(pk=store.pk).update(status=status)
+    # when the owner posts resume, then pause
+    for action in ("resume", "pause"):
+        assert owner_client.post(f"/stores/{store.pk}/{action}/").status_code == 302
+        # then it keeps its status: resuming would have made it "active" with nothing to sync
+        store.refresh_from_db()
+        assert store.status == status
