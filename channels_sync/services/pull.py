@@ -41,6 +41,7 @@ LOST_PULL = (
     "the next one goes on from its last saved page."
 )
 TIME_LIMIT = "The sync ran past its time limit; the next one goes on from its last saved page."
+SUPERSEDED = "This sync run outlived its lock and was counted lost; another run has the store."
 
 
 @dataclass
@@ -72,17 +73,24 @@ def _backoff(failures: int) -> timedelta:
     return min(settings.SYNC_PULL_INTERVAL * 2 ** min(failures - 1, 16), settings.SYNC_PULL_BACKOFF_MAX)
 
 
-def _fail(store_id: int, *, failures: int, error: str, now: datetime | None = None) -> None:
+def _fail(
+    store_id: int, *, failures: int, error: str, now: datetime | None = None, claimed_at: datetime | None = None
+) -> None:
     """A failed pull: say why, release the store, back off (beat waits; a merchant's Resync does
-    not). Its saved page stays: the next pull goes on from there."""
+    not). Its saved page stays: the next pull goes on from there. ``claimed_at``: only while the
+    run that failed still holds the store (one counted lost meanwhile leaves the store alone)."""
     now = now or timezone.now()
-    Store.objects.filter(pk=store_id).update(
+    run = Store.objects.filter(pk=store_id)
+    if claimed_at is not None:
+        run = run.filter(pull_started_at=claimed_at)
+    if not run.update(
         last_error=error[:2000],
         sync_lock_until=None,
         pull_started_at=None,
         pull_failures=failures,
         next_pull_at=now + _backoff(failures),
-    )
+    ):
+        return
     # A store paused or disconnected meanwhile keeps that status.
     Store.objects.filter(pk=store_id, status=StoreStatus.ACTIVE).update(status=StoreStatus.ERROR)
 
@@ -191,6 +199,10 @@ def store_pull(
     elif since is None:
         since = store.pull_cursor - settings.SYNC_PULL_OVERLAP if store.pull_cursor else store.import_since
     orders_before = store.pull_orders
+    # Every write of this run is bound to its claim: a run that outlived its lock was counted lost
+    # and the store may have been claimed again; what it writes then would clobber that run.
+    claimed_at = store.pull_started_at
+    mine = Store.objects.filter(pk=store.pk, pull_started_at=claimed_at)
     try:
         provider = store_provider(store)
         listing = _listing(provider, since=since, resume=resume, stored_up_to=stored_up_to)
@@ -211,13 +223,19 @@ def store_pull(
                     stored_up_to = page_newest if stored_up_to is None else max(stored_up_to, page_newest)
                 # Saved after the page is stored (a run stopped in between reads it again), with
                 # the lock renewed; the stores page shows the count.
-                Store.objects.filter(pk=store.pk).update(
+                saved = mine.update(
                     sync_lock_until=timezone.now() + settings.SYNC_PULL_LOCK,
                     pull_orders=orders_before + result.orders,
                     pull_resume_page=page.resume,
                     pull_resume_since=listed_since,
                     pull_resume_newest=stored_up_to,
                 )
+                if not saved:  # no longer this run's store: stop, write nothing more
+                    result.error = SUPERSEDED
+                    logger.warning(
+                        "store %s: pull run of %s stopped, the store was claimed again", store.pk, claimed_at
+                    )
+                    return result
                 if progress is not None:
                     progress(result)
                 if page.resume and time.monotonic() - started >= settings.SYNC_PULL_TIME_BUDGET.total_seconds():
@@ -226,28 +244,28 @@ def store_pull(
     except SoftTimeLimitExceeded:
         # The budget should have stopped it first (one page took too long): kept, backed off.
         result.error = TIME_LIMIT
-        _fail(store.pk, failures=store.pull_failures + 1, error=result.error)
+        _fail(store.pk, failures=store.pull_failures + 1, error=result.error, claimed_at=claimed_at)
         return result
     except (ProviderError, MalformedPayload, ValueError) as error:
         result.error = str(error) or type(error).__name__
-        _fail(store.pk, failures=store.pull_failures + 1, error=result.error)
+        _fail(store.pk, failures=store.pull_failures + 1, error=result.error, claimed_at=claimed_at)
         return result
     # Anything else (a bug, a hostile answer we did not foresee): counted and backed off like any
     # failure, then raised, its traceback logged by the worker. Not pulled again every interval.
     except Exception as error:
         result.error = f"internal error: {type(error).__name__}"
-        _fail(store.pk, failures=store.pull_failures + 1, error=result.error)
+        _fail(store.pk, failures=store.pull_failures + 1, error=result.error, claimed_at=claimed_at)
         raise
     except BaseException:  # the worker is stopping: released, not counted
-        Store.objects.filter(pk=store.pk).update(sync_lock_until=None, pull_started_at=None)
+        mine.update(sync_lock_until=None, pull_started_at=None)
         raise
     if result.stopped:
         # Healthy, with more to read: released, due at once for its next run.
-        Store.objects.filter(pk=store.pk).update(sync_lock_until=None, pull_started_at=None, next_pull_at=None)
+        mine.update(sync_lock_until=None, pull_started_at=None, next_pull_at=None)
         return result
     result.cursor = max(filter(None, (store.pull_cursor, stored_up_to)), default=None)
     # Success: a store paused or disconnected meanwhile keeps that status.
-    Store.objects.filter(pk=store.pk).update(
+    finished = mine.update(
         pull_cursor=result.cursor,
         last_pull_at=timezone.now(),
         last_error="",
@@ -259,6 +277,9 @@ def store_pull(
         pull_resume_since=None,
         pull_resume_newest=None,
     )
+    if not finished:
+        result.error = SUPERSEDED
+        return result
     Store.objects.filter(pk=store.pk, status=StoreStatus.ERROR).update(status=StoreStatus.ACTIVE)
     return result
 

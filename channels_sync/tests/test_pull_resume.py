@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from billiard.pool import soft_timeout_sighandler
+from django.db import connection
 from django.utils import timezone
 
 from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
 from channels_sync.services import pulls_queue_due, store_connect, store_pull, stores_due_for_pull
-from channels_sync.services.pull import LOST_PULL, TIME_LIMIT
+from channels_sync.services.pull import LOST_PULL, SUPERSEDED, TIME_LIMIT, pulls_record_lost
 from channels_sync.tasks import pull_store
 from orders.enums import OrderEventType
 from orders.models import Order, OrderEvent
@@ -231,3 +233,51 @@ def test_the_first_import_covers_the_window_and_the_page_says_so(
     stored = set(Order.objects.filter(store=store).values_list("channel_order_id", flat=True))
     assert (stored, stored & set(old)) == (set(recent), set())
     assert "Importing orders since" not in owner_client.get("/stores/").content.decode()
+
+
+def test_a_run_that_outlived_its_lock_leaves_the_store_to_the_run_that_claimed_it(
+    control: Any, site_url: str, account: Any, settings: Any
+) -> None:
+    # given a shop of 15 orders in pages of 5, and a first run that stops after its first page
+    # long enough for its lock to run out (a worker that seemed lost: beat counts it)
+    settings.SYNC_PULL_PAGE_SIZE = 5
+    store = connect(control, account, "shopify", "outlived")
+    ids = control.create_orders("shopify", "outlived", count=15, seed=4)
+    second_claimed, let_second_go = threading.Event(), threading.Event()
+    second: list[Any] = []
+
+    def hold_the_second(result: Any) -> None:  # the second run, after its first page: holds the store
+        second_claimed.set()
+        let_second_go.wait(timeout=30)
+
+    def run_the_second() -> None:
+        try:
+            second.append(store_pull(store_id=store.pk, progress=hold_the_second))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run_the_second)
+
+    def after_the_first_page(result: Any) -> None:
+        if thread.is_alive() or second:
+            return
+        row = Store.objects.get(pk=store.pk)
+        assert pulls_record_lost(now=row.sync_lock_until + timedelta(seconds=1)) == [store.pk]
+        thread.start()  # a merchant's Resync: a new run claims the store
+        assert second_claimed.wait(timeout=30)
+
+    # when the first run goes on while the second holds the store
+    first = store_pull(store_id=store.pk, progress=after_the_first_page)
+    held = Store.objects.get(pk=store.pk)
+    let_second_go.set()
+    thread.join(timeout=60)
+
+    # then the first stopped at its next save and wrote nothing over the second's claim
+    assert first.error == SUPERSEDED
+    assert held.sync_lock_until is not None
+    assert held.pull_started_at is not None
+    # and the second finished the pull: every order once, the store healthy again
+    assert second[0].error == ""
+    store.refresh_from_db()
+    assert (store.pull_resume_page, store.sync_lock_until, store.pull_failures, store.last_error) == ("", None, 0, "")
+    assert_every_order_once(store, ids)
