@@ -105,7 +105,7 @@ run: $(RUN_STAMP)
 	@echo
 	@echo "  ================================================================="
 	@echo "   Zopi order center   http://127.0.0.1:$(PORT)/"
-	@echo "   Log in as           demo / demo"
+	@echo "   Log in as           demo / demo (owner), or staff / staff (orders only)"
 	@echo "   Starting web, Celery worker (all queues) and beat; Ctrl-C stops all."
 	@echo "  ================================================================="
 	@echo

@@ -72,6 +72,18 @@ def test_the_demo_user_logs_in_with_demo_demo_and_sees_the_demo_orders(client: C
     assert tab_counts(page) == order_tab_counts(account=account).tabs
 
 
+def test_the_demo_has_a_staff_login_that_works_orders_but_not_stores(client: Client) -> None:
+    # given the demo data
+    seed()
+    # when staff / staff signs in
+    response = client.post("/accounts/login/", {"username": "staff", "password": "staff", "next": "/orders/"})
+    # then the orders are theirs to work, the stores and members pages are not
+    assert response.status_code == 302
+    assert client.get("/orders/").status_code == 200
+    assert client.get("/stores/").status_code == 403
+    assert client.get("/members/").status_code == 403
+
+
 def test_under_the_production_profile_seed_demo_refuses_without_the_flag(settings: Any) -> None:
     # given the production profile (the suite runs with DEBUG off; said here so it cannot drift)
     settings.DEBUG = False

@@ -41,6 +41,10 @@ from tracking.models import Shipment, TrackingEvent
 ACCOUNT_NAME = "Demo Store Co"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo login
+# A staff member of the demo account: what someone who works orders (but does not manage stores
+# or members) sees.
+DEMO_STAFF_USERNAME = "staff"
+DEMO_STAFF_PASSWORD = "staff"  # noqa: S105 - the documented demo login
 
 PRODUCTS = [
     ("Wireless Earbuds Pro", "EB-PRO-BLK", "Black", Decimal("29.90"), Decimal("11.20")),
@@ -110,8 +114,10 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             account, created = Account.objects.get_or_create(name=ACCOUNT_NAME)
-            user = self._demo_user()
+            user = self._demo_user(DEMO_USERNAME, DEMO_PASSWORD)
             Membership.objects.get_or_create(user=user, account=account, defaults={"role": Role.OWNER})
+            staff = self._demo_user(DEMO_STAFF_USERNAME, DEMO_STAFF_PASSWORD)
+            Membership.objects.get_or_create(user=staff, account=account, defaults={"role": Role.STAFF})
             if not created and Order.objects.filter(account=account).exists():
                 self.stdout.write(f"Demo data already present ({account.orders.count()} orders).")
                 return
@@ -128,11 +134,13 @@ class Command(BaseCommand):
             self._orders(account=account, stores=[shopify, tiktok])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {account.orders.count()} orders."))
 
-    def _demo_user(self) -> Any:
+    def _demo_user(self, username: str, password: str) -> Any:
         user_model = get_user_model()
-        user, created = user_model.objects.get_or_create(username=DEMO_USERNAME, defaults={"email": "demo@example.com"})
+        user, created = user_model.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.com"}
+        )
         if created:
-            user.set_password(DEMO_PASSWORD)
+            user.set_password(password)
             user.save()
         return user
 
