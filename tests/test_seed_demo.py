@@ -84,6 +84,20 @@ def test_the_demo_has_a_staff_login_that_works_orders_but_not_stores(client: Cli
     assert client.get("/members/").status_code == 403
 
 
+def test_support_gets_an_admin_login_in_the_dev_profile_only(client: Client, settings: Any) -> None:
+    # given the production profile with the trial flag: no support login is made
+    settings.DEBUG = False
+    call_command("seed_demo", "--with-demo-login", stdout=StringIO())
+    assert not get_user_model().objects.filter(username="support").exists()
+    # when seeded in the dev profile
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    # then support / support opens the admin's provider attempts
+    signed_in = client.post("/admin/login/", {"username": "support", "password": "support", "next": "/admin/"})
+    assert signed_in.status_code == 302
+    assert client.get("/admin/channels_sync/providerattempt/").status_code == 200
+
+
 def test_under_the_production_profile_seed_demo_refuses_without_the_flag(settings: Any) -> None:
     # given the production profile (the suite runs with DEBUG off; said here so it cannot drift)
     settings.DEBUG = False

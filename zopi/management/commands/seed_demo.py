@@ -45,6 +45,10 @@ DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo login
 # or members) sees.
 DEMO_STAFF_USERNAME = "staff"
 DEMO_STAFF_PASSWORD = "staff"  # noqa: S105 - the documented demo login
+# Support's admin login (webhook deliveries, provider attempts, stores), in the dev profile only:
+# never made under the production profile, not even with --with-demo-login.
+DEMO_SUPPORT_USERNAME = "support"
+DEMO_SUPPORT_PASSWORD = "support"  # noqa: S105 - the documented demo login
 
 PRODUCTS = [
     ("Wireless Earbuds Pro", "EB-PRO-BLK", "Black", Decimal("29.90"), Decimal("11.20")),
@@ -118,6 +122,11 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(user=user, account=account, defaults={"role": Role.OWNER})
             staff = self._demo_user(DEMO_STAFF_USERNAME, DEMO_STAFF_PASSWORD)
             Membership.objects.get_or_create(user=staff, account=account, defaults={"role": Role.STAFF})
+            if settings.DEBUG:
+                support = self._demo_user(DEMO_SUPPORT_USERNAME, DEMO_SUPPORT_PASSWORD)
+                if not support.is_superuser:
+                    support.is_staff = support.is_superuser = True
+                    support.save(update_fields=["is_staff", "is_superuser"])
             if not created and Order.objects.filter(account=account).exists():
                 self.stdout.write(f"Demo data already present ({account.orders.count()} orders).")
                 return
