@@ -52,12 +52,16 @@ def encrypt_json(value: Any) -> str:
     return _current().encrypt(json.dumps(value, sort_keys=True).encode()).decode()
 
 
+class SecretUnreadable(ValueError):
+    """A stored secret no configured key can read (a wrong key, or one dropped before rotating)."""
+
+
 def decrypt_json(token: str) -> Any:
-    """The stored value; raises ``ValueError`` if the key cannot read it (wrong or rotated key)."""
+    """The stored value; raises ``SecretUnreadable`` if no key can read it (wrong or rotated key)."""
     try:
         return json.loads(_current().decrypt(token.encode()))
     except InvalidToken as error:
-        raise ValueError("stored secret cannot be decrypted with the configured key") from error
+        raise SecretUnreadable("stored secret cannot be decrypted with the configured key") from error
 
 
 def reencrypt(token: str) -> str | None:
@@ -74,4 +78,4 @@ def reencrypt(token: str) -> str | None:
     try:
         return _current().rotate(token.encode()).decode()
     except InvalidToken as error:
-        raise ValueError("stored secret cannot be decrypted with any configured key") from error
+        raise SecretUnreadable("stored secret cannot be decrypted with any configured key") from error

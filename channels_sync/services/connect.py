@@ -31,6 +31,7 @@ from channels_sync.providers.base import REGISTRY, ChannelProvider
 from channels_sync.services.attempts import AttemptLog
 from channels_sync.services.pull_queue import store_pull_enqueue
 from channels_sync.services.stores import webhook_url_for
+from integrations.crypto import SecretUnreadable
 from integrations.errors import CredentialsError, MalformedPayload, NotSupported, ProviderError
 from orders.enums import Channel
 
@@ -316,7 +317,7 @@ def _failure_reason(error: Exception) -> str:
 def _unsubscribe_quietly(provider: ChannelProvider, webhook_url: str) -> None:
     try:
         provider.unregister_webhooks(address=webhook_url)
-    except (ProviderError, ValueError) as error:  # NotSupported, refused, down, unreadable
+    except (ProviderError, MalformedPayload, SecretUnreadable) as error:  # NotSupported, refused, down
         logger.info("webhooks at %s not removed after a failed connect: %s", webhook_url, error)
     # Best effort after a failure already recorded: a hostile answer (RecursionError, TypeError)
     # only leaves subscriptions behind, logged with its traceback.

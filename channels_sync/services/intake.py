@@ -17,6 +17,7 @@ from channels_sync.enums import DeliveryState, StoreStatus
 from channels_sync.models import Store, WebhookDelivery
 from channels_sync.providers.base import REGISTRY, ChannelProvider
 from channels_sync.services.intake_limit import intake_admit
+from integrations.crypto import SecretUnreadable
 from integrations.errors import MalformedPayload, NotSupported
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def webhook_receive(*, channel: str, public_id: uuid.UUID | str, headers: Mappin
         valid = provider_class.verify_webhook(headers=headers, body=body, credentials=store.signing_credentials())
     except NotSupported:
         return Receipt(status=404)
-    except ValueError:  # the stored secret cannot be read (rotated key): nothing can be verified
+    except SecretUnreadable:  # a key dropped before rotating: nothing can be verified
         logger.error("webhook for store %s: its secrets cannot be decrypted", store.pk)
         return Receipt(status=401)
     if not valid:

@@ -16,7 +16,8 @@ from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
 from channels_sync.providers.base import MAX_ATTEMPTS, REGISTRY, ChannelProvider
 from channels_sync.services.attempts import AttemptLog
-from integrations.errors import ProviderError
+from integrations.crypto import SecretUnreadable
+from integrations.errors import MalformedPayload, ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,9 @@ def store_disconnect(*, account: Account, store_id: int) -> DisconnectResult:
             removed = store_provider(store, interactive=True).unregister_webhooks(
                 address=webhook_url_for(channel=store.channel, public_id=store.public_id)
             )
-        # NotSupported, refused, down; an answer that is not the list we asked for (MalformedPayload);
-        # unreadable secrets. The store is disconnected all the same; the merchant is told.
-        except (ProviderError, ValueError) as error:
+        # NotSupported, refused, down; an answer that is not the list we asked for; unreadable
+        # secrets. The store is disconnected all the same; the merchant is told.
+        except (ProviderError, MalformedPayload, SecretUnreadable) as error:
             logger.info("store %s: webhooks not removed at the channel: %s", store.pk, error)
     with transaction.atomic():
         store = Store.objects.select_for_update().get(account=account, pk=store_id)

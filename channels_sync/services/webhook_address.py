@@ -31,6 +31,7 @@ from channels_sync.enums import StoreStatus
 from channels_sync.models import Store
 from channels_sync.providers.base import ChannelProvider
 from channels_sync.services.stores import store_provider, webhook_url_for
+from integrations.crypto import SecretUnreadable
 from integrations.errors import NotSupported, ProviderError
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def store_webhook_address_rotate(*, account: Account, store_id: int) -> Rotation
     new_url = webhook_url_for(channel=store.channel, public_id=new_id)
     try:
         provider = store_provider(store, interactive=True)  # the merchant is waiting on the page
-    except ValueError as error:  # secrets that cannot be decrypted (a key removed too early)
+    except SecretUnreadable as error:  # a key removed too early
         raise AddressRotationError(_("The store's credentials cannot be read: reconnect it.")) from error
     subscribed = _subscribe(provider, store=store, address=new_url)
     moved = Store.objects.filter(pk=store.pk, public_id=store.public_id).update(public_id=new_id)

@@ -22,7 +22,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 
-from integrations.crypto import reencrypt
+from integrations.crypto import SecretUnreadable, reencrypt
 
 
 @dataclass
@@ -60,7 +60,7 @@ def rotate_model(model: type[models.Model], fields: tuple[str, ...], *, batch_si
                         continue
                     try:
                         rotated = reencrypt(token)
-                    except ValueError:
+                    except SecretUnreadable:
                         tally.unreadable.append(f"{model._meta.label} pk={pk} {name}")
                         continue
                     if rotated is None:
