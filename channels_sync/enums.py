@@ -13,6 +13,22 @@ class StoreStatus(models.TextChoices):
     PAUSED = "paused", _("Paused")  # the merchant stopped syncing; a resume pulls what was missed
     ERROR = "error", _("Error")  # the last pull failed (last_error says why); still retried
     DISCONNECTED = "disconnected", _("Disconnected")  # credentials removed; its orders stay
+    # The channel refused its refresh token (revoked, expired) or the app's access: nothing calls
+    # the shop until the merchant connects again through the approval page ("Reconnect").
+    RECONNECT = "reconnect", _("Needs reconnecting")
+
+
+class AuthKind(models.TextChoices):
+    APP = "app", _("Connected as an app")  # through the channel's approval page (OAuth): the operator's app
+    TOKEN = "token", _("Access token (advanced)")  # keys or a token the merchant pasted (a custom app)
+
+
+class AuthorizationState(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")  # sent to the channel's approval page
+    APPROVED = "approved", _("Approved")  # the channel gave us the grant; the store is being connected
+    CHOOSING = "choosing", _("Choosing shops")  # TikTok Shop: approved, the merchant picks the shops
+    CANCELED = "canceled", _("Canceled")  # the merchant declined on the approval page
+    FAILED = "failed", _("Failed")  # the grant could not be used (error says why)
 
 
 class DeliveryState(models.TextChoices):

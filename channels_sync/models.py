@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
-from channels_sync.enums import DeliveryState, StoreStatus
+from channels_sync.enums import AuthKind, AuthorizationState, DeliveryState, StoreStatus
 from integrations.crypto import decrypt_json, encrypt_json
 from orders.enums import Channel
 
@@ -76,6 +77,15 @@ class Store(models.Model):
     connect_pending_token = models.TextField(_("connect details (encrypted)"), blank=True, default="", editable=False)
     connect_started_at = models.DateTimeField(_("connect started at"), null=True, blank=True)
     connect_error = models.TextField(_("connect error"), blank=True, default="")
+    # How the store is connected: as the operator's app (tokens from the approval page, refreshed
+    # by us) or with keys the merchant pasted (advanced).
+    auth_kind = models.CharField(_("connected as"), max_length=8, choices=AuthKind.choices, default=AuthKind.TOKEN)
+    # Expiring tokens (in ``credentials``): when the access token and the refresh token expire
+    # (empty: they do not); a worker refreshing holds the store's refresh until then (one
+    # conditional UPDATE claims it), so two workers never spend one refresh token twice.
+    token_expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(_("refresh token expires"), null=True, blank=True)
+    token_refreshing_until = models.DateTimeField(_("token refresh held until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -141,6 +151,59 @@ class Store(models.Model):
         if self.webhook_secret:
             credentials["webhook_secret"] = self.webhook_secret
         return credentials
+
+
+class ChannelAuthorization(models.Model):
+    """One approval asked of a channel: the merchant was sent to its approval page (Shopify's
+    install page, WooCommerce's ``/wc-auth/v1/authorize``, TikTok Shop's seller authorization).
+
+    The ``state`` sent along is kept only as its SHA-256 (``integrations.oauth.state_digest``),
+    bound to the browser session that asked, valid for ``CHANNEL_AUTHORIZATION_TTL`` and spent by
+    the first callback that presents it (one conditional UPDATE sets ``used_at``): a wrong,
+    expired, foreign or replayed state is refused and nothing is stored.
+    """
+
+    SECRET_FIELDS = ("grant_token",)
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="channel_authorizations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    state_digest = models.CharField(_("state (SHA-256)"), max_length=64, unique=True, editable=False)
+    # The session that asked: a callback in another browser is refused (login CSRF).
+    session_digest = models.CharField(_("session (SHA-256)"), max_length=64, editable=False)
+    state = models.CharField(
+        _("state"), max_length=16, choices=AuthorizationState.choices, default=AuthorizationState.PENDING
+    )
+    store_name = models.CharField(_("store name"), max_length=200, blank=True, default="")
+    # The shop it is for, as the merchant gave it (Shopify: <name>.myshopify.com; WooCommerce: the
+    # site URL, checked by the host policy); empty for TikTok Shop (the channel says which shops).
+    shop = models.CharField(_("shop"), max_length=500, blank=True, default="")
+    # Reconnecting this store (its tokens replaced in place), or a new store.
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # What the channel gave before the store is made (WooCommerce's posted keys; TikTok Shop's
+    # tokens and authorized shops while the merchant picks): a Fernet token.
+    grant_token = models.TextField(_("grant (encrypted)"), blank=True, default="", editable=False)
+    error = models.TextField(_("error"), blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("callback received"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("channel authorization")
+        verbose_name_plural = _("channel authorizations")
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=("account", "created_at"), name="channelauth_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.shop or self.store_name} ({self.state})"
+
+    @property
+    def grant(self) -> dict[str, Any]:
+        return dict(decrypt_json(self.grant_token)) if self.grant_token else {}
+
+    @grant.setter
+    def grant(self, value: dict[str, Any]) -> None:
+        self.grant_token = encrypt_json(dict(value)) if value else ""
 
 
 class WebhookDelivery(models.Model):

@@ -24,7 +24,9 @@ from channels_sync.services import (
 )
 from channels_sync.services.processing import MAX_ATTEMPTS, delivery_retry_schedule
 from channels_sync.services.pull import PullResult
+from channels_sync.services.tokens import store_token_refresh, stores_due_for_refresh
 from integrations.errors import ProviderError
+from integrations.oauth import GrantRefused
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,30 @@ def prune_deliveries() -> int:
 def prune_provider_attempts() -> int:
     """Beat, daily: provider attempts older than PROVIDER_ATTEMPT_RETENTION_DAYS go."""
     return attempts_prune(older_than=settings.PROVIDER_ATTEMPT_RETENTION)
+
+
+@shared_task(name="channels_sync.refresh_due_tokens")
+def refresh_due_tokens() -> int:
+    """Beat: a refresh task per app-connected store whose access token expires soon."""
+    due = stores_due_for_refresh()
+    for store_id in due:
+        refresh_store_token.delay(store_id)
+    return len(due)
+
+
+@shared_task(name="channels_sync.refresh_store_token", bind=True, max_retries=3)
+def refresh_store_token(self: Any, store_id: int) -> str:
+    """Refresh one store's expiring token ahead of expiry (under the store's refresh claim)."""
+    try:
+        return "fresh" if store_token_refresh(store_id=store_id) else "not in use"
+    except GrantRefused:
+        return "needs reconnecting"
+    except ProviderError as error:
+        if error.retryable:
+            countdown = retry_countdown(retries=self.request.retries, retry_after=error.retry_after, base=2)
+            raise self.retry(countdown=countdown) from error
+        logger.warning("store %s: token refresh failed: %s", store_id, error)
+        return "failed"
 
 
 @shared_task(name="channels_sync.resync_order", bind=True, max_retries=3)

@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 from integrations.errors import CredentialsError, OutcomeUnknown, ProviderError
 from integrations.fields import JsonTooDeep
 from integrations.hosts import PUBLIC_HTTPS, HostRule, Resolver, check_url, without_query
+from integrations.oauth import TokenSource
 from integrations.transport import ConnectFailed, NoAnswer, Response, TlsFailed, TooLarge, Transport
 
 CONNECT_TIMEOUT, READ_TIMEOUT = 5.0, 20.0  # seconds, the clients' defaults
@@ -114,6 +115,9 @@ class Failure:
     retryable: bool = False
     credentials: bool = False
     detail: str = ""  # for the attempt record (support)
+    # The access token sent was refused as expired or revoked (a 401; TikTok says so in its
+    # envelope): with a ``token_source``, the call is tried once more with a refreshed token.
+    token_refused: bool = False
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -185,6 +189,12 @@ class _TryAgain(Exception):
         self.reason, self.status, self.wait = reason, status, wait
 
 
+class _TokenRefused(Exception):
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
 class ProviderHttpClient:
     """Base of every provider's HTTP client; see the module docstring."""
 
@@ -205,8 +215,13 @@ class ProviderHttpClient:
         limits: OutboundLimits | None = None,
         resolver: Resolver | None = None,
         finish_by: float | None = None,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Where the access token comes from, when it expires (an app's OAuth token): read per
+        # attempt through ``attempt_token()``; a refused one is refreshed once per call.
+        self.token_source = token_source
+        self._sent_token = ""
         # A ``time.monotonic()`` by which every call of this client ends (None: each call has its
         # own deadline only): several calls a merchant waits for on one page share one budget.
         self.finish_by = finish_by
@@ -244,9 +259,20 @@ class ProviderHttpClient:
         if 200 <= status < 300:
             return None
         if status in (401, 403):
-            return Failure(self.credentials_message(response), credentials=True, detail=detail_of(response))
+            return Failure(
+                self.credentials_message(response),
+                credentials=True,
+                detail=detail_of(response),
+                token_refused=status == 401,
+            )
         retryable = status == 429 or status >= 500
         return Failure(short_reason(self.label, response), retryable=retryable, detail=detail_of(response))
+
+    def attempt_token(self, fallback: str = "") -> str:
+        """The token to send with this attempt (from ``token_source`` when there is one), remembered
+        so that a refusal refreshes exactly the token that was refused."""
+        self._sent_token = self.token_source.current() if self.token_source is not None else fallback
+        return self._sent_token
 
     # The call ---------------------------------------------------------------------------------
 
@@ -292,17 +318,28 @@ class ProviderHttpClient:
             if self.finish_by <= now:
                 raise ProviderError(f"{self.label} was not asked: this action ran out of time", retryable=True)
             self._deadline = min(self._deadline, self.finish_by)
-        for attempt in range(1, self.max_attempts + 1):
+        refreshed = False
+        attempt = 0
+        while attempt < self.max_attempts:
+            attempt += 1
             self.before_attempt()
             try:
                 return self._attempt(method, url, dict(params or {}), body, idempotent=idempotent)
+            except _TokenRefused as refused:
+                # Refused unseen, so even a write may be sent again: once, with a fresh token
+                # (another worker's, or one refreshed now); a second refusal is final.
+                if refreshed or self.token_source is None or not self._sent_token:
+                    raise CredentialsError(refused.message, status=refused.status) from None
+                self.token_source.refreshed(self._sent_token)
+                refreshed = True
+                attempt -= 1  # the refused attempt does not count against the call's attempts
             except _TryAgain as again:
                 if attempt == self.max_attempts:
                     raise ProviderError(
                         f"{again.reason} ({attempt} attempts)", status=again.status, retryable=True
                     ) from again
                 self.pause(self._backoff(attempt) if again.wait is None else again.wait, again.reason)
-        raise AssertionError("unreachable: the loop returns or raises")
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _attempt(self, method: str, url: str, params: Params, body: bytes, *, idempotent: bool) -> Response:
         """One attempt: the answer, a final error, or ``_TryAgain`` (a failure worth another try)."""
@@ -362,6 +399,8 @@ class ProviderHttpClient:
         self._record(method, url, status, started, (failure.detail or failure.message) if failure else "")
         if failure is None:
             return response
+        if failure.credentials and failure.token_refused and self.token_source is not None:
+            raise _TokenRefused(failure.message, status=status)
         if failure.credentials:
             raise CredentialsError(failure.message, status=status)
         if not failure.retryable:

@@ -225,3 +225,66 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} → {self.url} ({self.state})"
+
+
+class SimApp(models.Model):
+    """An app registered with a simulated channel (the order center operator's, one per channel):
+    its client id and secret, the addresses it may send merchants back to, and its knobs
+    (``options``: ``token_lifetime`` / ``refresh_lifetime`` in sim seconds, ``compliance_url``
+    for Shopify's mandatory compliance webhooks, …). ``sandbox.apps`` makes the dev profile's."""
+
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    client_id = models.CharField(max_length=100)
+    client_secret = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, default="Zopi order center")
+    redirect_uris = models.JSONField(default=list, blank=True)  # prefixes; empty: any address
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("provider", "client_id"), name="sim_app_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} app {self.client_id}"
+
+
+class SimAuthCode(models.Model):
+    """An authorization code a simulated approval page gave an app for a shop (or a seller)."""
+
+    app = models.ForeignKey(SimApp, on_delete=models.CASCADE, related_name="codes")
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="auth_codes")
+    code = models.CharField(max_length=100, unique=True)
+    redirect_uri = models.CharField(max_length=1000, blank=True, default="")
+    scope = models.CharField(max_length=1000, blank=True, default="")
+    expires_at = models.DateTimeField()  # sim time
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"code for {self.account} ({'used' if self.used_at else 'unused'})"
+
+
+class SimGrant(models.Model):
+    """One access token (and its refresh token) a simulated channel issued to an app for a shop.
+
+    A refresh makes a child grant. The parent's refresh token keeps working until the child is
+    first used (Shopify since August 2026: a lost refresh answer can be recovered); from then on
+    only the newest generation works. Uninstalling the app, or revoking, sets ``revoked_at`` on
+    every grant of that app and shop. Times are sim times.
+    """
+
+    app = models.ForeignKey(SimApp, on_delete=models.CASCADE, related_name="grants")
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="grants")
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    access_token = models.CharField(max_length=200, unique=True)
+    access_expires_at = models.DateTimeField(null=True, blank=True)  # empty: does not expire
+    refresh_token = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=1000, blank=True, default="")
+    used_at = models.DateTimeField(null=True, blank=True)  # first use of its access or refresh token
+    refreshed_at = models.DateTimeField(null=True, blank=True)  # its refresh token was spent
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"grant {self.pk} {self.app.provider}:{self.account.name}"

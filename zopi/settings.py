@@ -211,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.requeue_stuck_deliveries",
         "schedule": timedelta(minutes=2),
     },
+    "channels-sync-refresh-due-tokens": {
+        "task": "channels_sync.refresh_due_tokens",
+        "schedule": timedelta(minutes=1),
+    },
     "channels-sync-prune-deliveries": {
         "task": "channels_sync.prune_deliveries",
         "schedule": timedelta(days=1),
@@ -356,6 +360,46 @@ ORDER_CENTER_PAGE_SIZE = int(os.environ.get("ORDER_CENTER_PAGE_SIZE", "25"))
 # --- Channel sync -----------------------------------------------------------------------
 # Where the channels reach this site: webhook addresses are <SITE_URL>/webhooks/<channel>/<store>/.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- The operator's apps (architecture rule 10) -------------------------------------------
+# One app per channel, registered by whoever runs this order center; merchants connect through
+# the channel's approval page and never see these. Empty: that channel's one-click connect is not
+# offered (the advanced paths stay). The dev profile with the sandbox on gets the sandbox's own
+# apps (sandbox.apps), so make run connects without any setup. See docs/channels.md.
+_SANDBOX_APPS = SANDBOX_ENABLED and DEBUG
+SHOPIFY_CLIENT_ID = os.environ.get("SHOPIFY_CLIENT_ID", "zopi-dev-shopify" if _SANDBOX_APPS else "")
+SHOPIFY_CLIENT_SECRET = os.environ.get("SHOPIFY_CLIENT_SECRET", "zopi-dev-shopify-secret" if _SANDBOX_APPS else "")
+SHOPIFY_API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2026-10")
+# Access scopes asked at install: orders (read), fulfillment orders and fulfillments (write).
+SHOPIFY_SCOPES = os.environ.get(
+    "SHOPIFY_SCOPES",
+    "read_orders,write_merchant_managed_fulfillment_orders,write_third_party_fulfillment_orders,write_fulfillments",
+)
+# Where a shop lives, from its name (<name>.myshopify.com); the sandbox serves shops on this site.
+SHOPIFY_SHOP_URL = os.environ.get(
+    "SHOPIFY_SHOP_URL", f"{SITE_URL}/sandbox/shopify/{{shop}}" if _SANDBOX_APPS else "https://{shop}.myshopify.com"
+)
+TIKTOK_APP_KEY = os.environ.get("TIKTOK_APP_KEY", "zopi-dev-tiktok" if _SANDBOX_APPS else "")
+TIKTOK_APP_SECRET = os.environ.get("TIKTOK_APP_SECRET", "zopi-dev-tiktok-secret" if _SANDBOX_APPS else "")
+TIKTOK_SERVICE_ID = os.environ.get("TIKTOK_SERVICE_ID", "7000000000000000001" if _SANDBOX_APPS else "")
+TIKTOK_AUTHORIZE_URL = os.environ.get(
+    "TIKTOK_AUTHORIZE_URL",
+    f"{SITE_URL}/sandbox/tiktok/open/authorize" if _SANDBOX_APPS else "https://services.tiktokshop.com/open/authorize",
+)
+TIKTOK_AUTH_URL = os.environ.get(
+    "TIKTOK_AUTH_URL", f"{SITE_URL}/sandbox/tiktok" if _SANDBOX_APPS else "https://auth.tiktok-shops.com"
+)
+TIKTOK_API_URL = os.environ.get(
+    "TIKTOK_API_URL", f"{SITE_URL}/sandbox/tiktok" if _SANDBOX_APPS else "https://open-api.tiktokglobalshop.com"
+)
+WOOCOMMERCE_APP_NAME = os.environ.get("WOOCOMMERCE_APP_NAME", "Zopi order center")
+# An approval not come back within this long is void (its state is refused).
+CHANNEL_AUTHORIZATION_TTL = timedelta(minutes=int(os.environ.get("CHANNEL_AUTHORIZATION_TTL_MINUTES", "30")))
+# Expiring tokens are refreshed this long before they expire (or at a fifth of their life, if shorter).
+TOKEN_REFRESH_AHEAD = timedelta(seconds=int(os.environ.get("TOKEN_REFRESH_AHEAD_SECONDS", "300")))
+# A refresh claimed by a worker that died is taken over after this long.
+TOKEN_REFRESH_CLAIM = timedelta(seconds=60)
+
 SYNC_PULL_INTERVAL = timedelta(minutes=int(os.environ.get("SYNC_PULL_INTERVAL_MINUTES", "5")))
 SYNC_PULL_OVERLAP = timedelta(minutes=10)  # a pull re-reads this much before its cursor
 SYNC_PULL_BACKOFF_MAX = timedelta(hours=1)  # a failing store is retried by beat at most this far apart

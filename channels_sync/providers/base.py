@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from integrations.errors import NotSupported
 from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS, AttemptRecorder
+from integrations.oauth import TokenGrant, TokenSource
 from orders.enums import Channel
 from orders.services import OrderData
 
@@ -98,8 +99,12 @@ class ChannelProvider:
         max_attempts: int = MAX_ATTEMPTS,
         recorder: AttemptRecorder | None = None,
         finish_by: float | None = None,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # An app-connected store's expiring token (``channels_sync.services.tokens.StoreTokens``);
+        # None: the ``access_token`` of ``credentials`` is used as it is.
+        self.token_source = token_source
         self.credentials = credentials
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -115,7 +120,17 @@ class ChannelProvider:
             "max_attempts": self.max_attempts,
             "recorder": self.recorder,
             "finish_by": self.finish_by,
+            "token_source": self.token_source,
         }
+
+    @classmethod
+    def refresh_grant(
+        cls, *, base_url: str, credentials: Mapping[str, str], recorder: AttemptRecorder | None = None
+    ) -> TokenGrant:
+        """Spend the store's refresh token (in ``credentials``) at the channel's token endpoint with
+        the operator's app credentials; the new tokens. Raises ``GrantRefused`` when the channel
+        refuses it for good (the store needs reconnecting), ``ProviderError`` otherwise."""
+        raise NotSupported(f"{cls.channel} tokens do not expire")
 
     def check_credentials(self) -> str:
         """One live call; returns a short identity (shop name). Raises CredentialsError."""

@@ -12,10 +12,11 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import Account
-from channels_sync.enums import StoreStatus
+from channels_sync.enums import AuthKind, StoreStatus
 from channels_sync.models import Store
 from channels_sync.providers.base import MAX_ATTEMPTS, REGISTRY, ChannelProvider
 from channels_sync.services.attempts import AttemptLog
+from channels_sync.services.tokens import StoreTokens
 from integrations.crypto import SecretUnreadable
 from integrations.errors import MalformedPayload, ProviderError
 
@@ -43,6 +44,8 @@ def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS, interactiv
         max_attempts=1 if interactive else max_attempts,
         recorder=AttemptLog(store_id=store.pk),
         finish_by=time.monotonic() + settings.OUTBOUND_INTERACTIVE_BUDGET if interactive else None,
+        # An app-connected store's token expires: read (and refreshed) per attempt, under its claim.
+        token_source=StoreTokens(store.pk) if store.auth_kind == AuthKind.APP else None,
     )
 
 

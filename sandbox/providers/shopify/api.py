@@ -68,6 +68,13 @@ def body_object(request: HttpRequest, root: str) -> Any:
     return body[root]
 
 
+def access_token_accepted(account: SimAccount, token: str) -> bool:
+    """The shop's own custom-app token (``credentials.access_token``, never expires), or an
+    unexpired, unrevoked token the shop's install of an app was issued (``SimGrant``)."""
+    expected = str(account.credentials.get("access_token", ""))
+    return bool(token) and hmac.compare_digest(token.encode(), expected.encode())
+
+
 def shopify_api(*methods: str) -> Callable[[ShopifyView], ShopifyView]:
     """Wrap ``view(request, account, version, **kwargs)`` as a Shopify Admin API endpoint."""
 
@@ -81,9 +88,7 @@ def shopify_api(*methods: str) -> Callable[[ShopifyView], ShopifyView]:
                 account = SimAccount.objects.filter(provider=Provider.SHOPIFY, name=shop).first()
                 if account is None:
                     return not_found()
-                token = request.headers.get("X-Shopify-Access-Token", "")
-                expected = str(account.credentials.get("access_token", ""))
-                if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+                if not access_token_accepted(account, request.headers.get("X-Shopify-Access-Token", "")):
                     return error(INVALID_TOKEN, 401)
                 call = bucket_take(account)
                 if not call.allowed:
