@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Account
-from channels_sync.enums import StoreStatus
+from channels_sync.enums import AuthKind, StoreStatus
 from channels_sync.models import Store
 from channels_sync.providers.base import REGISTRY, ChannelProvider
 from channels_sync.services.attempts import AttemptLog
@@ -33,6 +33,7 @@ from channels_sync.services.pull_queue import store_pull_enqueue
 from channels_sync.services.stores import webhook_url_for
 from integrations.crypto import SecretUnreadable
 from integrations.errors import CredentialsError, MalformedPayload, NotSupported, ProviderError
+from integrations.oauth import TokenGrant
 from orders.enums import Channel
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,11 @@ class ConnectDetails:
     domain: str
     credentials: dict[str, str] = field(default_factory=dict)
     webhook_secret: str = ""
+    # Connected as the operator's app (tokens from the channel's approval page) or with pasted
+    # keys; an app's expiring tokens say when they expire (ISO 8601, "" when they do not).
+    auth_kind: str = AuthKind.TOKEN
+    token_expires_at: str = ""
+    refresh_expires_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,10 @@ def connect_details(
     credentials: Mapping[str, str],
     webhook_secret: str = "",
     domain: str = "",
+    grant: TokenGrant | None = None,
 ) -> ConnectDetails:
+    """What to check, cleaned. ``grant``: the store connects as the operator's app with these
+    tokens (from the channel's approval page), instead of pasted ``credentials``."""
     if channel not in REGISTRY:
         raise ConnectError(_("%(channel)s is not available yet.") % {"channel": Channel(channel).label})
     base_url = (base_url or DEFAULT_BASE_URLS.get(channel, "")).strip().rstrip("/")
@@ -107,7 +116,19 @@ def connect_details(
     if channel == Channel.TIKTOK:
         domain = domain.strip() or secrets.get("shop_cipher", "")
     domain = (domain.strip() or urlsplit(base_url).hostname or "")[:255]
-    return ConnectDetails(channel, name.strip(), base_url, domain, secrets, webhook_secret)
+    if grant is None:
+        return ConnectDetails(channel, name.strip(), base_url, domain, secrets, webhook_secret)
+    return ConnectDetails(
+        channel,
+        name.strip(),
+        base_url,
+        domain,
+        {**secrets, **grant.credentials()},
+        webhook_secret,
+        auth_kind=AuthKind.APP,
+        token_expires_at=grant.expires_at.isoformat() if grant.expires_at else "",
+        refresh_expires_at=grant.refresh_expires_at.isoformat() if grant.refresh_expires_at else "",
+    )
 
 
 def _same_shop(store: Store, details: ConnectDetails) -> None:
@@ -133,7 +154,9 @@ def _address(url: str) -> str:
     return f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}{parts.path}"
 
 
-def store_connect_start(*, account: Account, enqueue: bool = True, **given: str | Mapping[str, str]) -> ConnectStart:
+def store_connect_start(
+    *, account: Account, enqueue: bool = True, **given: str | Mapping[str, str] | TokenGrant | None
+) -> ConnectStart:
     """Save the details to check on the store named so (created as "connecting" when new) and
     queue the check. Raises ``ConnectError`` for what can be told without the channel."""
     from channels_sync import tasks  # tasks import this module
@@ -292,14 +315,22 @@ def _apply(store: Store, details: ConnectDetails, *, shop_id: str) -> None:
     store.shop_id = shop_id[:255]
     store.credentials = dict(details.credentials)
     store.webhook_secret = details.webhook_secret
+    store.auth_kind = details.auth_kind
+    store.token_expires_at = _when(details.token_expires_at)
+    store.refresh_expires_at = _when(details.refresh_expires_at)
+    store.token_refreshing_until = None
     if store.status != StoreStatus.PAUSED:  # a paused store stays paused with its new credentials
-        store.status = StoreStatus.ACTIVE
+        store.status = StoreStatus.ACTIVE  # a store that needed reconnecting syncs again
     if store.import_since is None and store.pull_cursor is None and store.last_pull_at is None:
         days = settings.SYNC_IMPORT_WINDOW_DAYS
         store.import_since = timezone.now() - timedelta(days=days) if days else None
     store.last_error, store.pull_failures, store.next_pull_at = "", 0, None
     store.connect_pending, store.connect_started_at, store.connect_error = {}, None, ""
     store.save()
+
+
+def _when(value: str) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _failure_reason(error: Exception) -> str:
