@@ -80,7 +80,7 @@ def authorization_claim(*, channel: str, state: str, session_key: str | None) ->
     now = timezone.now()
     with transaction.atomic():
         found = (
-            ChannelAuthorization.objects.select_for_update()
+            ChannelAuthorization.objects.select_for_update(of=("self",))
             .select_related("account", "store")
             .filter(state_digest=state_digest(state), channel=channel)
             .first()

@@ -297,3 +297,64 @@ def test_a_body_that_is_not_json_or_not_the_expected_shape_is_a_clear_error(
 def test_header_lookup_ignores_case() -> None:
     assert header({"x-shopify-topic": "orders/create"}, "X-Shopify-Topic") == "orders/create"
     assert header({}, "X-Shopify-Topic") is None
+
+
+class _Tokens:
+    """A ``TokenSource`` for these tests: hands out ``tokens`` in turn, one per refresh."""
+
+    def __init__(self, *tokens: str) -> None:
+        self.tokens = list(tokens)
+        self.refreshes: list[str] = []
+
+    def current(self) -> str:
+        return self.tokens[0]
+
+    def refreshed(self, stale: str) -> str:
+        self.refreshes.append(stale)
+        self.tokens.pop(0)
+        return self.tokens[0]
+
+
+class _BearerClient(ProviderHttpClient):
+    def prepare(self, method: str, url: str, params: dict[str, str], body: bytes) -> tuple[Any, Any]:
+        return params, {"Authorization": f"Bearer {self.attempt_token('static')}"}
+
+
+def _bearer_client(url: str, tokens: _Tokens | None, **options: Any) -> _BearerClient:
+    limits = OutboundLimits(call_deadline=30.0, max_inline_wait=INLINE)
+    return _BearerClient(
+        url, sleep=Sleeps(), jitter=lambda: 1.0, timeout=(1.0, 0.5), limits=limits, token_source=tokens, **options
+    )
+
+
+def test_a_refused_token_is_refreshed_once_and_the_call_sent_again_even_a_write() -> None:
+    tokens = _Tokens("old", "new")
+    with serving(answer(401), answer(201)) as server:
+        client = _bearer_client(server.url, tokens, max_attempts=1)
+        response = client.request("POST", "fulfillments", json_body={"a": 1}, idempotent=False)
+
+    assert response.status_code == 201
+    assert tokens.refreshes == ["old"]
+    assert [request.headers["authorization"] for request in server.requests] == ["Bearer old", "Bearer new"]
+
+
+def test_a_token_refused_again_after_its_refresh_is_a_credentials_error() -> None:
+    tokens = _Tokens("old", "new")
+    with serving(answer(401), answer(401), answer(200)) as server:
+        client = _bearer_client(server.url, tokens)
+        with pytest.raises(CredentialsError):
+            client.request("GET", "orders")
+
+    assert tokens.refreshes == ["old"]
+    assert len(server.requests) == 2
+
+
+def test_without_a_token_source_a_401_is_final_and_a_403_never_refreshes() -> None:
+    with serving(answer(401), answer(200)) as server, pytest.raises(CredentialsError):
+        _bearer_client(server.url, None).request("GET", "orders")
+    assert len(server.requests) == 1
+    tokens = _Tokens("old", "new")
+    with serving(answer(403), answer(200)) as server, pytest.raises(CredentialsError):
+        _bearer_client(server.url, tokens).request("GET", "orders")
+    assert tokens.refreshes == []
+    assert len(server.requests) == 1
