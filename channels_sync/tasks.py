@@ -22,6 +22,7 @@ from channels_sync.services import (
     store_pull,
     store_pull_enqueue,
 )
+from channels_sync.services.install import authorizations_prune
 from channels_sync.services.processing import MAX_ATTEMPTS, delivery_retry_schedule
 from channels_sync.services.pull import PullResult
 from channels_sync.services.tokens import store_token_refresh, stores_due_for_refresh
@@ -106,6 +107,12 @@ def prune_deliveries() -> int:
 def prune_provider_attempts() -> int:
     """Beat, daily: provider attempts older than PROVIDER_ATTEMPT_RETENTION_DAYS go."""
     return attempts_prune(older_than=settings.PROVIDER_ATTEMPT_RETENTION)
+
+
+@shared_task(name="channels_sync.prune_authorizations")
+def prune_authorizations() -> int:
+    """Beat, daily: approvals asked more than a week ago (done or abandoned) go."""
+    return authorizations_prune()
 
 
 @shared_task(name="channels_sync.refresh_due_tokens")

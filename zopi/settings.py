@@ -219,6 +219,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.prune_deliveries",
         "schedule": timedelta(days=1),
     },
+    "channels-sync-prune-authorizations": {
+        "task": "channels_sync.prune_authorizations",
+        "schedule": timedelta(days=1),
+    },
     "channels-sync-prune-provider-attempts": {
         "task": "channels_sync.prune_provider_attempts",
         "schedule": timedelta(days=1),

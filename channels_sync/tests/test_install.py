@@ -10,7 +10,12 @@ from django.utils import timezone
 
 from channels_sync.enums import AuthorizationState
 from channels_sync.models import ChannelAuthorization
-from channels_sync.services.install import InstallError, authorization_claim, authorization_start
+from channels_sync.services.install import (
+    InstallError,
+    authorization_claim,
+    authorization_start,
+    authorizations_prune,
+)
 from integrations.oauth import state_digest
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +87,13 @@ def test_reconnecting_a_store_of_another_account_is_refused(account: Any, owner:
     with pytest.raises(InstallError, match="not in this account"):
         _start(account, owner, store=other_store)
     assert not ChannelAuthorization.objects.exists()
+
+
+def test_authorizations_older_than_a_week_are_pruned(account: Any, owner: Any) -> None:
+    _start(account, owner)
+    kept = _start(account, owner)
+    ChannelAuthorization.objects.exclude(state_digest=state_digest(kept.state)).update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
+    assert authorizations_prune() == 1
+    assert list(ChannelAuthorization.objects.values_list("state_digest", flat=True)) == [state_digest(kept.state)]
