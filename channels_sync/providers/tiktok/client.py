@@ -30,9 +30,11 @@ MAX_PAGE_SIZE, MAX_IDS = 100, 50
 EXCLUDED_FROM_SIGN = ("sign", "access_token")
 
 RATE_LIMITED, INTERNAL_ERROR, INVALID_PARAM = 36009003, 36009001, 36009004
+INVALID_TOKEN, EXPIRED_TOKEN = 105001, 105002
+TOKEN_REFUSED = frozenset({INVALID_TOKEN, EXPIRED_TOKEN})
 CREDENTIAL_ERRORS = {
-    105001: "TikTok Shop refused the access token: reconnect the shop (authorize the app again in TikTok Shop)",
-    105002: "TikTok Shop says the access token expired: reconnect the shop (authorize the app again in TikTok Shop)",
+    INVALID_TOKEN: "TikTok Shop refused the access token: reconnect the shop (authorize the app again in TikTok Shop)",
+    EXPIRED_TOKEN: "TikTok Shop says the access token expired: reconnect the shop (authorize the app again in TikTok Shop)",
     106001: "TikTok Shop rejected the request signature: check the app secret of the TikTok Shop app",
 }
 
@@ -70,7 +72,9 @@ class TikTokClient(ProviderHttpClient):
         if not path.startswith(NOT_SHOP_SCOPED):
             query["shop_cipher"] = self.shop_cipher
         query["sign"] = request_sign(app_secret=self.app_secret, path=path, params=query, body=body.decode())
-        return query, {"x-tts-access-token": self.access_token, "Content-Type": "application/json"}
+        # An app-connected store's token comes from its token source (refreshed when it expires).
+        token = self.attempt_token(self.access_token)
+        return query, {"x-tts-access-token": token, "Content-Type": "application/json"}
 
     def failure_of(self, response: Response) -> Failure | None:
         try:
@@ -87,7 +91,9 @@ class TikTokClient(ProviderHttpClient):
             return None
         detail = detail_of(response)
         if code in CREDENTIAL_ERRORS:
-            return Failure(CREDENTIAL_ERRORS[code], credentials=True, detail=detail)
+            # An invalid or expired access token: with a token source, refreshed once and retried.
+            refused = code in TOKEN_REFUSED
+            return Failure(CREDENTIAL_ERRORS[code], credentials=True, detail=detail, token_refused=refused)
         if code == INVALID_PARAM and message.startswith("Invalid credentials"):
             return Failure(
                 f"TikTok Shop refused the credentials ({message}): {self.credentials_hint}",

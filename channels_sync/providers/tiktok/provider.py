@@ -1,5 +1,8 @@
-"""TikTok Shop as a ``ChannelProvider``: credentials ``app_key``, ``app_secret``, ``access_token`` and
-``shop_cipher``; ``base_url`` is the API host (``https://open-api.tiktokglobalshop.com``).
+"""TikTok Shop as a ``ChannelProvider``: credentials ``access_token`` and ``shop_cipher``, plus
+``app_key`` and ``app_secret`` for a store connected with pasted keys (advanced); a store connected
+as the operator's app keeps no app key and signs with ``settings.TIKTOK_APP_KEY`` / ``_SECRET``,
+its expiring token refreshed through ``refresh_grant``. ``base_url`` is the API host
+(``https://open-api.tiktokglobalshop.com``).
 
 Webhooks are subscribed in the TikTok Shop app dashboard (``register_webhooks`` is not supported)
 and carry no full order: the event names the order and the core fetches it (``fetch_orders``).
@@ -11,12 +14,16 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
+from channels_sync.providers.tiktok.auth import operator_auth_client
 from channels_sync.providers.tiktok.client import MAX_IDS, TikTokClient
 from channels_sync.providers.tiktok.mapping import orders_from_data
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object, obj
-from integrations.http import Attempt, header
+from integrations.http import Attempt, AttemptRecorder, header
+from integrations.oauth import GrantRefused, TokenGrant
 from integrations.signing import hmac_sha256_hex, signature_matches
 from orders.enums import Channel
 
@@ -36,6 +43,14 @@ WEBHOOK_TOPICS = {
 }
 
 
+def app_credentials(credentials: Mapping[str, str]) -> tuple[str, str]:
+    """(app key, app secret) a store signs with: its own app's when the merchant pasted them
+    (advanced), else the operator's app (an app-connected store keeps no app key)."""
+    if credentials.get("app_key"):
+        return credentials["app_key"], credentials.get("app_secret", "")
+    return settings.TIKTOK_APP_KEY, settings.TIKTOK_APP_SECRET
+
+
 def webhook_authorization(*, app_key: str, app_secret: str, body: bytes) -> str:
     """The webhook ``Authorization`` header: lower hex HMAC-SHA256(app_secret, app_key + raw body)."""
     return hmac_sha256_hex(app_secret, app_key.encode() + body)
@@ -49,10 +64,11 @@ class TikTokProvider(ChannelProvider):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         credentials = self.credentials
+        app_key, app_secret = app_credentials(credentials)
         self.client = TikTokClient(
             self.base_url,
-            app_key=credentials.get("app_key", ""),
-            app_secret=credentials.get("app_secret", ""),
+            app_key=app_key,
+            app_secret=app_secret,
             access_token=credentials.get("access_token", ""),
             shop_cipher=credentials.get("shop_cipher", ""),
             **self.client_options,
@@ -104,9 +120,21 @@ class TikTokProvider(ChannelProvider):
         return found
 
     @classmethod
+    def refresh_grant(
+        cls, *, base_url: str, credentials: Mapping[str, str], recorder: AttemptRecorder | None = None
+    ) -> TokenGrant:
+        """The store's refresh token spent at the auth host (``TIKTOK_AUTH_URL``, not the API host
+        ``base_url``) with the operator's app."""
+        refresh_token = credentials.get("refresh_token", "")
+        if not refresh_token:
+            raise GrantRefused("no refresh token is kept for this store")
+        return operator_auth_client(recorder=recorder).token_refresh(refresh_token)
+
+    @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
+        """Signed with the app secret: the store's own app's (advanced) or the operator's."""
         given = header(headers, "Authorization")
-        app_key, app_secret = credentials.get("app_key", ""), credentials.get("app_secret", "")
+        app_key, app_secret = app_credentials(credentials)
         if not app_key or not app_secret:
             return False
         expected = webhook_authorization(app_key=app_key, app_secret=app_secret, body=body)

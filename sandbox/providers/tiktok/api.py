@@ -16,7 +16,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +25,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.enums import Provider
 from sandbox.http import json_response
-from sandbox.models import SimAccount
+from sandbox.clock import sim_now
+from sandbox.models import SimAccount, SimApp, SimGrant
 from sandbox.providers._faults import FaultShape, fault_response
+from sandbox.providers.tiktok.sellers import app_for_key, grant_root, seller_shops
 from sandbox.providers.tiktok.signing import request_sign
 
 TIMESTAMP_WINDOW_SECONDS = 300
@@ -69,11 +71,13 @@ FAULTS = FaultShape(
 
 @dataclass
 class Call:
-    """An authenticated request: the shop's account, its query params and its JSON body."""
+    """An authenticated request: the shop's account, its query params and its JSON body; ``shops``:
+    every shop the access token opens (a seller's, for the operator's app)."""
 
     account: SimAccount
     params: dict[str, str]
     body: Any
+    shops: list[SimAccount] = field(default_factory=list)
 
 
 def api_path(request: HttpRequest) -> str:
@@ -82,12 +86,16 @@ def api_path(request: HttpRequest) -> str:
     return path[path.index("/tiktok/") + len("/tiktok") :]
 
 
-def _authenticate(request: HttpRequest, params: dict[str, str], shop_scoped: bool) -> SimAccount:
+def _authenticate(request: HttpRequest, params: dict[str, str], shop_scoped: bool) -> tuple[SimAccount, list[SimAccount]]:
+    """(the shop called, every shop the token opens). The operator's app (``SimApp``) signs with
+    its secret and sends a grant's access token, opening its seller's shops; a shop's own
+    credentials (the pasted-keys path) open that shop only."""
     app_key = params.get("app_key", "")
-    account = (
-        SimAccount.objects.filter(provider=Provider.TIKTOK, credentials__app_key=app_key).first() if app_key else None
-    )
-    if account is None:
+    app = app_for_key(app_key)
+    account = None
+    if app is None and app_key:
+        account = SimAccount.objects.filter(provider=Provider.TIKTOK, credentials__app_key=app_key).first()
+    if app is None and account is None:
         raise invalid("Invalid credentials. Invalid 'app_key' query parameter.")
     timestamp = params.get("timestamp", "")
     if not timestamp.isdigit():
@@ -101,17 +109,27 @@ def _authenticate(request: HttpRequest, params: dict[str, str], shop_scoped: boo
     body = (
         request.body.decode("utf-8", "replace") if request.method != "GET" and "multipart" not in content_type else ""
     )
-    secret = str(account.credentials["app_secret"])
+    secret = app.client_secret if app is not None else str(account.credentials["app_secret"])  # type: ignore[union-attr]
     expected = request_sign(app_secret=secret, path=api_path(request), params=params, body=body)
     if not hmac.compare_digest(sign.lower().encode(), expected.encode()):
         raise TikTokError(INVALID_SIGN, "Invalid credentials. The 'sign' query parameter is invalid.", status=401)
     token = request.headers.get("x-tts-access-token", "")
+    shops = shops_for_access_token(app, token) if app is not None else [_own_shop(account, token)]  # type: ignore[arg-type]
+    if not shop_scoped:
+        return shops[0], shops
+    cipher = params.get("shop_cipher", "")
+    called = next((shop for shop in shops if cipher and cipher == shop.credentials.get("shop_cipher")), None)
+    if called is None:
+        raise invalid("Invalid credentials. Invalid 'shop_cipher' query parameter.")
+    return called, shops
+
+
+def _own_shop(account: SimAccount, token: str) -> SimAccount:
+    """A shop's own access token (the pasted-keys path), expired on demand by a test."""
     if not token or not hmac.compare_digest(token.encode(), str(account.credentials["access_token"]).encode()):
         raise TikTokError(INVALID_TOKEN, "Invalid credentials. The access token is invalid.", status=401)
     if account.options.get("access_token_expired"):
         raise TikTokError(EXPIRED_TOKEN, "access token is expired, please refresh it", status=401)
-    if shop_scoped and params.get("shop_cipher", "") != account.credentials["shop_cipher"]:
-        raise invalid("Invalid credentials. Invalid 'shop_cipher' query parameter.")
     return account
 
 
@@ -139,8 +157,9 @@ def tiktok_api(method: str, *, shop_scoped: bool = True) -> Callable[[Callable[.
                     if request.method != method:
                         raise TikTokError(INVALID_PARAM, f"The request method must be {method}.", status=405)
                     params = {key: request.GET[key] for key in request.GET}
-                    account = _authenticate(request, params, shop_scoped)
-                    data = view(request, Call(account=account, params=params, body=_json_body(request)), **kwargs)
+                    account, shops = _authenticate(request, params, shop_scoped)
+                    call = Call(account=account, params=params, body=_json_body(request), shops=shops)
+                    data = view(request, call, **kwargs)
                 except TikTokError as exc:
                     return envelope(exc.code, exc.message, exc.data, status=exc.status)
                 return envelope(0, "Success", data)
@@ -150,3 +169,19 @@ def tiktok_api(method: str, *, shop_scoped: bool = True) -> Callable[[Callable[.
         return endpoint
 
     return decorate
+
+
+def shops_for_access_token(app: SimApp, token: str) -> list[SimAccount]:
+    """The shops an access token of ``app`` opens; TikTok's envelope error when it opens none."""
+    grant = (
+        SimGrant.objects.select_related("parent", "account").filter(app=app, access_token=token).first()
+        if token
+        else None
+    )
+    if grant is None or grant.revoked_at is not None or grant_root(grant).revoked_at is not None:
+        raise TikTokError(INVALID_TOKEN, "Invalid credentials. The access token is invalid.", status=401)
+    if grant.access_expires_at is not None and grant.access_expires_at <= sim_now():
+        raise TikTokError(EXPIRED_TOKEN, "access token is expired, please refresh it", status=401)
+    if grant.used_at is None:
+        SimGrant.objects.filter(pk=grant.pk, used_at__isnull=True).update(used_at=sim_now())
+    return seller_shops(grant.account)

@@ -6,9 +6,10 @@ from django.urls import path
 
 from sandbox.enums import Provider
 from sandbox.providers._channel_control import channel_control_urlpatterns
-from sandbox.providers.tiktok import orders, views
+from sandbox.providers.tiktok import authorize, orders, views
 
 urlpatterns = [
+    path("open/authorize", authorize.authorize, name="tiktok-authorize"),
     path("order/202309/orders/search", views.orders_search, name="tiktok-orders-search"),
     path("order/202309/orders", views.orders_detail, name="tiktok-orders-detail"),
     path("fulfillment/202309/packages/<str:package_id>/ship", views.package_ship, name="tiktok-package-ship"),
@@ -35,7 +36,8 @@ urlpatterns = [
     path("api/v2/token/refresh", views.token, {"grant": "refresh"}, name="tiktok-token-refresh"),
 ]
 
-# Included at _control/tiktok/: the buyer cancels, the seller edits.
-control_urlpatterns = channel_control_urlpatterns(
-    Provider.TIKTOK, cancel=orders.buyer_cancel, update=orders.merchant_update
-)
+# Included at _control/tiktok/: the buyer cancels, the seller edits, the seller deauthorizes the app.
+control_urlpatterns = [
+    *channel_control_urlpatterns(Provider.TIKTOK, cancel=orders.buyer_cancel, update=orders.merchant_update),
+    path("<str:name>/revoke", authorize.revoke, name="tiktok-control-revoke"),
+]

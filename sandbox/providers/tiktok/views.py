@@ -19,8 +19,9 @@ from sandbox.clock import sim_now
 from sandbox.enums import Provider
 from sandbox.models import ChannelOrder, Fulfillment, Parcel, SimAccount
 from sandbox.providers._faults import fault_response
-from sandbox.providers.tiktok import orders, render
+from sandbox.providers.tiktok import authorize, orders, render
 from sandbox.providers.tiktok.api import FAULTS, Call, TikTokError, envelope, invalid, tiktok_api
+from sandbox.providers.tiktok.sellers import app_for_key
 
 MAX_PAGE_SIZE, MAX_IDS = 100, 50
 TIME_FILTERS = {
@@ -234,17 +235,7 @@ def shipping_providers(request: HttpRequest, call: Call, delivery_option_id: str
 
 @tiktok_api("GET", shop_scoped=False)
 def authorized_shops(request: HttpRequest, call: Call) -> dict[str, Any]:
-    credentials = call.account.credentials
-    region = call.account.options.get("region", "US")
-    shop = {
-        "id": credentials["shop_id"],
-        "name": call.account.name,
-        "region": region,
-        "seller_type": "LOCAL",
-        "cipher": credentials["shop_cipher"],
-        "code": f"{region}LC{credentials['shop_id'][-6:]}",
-    }
-    return {"shops": [shop]}
+    return {"shops": [authorize.shop_json(shop) for shop in call.shops]}
 
 
 @csrf_exempt
@@ -253,6 +244,9 @@ def token(request: HttpRequest, grant: str) -> HttpResponse:
 
     def answer() -> HttpResponse:
         params = request.GET
+        app = app_for_key(params.get("app_key", ""))
+        if app is not None:  # the operator's app: codes from the authorization page, grants
+            return authorize.app_token_answer(app, params, grant)
         account = SimAccount.objects.filter(
             provider=Provider.TIKTOK, credentials__app_key=params.get("app_key", "")
         ).first()
