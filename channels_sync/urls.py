@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from channels_sync import views
+from channels_sync import views, views_tiktok
 
 app_name = "channels_sync"
 
 urlpatterns = [
     path("stores/", views.stores, name="stores"),
+    path("stores/tiktok/authorize/", views_tiktok.tiktok_connect, name="tiktok_authorize"),
+    path("stores/tiktok/callback/", views_tiktok.tiktok_callback_view, name="tiktok_callback"),
+    path("stores/tiktok/shops/<int:authorization_id>/", views_tiktok.tiktok_shops, name="tiktok_shops"),
+    path("stores/<int:store_id>/tiktok/reconnect/", views_tiktok.tiktok_reconnect, name="tiktok_reconnect"),
     path("stores/connect/<str:channel>/", views.store_connect_view, name="connect"),
     path("stores/<int:store_id>/credentials/", views.store_credentials_update, name="credentials"),
     path("stores/<int:store_id>/discard/", views.store_discard_view, name="discard"),

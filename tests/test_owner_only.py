@@ -84,6 +84,7 @@ def kwarg_values(account: Any, owner: Any, user: Any) -> dict[str, Any]:
         "channel": "shopify",
         "order_id": order.pk,
         "public_id": store.public_id,
+        "authorization_id": 1,  # no such authorization: staff are refused before it is looked up
     }
 
 
