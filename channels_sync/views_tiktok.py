@@ -42,7 +42,7 @@ def _to_tiktok(request: HttpRequest, store: Store | None = None) -> HttpResponse
     try:
         url = tiktok_authorize_url(
             account=request.account,  # type: ignore[attr-defined]
-            user_id=request.user.pk,
+            user_id=int(request.user.pk or 0),
             session_key=_session_key(request),
             store=store,
         )
@@ -85,9 +85,9 @@ def tiktok_callback_view(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("channels_sync:stores")
     if result.stores:
-        messages.success(request, _("%(name)s is reconnected: checking it with TikTok Shop…") % {
-            "name": result.stores[0].name
-        })
+        messages.success(
+            request, _("%(name)s is reconnected: checking it with TikTok Shop…") % {"name": result.stores[0].name}
+        )
         return redirect("channels_sync:stores")
     return redirect("channels_sync:tiktok_shops", authorization_id=result.authorization.pk)
 
@@ -104,7 +104,7 @@ def tiktok_shops(request: HttpRequest, authorization_id: int) -> HttpResponse:
     except InstallError as error:
         messages.error(request, str(error))
         return redirect("channels_sync:stores")
-    error = ""
+    refusal = ""
     if request.method == "POST":
         picked = request.POST.getlist("shop")[:MAX_PICKED]
         try:
@@ -112,14 +112,18 @@ def tiktok_shops(request: HttpRequest, authorization_id: int) -> HttpResponse:
                 account=account, authorization_id=authorization.pk, session_key=_session_key(request), shop_ids=picked
             )
         except InstallError as refused:
-            error = str(refused)
+            refusal = str(refused)
         else:
             names = ", ".join(store.name for store in stores)
-            messages.success(request, _("Connecting %(names)s: checking with TikTok Shop, then importing orders…") % {
-                "names": names
-            })
+            messages.success(
+                request, _("Connecting %(names)s: checking with TikTok Shop, then importing orders…") % {"names": names}
+            )
             return redirect("channels_sync:stores")
     shops = [{"shop": shop, "store": connected_store(account, shop)} for shop in shops_of(authorization)]
-    context = {"authorization": authorization, "shops": shops, "error": error,
-               "seller": authorization.grant.get("seller_name", "")}
-    return render(request, SHOPS_TEMPLATE, context, status=422 if error else 200)
+    context = {
+        "authorization": authorization,
+        "shops": shops,
+        "error": refusal,
+        "seller": authorization.grant.get("seller_name", ""),
+    }
+    return render(request, SHOPS_TEMPLATE, context, status=422 if refusal else 200)

@@ -46,13 +46,15 @@ def shops(control: Any, app: Any) -> list[dict[str, Any]]:
 def authorize(client: Client, *, seller: str = SELLER, action: str = "authorize") -> dict[str, str]:
     response = client.post("/stores/tiktok/authorize/")
     assert response.status_code == 302
-    assert "service_id=7100000000000000042" in response["Location"] and "state=" in response["Location"]
+    assert "service_id=7100000000000000042" in response["Location"]
+    assert "state=" in response["Location"]
     return seller_answers(response["Location"], seller=seller, action=action)
 
 
 def connect_all(client: Client, shop_ids: list[str]) -> Any:
     back = client.get("/stores/tiktok/callback/", authorize(client))
-    assert back.status_code == 302 and "/stores/tiktok/shops/" in back["Location"]
+    assert back.status_code == 302
+    assert "/stores/tiktok/shops/" in back["Location"]
     page = client.get(back["Location"])
     assert page.status_code == 200
     return client.post(back["Location"], {"shop": shop_ids}, follow=True)
@@ -65,7 +67,9 @@ def test_connect_picks_shops_of_the_seller_and_imports_their_orders(
     answer = seller_answers(response["Location"], seller=SELLER)
     back = owner_client.get("/stores/tiktok/callback/", answer)
     page = owner_client.get(back["Location"])
-    assert b"acme-us" in page.content and b"acme-uk" in page.content and b"other-seller-shop" not in page.content
+    assert b"acme-us" in page.content
+    assert b"acme-uk" in page.content
+    assert b"other-seller-shop" not in page.content
     assert shops[0]["credentials"]["shop_cipher"].encode() not in page.content  # ciphers are never shown
 
     ids = [shop["credentials"]["shop_id"] for shop in shops]
@@ -81,7 +85,8 @@ def test_connect_picks_shops_of_the_seller_and_imports_their_orders(
             AuthKind.APP,
             f"{shops[0]['base_url']}",
         )
-        assert "app_key" not in store.credentials and store.token_expires_at is not None
+        assert "app_key" not in store.credentials
+        assert store.token_expires_at is not None
     assert Order.objects.filter(store=stores["acme-us"]).count() == 3  # the first import ran (eager tasks)
     assert Order.objects.filter(store=stores["acme-uk"]).count() == 2
     assert ChannelAuthorization.objects.get().state == AuthorizationState.APPROVED
@@ -117,21 +122,22 @@ def test_wrong_reused_or_foreign_state_is_refused_and_nothing_is_stored(
     assert b"used already" in reused.content
 
     hostile = owner_client.get("/stores/tiktok/callback/", {"state": "x" * 5000, "code": "y"}, follow=True)
-    assert hostile.status_code == 200 and b"without a valid approval" in hostile.content
+    assert hostile.status_code == 200
+    assert b"without a valid approval" in hostile.content
     assert not Store.objects.exists()
     assert SimGrant.objects.count() == 1  # only the real callback exchanged its code
 
 
-def test_cancel_on_tiktok_page_says_so_and_stores_nothing(
-    owner_client: Client, shops: list[dict[str, Any]]
-) -> None:
+def test_cancel_on_tiktok_page_says_so_and_stores_nothing(owner_client: Client, shops: list[dict[str, Any]]) -> None:
     answer = authorize(owner_client, action="cancel")
-    assert "code" not in answer and answer["error"] == "access_denied"
+    assert "code" not in answer
+    assert answer["error"] == "access_denied"
 
     back = owner_client.get("/stores/tiktok/callback/", answer, follow=True)
 
     assert b"TikTok Shop was not authorized: nothing was connected." in back.content
-    assert not Store.objects.exists() and not SimGrant.objects.exists()
+    assert not Store.objects.exists()
+    assert not SimGrant.objects.exists()
     assert ChannelAuthorization.objects.get().state == AuthorizationState.CANCELED
 
 
@@ -168,8 +174,10 @@ def test_a_revoked_authorization_shows_reconnect_which_mends_the_store_in_place(
     result = store_pull(store_id=store.pk)
 
     store.refresh_from_db()
-    assert result.error and store.status == StoreStatus.RECONNECT
-    assert "access_token" not in store.credentials and "refresh_token" not in store.credentials
+    assert result.error
+    assert store.status == StoreStatus.RECONNECT
+    assert "access_token" not in store.credentials
+    assert "refresh_token" not in store.credentials
     page = owner_client.get("/stores/")
     assert f'action="/stores/{store.pk}/tiktok/reconnect/"'.encode() in page.content
 
@@ -179,6 +187,7 @@ def test_a_revoked_authorization_shows_reconnect_which_mends_the_store_in_place(
 
     assert b"acme-us is reconnected" in back.content
     store.refresh_from_db()
-    assert store.status == StoreStatus.ACTIVE and Store.objects.filter(account=account).count() == 1
+    assert store.status == StoreStatus.ACTIVE
+    assert Store.objects.filter(account=account).count() == 1
     control.create_orders("tiktok", "acme-us", count=1, seed=99)
     assert store_pull(store_id=store.pk).error == ""

@@ -35,7 +35,10 @@ def seller_answers(authorize_url: str, *, seller: str, action: str = "authorize"
     page = requests.get(authorize_url, timeout=10)
     assert page.status_code == 200, page.text
     answer = requests.post(
-        authorize_url.split("?")[0], data={**query, "seller": seller, "action": action}, allow_redirects=False, timeout=10
+        authorize_url.split("?")[0],
+        data={**query, "seller": seller, "action": action},
+        allow_redirects=False,
+        timeout=10,
     )
     assert answer.status_code == 302, answer.text
     return {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()}

@@ -49,7 +49,10 @@ def test_connect_tiktok_shop_through_its_authorization_page(page: Page, seller_s
 
     # Back with us: the seller's shops, to pick with the keyboard
     expect(page.get_by_role("heading", name="Choose the shops to connect")).to_be_visible()
-    us, ca = page.get_by_role("checkbox", name=re.compile("tt-browser-us")), page.get_by_role("checkbox", name=re.compile("tt-browser-ca"))
+    us, ca = (
+        page.get_by_role("checkbox", name=re.compile("tt-browser-us")),
+        page.get_by_role("checkbox", name=re.compile("tt-browser-ca")),
+    )
     expect(us).to_be_checked()
     ca.focus()
     page.keyboard.press("Space")  # unticked: only the US shop is connected

@@ -29,8 +29,8 @@ from integrations.http import AttemptRecorder, Failure, Headers, Params, sanitiz
 from integrations.oauth import GrantRefused, TokenGrant, required_text
 from integrations.transport import Response
 
-TOKEN_GET_PATH = "/api/v2/token/get"
-TOKEN_REFRESH_PATH = "/api/v2/token/refresh"
+TOKEN_GET_PATH = "/api/v2/token/get"  # noqa: S105 - a path, not a secret
+TOKEN_REFRESH_PATH = "/api/v2/token/refresh"  # noqa: S105
 DURATION_BELOW = 1_000_000_000  # 2001-09-09 as a unix time: anything smaller is a duration
 LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31
 # Envelope codes that refuse the code or the refresh token for good (reported by integrators;

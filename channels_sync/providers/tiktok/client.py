@@ -34,7 +34,9 @@ INVALID_TOKEN, EXPIRED_TOKEN = 105001, 105002
 TOKEN_REFUSED = frozenset({INVALID_TOKEN, EXPIRED_TOKEN})
 CREDENTIAL_ERRORS = {
     INVALID_TOKEN: "TikTok Shop refused the access token: reconnect the shop (authorize the app again in TikTok Shop)",
-    EXPIRED_TOKEN: "TikTok Shop says the access token expired: reconnect the shop (authorize the app again in TikTok Shop)",
+    EXPIRED_TOKEN: (
+        "TikTok Shop says the access token expired: reconnect the shop (authorize the app again in TikTok Shop)"
+    ),
     106001: "TikTok Shop rejected the request signature: check the app secret of the TikTok Shop app",
 }
 

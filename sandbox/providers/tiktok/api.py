@@ -23,9 +23,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from sandbox.clock import sim_now
 from sandbox.enums import Provider
 from sandbox.http import json_response
-from sandbox.clock import sim_now
 from sandbox.models import SimAccount, SimApp, SimGrant
 from sandbox.providers._faults import FaultShape, fault_response
 from sandbox.providers.tiktok.sellers import app_for_key, grant_root, seller_shops
@@ -86,7 +86,9 @@ def api_path(request: HttpRequest) -> str:
     return path[path.index("/tiktok/") + len("/tiktok") :]
 
 
-def _authenticate(request: HttpRequest, params: dict[str, str], shop_scoped: bool) -> tuple[SimAccount, list[SimAccount]]:
+def _authenticate(
+    request: HttpRequest, params: dict[str, str], shop_scoped: bool
+) -> tuple[SimAccount, list[SimAccount]]:
     """(the shop called, every shop the token opens). The operator's app (``SimApp``) signs with
     its secret and sends a grant's access token, opening its seller's shops; a shop's own
     credentials (the pasted-keys path) open that shop only."""

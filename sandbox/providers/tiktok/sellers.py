@@ -114,7 +114,8 @@ def token_data(grant: SimGrant) -> dict[str, Any]:
     """The ``data`` of a token/get or token/refresh answer."""
     root = grant_root(grant)
     account = root.account
-    assert grant.access_expires_at is not None and root.refresh_expires_at is not None
+    assert grant.access_expires_at is not None
+    assert root.refresh_expires_at is not None
     return {
         "access_token": grant.access_token,
         "access_token_expire_in": wall_clock(grant.access_expires_at),
