@@ -11,6 +11,7 @@ credentials live, and the sandbox is not serving yet when this runs.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -18,11 +19,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import Account
+from channels_sync.enums import AuthKind
 from channels_sync.models import Store
 from channels_sync.services.stores import webhook_url_for
 from sandbox.clock import clock_set
 from sandbox.models import SimAccount, WebhookSubscription
 from sandbox.providers._state import options_update
+from sandbox.providers.tiktok.sellers import grant_issue, seller_shops, tiktok_app_ensure, token_data
 from sandbox.registry import PROVIDERS
 from zopi.management.commands.seed_demo import ACCOUNT_NAME as DEMO_ACCOUNT_NAME
 
@@ -94,11 +97,37 @@ def _connect_demo_stores() -> list[str]:
         store.webhook_secret = credentials.pop("webhook_secret", "")
         store.credentials = credentials
         store.base_url = base_url
+        if provider == "tiktok" and settings.TIKTOK_APP_KEY:
+            _as_tiktok_app(store, shop)
         store.save()
         address = webhook_url_for(channel=provider, public_id=store.public_id)
         for topic in topics:
             WebhookSubscription.objects.get_or_create(account=shop, topic=topic, address=address)
         if provider == "tiktok":
-            options_update(shop, partial(_merge, extra={"webhook_url": address}))
+            extra = {"webhook_url": address, "webhook_app_key": settings.TIKTOK_APP_KEY or None}
+            options_update(shop, partial(_merge, extra=extra))
         connected.append(f"{store_name} → {base_url}")
     return connected
+
+
+def _as_tiktok_app(store: Store, shop: SimAccount) -> None:
+    """The demo TikTok store connected as the operator's app (the dev profile's, from settings), as
+    if the seller had authorized it: a grant of the sandbox's app for the shop, no app key kept on
+    the store; beat refreshes its token. (``sandbox.oauth_apps.dev_apps_ensure``, when it lands,
+    makes the same app row: either may run first.)"""
+    app = tiktok_app_ensure(
+        app_key=settings.TIKTOK_APP_KEY,
+        app_secret=settings.TIKTOK_APP_SECRET,
+        service_id=settings.TIKTOK_SERVICE_ID,
+        redirect_uri=f"{settings.SITE_URL}/stores/tiktok/callback/",
+    )
+    grant = grant_issue(app, seller_shops(shop)[0])
+    data = token_data(grant)
+    store.credentials = {
+        "access_token": data["access_token"],
+        "refresh_token": data["refresh_token"],
+        "shop_cipher": shop.credentials["shop_cipher"],
+    }
+    store.auth_kind = AuthKind.APP
+    store.token_expires_at = datetime.fromtimestamp(data["access_token_expire_in"], tz=UTC)
+    store.refresh_expires_at = datetime.fromtimestamp(data["refresh_token_expire_in"], tz=UTC)

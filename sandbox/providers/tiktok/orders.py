@@ -18,6 +18,7 @@ from sandbox.models import ChannelOrder, Fulfillment, Parcel, SimAccount
 from sandbox.providers._state import counter_take, options_update
 from sandbox.providers.tiktok import render
 from sandbox.providers.tiktok.render import digits_id
+from sandbox.providers.tiktok.sellers import webhook_signer
 from sandbox.providers.tiktok.signing import webhook_authorization
 from sandbox.registry import PROVIDERS
 from sandbox.sim import carriers, channels
@@ -50,10 +51,8 @@ def webhook_emit(order: ChannelOrder) -> None:
         },
     }
     body = json.dumps(payload, separators=(",", ":"))
-    credentials = account.credentials
-    signature = webhook_authorization(
-        app_key=credentials["app_key"], app_secret=credentials["app_secret"], body=body.encode()
-    )
+    app_key, app_secret = webhook_signer(account)
+    signature = webhook_authorization(app_key=app_key, app_secret=app_secret, body=body.encode())
     webhook_enqueue(
         account=account,
         topic="ORDER_STATUS_CHANGE",

@@ -133,3 +133,13 @@ def grants_revoke(account: SimAccount) -> int:
     """The seller of ``account`` deauthorized the app: every grant of its shops stops working."""
     shops = [shop.pk for shop in seller_shops(account)]
     return SimGrant.objects.filter(account_id__in=shops, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def webhook_signer(account: SimAccount) -> tuple[str, str]:
+    """(app key, app secret) the shop's webhooks are signed with: the app whose key is in the
+    shop's ``webhook_app_key`` option (its webhook address is that app's, as set in Partner Center),
+    else the shop's own app (the pasted-keys path)."""
+    app = app_for_key(str(account.options.get("webhook_app_key") or ""))
+    if app is not None:
+        return app.client_id, app.client_secret
+    return str(account.credentials["app_key"]), str(account.credentials["app_secret"])
