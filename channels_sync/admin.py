@@ -10,8 +10,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from channels_sync.models import ProviderAttempt, Store, WebhookDelivery
+from channels_sync.models import ComplianceRequest, ProviderAttempt, Store, WebhookDelivery
 from channels_sync.services import deliveries_replay
+from channels_sync.services.compliance import compliance_requests_replay
 
 
 def _secret_state(token: str) -> str:
@@ -144,3 +145,50 @@ class ProviderAttemptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: ProviderAttempt | None = None) -> bool:
         return False
+
+
+@admin.register(ComplianceRequest)
+class ComplianceRequestAdmin(admin.ModelAdmin):
+    """Shopify's compliance requests and what was done for each (read-only). The raw body (it
+    names the customer) is never shown and is dropped once processed; the outcome lists the
+    stores, order numbers and fields found or erased."""
+
+    list_display = ("received_at", "topic", "shop_domain", "state", "attempts", "processed_at", "error")
+    list_filter = ("topic", "state")
+    search_fields = ("=shop_domain", "=webhook_id", "=channel_customer_id", "=data_request_id")
+    date_hierarchy = "received_at"
+    actions = ("replay",)
+    readonly_fields = (
+        "topic",
+        "shop_domain",
+        "channel_shop_id",
+        "channel_customer_id",
+        "data_request_id",
+        "webhook_id",
+        "state",
+        "outcome",
+        "error",
+        "attempts",
+        "received_at",
+        "processed_at",
+        "body_kept",
+    )
+    exclude = ("body",)
+
+    @admin.display(description=_("raw body"))
+    def body_kept(self, request: ComplianceRequest) -> str:
+        return str(_("kept until processed")) if request.body else str(_("dropped"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ComplianceRequest | None = None) -> bool:
+        return False
+
+    @admin.action(description=_("Process selected failed requests again (after a fix)"))
+    def replay(self, request: HttpRequest, queryset: QuerySet[ComplianceRequest]) -> None:
+        queued = compliance_requests_replay(request_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(
+            request,
+            ngettext("%(n)s request queued again.", "%(n)s requests queued again.", len(queued)) % {"n": len(queued)},
+        )

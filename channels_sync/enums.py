@@ -36,3 +36,17 @@ class DeliveryState(models.TextChoices):
     PROCESSED = "processed", _("Processed")  # the order was upserted
     IGNORED = "ignored", _("Ignored")  # nothing to do (a topic we do not use, a paused store)
     FAILED = "failed", _("Failed")  # could not be processed: error says why; support can replay
+
+
+class ComplianceTopic(models.TextChoices):
+    """Shopify's mandatory compliance topics, sent to the app's one compliance address."""
+
+    DATA_REQUEST = "customers/data_request", _("Customer data request")  # what do we hold on this customer?
+    CUSTOMER_REDACT = "customers/redact", _("Customer redaction")  # erase this customer's personal data
+    SHOP_REDACT = "shop/redact", _("Shop redaction")  # 48 h after uninstall: erase the shop's data
+
+
+class ComplianceState(models.TextChoices):
+    RECEIVED = "received", _("Received")  # stored with its body, waiting for the worker
+    PROCESSED = "processed", _("Processed")  # done: the outcome says what was found and erased; body dropped
+    FAILED = "failed", _("Failed")  # the body could not be used (error says why); body dropped

@@ -9,7 +9,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
-from channels_sync.enums import AuthKind, AuthorizationState, DeliveryState, StoreStatus
+from channels_sync.enums import (
+    AuthKind,
+    AuthorizationState,
+    ComplianceState,
+    ComplianceTopic,
+    DeliveryState,
+    StoreStatus,
+)
 from integrations.crypto import decrypt_json, encrypt_json
 from orders.enums import Channel
 
@@ -279,3 +286,41 @@ class ProviderAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.method} {self.path} → {self.status or '—'}"
+
+
+class ComplianceRequest(models.Model):
+    """One of Shopify's mandatory compliance webhooks (``customers/data_request``,
+    ``customers/redact``, ``shop/redact``), stored before anything else and processed by a task.
+
+    The raw body names a customer (e-mail, phone): it is kept only until the request is
+    processed, then dropped; what stays for support is the outcome (stores, order numbers, what
+    was erased or held) and the channel's ids. Unique on Shopify's ``X-Shopify-Webhook-Id``: a
+    redelivery is acknowledged and ignored. Read-only in the admin.
+    """
+
+    topic = models.CharField(_("topic"), max_length=32, choices=ComplianceTopic.choices)
+    webhook_id = models.CharField(_("delivery key"), max_length=200, unique=True, editable=False)
+    shop_domain = models.CharField(_("shop"), max_length=255, editable=False)
+    # The channel's own ids (not contact data): support can match them with Shopify's request.
+    channel_shop_id = models.CharField(_("shop id at the channel"), max_length=64, blank=True, default="")
+    channel_customer_id = models.CharField(_("customer id at the channel"), max_length=64, blank=True, default="")
+    data_request_id = models.CharField(_("data request id"), max_length=64, blank=True, default="")
+    body = models.BinaryField(_("raw body (until processed)"), blank=True, default=b"", editable=False)
+    state = models.CharField(
+        _("state"), max_length=16, choices=ComplianceState.choices, default=ComplianceState.RECEIVED
+    )
+    # What was found and done, for support: stores, order numbers, fields erased or held.
+    outcome = models.JSONField(_("outcome"), default=dict, blank=True)
+    error = models.TextField(_("reason"), blank=True, default="")
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("compliance request")
+        verbose_name_plural = _("compliance requests")
+        ordering = ("-received_at", "-id")
+        indexes = [models.Index(fields=("state", "received_at"), name="compliance_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.shop_domain} ({self.state})"

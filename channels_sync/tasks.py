@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
 from channels_sync.enums import DeliveryState
-from channels_sync.models import WebhookDelivery
+from channels_sync.models import ComplianceRequest, WebhookDelivery
 from channels_sync.services import (
     ConnectError,
     attempts_prune,
@@ -21,6 +22,11 @@ from channels_sync.services import (
     store_connect_check,
     store_pull,
     store_pull_enqueue,
+)
+from channels_sync.services.compliance import (
+    compliance_request_fail,
+    compliance_request_process,
+    compliance_requests_stuck,
 )
 from channels_sync.services.install import authorizations_prune
 from channels_sync.services.processing import MAX_ATTEMPTS, delivery_retry_schedule
@@ -149,3 +155,29 @@ def resync_order(self: Any, order_id: int) -> list[int]:
             raise self.retry(countdown=countdown) from error
         logger.warning("resync of order %s failed: %s", order_id, error)
         return []
+
+
+# A compliance request not processed within this long lost its task: beat queues it again.
+COMPLIANCE_STUCK_AFTER = timedelta(minutes=5)
+
+
+@shared_task(name="channels_sync.process_compliance_request")
+def process_compliance_request(request_id: int) -> str:
+    """Do what one of Shopify's compliance webhooks asks (erase, or note what we hold)."""
+    try:
+        return compliance_request_process(request_id=request_id)
+    except ComplianceRequest.DoesNotExist:
+        return "missing"
+    except Exception as error:  # a bug must not lose the request: kept failed, with its body, for replay
+        logger.exception("compliance request %s failed", request_id)
+        compliance_request_fail(request_id=request_id, error=f"internal error: {type(error).__name__}: {error}")
+        return "failed"
+
+
+@shared_task(name="channels_sync.requeue_stuck_compliance_requests")
+def requeue_stuck_compliance_requests() -> int:
+    """Beat: compliance requests stored while the broker was away (or whose task died) get a task again."""
+    stuck = compliance_requests_stuck(older_than=COMPLIANCE_STUCK_AFTER)
+    for request_id in stuck:
+        process_compliance_request.delay(request_id)
+    return len(stuck)

@@ -21,5 +21,6 @@ urlpatterns = [
     path("stores/<int:store_id>/resync/", views.store_resync, name="resync"),
     path("stores/<int:store_id>/webhook-address/", views.store_webhook_rotate, name="rotate_webhook"),
     path("stores/orders/<int:order_id>/resync/", views.order_resync, name="order_resync"),
+    path("webhooks/shopify/compliance/", views.compliance_webhook, name="compliance_webhook"),
     path("webhooks/<str:channel>/<uuid:public_id>/", views.webhook, name="webhook"),
 ]

@@ -33,6 +33,8 @@ from channels_sync.services import (
     webhook_receive,
     webhook_url_for,
 )
+from channels_sync.services.compliance import MAX_BODY as COMPLIANCE_MAX_BODY
+from channels_sync.services.compliance import compliance_receive
 from channels_sync.services.webhook_address import AddressRotationError, store_webhook_address_rotate
 from orders import selectors as order_selectors
 from orders.enums import Channel
@@ -52,6 +54,30 @@ def webhook(request: HttpRequest, channel: str, public_id: uuid.UUID) -> HttpRes
     if receipt.retry_after is not None:
         response["Retry-After"] = str(receipt.retry_after)
     return response
+
+
+@csrf_exempt  # Shopify signs these with the app's client secret; there is no session to protect
+@require_POST
+def compliance_webhook(request: HttpRequest) -> HttpResponse:
+    """Shopify's mandatory compliance webhooks (one address for the app): stored, processed by a task."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > COMPLIANCE_MAX_BODY:  # refused before the body is read
+        return HttpResponse(f"body larger than {COMPLIANCE_MAX_BODY} bytes", status=400, content_type="text/plain")
+    receipt = compliance_receive(headers=request.headers, body=request.body)
+    if receipt.request_id is not None:
+        transaction.on_commit(partial(_enqueue_compliance, receipt.request_id))
+    return HttpResponse(receipt.message, status=receipt.status, content_type="text/plain; charset=utf-8")
+
+
+def _enqueue_compliance(request_id: int) -> None:
+    """Stored: with the broker away, answer 200 anyway; beat's sweep queues it later."""
+    try:
+        tasks.process_compliance_request.delay(request_id)
+    except KombuOperationalError:
+        logger.warning("broker unavailable: compliance request %s stored, queued later by beat", request_id)
 
 
 def _enqueue_delivery(delivery_id: int) -> None:

@@ -122,3 +122,4 @@ class OrderEventType(models.TextChoices):
     POSSIBLE_DUPLICATE = "possible_duplicate", _("Possible duplicate")  # same purchase as another order
     DUPLICATE_CONFIRMED = "duplicate_confirmed", _("Duplicate confirmed")  # merchant says: place it anyway
     NOTE = "note", _("Note")  # free text from support or a process
+    CUSTOMER_ERASED = "customer_erased", _("Customer data erased")  # at the channel's request (privacy law)

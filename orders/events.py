@@ -82,3 +82,10 @@ def event_duplicate_confirmed(*, order: Order, actor: AbstractBaseUser | None) -
     return OrderEvent.objects.create(
         order=order, type=OrderEventType.DUPLICATE_CONFIRMED, parameters={}, actor_id=_actor_id(actor)
     )
+
+
+def events_customer_erased(*, orders: Sequence[Order], channel: str) -> None:
+    """The customer's personal data was erased at the channel's request; says nothing about them."""
+    OrderEvent.objects.bulk_create(
+        [OrderEvent(order=order, type=OrderEventType.CUSTOMER_ERASED, parameters={"channel": channel}) for order in orders]
+    )

@@ -25,6 +25,9 @@ class Order(models.Model):
     base_number = models.CharField(_("channel number"), max_length=64)
     customer_name = models.CharField(_("customer name"), max_length=200, blank=True)
     customer_email = models.CharField(_("customer email"), max_length=254, blank=True)
+    # The customer's personal data was erased at the channel's request (``orders.services.redact``):
+    # a later update from the channel does not bring it back.
+    customer_erased_at = models.DateTimeField(_("customer data erased"), null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="USD")
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     supplier_cost = models.DecimalField(_("supplier cost"), max_digits=12, decimal_places=2, null=True, blank=True)

@@ -72,6 +72,10 @@ def _event_entry(event: OrderEvent) -> TimelineEntry:
         }
     elif event.type == OrderEventType.NOTE:
         detail = str(params.get("text", ""))
+    elif event.type == OrderEventType.CUSTOMER_ERASED:
+        detail = _("The customer's name, e-mail and contact details were erased at %(channel)s's request.") % {
+            "channel": params.get("channel", "")
+        }
     if event.actor is not None:
         detail = f"{detail} ({event.actor.get_username()})" if detail else event.actor.get_username()
     return TimelineEntry(at=event.created_at, title=str(event.get_type_display()), detail=detail, source="order")

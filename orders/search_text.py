@@ -23,3 +23,13 @@ def search_text_with(search_text: str, terms: Iterable[str]) -> str:
         if lowered and lowered not in search_text and lowered not in new_terms:
             new_terms.append(lowered)
     return " ".join([search_text, *new_terms]).strip() if new_terms else search_text
+
+
+def search_text_without(search_text: str, *, words: Iterable[str], keep: Iterable[str]) -> str:
+    """``search_text`` without the given words (the customer's name words, e-mail, phone) nor any
+    e-mail address (a term with "@": an e-mail the customer had before a change is in there too),
+    then with ``keep`` appended again (the number, the SKUs: a name word that is also a SKU stays
+    findable). Terms are compared whole, lower-cased."""
+    dropped = {word.lower() for word in words if word}
+    remaining = [term for term in search_text.split(" ") if term and term not in dropped and "@" not in term]
+    return search_text_with(" ".join(remaining), keep)

@@ -211,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.requeue_stuck_deliveries",
         "schedule": timedelta(minutes=2),
     },
+    "channels-sync-requeue-stuck-compliance-requests": {
+        "task": "channels_sync.requeue_stuck_compliance_requests",
+        "schedule": timedelta(minutes=5),
+    },
     "channels-sync-refresh-due-tokens": {
         "task": "channels_sync.refresh_due_tokens",
         "schedule": timedelta(minutes=1),

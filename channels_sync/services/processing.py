@@ -11,10 +11,10 @@ from django.db.models import Case, F, JSONField, Value, When
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from channels_sync.enums import DeliveryState
+from channels_sync.enums import DeliveryState, StoreStatus
 from channels_sync.models import WebhookDelivery
 from channels_sync.providers.base import REGISTRY, ChannelProvider, WebhookEvent
-from channels_sync.services.stores import store_provider
+from channels_sync.services.stores import store_provider, store_uninstalled
 from integrations.errors import MalformedPayload, ProviderError
 from orders.models import Order
 from orders.services import orders_upsert_from_channel
@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 # Attempts at processing a delivery (the task retries passing channel errors up to this).
 MAX_ATTEMPTS = 7
+# Shopify: the merchant removed our app from the shop. The store is disconnected at once and its
+# tokens forgotten; the shop is never called again (``store_uninstalled``).
+APP_UNINSTALLED = "app/uninstalled"
 
 
 @dataclass(frozen=True)
@@ -108,10 +111,15 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"no provider for {store.channel}"))
     try:
         event = _event_of(provider_class, delivery)
+        if event.topic == APP_UNINSTALLED:
+            store_uninstalled(store_id=store.pk)
+            return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED))
         if event.order is not None:
             return _process_with_companions(delivery, event)
         if not event.order_id:
             return _finish(delivery, ProcessOutcome(DeliveryState.IGNORED, error=f"no order in {event.topic!r}"))
+        if store.status == StoreStatus.DISCONNECTED:  # its access is gone: the channel is not called
+            return _finish(delivery, ProcessOutcome(DeliveryState.IGNORED, error="store disconnected"))
         channel_orders = store_provider(store).fetch_orders([event.order_id])
         if not channel_orders:
             return _finish(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from channels_sync.enums import AuthKind, StoreStatus
@@ -86,13 +87,46 @@ def store_disconnect(*, account: Account, store_id: int) -> DisconnectResult:
         # secrets. The store is disconnected all the same; the merchant is told.
         except (ProviderError, MalformedPayload, SecretUnreadable) as error:
             logger.info("store %s: webhooks not removed at the channel: %s", store.pk, error)
-    with transaction.atomic():
-        store = Store.objects.select_for_update().get(account=account, pk=store_id)
-        store.status = StoreStatus.DISCONNECTED
-        store.credentials = {}
-        store.webhook_secret = ""
-        # A connect check under way is dropped with it: it would make the store active again.
-        store.connect_pending, store.connect_started_at = {}, None
-        fields = ["status", "credentials_token", "webhook_secret_token", "connect_pending_token", "connect_started_at"]
-        store.save(update_fields=fields)
+    store = store_forget(store_id=store.pk)
     return DisconnectResult(store=store, webhooks_removed=removed)
+
+
+# What a disconnected store keeps of its access: nothing. Its tokens' times and claims go with them.
+_FORGOTTEN = {
+    "status": StoreStatus.DISCONNECTED,
+    "credentials_token": "",
+    "webhook_secret_token": "",
+    # A connect check under way is dropped with it: it would make the store active again.
+    "connect_pending_token": "",
+    "connect_started_at": None,
+    "token_expires_at": None,
+    "refresh_expires_at": None,
+    "token_refreshing_until": None,
+}
+
+
+def store_forget(*, store_id: int, reason: str = "") -> Store:
+    """Mark the store disconnected and forget its secrets and tokens, without calling the channel.
+
+    From then on nothing calls the shop: pulls, token refreshes, resyncs and webhook intake all
+    leave a disconnected store alone. ``reason`` (the channel uninstalled the app, the shop's
+    data was erased) is kept as the store's last error for the merchant and support.
+    """
+    with transaction.atomic():
+        store = Store.objects.select_for_update().get(pk=store_id)
+        for field, value in _FORGOTTEN.items():
+            setattr(store, field, value)
+        fields = list(_FORGOTTEN)
+        if reason:
+            store.last_error = reason
+            fields.append("last_error")
+        store.save(update_fields=fields)
+    return store
+
+
+def store_uninstalled(*, store_id: int) -> Store:
+    """The channel says our app was uninstalled from the store's shop (Shopify ``app/uninstalled``):
+    disconnected at once, tokens and webhook secret forgotten. The shop is not called (its tokens
+    are revoked, and Shopify removes the app's webhook subscriptions itself); the orders stay."""
+    reason = _("The app was uninstalled from the shop: connect it again to sync.")
+    return store_forget(store_id=store_id, reason=reason)

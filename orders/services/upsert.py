@@ -204,9 +204,12 @@ def _order_update(*, order: Order, item: ChannelOrderLike) -> _Update | None:
         # within a second (created then paid, paid then canceled): keep what is already known.
         paid, canceled = paid or order.channel_paid, canceled or order.channel_canceled
     changes: list[str] = []
+    # A customer erased at the channel's request stays erased, whatever the channel sends later.
+    erased = order.customer_erased_at is not None
+    customer_name, customer_email = ("", "") if erased else (data.customer_name, data.customer_email)
     for attr, value in (
-        ("customer_name", data.customer_name),
-        ("customer_email", data.customer_email),
+        ("customer_name", customer_name),
+        ("customer_email", customer_email),
         ("currency", data.currency),
         ("total", data.total),
         ("channel_paid", paid),
@@ -220,7 +223,7 @@ def _order_update(*, order: Order, item: ChannelOrderLike) -> _Update | None:
     # Appended, never rebuilt: tracking numbers and supplier ids were added since.
     search_text = search_text_with(
         order.search_text,
-        [data.customer_name, data.customer_email, *(line.sku for line in data.lines), *data.extra_search_terms],
+        [customer_name, customer_email, *(line.sku for line in data.lines), *data.extra_search_terms],
     )
     if not changes and search_text == order.search_text and order.channel_updated_at == item.updated_at:
         return None

@@ -72,6 +72,14 @@ class Control:
     def update_order(self, provider: str, name: str, order_id: str, **body: Any) -> dict[str, Any]:
         return self._call("POST", f"{provider}/{name}/orders/{order_id}/update", (200,), body)["order"]
 
+    def shopify_uninstall(self, name: str, **body: Any) -> dict[str, Any]:
+        """Uninstall the Shopify app from the shop: {"revoked", "queued"}."""
+        return self._call("POST", f"shopify/{name}/uninstall", (200,), body)
+
+    def shopify_compliance(self, name: str, topic: str, **body: Any) -> dict[str, Any]:
+        """Send a compliance webhook to the app's compliance address: {"queued", "payload"}."""
+        return self._call("POST", f"shopify/{name}/compliance", (200,), {"topic": topic, **body})
+
 
 @dataclass(frozen=True)
 class ReceivedRequest:

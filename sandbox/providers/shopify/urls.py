@@ -6,7 +6,7 @@ from django.urls import path, re_path
 
 from sandbox.enums import Provider
 from sandbox.providers._channel_control import channel_control_urlpatterns
-from sandbox.providers.shopify import views
+from sandbox.providers.shopify import compliance, views
 from sandbox.providers.shopify.api import not_found
 from sandbox.providers.shopify.spec import buyer_cancel, merchant_update
 
@@ -28,4 +28,7 @@ urlpatterns = [
     re_path(r"^.*$", not_found),
 ]
 
-control_urlpatterns = channel_control_urlpatterns(Provider.SHOPIFY, cancel=buyer_cancel, update=merchant_update)
+control_urlpatterns = [
+    *channel_control_urlpatterns(Provider.SHOPIFY, cancel=buyer_cancel, update=merchant_update),
+    *compliance.control_urlpatterns,  # uninstall the app, send a compliance webhook
+]
