@@ -180,7 +180,7 @@ def _customer_redact(payload: CompliancePayload, stores: list[Store]) -> dict[st
     results = []
     for store in stores:
         orders = dict(_customer_orders(store, payload).values_list("pk", "channel_order_id"))
-        erased = orders_erase_customer(order_ids=list(orders), channel=Channel.SHOPIFY.label, words=words)
+        erased = orders_erase_customer(order_ids=list(orders), channel=str(Channel.SHOPIFY.label), words=words)
         bodies = deliveries_erase(store=store, order_ids=set(orders), channel_order_ids=set(orders.values()))
         results.append({**_store_ref(store), "orders": len(orders), "erased": list(erased.numbers), "bodies": bodies})
     return {"stores": results, "orders_named": len(payload.order_ids)}
@@ -224,7 +224,7 @@ def _shop_redact(payload: CompliancePayload, stores: list[Store]) -> dict[str, A
             skipped.append({**_store_ref(store), "status": store.status})
             continue
         order_ids = list(Order.objects.filter(store=store).values_list("pk", flat=True))
-        erased = orders_erase_customer(order_ids=order_ids, channel=Channel.SHOPIFY.label)
+        erased = orders_erase_customer(order_ids=order_ids, channel=str(Channel.SHOPIFY.label))
         deliveries = WebhookDelivery.objects.filter(store=store).delete()[0]
         attempts = ProviderAttempt.objects.filter(store=store).delete()[0]
         ChannelAuthorization.objects.filter(Q(store=store) | Q(channel=Channel.SHOPIFY, shop=payload.shop_domain)).delete()
