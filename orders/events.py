@@ -87,5 +87,8 @@ def event_duplicate_confirmed(*, order: Order, actor: AbstractBaseUser | None) -
 def events_customer_erased(*, orders: Sequence[Order], channel: str) -> None:
     """The customer's personal data was erased at the channel's request; says nothing about them."""
     OrderEvent.objects.bulk_create(
-        [OrderEvent(order=order, type=OrderEventType.CUSTOMER_ERASED, parameters={"channel": channel}) for order in orders]
+        [
+            OrderEvent(order=order, type=OrderEventType.CUSTOMER_ERASED, parameters={"channel": channel})
+            for order in orders
+        ]
     )

@@ -71,7 +71,7 @@ def test_the_order_center_lists_the_erased_order_and_search_no_longer_finds_the_
     # then the order is listed, without its customer
     page = center(member_client, status="new")
     assert order_numbers(page) == ["#1001"]
-    assert b"Olivia" not in page.content and b"olivia" not in page.content
+    assert b"olivia" not in page.content.lower()
     # and search finds it by number, SKU and tracking number, not by the customer
     for query in ("olivia", "martin@example.com", "Olivia Martin", "old.olivia@example.net", "example.com"):
         assert order_numbers(center(member_client, status="new", q=query)) == [], query

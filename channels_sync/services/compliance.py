@@ -196,9 +196,11 @@ def _data_request(payload: CompliancePayload, stores: list[Store]) -> dict[str, 
     held = []
     for store in stores:
         orders = list(
-            _customer_orders(store, payload).values("pk", "number", "channel_order_id", "customer_name", "customer_email")
+            _customer_orders(store, payload).values(
+                "pk", "number", "channel_order_id", "customer_name", "customer_email"
+            )
         )
-        fields = {label for key, label in _HELD_FIELDS if any(order[key] for order in orders)}
+        fields = {label for key, label in _HELD_FIELDS if any(order.get(key) for order in orders)}
         if fields:
             fields.add("search text")
         bodies = deliveries_holding(
@@ -227,7 +229,9 @@ def _shop_redact(payload: CompliancePayload, stores: list[Store]) -> dict[str, A
         erased = orders_erase_customer(order_ids=order_ids, channel=str(Channel.SHOPIFY.label))
         deliveries = WebhookDelivery.objects.filter(store=store).delete()[0]
         attempts = ProviderAttempt.objects.filter(store=store).delete()[0]
-        ChannelAuthorization.objects.filter(Q(store=store) | Q(channel=Channel.SHOPIFY, shop=payload.shop_domain)).delete()
+        ChannelAuthorization.objects.filter(
+            Q(store=store) | Q(channel=Channel.SHOPIFY, shop=payload.shop_domain)
+        ).delete()
         store_forget(store_id=store.pk, reason=_("The shop's data was erased at Shopify's request."))
         erased_stores.append(
             {**_store_ref(store), "orders": len(erased.order_ids), "deliveries": deliveries, "attempts": attempts}

@@ -164,7 +164,8 @@ def test_customer_redact_erases_the_customer_from_their_orders_and_webhook_bodie
         state=DeliveryState.PROCESSED,
     )  # fmt: skip
     waiting = WebhookDelivery.objects.create(
-        store=shop_store, dedupe_key="d-2", topic="fulfillments/create", headers={"X-Shopify-Topic": "fulfillments/create"},
+        store=shop_store, dedupe_key="d-2", topic="fulfillments/create",
+        headers={"X-Shopify-Topic": "fulfillments/create"},
         body=b'{"order_id": 4502, "email": "olivia"}', state=DeliveryState.RECEIVED,
     )  # fmt: skip
     liams = WebhookDelivery.objects.create(

@@ -134,7 +134,9 @@ def test_customers_redact_from_the_sandbox_erases_the_customer_and_the_order_cen
     store = result.store
     assert store.shop_id == "redact-shop.myshopify.com"
     target = Order.objects.filter(store=store).order_by("number").first()
-    assert target is not None and target.customer_email and target.customer_name
+    assert target is not None
+    assert target.customer_email
+    assert target.customer_name
     name, email = target.customer_name, target.customer_email
     others = set(Order.objects.filter(store=store).exclude(customer_email=email).values_list("number", flat=True))
     # when the sandbox sends customers/redact for that customer to the app's compliance address
@@ -154,7 +156,8 @@ def test_customers_redact_from_the_sandbox_erases_the_customer_and_the_order_cen
     assert order_numbers(center(member_client, status="new", q=target.number)) == [target.number]
     # and the webhook bodies of that order were emptied
     bodies = [bytes(d.body) for d in WebhookDelivery.objects.filter(store=store) if target.pk in d.order_ids]
-    assert bodies and set(bodies) == {b""}
+    assert bodies
+    assert set(bodies) == {b""}
 
 
 def test_a_compliance_webhook_signed_with_another_secret_is_refused_and_retried(

@@ -83,9 +83,7 @@ def compliance_payload(
         orders = list(
             account.channel_orders.filter(customer__email=email).order_by("id").values_list("external_id", flat=True)
         )
-    phone = next(
-        (o.customer.get("phone") for o in account.channel_orders.filter(customer__email=email)[:1]), None
-    )
+    phone = next((o.customer.get("phone") for o in account.channel_orders.filter(customer__email=email)[:1]), None)
     customer = {"id": customer_id(email) if email else None, "email": email or None, "phone": phone}
     order_ids = [int(order_id) for order_id in orders]
     if topic == "customers/redact":
