@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,44 +127,46 @@ def _request_of(request: HttpRequest, name: str) -> tuple[SimApp, SimAccount, di
     return found[0], account, body
 
 
-@csrf_exempt
-@require_POST
-def uninstall(request: HttpRequest, name: str) -> JsonResponse:
-    try:
-        app, account, _body = _request_of(request, name)
-    except ValueError as exc:
-        return _error(str(exc))
-    except LookupError as exc:
-        return _error(str(exc), status=404)
+# A control call: (app, shop, body) → the answer; ValueError (400) when the body is refused.
+ControlCall = Callable[[SimApp, SimAccount, dict[str, Any]], dict[str, Any]]
+
+
+def _control_view(call: ControlCall) -> Callable[..., JsonResponse]:
+    @csrf_exempt
+    @require_POST
+    def view(request: HttpRequest, name: str) -> JsonResponse:
+        try:
+            app, account, body = _request_of(request, name)
+            return json_response(call(app, account, body))
+        except ValueError as exc:
+            return _error(str(exc))
+        except LookupError as exc:
+            return _error(str(exc), status=404)
+
+    return view
+
+
+def _uninstall(app: SimApp, account: SimAccount, body: dict[str, Any]) -> dict[str, Any]:
     revoked, queued = app_uninstall(app=app, account=account)
-    return json_response({"revoked": revoked, "queued": queued})
+    return {"revoked": revoked, "queued": queued}
 
 
-@csrf_exempt
-@require_POST
-def compliance(request: HttpRequest, name: str) -> JsonResponse:
-    try:
-        app, account, body = _request_of(request, name)
-    except ValueError as exc:
-        return _error(str(exc))
-    except LookupError as exc:
-        return _error(str(exc), status=404)
+def _compliance(app: SimApp, account: SimAccount, body: dict[str, Any]) -> dict[str, Any]:
     topic, email, orders = body.get("topic"), body.get("email", ""), body.get("orders")
     if topic not in COMPLIANCE_TOPICS:
-        return _error(f"topic must be one of {list(COMPLIANCE_TOPICS)}")
+        raise ValueError(f"topic must be one of {list(COMPLIANCE_TOPICS)}")
     if not isinstance(email, str) or len(email) > 254:
-        return _error("email must be a string")
+        raise ValueError("email must be a string")
     if orders is not None and (
         not isinstance(orders, list) or not all(str(order).isdigit() and len(str(order)) < 20 for order in orders)
     ):
-        return _error("orders must be a list of order ids")
-    payload = compliance_send(
-        app=app, account=account, topic=topic, email=email, orders=None if orders is None else [str(o) for o in orders]
-    )
-    return json_response({"queued": 1, "payload": payload})
+        raise ValueError("orders must be a list of order ids")
+    listed = None if orders is None else [str(order) for order in orders]
+    payload = compliance_send(app=app, account=account, topic=topic, email=email, orders=listed)
+    return {"queued": 1, "payload": payload}
 
 
 control_urlpatterns = [
-    path("<str:name>/uninstall", uninstall, name="sandbox-shopify-uninstall"),
-    path("<str:name>/compliance", compliance, name="sandbox-shopify-compliance"),
+    path("<str:name>/uninstall", _control_view(_uninstall), name="sandbox-shopify-uninstall"),
+    path("<str:name>/compliance", _control_view(_compliance), name="sandbox-shopify-compliance"),
 ]
