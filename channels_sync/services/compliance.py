@@ -229,9 +229,10 @@ def _shop_redact(payload: CompliancePayload, stores: list[Store]) -> dict[str, A
         erased = orders_erase_customer(order_ids=order_ids, channel=str(Channel.SHOPIFY.label))
         deliveries = WebhookDelivery.objects.filter(store=store).delete()[0]
         attempts = ProviderAttempt.objects.filter(store=store).delete()[0]
-        ChannelAuthorization.objects.filter(
-            Q(store=store) | Q(channel=Channel.SHOPIFY, shop=payload.shop_domain)
-        ).delete()
+        # Its approvals, and the shop's spent ones (they may hold a grant); one under way is left to
+        # the merchant installing now.
+        spent = Q(channel=Channel.SHOPIFY, shop=payload.shop_domain, used_at__isnull=False)
+        ChannelAuthorization.objects.filter(Q(store=store) | spent).delete()
         store_forget(store_id=store.pk, reason=_("The shop's data was erased at Shopify's request."))
         erased_stores.append(
             {**_store_ref(store), "orders": len(erased.order_ids), "deliveries": deliveries, "attempts": attempts}
