@@ -124,22 +124,29 @@ class ShopifyConnectForm(ConnectForm):
         return data
 
 
-class WooCommerceConnectForm(ConnectForm):
+class WooCommerceSiteForm(ConnectForm):
+    """A store name and a WordPress site address, checked by the host policy as typed: what the
+    approval path asks (``/wc-auth/v1/authorize``), and the start of the pasted-keys form."""
+
     channel = Channel.WOOCOMMERCE
-    credential_fields = ("consumer_key", "consumer_secret")
 
     base_url = StoreUrlField(
         assume_scheme="https", label=_("Site URL"), max_length=500, help_text=_("The WordPress site address")
     )
-    consumer_key = _secret(_("Consumer key"))
-    consumer_secret = _secret(_("Consumer secret"))
-    webhook_secret = _secret(_("Webhook secret"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("base_url"):
             self.check_address("base_url", self.typed_url("base_url"))
         return data
+
+
+class WooCommerceConnectForm(WooCommerceSiteForm):
+    credential_fields = ("consumer_key", "consumer_secret")
+
+    consumer_key = _secret(_("Consumer key"))
+    consumer_secret = _secret(_("Consumer secret"))
+    webhook_secret = _secret(_("Webhook secret"))
 
 
 class TikTokConnectForm(ConnectForm):
@@ -171,6 +178,17 @@ CONNECT_FORMS: dict[str, type[ConnectForm]] = {
     Channel.WOOCOMMERCE: WooCommerceConnectForm,
     Channel.TIKTOK: TikTokConnectForm,
 }
+
+
+# The approval-page path of a channel (the operator's app), shown above its advanced form; its
+# prefix on the stores page is "<channel>-app".
+APP_CONNECT_FORMS: dict[str, type[ConnectForm]] = {
+    Channel.WOOCOMMERCE: WooCommerceSiteForm,
+}
+
+
+def app_form_prefix(channel: str) -> str:
+    return f"{channel}-app"
 
 
 def update_form_for(store: Store, *, data: Any = None) -> ConnectForm:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from channels_sync import views, views_tiktok
+from channels_sync import views, views_tiktok, views_woocommerce
 
 app_name = "channels_sync"
 
@@ -13,6 +13,14 @@ urlpatterns = [
     path("stores/tiktok/shops/<int:authorization_id>/", views_tiktok.tiktok_shops, name="tiktok_shops"),
     path("stores/<int:store_id>/tiktok/reconnect/", views_tiktok.tiktok_reconnect, name="tiktok_reconnect"),
     path("stores/connect/<str:channel>/", views.store_connect_view, name="connect"),
+    path("stores/woocommerce/authorize/", views_woocommerce.woocommerce_authorize, name="woocommerce_authorize"),
+    path("stores/woocommerce/callback/", views_woocommerce.woocommerce_callback, name="woocommerce_callback"),
+    path("stores/woocommerce/return/", views_woocommerce.woocommerce_return_view, name="woocommerce_return"),
+    path(
+        "stores/<int:store_id>/woocommerce/reconnect/",
+        views_woocommerce.woocommerce_reconnect,
+        name="woocommerce_reconnect",
+    ),
     path("stores/<int:store_id>/credentials/", views.store_credentials_update, name="credentials"),
     path("stores/<int:store_id>/discard/", views.store_discard_view, name="discard"),
     path("stores/<int:store_id>/pause/", views.store_pause, name="pause"),

@@ -21,7 +21,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from accounts.decorators import account_required, owner_required
 from accounts.navigation import redirect_to_next
 from channels_sync import selectors, tasks
-from channels_sync.forms import CONNECT_FORMS, ConnectForm, update_form_for
+from channels_sync.forms import APP_CONNECT_FORMS, CONNECT_FORMS, ConnectForm, app_form_prefix, update_form_for
 from channels_sync.models import Store
 from channels_sync.services import (
     ConnectError,
@@ -101,7 +101,12 @@ def _render_stores(
     forms, update_forms = forms or {}, update_forms or {}
     stores = list(selectors.stores_with_health(account=account))
     connect_forms = [
-        {"channel": channel, "label": Channel(channel).label, "form": forms.get(channel) or form_class(prefix=channel)}
+        {
+            "channel": channel,
+            "label": Channel(channel).label,
+            "form": forms.get(channel) or form_class(prefix=channel),
+            "app_form": _app_form(channel, forms),  # the approval-page path, where the channel has one
+        }
         for channel, form_class in CONNECT_FORMS.items()
     ]
     now = timezone.now()
@@ -125,6 +130,12 @@ def _render_stores(
     response = render(request, template, context, status=status)
     response["Vary"] = "HX-Request"
     return response
+
+
+def _app_form(channel: str, forms: dict[str, ConnectForm]) -> ConnectForm | None:
+    prefix = app_form_prefix(channel)
+    form_class = APP_CONNECT_FORMS.get(channel)
+    return forms.get(prefix) or (form_class(prefix=prefix) if form_class else None)
 
 
 @require_GET

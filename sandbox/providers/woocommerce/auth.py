@@ -7,6 +7,11 @@ Then, over HTTP or HTTPS, OAuth 1.0a one-legged: the oauth_* parameters in the q
 ``METHOD&rawurlencode(url)&rawurlencode(sorted "k=v" pairs joined by &)``, HMAC-SHA1 or
 HMAC-SHA256 keyed with ``consumer_secret&``, a timestamp within 15 minutes and an unused
 nonce. Nothing presented = anonymous, which the endpoint then refuses with 401.
+
+Any of the site's keys is accepted (``keys.site_keys``: the control API's pair and the ones made
+by the authorization endpoint); a key's permissions are then checked as
+``WC_REST_Authentication::check_permissions`` does: a read key may not write, a write key may
+not read.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from sandbox.models import SimAccount
+from sandbox.providers.woocommerce.keys import ApiKey, key_find
 
 OAUTH_PARAMS = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")
 TIMESTAMP_WINDOW = 15 * 60
 ALGORITHMS = {"HMAC-SHA1": hashlib.sha1, "HMAC-SHA256": hashlib.sha256}
+READ_METHODS = ("GET", "HEAD")
 
 
 @dataclass(frozen=True)
@@ -67,11 +74,7 @@ def _header_params(request: HttpRequest) -> dict[str, str]:
     return {key: unquote(value) for key, value in re.findall(r'(\w+)="([^"]*)"', header[6:])}
 
 
-def _key_matches(site: SimAccount, key: str) -> bool:
-    return hmac.compare_digest(str(site.credentials.get("consumer_key", "")).encode(), key.encode())
-
-
-def _basic(request: HttpRequest, site: SimAccount) -> bool:
+def _basic(request: HttpRequest, site: SimAccount) -> ApiKey | None:
     key, secret = request.GET.get("consumer_key", ""), request.GET.get("consumer_secret", "")
     header = request.headers.get("Authorization", "")
     if not (key and secret) and header.lower().startswith("basic "):
@@ -79,24 +82,26 @@ def _basic(request: HttpRequest, site: SimAccount) -> bool:
             key, _, secret = base64.b64decode(header[6:].strip()).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             key, secret = "", ""
-    if not key or not secret or not _key_matches(site, key):
-        return False  # as WooCommerce: an unknown key over Basic is just "not authenticated"
-    if not hmac.compare_digest(str(site.credentials.get("consumer_secret", "")).encode(), secret.encode()):
+    found = key_find(site, key) if key and secret else None
+    if found is None:
+        return None  # as WooCommerce: an unknown key over Basic is just "not authenticated"
+    if not hmac.compare_digest(found.consumer_secret.encode(), secret.encode()):
         raise WooAuthError("woocommerce_rest_authentication_error", "Consumer secret is invalid.")
-    return True
+    return found
 
 
-def _oauth(request: HttpRequest, site: SimAccount) -> bool:
+def _oauth(request: HttpRequest, site: SimAccount) -> ApiKey | None:
     params = {**request.GET.dict(), **request.POST.dict(), **_header_params(request)}
     missing = [name for name in OAUTH_PARAMS if not params.get(name)]
     if len(missing) == len(OAUTH_PARAMS):
-        return False
+        return None
     if missing:
         noun = "parameter" if len(missing) == 1 else "parameters"
         raise WooAuthError(
             "woocommerce_rest_authentication_missing_parameter", f"Missing OAuth {noun} {', '.join(missing)}"
         )
-    if not _key_matches(site, params["oauth_consumer_key"]):
+    found = key_find(site, params["oauth_consumer_key"])
+    if found is None:
         raise WooAuthError("woocommerce_rest_authentication_error", "Consumer key is invalid.")
     if params["oauth_signature_method"] not in ALGORITHMS:
         raise WooAuthError("woocommerce_rest_authentication_error", "Invalid signature - signature method is invalid.")
@@ -105,7 +110,7 @@ def _oauth(request: HttpRequest, site: SimAccount) -> bool:
         method=request.method or "GET",
         url=url,
         params=params,
-        consumer_secret=str(site.credentials.get("consumer_secret", "")),
+        consumer_secret=found.consumer_secret,
         signature_method=params["oauth_signature_method"],
     )
     given = params["oauth_signature"].replace(" ", "+")
@@ -123,11 +128,26 @@ def _oauth(request: HttpRequest, site: SimAccount) -> bool:
     nonce_key = f"sandbox:wc-nonce:{site.pk}:{hashlib.sha256(params['oauth_nonce'].encode()).hexdigest()}"
     if not cache.add(nonce_key, 1, TIMESTAMP_WINDOW * 2):
         raise WooAuthError("woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used.")
-    return True
+    return found
+
+
+def _check_permissions(method: str, key: ApiKey) -> None:
+    lacking = ""
+    if key.permissions == "read" and method not in READ_METHODS:
+        lacking = "write"
+    elif key.permissions == "write" and method in READ_METHODS:
+        lacking = "read"
+    if lacking:
+        message = f"The API key provided does not have {lacking} permissions."
+        raise WooAuthError("woocommerce_rest_authentication_error", message)
 
 
 def authenticate(request: HttpRequest, site: SimAccount) -> bool:
-    """True when the request carries the site's key; raises WooAuthError for a failed attempt."""
-    if is_https(request) and _basic(request, site):
-        return True
-    return _oauth(request, site)
+    """True when the request carries one of the site's keys, allowed this method; raises
+    WooAuthError for a failed attempt."""
+    found = _basic(request, site) if is_https(request) else None
+    found = found or _oauth(request, site)
+    if found is None:
+        return False
+    _check_permissions(request.method or "GET", found)
+    return True

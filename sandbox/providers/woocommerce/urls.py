@@ -1,4 +1,5 @@
-"""Routes under /sandbox/woocommerce/ (REST API) and /sandbox/_control/woocommerce/ (control extras).
+"""Routes under /sandbox/woocommerce/ (REST API, the wc-auth endpoint) and /sandbox/_control/woocommerce/
+(control extras).
 
 WordPress accepts a trailing slash on REST routes, so every route here does too.
 """
@@ -15,6 +16,7 @@ from sandbox.enums import Provider
 from sandbox.providers._channel_control import channel_control_urlpatterns
 from sandbox.providers.woocommerce import views
 from sandbox.providers.woocommerce.api import no_route
+from sandbox.providers.woocommerce.authorize import auth_endpoint
 from sandbox.providers.woocommerce.spec import buyer_cancel, merchant_update
 
 SITE = r"^(?P<site>[-a-zA-Z0-9_]+)/wp-json/"
@@ -44,6 +46,9 @@ urlpatterns = [
         _int_kwargs(views.shipment_trackings),
     ),
     re_path(SITE + r".*$", no_route),
+    re_path(
+        r"^(?P<site>[-a-zA-Z0-9_]+)/wc-auth/v1/(?P<route>[a-z_]+)/?$", auth_endpoint, name="sandbox-woocommerce-auth"
+    ),
     path("<slug:site>", views.site_root, name="sandbox-woocommerce-site"),
     path("<slug:site>/", views.site_root),
 ]
