@@ -118,7 +118,7 @@ def auth_endpoint(request: HttpRequest, site: str, route: str) -> HttpResponse:
 
 
 def _grant_page(request: HttpRequest, site: SimAccount, data: dict[str, str]) -> HttpResponse:
-    granted = f"{request.path.rsplit('/', 1)[0]}/access_granted"
+    granted = request.build_absolute_uri(f"{request.path.rstrip('/').rsplit('/', 1)[0]}/access_granted")
     granted_url = with_query(granted, **{name: data[name] for name in PARAMS}, wc_auth_nonce=_nonce(site, data))
     context = {
         "app_name": data["app_name"],
