@@ -54,9 +54,8 @@ def link(pattern: re.Pattern[str], html: str) -> str:
 
 def client_for(site: dict[str, Any], keys: dict[str, Any]) -> API:
     """The official client, as WooCommerce's docs build it, with a key pair."""
-    return API(
-        url=site["base_url"], consumer_key=keys["consumer_key"], consumer_secret=keys["consumer_secret"], version="wc/v3"
-    )
+    key, secret = keys["consumer_key"], keys["consumer_secret"]
+    return API(url=site["base_url"], consumer_key=key, consumer_secret=secret, version="wc/v3", timeout=10)
 
 
 def new_keys(site: dict[str, Any]) -> list[dict[str, Any]]:
