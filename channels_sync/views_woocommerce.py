@@ -39,6 +39,11 @@ def _session_key(request: HttpRequest) -> str:
     return request.session.session_key or ""
 
 
+def _user_id(request: HttpRequest) -> int:
+    """The signed-in owner's id (``owner_required`` let only a signed-in user through)."""
+    return int(request.user.pk or 0)
+
+
 @require_POST
 @owner_required
 def woocommerce_authorize(request: HttpRequest) -> HttpResponse:
@@ -49,7 +54,7 @@ def woocommerce_authorize(request: HttpRequest) -> HttpResponse:
         try:
             url = woocommerce_authorize_start(
                 account=request.account,  # type: ignore[attr-defined]
-                user_id=request.user.pk,
+                user_id=_user_id(request),
                 session_key=_session_key(request),
                 name=form.cleaned_data["name"],
                 site_url=form.typed_url("base_url"),
@@ -69,7 +74,7 @@ def woocommerce_reconnect(request: HttpRequest, store_id: int) -> HttpResponse:
     try:
         url = woocommerce_authorize_start(
             account=store.account,
-            user_id=request.user.pk,
+            user_id=_user_id(request),
             session_key=_session_key(request),
             name=store.name,
             site_url=store.base_url,
