@@ -58,6 +58,13 @@ def client_for(site: dict[str, Any], keys: dict[str, Any]) -> API:
     return API(url=site["base_url"], consumer_key=key, consumer_secret=secret, version="wc/v3", timeout=10)
 
 
+def approve(site: dict[str, Any], receiver: WebhookReceiver, **changes: str) -> tuple[requests.Response, Any]:
+    """Open the approval page and press Approve: (the site's answer, the JSON the callback got)."""
+    page = authorize(site, **params_for(receiver, **changes))
+    answer = requests.get(link(APPROVE, page.text), allow_redirects=False, timeout=30)
+    return answer, json.loads(receiver.wait_for(1)[0].body)
+
+
 def new_keys(site: dict[str, Any]) -> list[dict[str, Any]]:
     return list(SimAccount.objects.get(name=site["name"]).options.get("api_keys", []))
 
@@ -113,16 +120,9 @@ def test_approve_posts_a_new_key_pair_as_json_then_sends_the_browser_back(
 
 
 def test_a_read_key_may_read_but_not_write(site: dict[str, Any], webhook_receiver: WebhookReceiver) -> None:
-    page = authorize(site, **params_for(webhook_receiver, scope="read"))
-    requests.get(link(APPROVE, page.text), allow_redirects=False, timeout=30)
-    body = json.loads(webhook_receiver.wait_for(1)[0].body)
+    _, body = approve(site, webhook_receiver, scope="read")
     assert body["key_permissions"] == "read"
-    wcapi = API(
-        url=site["base_url"],
-        consumer_key=body["consumer_key"],
-        consumer_secret=body["consumer_secret"],
-        version="wc/v3",
-    )
+    wcapi = client_for(site, body)
     assert wcapi.get("orders").status_code == 200
     refused = wcapi.post("webhooks", {"topic": "order.created", "delivery_url": "https://app.example.com/hook"})
     assert refused.status_code == 401
@@ -133,18 +133,11 @@ def test_a_callback_that_does_not_answer_200_gets_the_error_page_and_the_key_is_
     site: dict[str, Any], webhook_receiver: WebhookReceiver
 ) -> None:
     webhook_receiver.status = 201  # WooCommerce wants exactly 200
-    page = authorize(site, **params_for(webhook_receiver))
-    answer = requests.get(link(APPROVE, page.text), allow_redirects=False, timeout=30)
+    answer, body = approve(site, webhook_receiver)
     assert answer.status_code == 401
     assert "unable to send the consumer data" in answer.text
-    body = json.loads(webhook_receiver.wait_for(1)[0].body)
     assert new_keys(site) == []
-    wcapi = API(
-        url=site["base_url"],
-        consumer_key=body["consumer_key"],
-        consumer_secret=body["consumer_secret"],
-        version="wc/v3",
-    )
+    wcapi = client_for(site, body)
     assert wcapi.get("orders").status_code == 401
 
 
@@ -174,9 +167,7 @@ def test_an_approve_link_with_a_changed_parameter_is_refused(
 def test_revoking_the_apps_keys_from_the_control_api_leaves_the_sites_own(
     site: dict[str, Any], webhook_receiver: WebhookReceiver, control: Control
 ) -> None:
-    page = authorize(site, **params_for(webhook_receiver))
-    requests.get(link(APPROVE, page.text), allow_redirects=False, timeout=30)
-    body = json.loads(webhook_receiver.wait_for(1)[0].body)
+    _, body = approve(site, webhook_receiver)
     control.options("woocommerce", "auth-site", api_keys=None)
     revoked = API(url=site["base_url"], consumer_key=body["consumer_key"], consumer_secret=body["consumer_secret"])
     assert revoked.get("orders").status_code == 401
