@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from channels_sync import views, views_tiktok, views_woocommerce
+from channels_sync import views, views_shopify, views_tiktok, views_woocommerce
 
 app_name = "channels_sync"
 
@@ -21,6 +21,9 @@ urlpatterns = [
         views_woocommerce.woocommerce_reconnect,
         name="woocommerce_reconnect",
     ),
+    path("stores/shopify/install/", views_shopify.shopify_install, name="shopify_install"),
+    path("stores/shopify/callback/", views_shopify.shopify_callback, name="shopify_callback"),
+    path("stores/<int:store_id>/shopify/reconnect/", views_shopify.shopify_reconnect, name="shopify_reconnect"),
     path("stores/<int:store_id>/credentials/", views.store_credentials_update, name="credentials"),
     path("stores/<int:store_id>/discard/", views.store_discard_view, name="discard"),
     path("stores/<int:store_id>/pause/", views.store_pause, name="pause"),

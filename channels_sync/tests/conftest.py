@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from celery import current_app
 
+from channels_sync.tests.shopify_app import shopify_app  # noqa: F401 - fixture
 from sandbox.tests.conftest import control, sandbox_url, webhook_receiver  # noqa: F401
 from tests.conftest import (  # noqa: F401 - fixtures
     _fast_password_hashing,

@@ -65,7 +65,8 @@ class ShopifyClient(ProviderHttpClient):
         return f"Shopify refused the access token ({response.status_code}): {self.credentials_hint}"
 
     def prepare(self, method: str, url: str, params: Params, body: bytes) -> tuple[Params, Headers]:
-        return params, {"X-Shopify-Access-Token": self.access_token, "Accept": "application/json"}
+        # An app-connected store's expiring token comes from its token source, per attempt.
+        return params, {"X-Shopify-Access-Token": self.attempt_token(self.access_token), "Accept": "application/json"}
 
     @property
     def headroom(self) -> int:

@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.shopify.client import MAX_LIMIT, ORDER_TOPICS, ShopifyClient
 from channels_sync.providers.shopify.mapping import order_from_json, orders_from_json
+from channels_sync.providers.shopify.oauth import grant_refresh
 from integrations.errors import MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object
-from integrations.http import Attempt, header
+from integrations.http import Attempt, AttemptRecorder, header
+from integrations.oauth import TokenGrant
 from integrations.signing import hmac_sha256_base64, signature_matches
 from orders.enums import Channel
 
@@ -104,3 +106,10 @@ class ShopifyProvider(ChannelProvider):
             return WebhookEvent(dedupe_key, topic, order.data.channel_order_id, order, extra)
         order_id = payload.get("order_id")
         return WebhookEvent(dedupe_key, topic, str(order_id) if order_id else None, None, extra)
+
+    @classmethod
+    def refresh_grant(
+        cls, *, base_url: str, credentials: Mapping[str, str], recorder: AttemptRecorder | None = None
+    ) -> TokenGrant:
+        """The store's expiring offline token renewed with its refresh token (``oauth.grant_refresh``)."""
+        return grant_refresh(base_url=base_url, refresh_token=credentials.get("refresh_token", ""), recorder=recorder)

@@ -4,6 +4,8 @@ Idempotent: accounts are created once (with a first batch of orders); later runs
 sure the clock runs at the demo speed. The demo account's stores (from ``seed_demo``) are
 connected to the sandbox shops — base URL, credentials, webhook subscriptions — so the world
 tick (beat, every 10 s) brings new orders that reach the order center by webhook and pull.
+The demo Shopify store is connected as the dev profile's Shopify app (``sandbox.oauth_apps``):
+an expiring offline token and its refresh token, refreshed by beat like any installed shop's.
 The connection is written directly rather than through ``store_connect``: that checks the
 credentials live, and the sandbox is not serving yet when this runs.
 """
@@ -17,13 +19,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from accounts.models import Account
 from channels_sync.enums import AuthKind
 from channels_sync.models import Store
 from channels_sync.services.stores import webhook_url_for
-from sandbox.clock import clock_set
-from sandbox.models import SimAccount, WebhookSubscription
+from sandbox import grants as shopify_grants
+from sandbox.clock import clock_set, sim_now
+from sandbox.models import SimAccount, SimApp, WebhookSubscription
+from sandbox.oauth_apps import dev_apps_ensure
 from sandbox.providers._state import options_update
 from sandbox.providers.tiktok.sellers import grant_issue, seller_shops, tiktok_app_ensure, token_data
 from sandbox.registry import PROVIDERS
@@ -70,6 +75,7 @@ class Command(BaseCommand):
                 spec.create_orders(account, count=first_orders, seed=7, **extra)
             created.append(f"{provider}:{name}")
         clock_set(speed=options["speed"])
+        dev_apps_ensure()  # the dev profile's operator apps, known to the install pages and token endpoints
         connected = _connect_demo_stores()
         self.stdout.write(json.dumps({"created": created, "connected": connected, "clock_speed": options["speed"]}))
 
@@ -93,10 +99,11 @@ def _connect_demo_stores() -> list[str]:
         store, _ = Store.objects.get_or_create(
             account=account, name=store_name, defaults={"channel": provider, "domain": shop_name}
         )
-        credentials = dict(shop.credentials)
-        store.webhook_secret = credentials.pop("webhook_secret", "")
-        store.credentials = credentials
         store.base_url = base_url
+        if not (provider == "shopify" and _as_installed_app(store, shop)):
+            credentials = dict(shop.credentials)
+            store.webhook_secret = credentials.pop("webhook_secret", "")
+            store.credentials = credentials
         if provider == "tiktok" and settings.TIKTOK_APP_KEY:
             _as_tiktok_app(store, shop)
         store.save()
@@ -131,3 +138,24 @@ def _as_tiktok_app(store: Store, shop: SimAccount) -> None:
     store.auth_kind = AuthKind.APP
     store.token_expires_at = datetime.fromtimestamp(data["access_token_expire_in"], tz=UTC)
     store.refresh_expires_at = datetime.fromtimestamp(data["refresh_token_expire_in"], tz=UTC)
+
+
+def _as_installed_app(store: Store, shop: SimAccount) -> bool:
+    """The demo Shopify store connected as the dev profile's app: an expiring offline token and its
+    refresh token, as an install gives (beat refreshes them from then on); one connected so at an
+    earlier run keeps its tokens. False without the dev app (its settings empty): the shop's
+    custom-app token is used instead."""
+    app = SimApp.objects.filter(provider="shopify", client_id=settings.SHOPIFY_CLIENT_ID).first()
+    if app is None or not settings.SHOPIFY_CLIENT_ID:
+        return False
+    store.domain = f"{shop.name}.myshopify.com"
+    if store.auth_kind == AuthKind.APP and store.credentials.get("refresh_token"):
+        return True
+    grant = shopify_grants.grant_issue(app=app, account=shop, scope=settings.SHOPIFY_SCOPES)
+    now, sim = timezone.now(), sim_now()
+    store.auth_kind = AuthKind.APP
+    store.credentials = {"access_token": grant.access_token, "refresh_token": grant.refresh_token or ""}
+    store.webhook_secret = app.client_secret  # Shopify signs an app's webhooks with its client secret
+    store.token_expires_at = now + (grant.access_expires_at - sim) if grant.access_expires_at else None
+    store.refresh_expires_at = now + (grant.refresh_expires_at - sim) if grant.refresh_expires_at else None
+    return True

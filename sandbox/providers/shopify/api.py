@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.enums import Provider
+from sandbox.grants import grant_token_accepted
 from sandbox.http import json_response, parse_json_body
 from sandbox.models import SimAccount
 from sandbox.providers._faults import FaultShape, fault_response
@@ -72,7 +73,9 @@ def access_token_accepted(account: SimAccount, token: str) -> bool:
     """The shop's own custom-app token (``credentials.access_token``, never expires), or an
     unexpired, unrevoked token the shop's install of an app was issued (``SimGrant``)."""
     expected = str(account.credentials.get("access_token", ""))
-    return bool(token) and hmac.compare_digest(token.encode(), expected.encode())
+    if token and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return True
+    return grant_token_accepted(account, token)
 
 
 def shopify_api(*methods: str) -> Callable[[ShopifyView], ShopifyView]:

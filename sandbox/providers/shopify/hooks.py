@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sandbox.grants import installed_app_secret
 from sandbox.models import ChannelOrder, SimAccount, WebhookSubscription
 from sandbox.providers.shopify.render import API_VERSION, order_json, shop_domain
 from sandbox.webhooks import webhook_enqueue
@@ -65,7 +66,8 @@ def webhook_emit(*, account: SimAccount, topic: str, payload: dict[str, Any]) ->
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     event_id = str(uuid.uuid4())
     triggered_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    signature = shopify_hmac(account.credentials["webhook_secret"], body.encode())
+    # An app installed on the shop signs with its client secret (Shopify); a custom app with the shop's.
+    signature = shopify_hmac(installed_app_secret(account) or account.credentials["webhook_secret"], body.encode())
     for subscription in subscriptions:
         webhook_enqueue(
             account=account,

@@ -1,4 +1,5 @@
-"""Routes under /sandbox/shopify/ (the Admin API) and /sandbox/_control/shopify/ (control extras)."""
+"""Routes under /sandbox/shopify/ (the Admin API, the install page and token endpoint) and
+/sandbox/_control/shopify/ (control extras: buyer cancel, merchant update, the app grants)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.urls import path, re_path
 
 from sandbox.enums import Provider
 from sandbox.providers._channel_control import channel_control_urlpatterns
-from sandbox.providers.shopify import compliance, views
+from sandbox.providers.shopify import compliance, oauth, views
 from sandbox.providers.shopify.api import not_found
 from sandbox.providers.shopify.spec import buyer_cancel, merchant_update
 
@@ -24,6 +25,8 @@ urlpatterns = [
     path(API + "webhooks.json", views.webhooks),
     path(API + "webhooks/<int:webhook_id>.json", views.webhook_detail),
     path(API + "<path:rest>", views.unknown_endpoint),
+    path("<slug:shop>/admin/oauth/authorize", oauth.authorize, name="sandbox-shopify-authorize"),
+    path("<slug:shop>/admin/oauth/access_token", oauth.access_token, name="sandbox-shopify-access-token"),
     path("<slug:shop>", not_found, name="sandbox-shopify-shop"),
     re_path(r"^.*$", not_found),
 ]
@@ -31,4 +34,7 @@ urlpatterns = [
 control_urlpatterns = [
     *channel_control_urlpatterns(Provider.SHOPIFY, cancel=buyer_cancel, update=merchant_update),
     *compliance.control_urlpatterns,  # uninstall the app, send a compliance webhook
+    path("<str:name>/grants", oauth.control_grants),
+    path("<str:name>/grants/revoke", oauth.control_revoke),
+    path("<str:name>/grants/lose-next-refresh", oauth.control_lose_next_refresh),
 ]
