@@ -33,6 +33,9 @@ KNOWN_OWNER_ONLY = {
     "channels_sync:resume",
     "channels_sync:disconnect",
     "channels_sync:resync",
+    "channels_sync:shopify_install",
+    "channels_sync:shopify_callback",
+    "channels_sync:shopify_reconnect",
     "accounts:members",
     "accounts:member_add",
     "accounts:member_role",
@@ -50,6 +53,8 @@ FORM_DATA = {
     "shopify-shop_url": "https://sneaky.myshopify.com",
     "shopify-access_token": "shpat_x",
     "shopify-webhook_secret": "x",
+    "shopify-app-name": "Sneaky",
+    "shopify-app-shop": "sneaky.myshopify.com",
 }
 
 
