@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +34,14 @@ class ShopifyInstallForm(forms.Form):
         max_length=100,
         help_text=_("Your shop's name on Shopify: <name>.myshopify.com, or just <name>."),
     )
+
+
+def _owner_id(request: HttpRequest) -> int:
+    """The signed-in owner's id (``owner_required`` lets no anonymous user through)."""
+    user_id = request.user.pk
+    if user_id is None:
+        raise PermissionDenied
+    return int(user_id)
 
 
 def _session_key(request: HttpRequest) -> str:
@@ -63,7 +72,7 @@ def shopify_install(request: HttpRequest) -> HttpResponse:
     try:
         url = shopify_install_start(
             account=request.account,  # type: ignore[attr-defined]
-            user_id=int(request.user.pk),
+            user_id=_owner_id(request),
             session_key=_session_key(request),
             store_name=form.cleaned_data["name"],
             shop=form.cleaned_data["shop"],
@@ -80,7 +89,7 @@ def shopify_reconnect(request: HttpRequest, store_id: int) -> HttpResponse:
     store = _store_of(request, store_id)
     try:
         url = shopify_install_start(
-            account=store.account, user_id=int(request.user.pk), session_key=_session_key(request), store=store
+            account=store.account, user_id=_owner_id(request), session_key=_session_key(request), store=store
         )
     except InstallError as error:
         return _back_with_error(request, str(error))
