@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.decorators import owner_required
 from channels_sync.services.install import InstallError
@@ -55,11 +56,11 @@ def _back_with_error(request: HttpRequest, message: str) -> HttpResponse:
     return redirect("channels_sync:stores")
 
 
-def _to_shopify(url: str) -> HttpResponse:
+def _to_shopify(request: HttpRequest, url: str) -> HttpResponse:
     """A plain redirect, or htmx's full-page one (the install page is Shopify's, not a fragment)."""
-    response = HttpResponseRedirect(url)
-    response["HX-Redirect"] = url
-    return response
+    if request.htmx:  # type: ignore[attr-defined]
+        return HttpResponseClientRedirect(url)
+    return HttpResponseRedirect(url)
 
 
 @require_POST
@@ -79,7 +80,7 @@ def shopify_install(request: HttpRequest) -> HttpResponse:
         )
     except InstallError as error:
         return _back_with_error(request, str(error))
-    return _to_shopify(url)
+    return _to_shopify(request, url)
 
 
 @require_POST
@@ -93,7 +94,7 @@ def shopify_reconnect(request: HttpRequest, store_id: int) -> HttpResponse:
         )
     except InstallError as error:
         return _back_with_error(request, str(error))
-    return _to_shopify(url)
+    return _to_shopify(request, url)
 
 
 def _callback_query(request: HttpRequest) -> dict[str, str] | None:

@@ -213,3 +213,10 @@ def test_a_code_works_once_and_not_after_it_expired(
     control.clock(advance_seconds=61)  # codes live 60 sim seconds
     late = requests.post(token_url, data={**base, "code": second}, timeout=10)  # a form body is taken too
     assert (late.status_code, late.json()["error"]) == (400, "invalid_request")
+
+
+def test_an_htmx_post_of_the_panel_is_sent_to_shopify_as_a_full_page(owner_client: Client, shopify_app: Any) -> None:
+    form = {"shopify-app-name": "Htmx", "shopify-app-shop": "htmx-shop"}
+    response = owner_client.post("/stores/shopify/install/", form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "/sandbox/shopify/htmx-shop/admin/oauth/authorize?" in response["HX-Redirect"]
