@@ -403,7 +403,8 @@ TIKTOK_API_URL = os.environ.get(
 WOOCOMMERCE_APP_NAME = os.environ.get("WOOCOMMERCE_APP_NAME", "Zopi order center")
 # An approval not come back within this long is void (its state is refused).
 CHANNEL_AUTHORIZATION_TTL = timedelta(minutes=int(os.environ.get("CHANNEL_AUTHORIZATION_TTL_MINUTES", "30")))
-# Expiring tokens are refreshed this long before they expire (or at a fifth of their life, if shorter).
+# Expiring tokens are refreshed this long before they expire (Shopify's live an hour; a token living
+# less than this is refreshed at every use: tests with minutes-long sandbox tokens set it lower).
 TOKEN_REFRESH_AHEAD = timedelta(seconds=int(os.environ.get("TOKEN_REFRESH_AHEAD_SECONDS", "300")))
 # A refresh claimed by a worker that died is taken over after this long.
 TOKEN_REFRESH_CLAIM = timedelta(seconds=60)
