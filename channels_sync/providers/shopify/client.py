@@ -324,11 +324,10 @@ class ShopifyClient(ProviderHttpClient):
             connection = self.query(queries.WEBHOOK_SUBSCRIPTIONS, {"first": 100, "after": cursor}).get(
                 "webhookSubscriptions"
             )
-            for node in (connection or {}).get("nodes") or []:
-                hook = self._subscription(node)
-                if hook is not None:
-                    found.append(hook)
-            info = (connection or {}).get("pageInfo") or {}
+            if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
+                raise ProviderError(_("Shopify sent a webhook subscription list that cannot be read"))
+            found += [hook for node in connection["nodes"] if (hook := self._subscription(node)) is not None]
+            info = connection.get("pageInfo") if isinstance(connection.get("pageInfo"), dict) else {}
             cursor = info.get("endCursor") if info.get("hasNextPage") is True else None
             if not isinstance(cursor, str) or not cursor:
                 return found
