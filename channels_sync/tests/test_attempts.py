@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from celery.signals import task_retry
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -44,13 +44,24 @@ def test_every_attempt_of_a_sandbox_pull_is_recorded_and_shown_in_admin(
             "provider", "method", "path", "status"
         )
     )
-    assert pulled == [("shopify", "POST", f"/sandbox/shopify/attempts-shop/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json", 200)]
+    assert pulled == [
+        (
+            "shopify",
+            "POST",
+            f"/sandbox/shopify/attempts-shop/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json",
+            200,
+        )
+    ]
 
     client.force_login(UserFactory(username="support", is_staff=True, is_superuser=True))
     changelist = reverse("admin:channels_sync_providerattempt_changelist")
-    page = client.get(changelist, {"provider": "shopify", "status": "200", "store__id__exact": store.pk, "q": "graphql"})
+    page = client.get(
+        changelist, {"provider": "shopify", "status": "200", "store__id__exact": store.pk, "q": "graphql"}
+    )
     assert page.status_code == 200
-    assert f"/sandbox/shopify/attempts-shop/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json" in page.content.decode()
+    assert (
+        f"/sandbox/shopify/attempts-shop/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json" in page.content.decode()
+    )
     row = ProviderAttempt.objects.filter(store=store, id__gt=connecting[-1][0]).get()
     assert client.get(reverse("admin:channels_sync_providerattempt_change", args=[row.pk])).status_code == 200
     assert client.post(reverse("admin:channels_sync_providerattempt_add")).status_code == 403

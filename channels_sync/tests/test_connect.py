@@ -81,9 +81,18 @@ class FakeShop:
                         return self._answer({"webhookSubscriptionCreate": {"userErrors": refused}})
                     hook_id = f"gid://shopify/WebhookSubscription/{len(shop.requests)}"
                     shop.hooks.append({"id": hook_id, "topic": variables["topic"], "uri": variables["uri"]})
-                    return self._answer({"webhookSubscriptionCreate": {"webhookSubscription": shop.hooks[-1], "userErrors": []}})
+                    return self._answer(
+                        {"webhookSubscriptionCreate": {"webhookSubscription": shop.hooks[-1], "userErrors": []}}
+                    )
                 shop.hooks = [hook for hook in shop.hooks if hook["id"] != variables.get("id")]
-                return self._answer({"webhookSubscriptionDelete": {"deletedWebhookSubscriptionId": variables.get("id"), "userErrors": []}})
+                return self._answer(
+                    {
+                        "webhookSubscriptionDelete": {
+                            "deletedWebhookSubscriptionId": variables.get("id"),
+                            "userErrors": [],
+                        }
+                    }
+                )
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return

@@ -84,7 +84,9 @@ def shopify_graphql(listing: bytes) -> Any:
             body = listing
         elif "webhookSubscriptionCreate" in query:
             made = {"id": f"{SHOPIFY_HOOK}99", "topic": variables.get("topic"), "uri": variables.get("uri")}
-            body = json.dumps({"data": {"webhookSubscriptionCreate": {"webhookSubscription": made, "userErrors": []}}}).encode()
+            body = json.dumps(
+                {"data": {"webhookSubscriptionCreate": {"webhookSubscription": made, "userErrors": []}}}
+            ).encode()
         else:
             deleted = {"deletedWebhookSubscriptionId": variables.get("id"), "userErrors": []}
             body = json.dumps({"data": {"webhookSubscriptionDelete": deleted}}).encode()
@@ -95,7 +97,9 @@ def shopify_graphql(listing: bytes) -> Any:
 
 def _shopify_deleted(server: Any) -> list[str]:
     sent = [json.loads(request.body) for request in server.requests if request.method == "POST" and request.body]
-    return [str(body["variables"]["id"]).rsplit("/", 1)[-1] for body in sent if "webhookSubscriptionDelete" in body["query"]]
+    return [
+        str(body["variables"]["id"]).rsplit("/", 1)[-1] for body in sent if "webhookSubscriptionDelete" in body["query"]
+    ]
 
 
 def _connected_store(account: Any, channel: str, url: str) -> Store:
@@ -140,7 +144,9 @@ def test_disconnect_through_the_page_reads_a_hostile_webhook_list_defensively(
     with serving() as server:
         store = _connected_store(account, channel, server.url)
         listing = hostile_list(channel, _address(store))
-        server.script[:] = [shopify_graphql(listing)] if channel == "shopify" else [answer(200, listing), answer(200, b"{}")]
+        server.script[:] = (
+            [shopify_graphql(listing)] if channel == "shopify" else [answer(200, listing), answer(200, b"{}")]
+        )
 
         response = owner_client.post(f"/stores/{store.pk}/disconnect/", HTTP_HX_REQUEST="true")
 

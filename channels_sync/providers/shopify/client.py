@@ -73,6 +73,13 @@ def search_since(updated_since: datetime | None) -> str | None:
     return f"updated_at:>='{moment}'"
 
 
+def next_cursor(connection: dict[str, Any]) -> str | None:
+    """The ``endCursor`` to ask for next, None on the last page (or a page info that cannot be read)."""
+    info = connection.get("pageInfo")
+    cursor = info.get("endCursor") if isinstance(info, dict) and info.get("hasNextPage") is True else None
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -171,7 +178,11 @@ class ShopifyClient(ProviderHttpClient):
 
     def _errors_failure(self, errors: object, cost: object, response: Response) -> Failure:
         items = [item for item in errors if isinstance(item, dict)] if isinstance(errors, list) else []
-        codes = {str((item.get("extensions") or {}).get("code")) for item in items if isinstance(item.get("extensions"), dict)}
+        codes = {
+            str((item.get("extensions") or {}).get("code"))
+            for item in items
+            if isinstance(item.get("extensions"), dict)
+        }
         said = sanitize(str(items[0].get("message", "")) if items else str(errors), 80)
         detail = detail_of(response)
         if "THROTTLED" in codes:
@@ -200,7 +211,9 @@ class ShopifyClient(ProviderHttpClient):
         match = _OPERATION.search(document)
         sizes = (variables.get("first"), len(variables["ids"]) if isinstance(variables.get("ids"), list) else None)
         key = f"{match.group(1) if match else document[:40]}:{sizes}"
-        self._expected = self.learned.get(key, min(queries.MAX_QUERY_COST, self.bucket.maximum or queries.MAX_QUERY_COST))
+        self._expected = self.learned.get(
+            key, min(queries.MAX_QUERY_COST, self.bucket.maximum or queries.MAX_QUERY_COST)
+        )
         response = self.request(
             "POST", "graphql.json", json_body={"query": document, "variables": variables}, idempotent=idempotent
         )
@@ -254,9 +267,8 @@ class ShopifyClient(ProviderHttpClient):
                 raise ProviderError(_("Shopify sent an orders answer without orders"))
             self.complete_lines(connection.get("nodes"))
             yield connection
-            info = connection.get("pageInfo") if isinstance(connection.get("pageInfo"), dict) else {}
-            cursor = info.get("endCursor") if info.get("hasNextPage") is True else None
-            if not isinstance(cursor, str) or not cursor:
+            cursor = next_cursor(connection)
+            if cursor is None:
                 return
 
     def orders_by_ids(self, order_ids: list[str]) -> list[Any]:
@@ -273,7 +285,12 @@ class ShopifyClient(ProviderHttpClient):
             lines = order.get("lineItems") if isinstance(order, dict) else None
             info = lines.get("pageInfo") if isinstance(lines, dict) else None
             while isinstance(info, dict) and info.get("hasNextPage") is True and isinstance(lines, dict):
-                more = (self.query(queries.ORDER_LINES, {"id": order.get("id"), "after": info.get("endCursor")}).get("order") or {}).get("lineItems")
+                more = (
+                    self.query(queries.ORDER_LINES, {"id": order.get("id"), "after": info.get("endCursor")}).get(
+                        "order"
+                    )
+                    or {}
+                ).get("lineItems")
                 if not isinstance(more, dict) or not isinstance(more.get("nodes"), list):
                     raise ProviderError(_("Shopify sent an order's lines without lines"))
                 lines["nodes"] = [*lines.get("nodes", []), *more["nodes"]]
@@ -327,9 +344,8 @@ class ShopifyClient(ProviderHttpClient):
             if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
                 raise ProviderError(_("Shopify sent a webhook subscription list that cannot be read"))
             found += [hook for node in connection["nodes"] if (hook := self._subscription(node)) is not None]
-            info = connection.get("pageInfo") if isinstance(connection.get("pageInfo"), dict) else {}
-            cursor = info.get("endCursor") if info.get("hasNextPage") is True else None
-            if not isinstance(cursor, str) or not cursor:
+            cursor = next_cursor(connection)
+            if cursor is None:
                 return found
 
     @staticmethod

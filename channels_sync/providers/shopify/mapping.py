@@ -3,8 +3,9 @@ fields of ``queries.ORDER_FIELDS``) and the REST-shaped order JSON that webhooks
 (``orders/*`` bodies). Pure: no I/O. Both readings of one order give the same ``OrderData``.
 
 Decisions:
-- **paid** means the customer paid: ``financial_status`` (GraphQL ``displayFinancialStatus``)
-  paid, partially_paid, partially_refunded or refunded. pending, authorized (not captured yet), voided (authorization dropped), expired and
+- **paid** means the customer paid: ``financial_status`` (GraphQL
+  ``displayFinancialStatus``) paid, partially_paid, partially_refunded or refunded. pending,
+  authorized (not captured yet), voided (authorization dropped), expired and
   anything unknown are not paid.
 - **canceled** is ``cancelled_at`` being set (Shopify sets it with ``cancel_reason``); a refund
   alone does not cancel an order.
@@ -47,7 +48,9 @@ def _key(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
-def tiktok_ids(order: JsonObject, *, attributes_key: str = "note_attributes", name_key: str = "name") -> tuple[str, ...]:
+def tiktok_ids(
+    order: JsonObject, *, attributes_key: str = "note_attributes", name_key: str = "name"
+) -> tuple[str, ...]:
     attributes = order.get(attributes_key) or []
     found: list[str] = []
     if isinstance(attributes, list):
@@ -67,7 +70,9 @@ def _customer_name(order: JsonObject, *, graphql: bool = False) -> str:
     for key in addresses:
         address = order.get(key)
         if isinstance(address, dict):
-            name = text(address, "name") or " ".join(part for part in (text(address, first), text(address, last)) if part)
+            name = text(address, "name") or " ".join(
+                part for part in (text(address, first), text(address, last)) if part
+            )
             if name:
                 return name
     customer = order.get("customer")

@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from django.conf import settings
 
+from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.shopify import queries
-from channels_sync.providers.shopify.client import APP_TOPICS, ORDER_TOPICS, ShopifyClient
+from channels_sync.providers.shopify.client import APP_TOPICS, ORDER_TOPICS, ShopifyClient, next_cursor
 from channels_sync.providers.shopify.mapping import order_from_graphql, order_from_json
 from integrations.errors import MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object
@@ -66,10 +66,9 @@ class ShopifyProvider(ChannelProvider):
         limit (``queries.orders_per_query``); ``resume`` is a page's ``endCursor``."""
         pages = self.client.order_pages(updated_since=updated_since, first=page_size, after=resume)
         for connection in pages:
-            info = connection.get("pageInfo") if isinstance(connection.get("pageInfo"), dict) else {}
-            more = info.get("hasNextPage") is True and isinstance(info.get("endCursor"), str)
+            cursor = next_cursor(connection)
             orders = [order_from_graphql(node) for node in connection.get("nodes") or []]
-            yield OrderPage(orders=orders, has_more=more, resume=info["endCursor"] if more else "")
+            yield OrderPage(orders=orders, has_more=cursor is not None, resume=cursor or "")
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
         """By id, in batches as large as the single-query cost limit allows (25 orders, not 250)."""

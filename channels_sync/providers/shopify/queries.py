@@ -53,10 +53,9 @@ fragment OrderFields on Order {
   shippingAddress { name firstName lastName }
   billingAddress { name firstName lastName }
   customAttributes { key value }
-  lineItems(first: %d) { nodes { ...LineFields } pageInfo { hasNextPage endCursor } }
+  lineItems(first: LINES) { nodes { ...LineFields } pageInfo { hasNextPage endCursor } }
 }
-"""
-    % LINES_PER_ORDER
+""".replace("LINES", str(LINES_PER_ORDER))
     + LINE_FIELDS
 )
 
@@ -91,11 +90,10 @@ ORDER_LINES = (
     """
 query OrderLines($id: ID!, $after: String) {
   order(id: $id) {
-    lineItems(first: %d, after: $after) { nodes { ...LineFields } pageInfo { hasNextPage endCursor } }
+    lineItems(first: LINES, after: $after) { nodes { ...LineFields } pageInfo { hasNextPage endCursor } }
   }
 }
-"""
-    % LINE_PAGE
+""".replace("LINES", str(LINE_PAGE))
     + LINE_FIELDS
 )
 

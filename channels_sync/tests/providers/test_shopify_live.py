@@ -111,13 +111,15 @@ def test_a_pull_under_a_small_cost_bucket_waits_instead_of_being_throttled(contr
     pages = list(client.order_pages(updated_since=None, first=250))
 
     assert [len(page["nodes"]) for page in pages] == [25] * 6  # 25 orders: the most under the 1000 cap
-    assert sorted(gid.rsplit("/", 1)[1] for page in pages for gid in (n["id"] for n in page["nodes"])) == sorted(created)
+    assert sorted(gid.rsplit("/", 1)[1] for page in pages for gid in (n["id"] for n in page["nodes"])) == sorted(
+        created
+    )
     ledger = client.ledger
     assert (ledger.calls, ledger.throttled) == (6, 0)
     assert all(a.status == 200 and not a.error for a in client.attempts)
     assert len(ledger.waits) == 5  # every page after the first waited for the bucket
     assert sum(ledger.waits) * 500 <= ledger.points  # never longer than restoring what was spent
-    assert client.bucket.maximum == 1000 and client.bucket.restore_rate == 500
+    assert (client.bucket.maximum, client.bucket.restore_rate) == (1000, 500)
 
 
 def test_a_throttled_answer_is_retried_after_the_wait_its_bucket_implies(control: Any, shop: dict[str, Any]) -> None:
@@ -134,7 +136,8 @@ def test_a_throttled_answer_is_retried_after_the_wait_its_bucket_implies(control
     assert [a.status for a in client.attempts] == [200, 200]
     assert "throttled" in client.attempts[0].error.lower()
     assert client.ledger.throttled == 1
-    assert len(sleeps.asked) == 1 and 0.8 < sleeps.asked[0] <= 0.977  # (977 - available) / 1000 per second
+    assert len(sleeps.asked) == 1
+    assert 0.8 < sleeps.asked[0] <= 0.977  # (977 - available) / 1000 per second
 
 
 def test_a_query_above_the_single_query_cap_is_a_clear_error(shop: dict[str, Any]) -> None:
@@ -218,7 +221,9 @@ def test_one_order_read_by_graphql_and_by_its_rest_body_maps_to_the_same_order(
     assert (pulled.purchase_ids, pulled.data.canceled, pulled.data.paid) == (("576460752303423999",), True, True)
 
 
-def test_an_order_with_more_lines_than_one_query_asks_for_gets_them_all(control: Any, provider: ShopifyProvider) -> None:
+def test_an_order_with_more_lines_than_one_query_asks_for_gets_them_all(
+    control: Any, provider: ShopifyProvider
+) -> None:
     (order_id,) = control.create_orders("shopify", SHOP, count=1, seed=18)
     row = SimOrder.objects.get(external_id=order_id)  # the sandbox draws 1-3 lines: widen this one to 23
     row.lines = [{**row.lines[0], "id": row.lines[0]["id"] * 100 + n, "sku": f"ZP-{n}"} for n in range(23)]
@@ -244,7 +249,11 @@ def test_fulfillment_orders_and_a_fulfillment_with_tracking(control: Any, provid
     assert fulfillment_order["status"] == "OPEN"
     assert made["status"] == "SUCCESS"
     assert made["trackingInfo"] == [
-        {"company": "UPS", "number": "1Z999", "url": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z999"}
+        {
+            "company": "UPS",
+            "number": "1Z999",
+            "url": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z999",
+        }
     ]
     assert after["status"] == "CLOSED"
     assert [f["tracking_number"] for f in control.fulfillments()] == ["1Z999"]  # the row REST lists too

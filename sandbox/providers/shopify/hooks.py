@@ -60,13 +60,13 @@ def webhook_json(subscription: WebhookSubscription) -> dict[str, Any]:
     }
 
 
-def subscription_create(*, account: SimAccount, topic: object, address: object, data_format: object) -> WebhookSubscription:
+def subscription_create(
+    *, account: SimAccount, topic: object, address: object, data_format: object
+) -> WebhookSubscription:
     """A new subscription (REST ``POST webhooks.json`` and GraphQL ``webhookSubscriptionCreate``
     share it, and their refusals): ShopifyError(422, {field: [message]}) when refused."""
-    if topic not in TOPICS:
-        raise ShopifyError(
-            422, {"topic": [f"Invalid topic specified: {topic}. Topics allowed: {', '.join(TOPICS)}"]}
-        )
+    if not isinstance(topic, str) or topic not in TOPICS:
+        raise ShopifyError(422, {"topic": [f"Invalid topic specified: {topic}. Topics allowed: {', '.join(TOPICS)}"]})
     if not isinstance(address, str) or not address.startswith(("http://", "https://")):
         raise ShopifyError(422, {"address": ["is invalid"]})
     if data_format != "json":

@@ -191,7 +191,11 @@ def _webhook_create(account: SimAccount) -> Callable[..., Any]:
 def _webhook_delete(account: SimAccount) -> Callable[..., Any]:
     def resolve(info: GraphQLResolveInfo, id: str) -> Any:  # noqa: A002 (GraphQL's argument name)
         number = objects.gid_number(id, "WebhookSubscription")
-        row = None if number is None else account.webhook_subscriptions.filter(pk=number - hooks.WEBHOOK_ID_OFFSET).first()
+        row = (
+            None
+            if number is None
+            else account.webhook_subscriptions.filter(pk=number - hooks.WEBHOOK_ID_OFFSET).first()
+        )
         if row is None:
             return {
                 "deletedWebhookSubscriptionId": None,
@@ -214,7 +218,10 @@ def _rest_fulfillment(fulfillment: dict[str, Any], message: str | None) -> dict[
                 "fulfillment_order_line_items": None
                 if items is None
                 else [
-                    {"id": objects.gid_number(item["id"], "FulfillmentOrderLineItem") or 0, "quantity": item["quantity"]}
+                    {
+                        "id": objects.gid_number(item["id"], "FulfillmentOrderLineItem") or 0,
+                        "quantity": item["quantity"],
+                    }
                     for item in items
                 ],
             }
