@@ -174,6 +174,7 @@ def test_a_failed_connect_removes_the_subscriptions_it_made_and_says_what_to_do(
         "WebhookSubscriptions",
         "WebhookSubscriptionCreate",
         "WebhookSubscriptionCreate",
+        "WebhookSubscriptions",  # refused: is it there anyway? (no)
         "WebhookSubscriptions",
         "WebhookSubscriptionDelete",
     ]

@@ -370,10 +370,16 @@ class ShopifyClient(ProviderHttpClient):
             raise ProviderError(_("Shopify refused it: %(said)s") % {"said": said})
 
     def webhook_subscribe(self, *, topic: str, address: str) -> None:
+        """Subscribe ``address`` to ``topic``. Made already (an earlier attempt whose answer was lost,
+        or one Shopify refuses as taken) is success: what we wanted exists."""
         variables = {"topic": topic_enum(topic), "uri": address}
         try:
             self.mutate(queries.WEBHOOK_SUBSCRIPTION_CREATE, variables, "webhookSubscriptionCreate")
-        except OutcomeUnknown:
+        except ProviderError as error:
+            if error.retryable and not isinstance(error, OutcomeUnknown):
+                raise
             if any((hook.topic, hook.address) == (topic, address) for hook in self.webhook_subscriptions()):
                 return
+            if not isinstance(error, OutcomeUnknown):
+                raise
             self.mutate(queries.WEBHOOK_SUBSCRIPTION_CREATE, variables, "webhookSubscriptionCreate")
