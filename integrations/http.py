@@ -118,6 +118,11 @@ class Failure:
     # The access token sent was refused as expired or revoked (a 401; TikTok says so in its
     # envelope): with a ``token_source``, the call is tried once more with a refreshed token.
     token_refused: bool = False
+    # How long to wait before trying again, when the answer says so other than by Retry-After
+    # (Shopify's GraphQL cost bucket: THROTTLED in the body of an HTTP 200).
+    wait: float | None = None
+    # The provider refused it before doing anything (like a 429), so a write may be sent again.
+    refused_unseen: bool = False
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -405,9 +410,10 @@ class ProviderHttpClient:
             raise CredentialsError(failure.message, status=status)
         if not failure.retryable:
             raise ProviderError(failure.message, status=status)
-        if not idempotent and status != 429:  # a 429 was refused unseen; a 5xx may have been done
+        if not idempotent and status != 429 and not failure.refused_unseen:  # a 5xx may have been done
             raise OutcomeUnknown(failure.message, status=status)
-        raise _TryAgain(failure.message, status=status, wait=retry_after_seconds(response))
+        wait = failure.wait if failure.wait is not None else retry_after_seconds(response)
+        raise _TryAgain(failure.message, status=status, wait=wait)
 
     def request_json(
         self,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from celery.signals import task_retry
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -37,19 +38,30 @@ def test_every_attempt_of_a_sandbox_pull_is_recorded_and_shown_in_admin(
     result = store_pull(store_id=store.pk)
 
     assert (result.error, result.orders) == ("", 5)
-    assert connecting[0][1:] == ("GET", 200)  # the credentials check, on the store's row being connected
+    assert connecting[0][1:] == ("POST", 200)  # the credentials check, on the store's row being connected
     pulled = list(
         ProviderAttempt.objects.filter(store=store, id__gt=connecting[-1][0]).values_list(
             "provider", "method", "path", "status"
         )
     )
-    assert pulled == [("shopify", "GET", "/sandbox/shopify/attempts-shop/admin/api/2024-10/orders.json", 200)]
+    assert pulled == [
+        (
+            "shopify",
+            "POST",
+            f"/sandbox/shopify/attempts-shop/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json",
+            200,
+        )
+    ]
 
     client.force_login(UserFactory(username="support", is_staff=True, is_superuser=True))
     changelist = reverse("admin:channels_sync_providerattempt_changelist")
-    page = client.get(changelist, {"provider": "shopify", "status": "200", "store__id__exact": store.pk, "q": "orders"})
+    page = client.get(
+        changelist, {"provider": "shopify", "status": "200", "store__id__exact": store.pk, "q": "graphql"}
+    )
     assert page.status_code == 200
-    assert "/sandbox/shopify/attempts-shop/admin/api/2024-10/orders.json" in page.content.decode()
+    assert (
+        f"/sandbox/shopify/attempts-shop/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json" in page.content.decode()
+    )
     row = ProviderAttempt.objects.filter(store=store, id__gt=connecting[-1][0]).get()
     assert client.get(reverse("admin:channels_sync_providerattempt_change", args=[row.pk])).status_code == 200
     assert client.post(reverse("admin:channels_sync_providerattempt_add")).status_code == 403

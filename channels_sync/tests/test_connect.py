@@ -36,58 +36,63 @@ from .test_delivery_cap import SilentChannel
 
 
 class FakeShop:
-    """A Shopify stand-in on loopback: says what it is told, records every request."""
+    """A Shopify GraphQL Admin API stand-in on loopback: says what it is told, records every
+    request as (operation name, path)."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []
-        self.hooks: list[dict[str, Any]] = []  # its subscriptions
-        self.webhooks_body: Any = None  # the webhook list answered, when set (else the subscriptions)
-        self.post_statuses: list[int] = []  # answers to subscription POSTs, in turn (then 201)
-        self.myshopify_domain = "fake.myshopify.com"  # what shop.json says the shop is
+        self.hooks: list[dict[str, Any]] = []  # its subscriptions (GraphQL nodes)
+        self.webhooks_body: Any = None  # the webhookSubscriptions answered, when set (else the subscriptions)
+        self.post_statuses: list[int] = []  # outcomes of subscription creates, in turn (then 201; else userErrors)
+        self.myshopify_domain = "fake.myshopify.com"  # what the shop query says the shop is
         self.raw_listing: bytes | None = None  # a raw body for the webhook and order lists, when set
-        self.on_shop: Callable[[], None] | None = None  # run when shop.json is asked (mid-check)
+        self.on_shop: Callable[[], None] | None = None  # run when the shop is asked (mid-check)
         shop = self
 
         class Handler(BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
+            def _answer(self, data: Any, raw: bytes | None = None) -> None:
+                body = raw if raw is not None else json.dumps({"data": data}).encode()
+                self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                shop.requests.append(("GET", self.path))
-                if "orders/count.json" in self.path:
-                    return self._answer(200, {"count": 0})
-                if "shop.json" in self.path:  # which shop this is (the shop its webhooks name)
-                    if shop.on_shop is not None:
-                        shop.on_shop()
-                    return self._answer(200, {"shop": {"myshopify_domain": shop.myshopify_domain}})
-                if shop.raw_listing is not None:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(shop.raw_listing)))
-                    self.end_headers()
-                    self.wfile.write(shop.raw_listing)
-                    return None
-                listed = shop.webhooks_body if shop.webhooks_body is not None else {"webhooks": shop.hooks}
-                return self._answer(200, listed)
+                self.wfile.write(body)
 
             def do_POST(self) -> None:  # noqa: N802
-                hook = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["webhook"]
-                shop.requests.append(("POST", self.path))
-                status = shop.post_statuses.pop(0) if shop.post_statuses else 201
-                if status != 201:
-                    return self._answer(status, {"errors": {"address": ["is invalid"]}})
-                shop.hooks.append({**hook, "id": len(shop.requests)})
-                return self._answer(201, {"webhook": shop.hooks[-1]})
-
-            def do_DELETE(self) -> None:  # noqa: N802
-                shop.requests.append(("DELETE", self.path))
-                shop.hooks = [hook for hook in shop.hooks if f"/webhooks/{hook['id']}.json" not in self.path]
-                return self._answer(200, {})
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                operation = request["query"].split("(")[0].split("{")[0].split()[-1]
+                variables = request.get("variables") or {}
+                shop.requests.append((operation, self.path))
+                if operation == "Shop":  # which shop this is (the shop its webhooks name)
+                    if shop.on_shop is not None:
+                        shop.on_shop()
+                    return self._answer({"shop": {"myshopifyDomain": shop.myshopify_domain}})
+                if operation in {"OrdersPage", "WebhookSubscriptions"} and shop.raw_listing is not None:
+                    return self._answer(None, raw=shop.raw_listing)
+                if operation == "OrdersPage":
+                    return self._answer({"orders": {"nodes": [], "pageInfo": {"hasNextPage": False}}})
+                if operation == "WebhookSubscriptions":
+                    listed = shop.webhooks_body if shop.webhooks_body is not None else {"nodes": shop.hooks}
+                    return self._answer({"webhookSubscriptions": listed})
+                if operation == "WebhookSubscriptionCreate":
+                    status = shop.post_statuses.pop(0) if shop.post_statuses else 201
+                    if status != 201:
+                        refused = [{"field": ["webhookSubscription", "uri"], "message": "Address is invalid"}]
+                        return self._answer({"webhookSubscriptionCreate": {"userErrors": refused}})
+                    hook_id = f"gid://shopify/WebhookSubscription/{len(shop.requests)}"
+                    shop.hooks.append({"id": hook_id, "topic": variables["topic"], "uri": variables["uri"]})
+                    return self._answer(
+                        {"webhookSubscriptionCreate": {"webhookSubscription": shop.hooks[-1], "userErrors": []}}
+                    )
+                shop.hooks = [hook for hook in shop.hooks if hook["id"] != variables.get("id")]
+                return self._answer(
+                    {
+                        "webhookSubscriptionDelete": {
+                            "deletedWebhookSubscriptionId": variables.get("id"),
+                            "userErrors": [],
+                        }
+                    }
+                )
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return
@@ -163,7 +168,16 @@ def test_a_failed_connect_removes_the_subscriptions_it_made_and_says_what_to_do(
     assert connect_store.apply(args=[start.store.pk]).get() == "failed"
 
     # then the subscription it made is deleted again, and the row says why and what to do
-    assert [method for method, _ in fake_shop.requests] == ["GET", "GET", "GET", "POST", "POST", "GET", "DELETE"]
+    assert [operation for operation, _ in fake_shop.requests] == [
+        "Shop",
+        "Shop",
+        "WebhookSubscriptions",
+        "WebhookSubscriptionCreate",
+        "WebhookSubscriptionCreate",
+        "WebhookSubscriptions",  # refused: is it there anyway? (no)
+        "WebhookSubscriptions",
+        "WebhookSubscriptionDelete",
+    ]
     assert fake_shop.hooks == []
     store = Store.objects.get(pk=start.store.pk)
     assert (store.status, store.credentials, store.connect_started_at) == (StoreStatus.NOT_CONNECTED, {}, None)

@@ -49,23 +49,57 @@ def test_webhook_calls_on_a_wrong_shape_raise_a_provider_error(channel: str, cal
 # Hostile answers: JSON nested too deeply for the parser, and webhook lists whose items hold
 # lists, objects or booleans where strings and numbers belong.
 DEEP = b"[" * 100_000
-ADDRESS_KEY = {"shopify": "address", "woocommerce": "delivery_url"}
-TOPIC = {"shopify": "orders/create", "woocommerce": "order.created"}
+ADDRESS_KEY = {"shopify": "uri", "woocommerce": "delivery_url"}
+TOPIC = {"shopify": "ORDERS_CREATE", "woocommerce": "order.created"}
+SHOPIFY_HOOK = "gid://shopify/WebhookSubscription/"
 
 
 def hostile_list(channel: str, address: str) -> bytes:
     """One hook of ours with a topic given as a list (read, topic ""), the rest unreadable."""
     key, topic = ADDRESS_KEY[channel], TOPIC[channel]
+    first, seventh, path = (f"{SHOPIFY_HOOK}1", f"{SHOPIFY_HOOK}7", f"{SHOPIFY_HOOK}../../orders")
+    if channel != "shopify":
+        first, seventh, path = 1, 7, "../../orders"  # type: ignore[assignment]
     hooks: list[Any] = [
-        {"id": 1, "topic": [topic], key: address},
+        {"id": first, "topic": [topic], key: address},
         {"id": {"x": 1}, "topic": topic, key: ["a"]},
-        {"id": "../../orders", "topic": topic, key: address},  # would go into the DELETE's path
+        {"id": path, "topic": topic, key: address},  # would go into the DELETE's path (or its gid)
         {"id": True, "topic": {"a": 1}, key: address, "status": ["active"]},
-        {"id": 7, "topic": topic, key: {"b": 2}},
+        {"id": seventh, "topic": topic, key: {"b": 2}},
         ["not", "a", "hook"],
         "not a hook",
     ]
-    return json.dumps({"webhooks": hooks} if channel == "shopify" else hooks).encode()
+    if channel == "shopify":
+        return json.dumps({"data": {"webhookSubscriptions": {"nodes": hooks}}}).encode()
+    return json.dumps(hooks).encode()
+
+
+def shopify_graphql(listing: bytes) -> Any:
+    """A GraphQL Admin API stand-in: ``listing`` for the subscription list, success for the rest."""
+
+    def step(conn: Any, request: Any) -> None:
+        sent = json.loads(request.body or b"{}")
+        query, variables = sent.get("query", ""), sent.get("variables") or {}
+        if "WebhookSubscriptions(" in query:
+            body = listing
+        elif "webhookSubscriptionCreate" in query:
+            made = {"id": f"{SHOPIFY_HOOK}99", "topic": variables.get("topic"), "uri": variables.get("uri")}
+            body = json.dumps(
+                {"data": {"webhookSubscriptionCreate": {"webhookSubscription": made, "userErrors": []}}}
+            ).encode()
+        else:
+            deleted = {"deletedWebhookSubscriptionId": variables.get("id"), "userErrors": []}
+            body = json.dumps({"data": {"webhookSubscriptionDelete": deleted}}).encode()
+        answer(200, body)(conn, request)
+
+    return step
+
+
+def _shopify_deleted(server: Any) -> list[str]:
+    sent = [json.loads(request.body) for request in server.requests if request.method == "POST" and request.body]
+    return [
+        str(body["variables"]["id"]).rsplit("/", 1)[-1] for body in sent if "webhookSubscriptionDelete" in body["query"]
+    ]
 
 
 def _connected_store(account: Any, channel: str, url: str) -> Store:
@@ -79,7 +113,9 @@ def _address(store: Store) -> str:
     return webhook_url_for(channel=store.channel, public_id=store.public_id)
 
 
-def _deleted(server: Any) -> list[str]:
+def _deleted(server: Any, channel: str) -> list[str]:
+    if channel == "shopify":
+        return _shopify_deleted(server)
     deletes = [request.target for request in server.requests if request.method == "DELETE"]
     return [target.split("?")[0].rsplit("/", 1)[-1] for target in deletes]
 
@@ -97,7 +133,7 @@ def test_disconnect_through_the_page_survives_json_nested_too_deeply(
     assert response.status_code == 200
     assert "could not be removed from here" in json.loads(response["HX-Trigger"])["toast"]["message"]
     assert Store.objects.get(pk=store.pk).status == StoreStatus.DISCONNECTED
-    assert _deleted(server) == []
+    assert _deleted(server, channel) == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -107,13 +143,16 @@ def test_disconnect_through_the_page_reads_a_hostile_webhook_list_defensively(
 ) -> None:
     with serving() as server:
         store = _connected_store(account, channel, server.url)
-        server.script[:] = [answer(200, hostile_list(channel, _address(store))), answer(200, b"{}")]
+        listing = hostile_list(channel, _address(store))
+        server.script[:] = (
+            [shopify_graphql(listing)] if channel == "shopify" else [answer(200, listing), answer(200, b"{}")]
+        )
 
         response = owner_client.post(f"/stores/{store.pk}/disconnect/", HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     assert Store.objects.get(pk=store.pk).status == StoreStatus.DISCONNECTED
-    assert _deleted(server) == ["1.json" if channel == "shopify" else "1"]  # only the readable hook of ours
+    assert _deleted(server, channel) == ["1"]  # only the readable hook of ours
 
 
 @pytest.mark.django_db(transaction=True)
@@ -140,13 +179,14 @@ def test_rotating_through_the_page_reads_a_hostile_webhook_list_defensively(
 ) -> None:
     with serving() as server:
         store = _connected_store(account, channel, server.url)
-        server.script[:] = [answer(200, hostile_list(channel, _address(store)))]
+        listing = hostile_list(channel, _address(store))
+        server.script[:] = [shopify_graphql(listing) if channel == "shopify" else answer(200, listing)]
 
         response = owner_client.post(f"/stores/{store.pk}/webhook-address/", HTTP_HX_REQUEST="true")
 
     assert response.status_code == 200
     assert Store.objects.get(pk=store.pk).public_id != store.public_id  # the channel took the new address
-    assert _deleted(server) == ["1.json" if channel == "shopify" else "1"]  # the old hook; the rest unread
+    assert _deleted(server, channel) == ["1"]  # the old hook; the rest unread
 
 
 @pytest.mark.parametrize("channel", ["shopify", "woocommerce"])

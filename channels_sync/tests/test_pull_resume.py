@@ -100,7 +100,7 @@ def test_a_large_import_completes_over_several_runs_of_the_task(
     its budget runs out (tasks are eager here: each next run starts as the previous one ends)."""
     settings.SYNC_PULL_TIME_BUDGET = timedelta(seconds=0.25)
     control.account("shopify", "big-import")
-    control.options("shopify", "big-import", bucket_size=1_000_000, leak_rate=100_000)
+    control.options("shopify", "big-import", bucket_size=1_000_000, leak_rate=100_000, graphql_restore_rate=1_000_000)
     # before the store subscribes its webhooks (none to send), in calls the control API answers quickly
     ids = [order for seed in range(6) for order in control.create_orders("shopify", "big-import", count=500, seed=seed)]
     store = connect(control, account, "shopify", "big-import")

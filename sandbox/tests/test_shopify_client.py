@@ -11,12 +11,15 @@ library's own: unchanged but for the base URL.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import shopify
+from django.conf import settings
 
+from channels_sync.providers.shopify import queries
 from sandbox.tests.conftest import SANDBOX_LIVE_DB, Control
 
 pytestmark = SANDBOX_LIVE_DB
@@ -119,3 +122,55 @@ def test_official_client_cancels_an_order(control: Control) -> None:
     assert (order.cancel_reason, order.cancelled_at is not None) == ("customer", True)
     assert shopify.Order.find(status="open") == []
     assert [o.id for o in shopify.Order.find(status="cancelled")] == [int(order_id)]
+
+
+@pytest.fixture
+def graphql_app(shop: dict[str, Any]) -> Iterator[shopify.GraphQL]:
+    """The official GraphQL client of a session at our API version, pointed at the sandbox."""
+    session = shopify.Session(
+        "demo-shop.myshopify.com", settings.SHOPIFY_API_VERSION, shop["credentials"]["access_token"]
+    )
+    shopify.ShopifyResource.activate_session(session)
+    shopify.ShopifyResource.site = session.site.replace("https://demo-shop.myshopify.com", shop["base_url"])
+    yield shopify.GraphQL()
+    shopify.ShopifyResource.clear_session()
+
+
+def test_official_graphql_client_runs_our_orders_queries_unchanged(control: Control, graphql_app: Any) -> None:
+    created = control.create_orders("shopify", "demo-shop", count=3, seed=7)
+
+    page = json.loads(graphql_app.execute(queries.ORDERS_PAGE, {"first": 2}))
+    rest = json.loads(
+        graphql_app.execute(queries.ORDERS_PAGE, {"first": 2, "after": page["data"]["orders"]["pageInfo"]["endCursor"]})
+    )
+    by_id = json.loads(graphql_app.execute(queries.ORDERS_BY_ID, {"ids": [f"gid://shopify/Order/{created[1]}"]}))
+
+    listed = [node["id"] for answer in (page, rest) for node in answer["data"]["orders"]["nodes"]]
+    assert listed == [f"gid://shopify/Order/{order_id}" for order_id in created]
+    assert page["data"]["orders"]["pageInfo"]["hasNextPage"] is True
+    assert rest["data"]["orders"]["pageInfo"]["hasNextPage"] is False
+    assert by_id["data"]["nodes"][0]["name"] == "#1002"
+    assert page["extensions"]["cost"]["requestedQueryCost"] == 2 + 2 * queries.ORDER_COST
+
+
+def test_official_graphql_client_runs_our_fulfillment_queries_unchanged(control: Control, graphql_app: Any) -> None:
+    [order_id] = control.create_orders("shopify", "demo-shop", count=1, seed=8)
+
+    orders = json.loads(graphql_app.execute(queries.FULFILLMENT_ORDERS, {"id": f"gid://shopify/Order/{order_id}"}))
+    [fulfillment_order] = orders["data"]["order"]["fulfillmentOrders"]["nodes"]
+    made = json.loads(
+        graphql_app.execute(
+            queries.FULFILLMENT_CREATE,
+            {
+                "fulfillment": {
+                    "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fulfillment_order["id"]}],
+                    "trackingInfo": {"number": "9400100000000000000000", "company": "USPS"},
+                }
+            },
+        )
+    )
+
+    payload = made["data"]["fulfillmentCreate"]
+    assert (payload["userErrors"], payload["fulfillment"]["status"]) == ([], "SUCCESS")
+    assert payload["fulfillment"]["trackingInfo"][0]["number"] == "9400100000000000000000"
+    assert [row["tracking_number"] for row in control.fulfillments()] == ["9400100000000000000000"]

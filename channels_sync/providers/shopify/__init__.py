@@ -1,4 +1,4 @@
-"""Shopify (Admin REST API 2024-10): mapping (pure), client (HTTP), provider (registered on import)."""
+"""Shopify (GraphQL Admin API): queries, mapping (pure), client (HTTP), provider (registered on import)."""
 
 from __future__ import annotations
 

@@ -1,49 +1,125 @@
-"""Shopify Admin REST 2024-10 over HTTP: token header, cursor pages, the leaky bucket.
+"""Shopify's GraphQL Admin API over HTTP: the token header, one POST per query, the cost bucket.
 
-Rate limit: every answer carries ``X-Shopify-Shop-Api-Call-Limit: used/size``. When the bucket
-is nearly full (``used`` within ``headroom`` of ``size``) the next call first waits just long
-enough for the excess to leak at ``leak_rate`` calls per second (2/s on Standard plans; Shopify
-does not send the rate); a wait longer than the inline cap becomes the task's countdown. A 429
-anyway (other apps share the bucket) is retried after its ``Retry-After``.
+Every call is ``POST <shop>/admin/api/<SHOPIFY_API_VERSION>/graphql.json`` with
+``X-Shopify-Access-Token`` (``attempt_token``: an app-connected store's expiring token is
+refreshed once after a 401). Queries are reads (``idempotent=True``); mutations are not.
 
-Writes: deleting a webhook (one id) is repeatable (a 404 then means it is gone already);
-creating one is not (Shopify takes no idempotency key): when its outcome is unknown the
-subscriptions are listed to see whether it was made, and it is sent again only if not.
+Pacing by cost (docs/channels.md): every answer's ``extensions.cost.throttleStatus`` says how
+many points are available, the bucket's size and its restore rate. Before a call the client
+projects what is available now and, when that does not cover the call's requested cost (what
+the same query with the same sizes cost last time, or the single-query cap when it has not run
+yet), waits just long enough (``pause``: a wait above the inline cap becomes the task's
+countdown). A ``THROTTLED`` answer anyway (another worker of the same app and shop spent the
+points) is retried after the wait its own throttleStatus implies; it was refused before doing
+anything, so even a mutation may be sent again.
+
+Errors: top-level ``errors`` and ``userErrors`` become short, sanitised ``ProviderError``s (the
+answer's detail goes to the attempt record); ``ACCESS_DENIED`` is a ``CredentialsError`` (the
+app lacks a scope); ``INTERNAL_SERVER_ERROR`` is retryable.
+
+Writes: deleting a webhook subscription (one id) is repeatable; creating one is not (Shopify
+takes no idempotency key): when its outcome is unknown the subscriptions are listed to see
+whether it was made, and it is sent again only if not.
 Host: ``https://<shop>.myshopify.com`` only (``integrations.hosts.SHOPIFY_SHOP``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from channels_sync.providers.base import Subscription, subscriptions_of
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from channels_sync.providers.base import Subscription
+from channels_sync.providers.shopify import queries
 from integrations.errors import OutcomeUnknown, ProviderError
 from integrations.hosts import SHOPIFY_SHOP
-from integrations.http import Headers, Params, ProviderHttpClient
+from integrations.http import Failure, Headers, Params, ProviderHttpClient, detail_of, sanitize
 from integrations.transport import Response
 
-API_VERSION = "2024-10"
-MAX_LIMIT = 250
-DEFAULT_LEAK_RATE = 2.0  # calls per second a Standard-plan bucket leaks
-CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
-_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+APP_TOPICS = ("app/uninstalled",)
+_OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+_GID = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<number>[0-9]{1,20})$")
 
 
-def next_page_info(link_header: str | None) -> str | None:
-    """The ``page_info`` of the ``rel="next"`` link, used verbatim (it is opaque)."""
-    if not link_header:
+def topic_enum(topic: str) -> str:
+    """orders/create → ORDERS_CREATE (GraphQL's WebhookSubscriptionTopic)."""
+    return topic.replace("/", "_").upper()
+
+
+def topic_rest(topic: str) -> str:
+    """ORDERS_PARTIALLY_FULFILLED → orders/partially_fulfilled: the names webhooks arrive with."""
+    resource, _, event = topic.lower().partition("_")
+    return f"{resource}/{event}"
+
+
+def gid_number(value: object, kind: str) -> str | None:
+    """The digits of ``gid://shopify/<kind>/<digits>``; None for anything else."""
+    match = _GID.match(value) if isinstance(value, str) else None
+    return match.group("number") if match and match.group("kind") == kind else None
+
+
+def search_since(updated_since: datetime | None) -> str | None:
+    """The orders search for "updated at or after" (a quoted UTC time, as the search syntax wants)."""
+    if updated_since is None:
         return None
-    for part in link_header.split(","):
-        match = _NEXT_LINK.search(part)
-        if match:
-            values = parse_qs(urlsplit(match.group(1)).query).get("page_info")
-            return values[0] if values else None
-    return None
+    moment = updated_since.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return f"updated_at:>='{moment}'"
+
+
+def next_cursor(connection: dict[str, Any]) -> str | None:
+    """The ``endCursor`` to ask for next, None on the last page (or a page info that cannot be read)."""
+    info = connection.get("pageInfo")
+    cursor = info.get("endCursor") if isinstance(info, dict) and info.get("hasNextPage") is True else None
+    return cursor if isinstance(cursor, str) and cursor else None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass
+class CostBucket:
+    """The shop's cost bucket as the last answer described it."""
+
+    maximum: float = 0.0
+    available: float = 0.0
+    restore_rate: float = 0.0
+    seen_at: float = 0.0  # clock() when it was read
+
+    def observe(self, status: object, now: float) -> None:
+        if not isinstance(status, dict):
+            return
+        maximum, available, rate = (
+            _number(status.get(key)) for key in ("maximumAvailable", "currentlyAvailable", "restoreRate")
+        )
+        if maximum is None or available is None or rate is None or maximum <= 0 or rate < 0:
+            return  # a hostile or missing throttleStatus: keep what we knew
+        self.maximum, self.available, self.restore_rate, self.seen_at = maximum, min(available, maximum), rate, now
+
+    def wait_for(self, cost: float, now: float) -> float:
+        """Seconds until ``cost`` points (at most the bucket's size) are projected to be available."""
+        if self.maximum <= 0 or self.restore_rate <= 0:
+            return 0.0
+        projected = min(self.maximum, self.available + (now - self.seen_at) * self.restore_rate)
+        short = min(cost, self.maximum) - projected
+        return max(0.0, short / self.restore_rate)
+
+
+@dataclass
+class CostLedger:
+    """What a client spent, for the pacing tests and ``bench_ingest``."""
+
+    calls: int = 0
+    points: int = 0  # actualQueryCost summed
+    throttled: int = 0  # THROTTLED answers
+    waits: list[float] = field(default_factory=list)  # seconds waited before calls, to pace
 
 
 class ShopifyClient(ProviderHttpClient):
@@ -53,95 +129,257 @@ class ShopifyClient(ProviderHttpClient):
     credentials_hint = "check it in your Shopify admin → Apps → Develop apps (Admin API access token)"
 
     def __init__(
-        self, base_url: str, *, access_token: str, leak_rate: float = DEFAULT_LEAK_RATE, **kwargs: Any
+        self,
+        base_url: str,
+        *,
+        access_token: str,
+        api_version: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(f"{base_url.rstrip('/')}/admin/api/{API_VERSION}", **kwargs)
+        self.api_version = api_version or settings.SHOPIFY_API_VERSION
+        super().__init__(f"{base_url.rstrip('/')}/admin/api/{self.api_version}", **kwargs)
         self.access_token = access_token
-        self.leak_rate = leak_rate
-        self.bucket_used = 0
-        self.bucket_size = 0
+        self.clock = clock
+        self.bucket = CostBucket()
+        self.ledger = CostLedger()
+        self.learned: dict[str, float] = {}  # requested cost of each query (with its sizes) last time
+        self._expected = 0.0
+        self._answer: tuple[Response, Any] | None = None
 
     def credentials_message(self, response: Response) -> str:
         return f"Shopify refused the access token ({response.status_code}): {self.credentials_hint}"
 
     def prepare(self, method: str, url: str, params: Params, body: bytes) -> tuple[Params, Headers]:
-        # An app-connected store's expiring token comes from its token source, per attempt.
         return params, {"X-Shopify-Access-Token": self.attempt_token(self.access_token), "Accept": "application/json"}
 
-    @property
-    def headroom(self) -> int:
-        """Calls kept free in the bucket: a tenth of it (4 of 40), at least one."""
-        return max(1, self.bucket_size // 10)
-
     def before_attempt(self) -> None:
-        if not self.bucket_size or self.leak_rate <= 0:
+        wait = self.bucket.wait_for(self._expected, self.clock())
+        if wait > 0:
+            self.ledger.waits.append(wait)
+            self.pause(wait, _("Shopify's API cost bucket is low"))
+
+    def failure_of(self, response: Response) -> Failure | None:
+        if response.status_code != 200:
+            return super().failure_of(response)
+        try:
+            body = response.json()
+        except ValueError:
+            return None  # json_of says what is wrong with it
+        self._answer = (response, body)
+        if not isinstance(body, dict):
+            return None
+        extensions = body.get("extensions")
+        cost = extensions.get("cost") if isinstance(extensions, dict) else None
+        if isinstance(cost, dict):
+            self.bucket.observe(cost.get("throttleStatus"), self.clock())
+        errors = body.get("errors")
+        return self._errors_failure(errors, cost, response) if errors else None
+
+    def _errors_failure(self, errors: object, cost: object, response: Response) -> Failure:
+        items = [item for item in errors if isinstance(item, dict)] if isinstance(errors, list) else []
+        codes = {
+            str((item.get("extensions") or {}).get("code"))
+            for item in items
+            if isinstance(item.get("extensions"), dict)
+        }
+        said = sanitize(str(items[0].get("message", "")) if items else str(errors), 80)
+        detail = detail_of(response)
+        if "THROTTLED" in codes:
+            self.ledger.throttled += 1
+            requested = _number(cost.get("requestedQueryCost")) if isinstance(cost, dict) else None
+            wait = self.bucket.wait_for(requested or self._expected, self.clock())
+            return Failure(
+                _("Shopify's API cost bucket is empty (throttled)"),
+                retryable=True,
+                wait=wait,
+                refused_unseen=True,
+                detail=detail,
+            )
+        if "ACCESS_DENIED" in codes:
+            message = _("Shopify refused access (%(said)s): the app lacks a permission it needs") % {"said": said}
+            return Failure(message, credentials=True, detail=detail)
+        if "INTERNAL_SERVER_ERROR" in codes:
+            return Failure(_("Shopify had an internal error"), retryable=True, detail=detail)
+        return Failure(_("Shopify refused the request: %(said)s") % {"said": said}, detail=detail)
+
+    # The call ---------------------------------------------------------------------------------
+
+    def query(self, document: str, variables: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:
+        """The ``data`` of one operation, paced by its cost; errors raised as ProviderError."""
+        variables = dict(variables or {})
+        match = _OPERATION.search(document)
+        sizes = (variables.get("first"), len(variables["ids"]) if isinstance(variables.get("ids"), list) else None)
+        key = f"{match.group(1) if match else document[:40]}:{sizes}"
+        self._expected = self.learned.get(
+            key, min(queries.MAX_QUERY_COST, self.bucket.maximum or queries.MAX_QUERY_COST)
+        )
+        response = self.request(
+            "POST", "graphql.json", json_body={"query": document, "variables": variables}, idempotent=idempotent
+        )
+        answer = self._answer
+        body = answer[1] if answer is not None and answer[0] is response else self.json_of(response, shape="object")
+        if not isinstance(body, dict):
+            raise ProviderError(_("Shopify sent an answer that is not a JSON object"), status=response.status_code)
+        self._account(key, body)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ProviderError(_("Shopify sent an answer without data"), status=response.status_code)
+        return data
+
+    def _account(self, key: str, body: dict[str, Any]) -> None:
+        extensions = body.get("extensions")
+        cost = extensions.get("cost") if isinstance(extensions, dict) else None
+        self.ledger.calls += 1
+        if not isinstance(cost, dict):
             return
-        excess = self.bucket_used - (self.bucket_size - self.headroom) + 1
-        if excess > 0:
-            self.pause(excess / self.leak_rate, "Shopify's API call bucket is full")
-            self.bucket_used -= excess
+        requested, actual = _number(cost.get("requestedQueryCost")), _number(cost.get("actualQueryCost"))
+        if requested is not None and requested >= 0:
+            self.learned[key] = requested
+        if actual is not None and actual >= 0:
+            self.ledger.points += int(actual)
 
-    def waited(self, seconds: float) -> None:
-        self.bucket_used = max(0, self.bucket_used - int(seconds * self.leak_rate))
+    def mutate(self, document: str, variables: Mapping[str, Any], root: str) -> dict[str, Any]:
+        """A mutation's payload; its ``userErrors`` raised as one ProviderError."""
+        data = self.query(document, variables, idempotent=False)
+        payload = data.get(root)
+        if not isinstance(payload, dict):
+            raise ProviderError(_("Shopify sent no %(root)s result") % {"root": root})
+        problems = [item for item in payload.get("userErrors") or [] if isinstance(item, dict)]
+        if problems:
+            said = "; ".join(sanitize(str(item.get("message", "")), 80) for item in problems[:3])
+            raise ProviderError(_("Shopify refused it: %(said)s") % {"said": said})
+        return payload
 
-    def observe(self, response: Response) -> None:
-        used, _, size = (response.headers.get(CALL_LIMIT_HEADER) or "").partition("/")
-        if used.strip().isdigit() and size.strip().isdigit():
-            self.bucket_used, self.bucket_size = int(used), int(size)
-
-    # Endpoints -------------------------------------------------------------------------------
-
-    def order_pages(
-        self, *, updated_since: datetime | None, limit: int, page_info: str = ""
-    ) -> Iterator[tuple[Any, str]]:
-        """(orders.json body, next page_info or "") per page, oldest update first (an order
-        updated while we page moves behind us, so it is read again rather than skipped);
-        follow-ups carry only page_info and limit, and a pull may start from a saved one."""
-        limit = max(1, min(limit, MAX_LIMIT))
-        params: Params = {"status": "any", "limit": str(limit), "order": "updated_at asc"}
-        if updated_since is not None:
-            params["updated_at_min"] = updated_since.astimezone(UTC).isoformat(timespec="seconds")
-        if page_info:
-            params = {"limit": str(limit), "page_info": page_info}
-        while True:
-            body, response = self.request_json("GET", "orders.json", params=params, shape="object")
-            next_info = next_page_info(response.headers.get("Link")) or ""
-            yield body, next_info
-            if not next_info:
-                return
-            params = {"limit": str(limit), "page_info": next_info}
-
-    def orders_by_ids(self, ids: list[str]) -> Any:
-        params = {"ids": ",".join(ids), "status": "any", "limit": str(MAX_LIMIT)}
-        body, _ = self.request_json("GET", "orders.json", params=params, shape="object")
-        return body
+    # Reads ------------------------------------------------------------------------------------
 
     def shop(self) -> Any:
-        body, _ = self.request_json("GET", "shop.json", shape="object")
-        return body
+        return self.query(queries.SHOP).get("shop")
 
-    def orders_count(self) -> Any:
-        body, _ = self.request_json("GET", "orders/count.json", params={"status": "any"}, shape="object")
-        return body
+    def order_pages(self, *, updated_since: datetime | None, first: int, after: str = "") -> Iterator[Any]:
+        """The ``orders`` connection page by page, oldest update first (an order updated while we
+        page moves behind us, so it is read again rather than skipped); from ``after`` when given."""
+        variables: dict[str, Any] = {"first": queries.orders_per_query(first), "query": search_since(updated_since)}
+        cursor = after or None
+        while True:
+            connection = self.query(queries.ORDERS_PAGE, {**variables, "after": cursor}).get("orders")
+            if not isinstance(connection, dict):
+                raise ProviderError(_("Shopify sent an orders answer without orders"))
+            self.complete_lines(connection.get("nodes"))
+            yield connection
+            cursor = next_cursor(connection)
+            if cursor is None:
+                return
+
+    def orders_by_ids(self, order_ids: list[str]) -> list[Any]:
+        """The orders with these numeric ids (unknown ones are left out)."""
+        ids = [f"gid://shopify/Order/{order_id}" for order_id in order_ids if order_id.isascii() and order_id.isdigit()]
+        nodes = self.query(queries.ORDERS_BY_ID, {"ids": ids}).get("nodes") if ids else []
+        found = [node for node in nodes or [] if isinstance(node, dict) and node]
+        self.complete_lines(found)
+        return found
+
+    def complete_lines(self, orders: object) -> None:
+        """Orders with more lines than one query asks for get the rest, page by page, in place."""
+        for order in orders if isinstance(orders, list) else []:
+            lines = order.get("lineItems") if isinstance(order, dict) else None
+            info = lines.get("pageInfo") if isinstance(lines, dict) else None
+            while isinstance(info, dict) and info.get("hasNextPage") is True and isinstance(lines, dict):
+                more = (
+                    self.query(queries.ORDER_LINES, {"id": order.get("id"), "after": info.get("endCursor")}).get(
+                        "order"
+                    )
+                    or {}
+                ).get("lineItems")
+                if not isinstance(more, dict) or not isinstance(more.get("nodes"), list):
+                    raise ProviderError(_("Shopify sent an order's lines without lines"))
+                lines["nodes"] = [*lines.get("nodes", []), *more["nodes"]]
+                info = more.get("pageInfo")
+
+    def fulfillment_orders(self, order_id: str) -> list[Any]:
+        """The fulfillment orders of one order (id, status, lines with remaining quantities)."""
+        order = self.query(queries.FULFILLMENT_ORDERS, {"id": f"gid://shopify/Order/{order_id}"}).get("order")
+        if not isinstance(order, dict):
+            raise ProviderError(_("Shopify has no order %(id)s") % {"id": order_id})
+        connection = order.get("fulfillmentOrders")
+        return [node for node in (connection or {}).get("nodes") or [] if isinstance(node, dict)]
+
+    # Writes -----------------------------------------------------------------------------------
+
+    def fulfillment_create(
+        self,
+        *,
+        fulfillment_order_id: str,
+        tracking_number: str,
+        tracking_company: str = "",
+        tracking_url: str = "",
+        lines: list[tuple[str, int]] | None = None,
+        notify_customer: bool = False,
+    ) -> dict[str, Any]:
+        """One fulfillment with one tracking number (``lines``: fulfillment order line gids and
+        quantities; None fulfils every remaining line). Not repeatable: an unknown outcome raises
+        OutcomeUnknown for the caller to look at the order's fulfillments."""
+        group: dict[str, Any] = {"fulfillmentOrderId": fulfillment_order_id}
+        if lines is not None:
+            group["fulfillmentOrderLineItems"] = [{"id": line, "quantity": count} for line, count in lines]
+        tracking = {"number": tracking_number, "company": tracking_company or None, "url": tracking_url or None}
+        fulfillment = {
+            "lineItemsByFulfillmentOrder": [group],
+            "notifyCustomer": notify_customer,
+            "trackingInfo": {key: value for key, value in tracking.items() if value},
+        }
+        payload = self.mutate(queries.FULFILLMENT_CREATE, {"fulfillment": fulfillment}, "fulfillmentCreate")
+        made = payload.get("fulfillment")
+        if not isinstance(made, dict):
+            raise ProviderError(_("Shopify sent no fulfillment"))
+        return made
 
     def webhook_subscriptions(self) -> list[Subscription]:
-        body, _ = self.request_json("GET", "webhooks.json", shape="object")
-        return subscriptions_of(body.get("webhooks"), address_key="address")
+        found: list[Subscription] = []
+        cursor: str | None = None
+        while True:
+            connection = self.query(queries.WEBHOOK_SUBSCRIPTIONS, {"first": 100, "after": cursor}).get(
+                "webhookSubscriptions"
+            )
+            if not isinstance(connection, dict) or not isinstance(connection.get("nodes"), list):
+                raise ProviderError(_("Shopify sent a webhook subscription list that cannot be read"))
+            found += [hook for node in connection["nodes"] if (hook := self._subscription(node)) is not None]
+            cursor = next_cursor(connection)
+            if cursor is None:
+                return found
 
-    def webhook_delete(self, webhook_id: int | str) -> None:
+    @staticmethod
+    def _subscription(node: object) -> Subscription | None:
+        """A listed subscription, read defensively (its id goes back to Shopify in a delete)."""
+        if not isinstance(node, dict) or not isinstance(node.get("uri"), str):
+            return None
+        number = gid_number(node.get("id"), "WebhookSubscription")
+        topic = node.get("topic")
+        if number is None:
+            return None
+        return Subscription(id=number, topic=topic_rest(topic) if isinstance(topic, str) else "", address=node["uri"])
+
+    def webhook_delete(self, webhook_id: str) -> None:
+        """Delete one subscription; one already gone is not an error (an earlier attempt, the merchant)."""
+        variables = {"id": f"gid://shopify/WebhookSubscription/{webhook_id}"}
+        data = self.query(queries.WEBHOOK_SUBSCRIPTION_DELETE, variables, idempotent=True)
+        payload = data.get("webhookSubscriptionDelete") or {}
+        problems = [item for item in payload.get("userErrors") or [] if isinstance(item, dict)]
+        if problems and any("does not exist" not in str(item.get("message", "")) for item in problems):
+            said = "; ".join(sanitize(str(item.get("message", "")), 80) for item in problems[:3])
+            raise ProviderError(_("Shopify refused it: %(said)s") % {"said": said})
+
+    def webhook_subscribe(self, *, topic: str, address: str) -> None:
+        """Subscribe ``address`` to ``topic``. Made already (an earlier attempt whose answer was lost,
+        or one Shopify refuses as taken) is success: what we wanted exists."""
+        variables = {"topic": topic_enum(topic), "uri": address}
         try:
-            self.request("DELETE", f"webhooks/{webhook_id}.json", idempotent=True)
+            self.mutate(queries.WEBHOOK_SUBSCRIPTION_CREATE, variables, "webhookSubscriptionCreate")
         except ProviderError as error:
-            if error.status != 404:  # 404: gone already (an earlier attempt of ours, or the merchant)
+            if error.retryable and not isinstance(error, OutcomeUnknown):
                 raise
-
-    def webhook_subscribe(self, *, topic: str, address: str) -> Any:
-        webhook = {"topic": topic, "address": address, "format": "json"}
-        try:
-            body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook}, idempotent=False)
-        except OutcomeUnknown:
-            made = [hook for hook in self.webhook_subscriptions() if (hook.topic, hook.address) == (topic, address)]
-            if made:
-                return {"webhook": {"id": made[0].id, "topic": topic, "address": address}}
-            body, _ = self.request_json("POST", "webhooks.json", json_body={"webhook": webhook}, idempotent=False)
-        return body
+            if any((hook.topic, hook.address) == (topic, address) for hook in self.webhook_subscriptions()):
+                return
+            if not isinstance(error, OutcomeUnknown):
+                raise
+            self.mutate(queries.WEBHOOK_SUBSCRIPTION_CREATE, variables, "webhookSubscriptionCreate")

@@ -1,13 +1,19 @@
-"""Shopify Admin REST order JSON (2024-10) → ``ChannelOrder``. Pure: no I/O.
+"""Shopify orders → ``ChannelOrder``: the GraphQL Admin API's ``Order`` (what the pull reads, the
+fields of ``queries.ORDER_FIELDS``) and the REST-shaped order JSON that webhooks still carry
+(``orders/*`` bodies). Pure: no I/O. Both readings of one order give the same ``OrderData``.
 
 Decisions:
-- **paid** means the customer paid: ``financial_status`` paid, partially_paid, partially_refunded
-  or refunded. pending, authorized (not captured yet), voided (authorization dropped), expired and
+- **paid** means the customer paid: ``financial_status`` (GraphQL
+  ``displayFinancialStatus``) paid, partially_paid, partially_refunded or refunded. pending,
+  authorized (not captured yet), voided (authorization dropped), expired and
   anything unknown are not paid.
 - **canceled** is ``cancelled_at`` being set (Shopify sets it with ``cancel_reason``); a refund
   alone does not cancel an order.
 - **number** is the order ``name`` (``#1001``), what the merchant sees in Shopify.
-- **purchase_ids**: a TikTok Shop order id found in ``note_attributes`` under one of
+- **ids** are the numeric ids webhooks carry: a GraphQL gid (``gid://shopify/Order/123``) is read
+  as its number, and anything else in its place is a malformed answer.
+- **purchase_ids**: a TikTok Shop order id found in ``note_attributes`` (GraphQL
+  ``customAttributes``, ``key`` for ``name``) under one of
   ``TIKTOK_ORDER_ID_KEYS`` (compared case-insensitively, spaces as underscores): how TikTok's
   Shopify channel app and the sandbox mark an order that is the same purchase as a TikTok order.
   ``source_name`` / ``tags`` ("tiktok", "TikTok") only say *that* it came from TikTok, not *which*
@@ -16,6 +22,7 @@ Decisions:
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from channels_sync.providers.base import ChannelOrder
@@ -41,12 +48,14 @@ def _key(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
-def tiktok_ids(order: JsonObject) -> tuple[str, ...]:
-    attributes = order.get("note_attributes") or []
+def tiktok_ids(
+    order: JsonObject, *, attributes_key: str = "note_attributes", name_key: str = "name"
+) -> tuple[str, ...]:
+    attributes = order.get(attributes_key) or []
     found: list[str] = []
     if isinstance(attributes, list):
         for attribute in attributes:
-            if not isinstance(attribute, dict) or _key(str(attribute.get("name", ""))) not in TIKTOK_ORDER_ID_KEYS:
+            if not isinstance(attribute, dict) or _key(str(attribute.get(name_key, ""))) not in TIKTOK_ORDER_ID_KEYS:
                 continue
             value = str(attribute.get("value") or "").strip()
             if value and value not in found:
@@ -54,18 +63,21 @@ def tiktok_ids(order: JsonObject) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _customer_name(order: JsonObject) -> str:
-    for key in ("shipping_address", "billing_address"):
+def _customer_name(order: JsonObject, *, graphql: bool = False) -> str:
+    """The shipping address's name, else the billing address's, else the customer's."""
+    first, last = ("firstName", "lastName") if graphql else ("first_name", "last_name")
+    addresses = ("shippingAddress", "billingAddress") if graphql else ("shipping_address", "billing_address")
+    for key in addresses:
         address = order.get(key)
         if isinstance(address, dict):
             name = text(address, "name") or " ".join(
-                part for part in (text(address, "first_name"), text(address, "last_name")) if part
+                part for part in (text(address, first), text(address, last)) if part
             )
             if name:
                 return name
     customer = order.get("customer")
     if isinstance(customer, dict):
-        return " ".join(part for part in (text(customer, "first_name"), text(customer, "last_name")) if part)
+        return " ".join(part for part in (text(customer, first), text(customer, last)) if part)
     return ""
 
 
@@ -124,3 +136,61 @@ def order_from_detail(body: Any) -> ChannelOrder:
     if not isinstance(body, dict):
         raise MalformedPayload("the Shopify order answer is not a JSON object")
     return order_from_json(obj(body, "order", "Shopify order answer"))
+
+
+# The GraphQL Admin API's Order ------------------------------------------------------------------
+
+PAID_DISPLAY_STATUSES = frozenset(status.upper() for status in PAID_FINANCIAL_STATUSES)
+
+
+def gid_tail(data: JsonObject, key: str, kind: str, where: str) -> str:
+    """The number of the ``gid://shopify/<kind>/<n>`` under ``key``."""
+    value = present(data, key, where)
+    prefix = f"gid://shopify/{kind}/"
+    tail = value[len(prefix) :] if isinstance(value, str) and value.startswith(prefix) else ""
+    if not (tail.isascii() and tail.isdigit() and len(tail) <= 20):
+        raise MalformedPayload(f"{where}: {key} is not a Shopify {kind} id")
+    return tail
+
+
+def _shop_money(data: JsonObject, key: str, where: str) -> Decimal:
+    bag = obj(data, key, where)
+    return money(obj(bag, "shopMoney", f"{where}: {key}"), "amount", f"{where}: {key}.shopMoney")
+
+
+def _graphql_line(line: JsonObject, where: str) -> LineData:
+    return LineData(
+        title=str(present(line, "title", where)),
+        unit_price=_shop_money(line, "originalUnitPriceSet", where),
+        quantity=quantity(line, "quantity", where),
+        sku=text(line, "sku"),
+        variant_title=text(line, "variantTitle"),
+        channel_line_id=gid_tail(line, "id", "LineItem", where),
+    )
+
+
+def order_from_graphql(order: Any) -> ChannelOrder:
+    """One ``Order`` node of the GraphQL Admin API (every line in ``lineItems.nodes``)."""
+    if not isinstance(order, dict):
+        raise MalformedPayload("the Shopify order is not a JSON object")
+    order_id = gid_tail(order, "id", "Order", "Shopify order")
+    where = f"Shopify order {order_id}"
+    lines = tuple(
+        _graphql_line(line, f"{where}: lineItems[{index}]")
+        for index, line in enumerate(objects(obj(order, "lineItems", where), "nodes", f"{where}: lineItems"))
+    )
+    purchase_ids = tiktok_ids(order, attributes_key="customAttributes", name_key="key")
+    data = OrderData(
+        channel_order_id=order_id,
+        number=str(present(order, "name", where)),
+        placed_at=iso_datetime(order, "createdAt", where),
+        total=_shop_money(order, "totalPriceSet", where),
+        lines=lines,
+        currency=str(present(order, "currencyCode", where)),
+        customer_name=_customer_name(order, graphql=True),
+        customer_email=text(order, "email"),
+        paid=text(order, "displayFinancialStatus") in PAID_DISPLAY_STATUSES,
+        canceled=order.get("cancelledAt") not in (None, ""),
+        extra_search_terms=purchase_ids,
+    )
+    return ChannelOrder(data=data, updated_at=iso_datetime(order, "updatedAt", where), purchase_ids=purchase_ids)

@@ -1,5 +1,7 @@
-"""Shopify as a ``ChannelProvider``: credentials ``access_token`` and ``webhook_secret``; ``base_url``
-is the shop URL (``https://<shop>.myshopify.com``) under which ``/admin/api/2024-10/`` lives."""
+"""Shopify as a ``ChannelProvider`` on the GraphQL Admin API: credentials ``access_token`` (and, for
+a custom app connected with its token, ``webhook_secret``); ``base_url`` is the shop URL
+(``https://<shop>.myshopify.com``) under which ``/admin/api/<SHOPIFY_API_VERSION>/graphql.json``
+lives. An app-connected store's token comes from its ``token_source`` (refreshed on expiry)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
-from channels_sync.providers.shopify.client import MAX_LIMIT, ORDER_TOPICS, ShopifyClient
-from channels_sync.providers.shopify.mapping import order_from_json, orders_from_json
+from channels_sync.providers.shopify import queries
+from channels_sync.providers.shopify.client import APP_TOPICS, ORDER_TOPICS, ShopifyClient, next_cursor
+from channels_sync.providers.shopify.mapping import order_from_graphql, order_from_json
 from channels_sync.providers.shopify.oauth import grant_refresh
 from integrations.errors import MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object
@@ -42,41 +47,56 @@ class ShopifyProvider(ChannelProvider):
         return self.client.attempts
 
     def check_credentials(self) -> str:
-        self.client.orders_count()
+        self.client.shop()
         parts = urlsplit(self.base_url)
         host = parts.hostname or ""
         return host if host.endswith(".myshopify.com") else parts.path.rstrip("/").rsplit("/", 1)[-1] or host
 
     def shop_identity(self) -> str:
-        """``myshopify_domain`` of shop.json: what X-Shopify-Shop-Domain carries, whatever domain
-        the merchant typed or the shop's storefront uses."""
-        body = self.client.shop()
-        shop = body.get("shop") if isinstance(body, dict) else None
-        domain = shop.get("myshopify_domain") if isinstance(shop, dict) else None
+        """``shop.myshopifyDomain``: what X-Shopify-Shop-Domain carries, whatever domain the merchant
+        typed or the shop's storefront uses."""
+        shop = self.client.shop()
+        domain = shop.get("myshopifyDomain") if isinstance(shop, dict) else None
         if not isinstance(domain, str) or not domain.strip():
-            raise ProviderError("Shopify did not say which shop this is (shop.json has no myshopify_domain)")
+            raise ProviderError("Shopify did not say which shop this is (shop has no myshopifyDomain)")
         return domain.strip().lower()
 
     def iter_order_pages(
         self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
     ) -> Iterator[OrderPage]:
-        pages = self.client.order_pages(updated_since=updated_since, limit=page_size, page_info=resume)
-        for body, next_info in pages:
-            yield OrderPage(orders=orders_from_json(body), has_more=bool(next_info), resume=next_info)
+        """``page_size`` is capped so that a page's requested cost stays under Shopify's single-query
+        limit (``queries.orders_per_query``); ``resume`` is a page's ``endCursor``."""
+        pages = self.client.order_pages(updated_since=updated_since, first=page_size, after=resume)
+        for connection in pages:
+            cursor = next_cursor(connection)
+            orders = [order_from_graphql(node) for node in connection.get("nodes") or []]
+            yield OrderPage(orders=orders, has_more=cursor is not None, resume=cursor or "")
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
+        """By id, in batches as large as the single-query cost limit allows (25 orders, not 250)."""
         found: list[ChannelOrder] = []
-        for start in range(0, len(order_ids), MAX_LIMIT):
-            found += orders_from_json(self.client.orders_by_ids(order_ids[start : start + MAX_LIMIT]))
+        batch = queries.orders_per_query(queries.MAX_PAGE, overhead=0)
+        for start in range(0, len(order_ids), batch):
+            found += [order_from_graphql(node) for node in self.client.orders_by_ids(order_ids[start : start + batch])]
         return found
 
+    def fulfillment_orders(self, order_id: str) -> list[Any]:
+        """The order's fulfillment orders (``FulfillmentOrder`` nodes: id, status, lines)."""
+        return self.client.fulfillment_orders(order_id)
+
+    def fulfillment_create(self, **tracking: Any) -> dict[str, Any]:
+        """One fulfillment with tracking (``ShopifyClient.fulfillment_create``'s arguments)."""
+        return self.client.fulfillment_create(**tracking)
+
     def register_webhooks(self, *, address: str) -> list[str]:
-        """Subscribe the order topics not subscribed yet (a repeat is not an error)."""
+        """Subscribe the order topics and app/uninstalled not subscribed yet (a repeat is not an
+        error); returns them in the names deliveries carry ("orders/create", …)."""
         have = {(hook.topic, hook.address) for hook in self.client.webhook_subscriptions()}
-        for topic in ORDER_TOPICS:
+        topics = [*ORDER_TOPICS, *APP_TOPICS]
+        for topic in topics:
             if (topic, address) not in have:
                 self.client.webhook_subscribe(topic=topic, address=address)
-        return list(ORDER_TOPICS)
+        return topics
 
     def unregister_webhooks(self, *, address: str) -> int:
         ours = [hook.id for hook in self.client.webhook_subscriptions() if hook.address == address]
@@ -86,7 +106,10 @@ class ShopifyProvider(ChannelProvider):
 
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
-        given, secret = header(headers, "X-Shopify-Hmac-Sha256"), credentials.get("webhook_secret", "")
+        """Signed with the custom app's secret (``webhook_secret``, the token path) or, for a store
+        connected as the operator's app (no webhook_secret of its own), the app's client secret."""
+        secret = credentials.get("webhook_secret", "") or settings.SHOPIFY_CLIENT_SECRET
+        given = header(headers, "X-Shopify-Hmac-Sha256")
         return bool(secret) and signature_matches(shopify_hmac(secret, body), given)
 
     @classmethod

@@ -1,4 +1,5 @@
-"""The Shopify provider against the sandbox over real HTTP: pages, filters, faults, the bucket, webhooks."""
+"""The Shopify provider (GraphQL Admin API) against the sandbox over real HTTP: pages, filters, faults,
+the cost bucket, webhooks, fulfillments, and one order read by GraphQL and by its REST webhook body."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from typing import Any
 
 import pytest
 import requests
+from django.conf import settings
 
 from channels_sync.providers.base import provider_for
+from channels_sync.providers.shopify import queries
 from channels_sync.providers.shopify.client import ShopifyClient
+from channels_sync.providers.shopify.mapping import order_from_json
 from channels_sync.providers.shopify.provider import ShopifyProvider
-from integrations.errors import CredentialsError
+from integrations.errors import CredentialsError, ProviderError
+from sandbox.models import ChannelOrder as SimOrder
 from sandbox.tests.conftest import SANDBOX_LIVE_DB
 from sandbox.webhooks import deliveries_send_due
 
@@ -54,7 +59,8 @@ def test_pull_pages_through_every_order_once(control: Any, provider: ShopifyProv
 
     assert [(len(page.orders), page.has_more) for page in pages] == [(3, True), (3, True), (1, False)]
     assert sorted(order.data.channel_order_id for page in pages for order in page.orders) == sorted(created)
-    assert [a.path.rsplit("/", 1)[-1] for a in provider.attempts] == ["orders.json"] * 3
+    assert [a.path.rsplit("/", 1)[-1] for a in provider.attempts] == ["graphql.json"] * 3
+    assert provider.attempts[0].path == f"/sandbox/shopify/{SHOP}/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json"
 
 
 def test_pull_honors_updated_since(control: Any, provider: ShopifyProvider) -> None:
@@ -94,36 +100,57 @@ def test_5xx_and_429_faults_are_retried_until_every_order_is_read(control: Any, 
     assert 0 <= sleeps[1] <= 0.5
 
 
-def test_burst_on_a_small_bucket_is_absorbed_by_the_call_limit_header(control: Any, shop: dict[str, Any]) -> None:
-    control.options("shopify", SHOP, bucket_size=4, leak_rate=5)
-    sleeps = Sleeps(cap=1.0)
-    client = ShopifyClient(
-        shop["base_url"], access_token=shop["credentials"]["access_token"], leak_rate=5, sleep=sleeps
+def test_a_pull_under_a_small_cost_bucket_waits_instead_of_being_throttled(control: Any, shop: dict[str, Any]) -> None:
+    """Pacing: before each page the client waits just until the projected points cover the page's
+    requested cost (learned from the previous page), so no answer is THROTTLED, and it never
+    waits longer than it takes the bucket to restore what it spent."""
+    control.options("shopify", SHOP, graphql_bucket_size=1000, graphql_restore_rate=500)
+    created = control.create_orders("shopify", SHOP, count=150, seed=21)
+    client = ShopifyClient(shop["base_url"], access_token=shop["credentials"]["access_token"])
+
+    pages = list(client.order_pages(updated_since=None, first=250))
+
+    assert [len(page["nodes"]) for page in pages] == [25] * 6  # 25 orders: the most under the 1000 cap
+    assert sorted(gid.rsplit("/", 1)[1] for page in pages for gid in (n["id"] for n in page["nodes"])) == sorted(
+        created
     )
+    ledger = client.ledger
+    assert (ledger.calls, ledger.throttled) == (6, 0)
+    assert all(a.status == 200 and not a.error for a in client.attempts)
+    assert len(ledger.waits) == 5  # every page after the first waited for the bucket
+    assert sum(ledger.waits) * 500 <= ledger.points  # never longer than restoring what was spent
+    assert (client.bucket.maximum, client.bucket.restore_rate) == (1000, 500)
 
-    answers = [client.orders_count() for _ in range(10)]
 
-    assert answers == [{"count": 0}] * 10
-    assert [a.status for a in client.attempts] == [200] * 10  # waited before the bucket overflowed: no 429
-    assert sleeps.asked  # 10 calls in well under 2 s cannot all fit in a bucket of 4 leaking 5/s
-    assert all(0 < s <= 0.4 for s in sleeps.asked)  # just enough for one or two calls to leak
-
-
-def test_a_full_bucket_answers_429_and_retry_after_is_honored(control: Any, shop: dict[str, Any]) -> None:
-    control.options("shopify", SHOP, bucket_size=4, leak_rate=1)
-    url = f"{shop['base_url']}/admin/api/2024-10/orders/count.json"
-    token = {"X-Shopify-Access-Token": shop["credentials"]["access_token"]}
-    with requests.Session() as other_app:  # another app of the shop empties the bucket
-        filled = [other_app.get(url, headers=token, timeout=10).status_code for _ in range(5)]
-    sleeps = Sleeps(cap=1.1)  # 1.1 s leaks one call at 1/s; Shopify asked for 2.0
+def test_a_throttled_answer_is_retried_after_the_wait_its_bucket_implies(control: Any, shop: dict[str, Any]) -> None:
+    control.options("shopify", SHOP, graphql_bucket_size=1000, graphql_restore_rate=1000)
+    # another worker of the same app has just spent the whole bucket
+    control.options("shopify", SHOP, cost_bucket={"available": 0, "at": time.time()})
+    sleeps = Sleeps(cap=2.0)
     client = ShopifyClient(shop["base_url"], access_token=shop["credentials"]["access_token"], sleep=sleeps)
+    client.learned["OrdersPage:(25, None)"] = 0  # this worker has not seen the bucket: it just sends
 
-    answer = client.orders_count()
+    page = next(client.order_pages(updated_since=None, first=25))
 
-    assert filled[-1] == 429
-    assert answer == {"count": 0}
-    assert [a.status for a in client.attempts] == [429, 200]
-    assert sleeps.asked == [2.0]
+    assert page["nodes"] == []
+    assert [a.status for a in client.attempts] == [200, 200]
+    assert "throttled" in client.attempts[0].error.lower()
+    assert client.ledger.throttled == 1
+    assert len(sleeps.asked) == 1
+    assert 0.8 < sleeps.asked[0] <= 0.977  # (977 - available) / 1000 per second
+
+
+def test_a_query_above_the_single_query_cap_is_a_clear_error(shop: dict[str, Any]) -> None:
+    client = ShopifyClient(shop["base_url"], access_token=shop["credentials"]["access_token"])
+
+    with pytest.raises(ProviderError) as caught:
+        client.query(queries.ORDERS_PAGE, {"first": 26})  # 2 + 26 × 39 = 1016
+
+    assert str(caught.value) == (
+        "Shopify refused the request: Query cost is 1016, which exceeds the single query max cost limit (1000)."
+    )
+    assert caught.value.retryable is False
+    assert len(client.attempts) == 1
 
 
 def test_a_wrong_token_is_a_readable_credentials_error_without_retries(shop: dict[str, Any]) -> None:
@@ -140,7 +167,7 @@ def test_a_wrong_token_is_a_readable_credentials_error_without_retries(shop: dic
     )
     assert caught.value.status == 401
     assert caught.value.retryable is False
-    assert [(a.status, a.path.endswith("orders/count.json")) for a in provider.attempts] == [(401, True)]
+    assert [(a.status, a.path.endswith("/graphql.json")) for a in provider.attempts] == [(401, True)]
 
 
 def test_check_credentials_names_the_shop(provider: ShopifyProvider) -> None:
@@ -158,7 +185,8 @@ def test_registered_webhooks_deliver_orders_that_verify_and_parse(
     deliveries_send_due()
     received = webhook_receiver.wait_for(2)
 
-    assert topics == again == ["orders/create", "orders/updated", "orders/paid", "orders/cancelled"]
+    assert topics == again == ["orders/create", "orders/updated", "orders/paid", "orders/cancelled", "app/uninstalled"]
+    assert len(provider.client.webhook_subscriptions()) == 5
     assert len(received) == 2
     events = []
     for delivery in received:
@@ -172,3 +200,65 @@ def test_registered_webhooks_deliver_orders_that_verify_and_parse(
     assert not ShopifyProvider.verify_webhook(
         headers=received[0].headers, body=received[0].body, credentials={"webhook_secret": "another shop's secret"}
     )
+
+
+def test_one_order_read_by_graphql_and_by_its_rest_body_maps_to_the_same_order(
+    control: Any, shop: dict[str, Any], provider: ShopifyProvider
+) -> None:
+    """A pulled order (GraphQL) and the same order's webhook body (REST JSON) give equal OrderData."""
+    attributes = [{"name": "TikTok Order ID", "value": "576460752303423999"}]
+    (order_id,) = control.create_orders("shopify", SHOP, count=1, seed=17, note_attributes=attributes, tags="a, b")
+    control.cancel_order("shopify", SHOP, order_id)
+    rest = requests.get(
+        f"{shop['base_url']}/admin/api/2024-10/orders/{order_id}.json",
+        headers={"X-Shopify-Access-Token": shop["credentials"]["access_token"]},
+        timeout=10,
+    ).json()["order"]
+
+    (pulled,) = provider.fetch_orders([order_id])
+
+    assert pulled == order_from_json(rest)
+    assert (pulled.purchase_ids, pulled.data.canceled, pulled.data.paid) == (("576460752303423999",), True, True)
+
+
+def test_an_order_with_more_lines_than_one_query_asks_for_gets_them_all(
+    control: Any, provider: ShopifyProvider
+) -> None:
+    (order_id,) = control.create_orders("shopify", SHOP, count=1, seed=18)
+    row = SimOrder.objects.get(external_id=order_id)  # the sandbox draws 1-3 lines: widen this one to 23
+    row.lines = [{**row.lines[0], "id": row.lines[0]["id"] * 100 + n, "sku": f"ZP-{n}"} for n in range(23)]
+    row.save(update_fields=["lines"])
+
+    (page,) = list(provider.iter_order_pages(updated_since=None))
+    (fetched,) = provider.fetch_orders([order_id])
+
+    assert [line.sku for line in page.orders[0].data.lines] == [f"ZP-{n}" for n in range(23)]
+    assert fetched == page.orders[0]
+    assert len(provider.attempts) == 4  # each read: the orders, then the 13 lines left in one more query
+
+
+def test_fulfillment_orders_and_a_fulfillment_with_tracking(control: Any, provider: ShopifyProvider) -> None:
+    (order_id,) = control.create_orders("shopify", SHOP, count=1, seed=19)
+
+    (fulfillment_order,) = provider.fulfillment_orders(order_id)
+    made = provider.fulfillment_create(
+        fulfillment_order_id=fulfillment_order["id"], tracking_number="1Z999", tracking_company="UPS"
+    )
+    (after,) = provider.fulfillment_orders(order_id)
+
+    assert fulfillment_order["status"] == "OPEN"
+    assert made["status"] == "SUCCESS"
+    assert made["trackingInfo"] == [
+        {
+            "company": "UPS",
+            "number": "1Z999",
+            "url": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums=1Z999",
+        }
+    ]
+    assert after["status"] == "CLOSED"
+    assert [f["tracking_number"] for f in control.fulfillments()] == ["1Z999"]  # the row REST lists too
+    with pytest.raises(ProviderError, match="has an unfulfillable status= closed"):
+        provider.fulfillment_create(fulfillment_order_id=fulfillment_order["id"], tracking_number="1Z000")
+    with pytest.raises(ProviderError, match="Fulfillment order does not exist"):
+        provider.fulfillment_create(fulfillment_order_id="gid://shopify/FulfillmentOrder/1", tracking_number="1Z000")
+    assert len(control.fulfillments()) == 1

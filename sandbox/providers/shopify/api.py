@@ -1,7 +1,8 @@
 """What every simulated Shopify Admin API request goes through, in Shopify's order.
 
-Fault injection (the edge) → the shop → ``X-Shopify-Access-Token`` → the leaky bucket →
-the view. Every answer past the bucket carries ``X-Shopify-Shop-Api-Call-Limit``.
+Fault injection (the edge) → the shop → ``X-Shopify-Access-Token`` → the REST leaky bucket →
+the view. Every REST answer past the bucket carries ``X-Shopify-Shop-Api-Call-Limit``; the
+GraphQL endpoint (``rest_bucket=False``) is limited by its cost bucket instead (graphql/).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def access_token_accepted(account: SimAccount, token: str) -> bool:
     return grant_token_accepted(account, token)
 
 
-def shopify_api(*methods: str) -> Callable[[ShopifyView], ShopifyView]:
+def shopify_api(*methods: str, rest_bucket: bool = True) -> Callable[[ShopifyView], ShopifyView]:
     """Wrap ``view(request, account, version, **kwargs)`` as a Shopify Admin API endpoint."""
 
     def decorate(view: ShopifyView) -> ShopifyView:
@@ -93,14 +94,15 @@ def shopify_api(*methods: str) -> Callable[[ShopifyView], ShopifyView]:
                     return not_found()
                 if not access_token_accepted(account, request.headers.get("X-Shopify-Access-Token", "")):
                     return error(INVALID_TOKEN, 401)
-                call = bucket_take(account)
-                if not call.allowed:
+                call = bucket_take(account) if rest_bucket else None
+                if call is not None and not call.allowed:
                     return too_many_requests(call.leak_rate, call.header)
                 try:
                     response = view(request, account, version, **kwargs)
                 except ShopifyError as exc:
                     response = error(exc.errors, exc.status)
-                response["X-Shopify-Shop-Api-Call-Limit"] = call.header
+                if call is not None:
+                    response["X-Shopify-Shop-Api-Call-Limit"] = call.header
                 response["X-Shopify-API-Version"] = version
                 return response
 

@@ -17,8 +17,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from django.db import IntegrityError, transaction
+
 from sandbox.grants import installed_app_secret
 from sandbox.models import ChannelOrder, SimAccount, WebhookSubscription
+from sandbox.providers.shopify.errors import ShopifyError
 from sandbox.providers.shopify.render import API_VERSION, order_json, shop_domain
 from sandbox.webhooks import webhook_enqueue
 
@@ -56,6 +59,26 @@ def webhook_json(subscription: WebhookSubscription) -> dict[str, Any]:
         "api_version": API_VERSION,
         "private_metafield_namespaces": [],
     }
+
+
+def subscription_create(
+    *, account: SimAccount, topic: object, address: object, data_format: object
+) -> WebhookSubscription:
+    """A new subscription (REST ``POST webhooks.json`` and GraphQL ``webhookSubscriptionCreate``
+    share it, and their refusals): ShopifyError(422, {field: [message]}) when refused."""
+    if not isinstance(topic, str) or topic not in TOPICS:
+        raise ShopifyError(422, {"topic": [f"Invalid topic specified: {topic}. Topics allowed: {', '.join(TOPICS)}"]})
+    if not isinstance(address, str) or not address.startswith(("http://", "https://")):
+        raise ShopifyError(422, {"address": ["is invalid"]})
+    if data_format != "json":
+        raise ShopifyError(422, {"format": ["is not included in the list"]})
+    if account.webhook_subscriptions.filter(topic=topic, address=address).exists():
+        raise ShopifyError(422, {"address": ["for this topic has already been taken"]})
+    try:
+        with transaction.atomic():
+            return account.webhook_subscriptions.create(topic=topic, address=address)
+    except IntegrityError:
+        raise ShopifyError(422, {"address": ["is invalid"]}) from None
 
 
 def webhook_emit(*, account: SimAccount, topic: str, payload: dict[str, Any]) -> int:

@@ -164,7 +164,7 @@ def _sort_value(order: ChannelOrder, field: str) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def _after(field: str, descending: bool, value: Any, last_id: int) -> Q | RawSQL:
+def rows_after(field: str, descending: bool, value: Any, last_id: int) -> Q | RawSQL:
     """Rows strictly after (value, last_id) in the listing order.
 
     A row comparison, which the (account, created_at, numeric id) index takes as its range: a
@@ -213,7 +213,7 @@ def page_get(account: SimAccount, params: QueryDict, tz: ZoneInfo) -> Page:
         rows = rows[:limit]
     elif cursor["direction"] == "next":
         rows = list(
-            qs.filter(_after(field, descending, cursor["last_value"], cursor["last_id"])).order_by(*forward)[
+            qs.filter(rows_after(field, descending, cursor["last_value"], cursor["last_id"])).order_by(*forward)[
                 : limit + 1
             ]
         )
@@ -221,7 +221,7 @@ def page_get(account: SimAccount, params: QueryDict, tz: ZoneInfo) -> Page:
         rows = rows[:limit]
     else:
         rows = list(
-            qs.filter(_after(field, not descending, cursor["last_value"], cursor["last_id"])).order_by(*backward)[
+            qs.filter(rows_after(field, not descending, cursor["last_value"], cursor["last_id"])).order_by(*backward)[
                 : limit + 1
             ]
         )

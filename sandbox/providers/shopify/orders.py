@@ -15,6 +15,7 @@ from sandbox.clock import sim_now
 from sandbox.models import ChannelOrder, Fulfillment, SimAccount
 from sandbox.providers._state import counter_take
 from sandbox.providers.shopify import render
+from sandbox.providers.shopify.errors import ShopifyError
 from sandbox.providers.shopify.hooks import order_webhooks_emit, webhook_emit
 from sandbox.sim.purchases import purchase_draw
 
@@ -22,15 +23,7 @@ ORDER_ID_BASE = 5_100_000_000_000
 LINE_ID_BASE = 13_000_000_000_000
 FULFILLMENT_ID_BASE = 4_900_000_000_000
 CANCEL_REASONS = ("customer", "declined", "fraud", "inventory", "other", "staff")
-
-
-class ShopifyError(Exception):
-    """A request Shopify refuses: rendered as ``{"errors": errors}`` with ``status``."""
-
-    def __init__(self, status: int, errors: Any) -> None:
-        super().__init__(f"{status}: {errors}")
-        self.status = status
-        self.errors = errors
+__all__ = ["ShopifyError", "fulfillment_create", "order_cancel", "order_touch", "orders_create"]
 
 
 def _order_id(account: SimAccount, seq: int) -> int:

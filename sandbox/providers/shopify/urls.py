@@ -9,11 +9,13 @@ from sandbox.enums import Provider
 from sandbox.providers._channel_control import channel_control_urlpatterns
 from sandbox.providers.shopify import compliance, oauth, views
 from sandbox.providers.shopify.api import not_found
+from sandbox.providers.shopify.graphql.endpoint import graphql_endpoint
 from sandbox.providers.shopify.spec import buyer_cancel, merchant_update
 
 API = "<slug:shop>/admin/api/<str:version>/"
 
 urlpatterns = [
+    path(API + "graphql.json", graphql_endpoint, name="sandbox-shopify-graphql"),
     path(API + "shop.json", views.shop_detail),
     path(API + "orders.json", views.orders_list, name="sandbox-shopify-orders"),
     path(API + "orders/count.json", views.orders_count),

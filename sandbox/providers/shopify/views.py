@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 
 from sandbox.http import json_response, parse_json_body
@@ -101,22 +100,9 @@ def webhooks(request: HttpRequest, account: SimAccount, version: str) -> HttpRes
             rows = rows.filter(topic=request.GET["topic"])
         return json_response({"webhooks": [hooks.webhook_json(row) for row in rows]})
     data = body_object(request, "webhook")
-    topic, address = data.get("topic"), data.get("address")
-    if topic not in hooks.TOPICS:
-        raise ShopifyError(
-            422, {"topic": [f"Invalid topic specified: {topic}. Topics allowed: {', '.join(hooks.TOPICS)}"]}
-        )
-    if not isinstance(address, str) or not address.startswith(("http://", "https://")):
-        raise ShopifyError(422, {"address": ["is invalid"]})
-    if data.get("format", "json") != "json":
-        raise ShopifyError(422, {"format": ["is not included in the list"]})
-    if account.webhook_subscriptions.filter(topic=topic, address=address).exists():
-        raise ShopifyError(422, {"address": ["for this topic has already been taken"]})
-    try:
-        with transaction.atomic():
-            row = account.webhook_subscriptions.create(topic=topic, address=address)
-    except IntegrityError:
-        raise ShopifyError(422, {"address": ["is invalid"]}) from None
+    row = hooks.subscription_create(
+        account=account, topic=data.get("topic"), address=data.get("address"), data_format=data.get("format", "json")
+    )
     return json_response({"webhook": hooks.webhook_json(row)}, status=201)
 
 

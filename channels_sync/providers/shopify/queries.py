@@ -1,0 +1,148 @@
+"""The GraphQL documents the order center sends to Shopify's Admin API, and what each costs.
+
+Plain strings (the official client runs them unchanged: sandbox/tests/test_shopify_client.py).
+Costs follow Shopify's rule (docs/channels.md): an object 1, a scalar 0, a connection 2 plus
+``first`` × its node's cost, a mutation 10. ``ORDER_COST`` is the requested cost of one order of
+``ORDER_FIELDS``: order 1, customer 1, shippingAddress 1, billingAddress 1, totalPriceSet 2
+(bag + shopMoney), customAttributes 1, lineItems 2 + LINES_PER_ORDER × 3 (line, price bag,
+shopMoney) = 39 with 10 lines. A page of orders costs 2 + size × ORDER_COST, so at most 25
+orders fit under the single-query cap of 1000; an order with more lines than LINES_PER_ORDER
+gets the rest with ``ORDER_LINES`` (2 + 250 × 3 + 1 = 753).
+"""
+
+from __future__ import annotations
+
+MAX_QUERY_COST = 1000
+LINES_PER_ORDER = 10
+LINE_PAGE = 250
+ORDER_COST = 1 + 1 + 1 + 1 + 2 + 1 + 2 + LINES_PER_ORDER * 3
+MAX_PAGE = 250
+
+
+def orders_per_query(wanted: int, *, overhead: int = 2) -> int:
+    """The most orders one query may ask for (``wanted`` at most) with its requested cost under the cap."""
+    return max(1, min(wanted, MAX_PAGE, (MAX_QUERY_COST - overhead) // ORDER_COST))
+
+
+LINE_FIELDS = """
+fragment LineFields on LineItem {
+  id
+  title
+  variantTitle
+  sku
+  quantity
+  originalUnitPriceSet { shopMoney { amount currencyCode } }
+}
+"""
+
+ORDER_FIELDS = (
+    """
+fragment OrderFields on Order {
+  id
+  name
+  createdAt
+  updatedAt
+  cancelledAt
+  displayFinancialStatus
+  currencyCode
+  email
+  sourceName
+  tags
+  totalPriceSet { shopMoney { amount currencyCode } }
+  customer { firstName lastName }
+  shippingAddress { name firstName lastName }
+  billingAddress { name firstName lastName }
+  customAttributes { key value }
+  lineItems(first: LINES) { nodes { ...LineFields } pageInfo { hasNextPage endCursor } }
+}
+""".replace("LINES", str(LINES_PER_ORDER))
+    + LINE_FIELDS
+)
+
+SHOP = """
+query Shop {
+  shop { myshopifyDomain name currencyCode ianaTimezone }
+}
+"""
+
+ORDERS_PAGE = (
+    """
+query OrdersPage($first: Int!, $after: String, $query: String) {
+  orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
+    nodes { ...OrderFields }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+    + ORDER_FIELDS
+)
+
+ORDERS_BY_ID = (
+    """
+query OrdersById($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Order { ...OrderFields } }
+}
+"""
+    + ORDER_FIELDS
+)
+
+ORDER_LINES = (
+    """
+query OrderLines($id: ID!, $after: String) {
+  order(id: $id) {
+    lineItems(first: LINES, after: $after) { nodes { ...LineFields } pageInfo { hasNextPage endCursor } }
+  }
+}
+""".replace("LINES", str(LINE_PAGE))
+    + LINE_FIELDS
+)
+
+FULFILLMENT_ORDERS = """
+query OrderFulfillmentOrders($id: ID!) {
+  order(id: $id) {
+    fulfillmentOrders(first: 5) {
+      nodes {
+        id
+        status
+        lineItems(first: 50) { nodes { id totalQuantity remainingQuantity lineItem { id sku } } }
+      }
+    }
+  }
+}
+"""
+
+FULFILLMENT_CREATE = """
+mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id name status trackingInfo { company number url } }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after) {
+    nodes { id topic uri }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $uri: String!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: {uri: $uri, format: JSON}) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_DELETE = """
+mutation WebhookSubscriptionDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) {
+    deletedWebhookSubscriptionId
+    userErrors { field message }
+  }
+}
+"""

@@ -1,0 +1,1 @@
+"""Simulated Shopify GraphQL Admin API: schema subset, cost, resolvers, the endpoint."""
