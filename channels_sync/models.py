@@ -93,6 +93,10 @@ class Store(models.Model):
     token_expires_at = models.DateTimeField(_("access token expires"), null=True, blank=True)
     refresh_expires_at = models.DateTimeField(_("refresh token expires"), null=True, blank=True)
     token_refreshing_until = models.DateTimeField(_("token refresh held until"), null=True, blank=True)
+    # Stores holding the same refresh token (TikTok Shop: the shops of one seller authorization)
+    # refresh as one: the SHA-256 of that token, shared by them; the group's first store holds the
+    # refresh claim and the new tokens are written to all of them. Empty: no refresh token.
+    token_group = models.CharField(_("token group"), max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

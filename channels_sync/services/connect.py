@@ -31,6 +31,7 @@ from channels_sync.providers.base import REGISTRY, ChannelProvider
 from channels_sync.services.attempts import AttemptLog
 from channels_sync.services.pull_queue import store_pull_enqueue
 from channels_sync.services.stores import webhook_url_for
+from channels_sync.services.tokens import token_group_of
 from integrations.crypto import SecretUnreadable
 from integrations.errors import CredentialsError, MalformedPayload, NotSupported, ProviderError
 from integrations.oauth import TokenGrant
@@ -319,6 +320,7 @@ def _apply(store: Store, details: ConnectDetails, *, shop_id: str) -> None:
     store.token_expires_at = _when(details.token_expires_at)
     store.refresh_expires_at = _when(details.refresh_expires_at)
     store.token_refreshing_until = None
+    store.token_group = token_group_of(details.credentials) if details.auth_kind == AuthKind.APP else ""
     if store.status != StoreStatus.PAUSED:  # a paused store stays paused with its new credentials
         store.status = StoreStatus.ACTIVE  # a store that needed reconnecting syncs again
     if store.import_since is None and store.pull_cursor is None and store.last_pull_at is None:

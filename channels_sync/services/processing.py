@@ -10,11 +10,13 @@ from django.db import DatabaseError, transaction
 from django.db.models import Case, F, JSONField, Value, When
 from django.utils import timezone
 from django.utils.datastructures import CaseInsensitiveMapping
+from django.utils.translation import gettext as _
 
 from channels_sync.enums import DeliveryState, StoreStatus
 from channels_sync.models import WebhookDelivery
 from channels_sync.providers.base import REGISTRY, ChannelProvider, WebhookEvent
 from channels_sync.services.stores import store_provider, store_uninstalled
+from channels_sync.services.tokens import store_access_revoked
 from integrations.errors import MalformedPayload, ProviderError
 from orders.models import Order
 from orders.services import orders_upsert_from_channel
@@ -26,6 +28,8 @@ MAX_ATTEMPTS = 7
 # Shopify: the merchant removed our app from the shop. The store is disconnected at once and its
 # tokens forgotten; the shop is never called again (``store_uninstalled``).
 APP_UNINSTALLED = "app/uninstalled"
+# TikTok Shop: the seller withdrew our app's access; the store (and its token group) needs reconnecting.
+SELLER_DEAUTHORIZATION = "SELLER_DEAUTHORIZATION"
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,9 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
         event = _event_of(provider_class, delivery)
         if event.topic == APP_UNINSTALLED:
             store_uninstalled(store_id=store.pk)
+            return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED))
+        if event.topic == SELLER_DEAUTHORIZATION:
+            store_access_revoked(store_id=store.pk, reason=_("the seller withdrew the app's authorization"))
             return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED))
         if event.order is not None:
             return _process_with_companions(delivery, event)

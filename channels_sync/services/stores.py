@@ -102,6 +102,7 @@ _FORGOTTEN = {
     "token_expires_at": None,
     "refresh_expires_at": None,
     "token_refreshing_until": None,
+    "token_group": "",
 }
 
 

@@ -15,14 +15,15 @@ its tokens: nothing calls the shop again until the merchant connects it again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -86,10 +87,9 @@ class StoreTokens:
         now = self.now()
         held_until = now + settings.TOKEN_REFRESH_CLAIM
         free = Q(token_refreshing_until__isnull=True) | Q(token_refreshing_until__lt=now)
-        claimed = (
-            Store.objects.filter(free, pk=store.pk, credentials_token=store.credentials_token, status__in=IN_USE)
-            .filter(auth_kind=AuthKind.APP)
-            .update(token_refreshing_until=held_until)
+        holder = _claim_row(store)
+        claimed = holder.filter(free, status__in=IN_USE, auth_kind=AuthKind.APP).update(
+            token_refreshing_until=held_until
         )
         if not claimed:
             return self._wait_for_other(store, stale=stale, proactive=proactive)
@@ -102,9 +102,9 @@ class StoreTokens:
             _needs_reconnect(store, held_until=held_until, reason=str(refused))
             raise
         except BaseException:
-            Store.objects.filter(pk=store.pk, token_refreshing_until=held_until).update(token_refreshing_until=None)
+            holder.filter(token_refreshing_until=held_until).update(token_refreshing_until=None)
             raise
-        if not _keep(store, grant, held_until=held_until, credentials=credentials):
+        if not _keep(store, grant, held_until=held_until, spent=credentials.get("refresh_token", "")):
             # The claim lapsed and another worker refreshed meanwhile: its tokens are the store's now.
             logger.warning("store %s: a token refresh finished after its claim lapsed", store.pk)
             return _token_of(self._load())
@@ -136,41 +136,86 @@ def _token_of(store: Store) -> str:
     return str(store.credentials.get("access_token", ""))
 
 
-def _keep(store: Store, grant: TokenGrant, *, held_until: datetime, credentials: dict[str, str]) -> bool:
-    """Write the new tokens if the claim is still this worker's; False when it is not."""
+def token_group_of(credentials: Mapping[str, str]) -> str:
+    """The group of stores holding this refresh token (its SHA-256), "" without one."""
+    refresh_token = credentials.get("refresh_token", "")
+    return hashlib.sha256(refresh_token.encode()).hexdigest() if refresh_token else ""
+
+
+def _group(store: Store) -> QuerySet[Store]:
+    """The stores refreshed with ``store``'s refresh token: those of its account and channel in
+    its token group (TikTok Shop: the shops of one authorization), or the store alone."""
+    if not store.token_group:
+        return Store.objects.filter(pk=store.pk)
+    return Store.objects.filter(
+        account_id=store.account_id, channel=store.channel, auth_kind=AuthKind.APP, token_group=store.token_group
+    )
+
+
+def _claim_row(store: Store) -> QuerySet[Store]:
+    """The row whose ``token_refreshing_until`` holds the group's refresh: its first store, while the
+    group still holds the tokens read (a group whose tokens were replaced meanwhile claims nothing)."""
+    if not store.token_group:
+        return Store.objects.filter(pk=store.pk, credentials_token=store.credentials_token)
+    first = _group(store).order_by("pk").values_list("pk", flat=True).first()
+    if first is None:  # no longer an app store of that group: nothing to claim
+        return Store.objects.none()
+    return Store.objects.filter(pk=first, token_group=store.token_group)
+
+
+def _keep(store: Store, grant: TokenGrant, *, held_until: datetime, spent: str) -> bool:
+    """Write the new tokens to every store of the group, if the claim is still this worker's;
+    False when it is not. Each store keeps its own other credentials (a TikTok shop's cipher)."""
+    new_group = token_group_of(grant.credentials()) or store.token_group
     with transaction.atomic():
-        current = Store.objects.select_for_update().filter(pk=store.pk, token_refreshing_until=held_until).first()
-        if current is None:
+        if not _claim_row(store).select_for_update().filter(token_refreshing_until=held_until).exists():
             return False
-        kept = {**credentials, **grant.credentials()}  # a channel that keeps the refresh token sends none
-        current.credentials = kept
-        current.token_expires_at = grant.expires_at
-        if grant.refresh_expires_at is not None or grant.refresh_token:
-            current.refresh_expires_at = grant.refresh_expires_at
-        current.token_refreshing_until = None
-        current.save(
-            update_fields=["credentials_token", "token_expires_at", "refresh_expires_at", "token_refreshing_until"]
-        )
+        for member in _group(store).select_for_update().order_by("pk"):
+            credentials = member.credentials
+            if credentials.get("refresh_token", "") != spent:
+                continue  # not holding the token spent (changed under a lapsed claim): left alone
+            member.credentials = {**credentials, **grant.credentials()}  # no new refresh token: kept
+            member.token_expires_at = grant.expires_at
+            if grant.refresh_expires_at is not None or grant.refresh_token:
+                member.refresh_expires_at = grant.refresh_expires_at
+            member.token_refreshing_until = None
+            member.token_group = new_group if member.token_group else ""
+            fields = ["credentials_token", "token_expires_at", "refresh_expires_at", "token_refreshing_until"]
+            member.save(update_fields=[*fields, "token_group"])
+        _claim_row(store).filter(token_refreshing_until=held_until).update(token_refreshing_until=None)
     return True
 
 
 def _needs_reconnect(store: Store, *, held_until: datetime, reason: str) -> None:
-    """The channel refused the refresh for good: drop the tokens, show "Reconnect"."""
+    """The channel refused the refresh for good: every store of the group drops the tokens and
+    shows "Reconnect"."""
     with transaction.atomic():
-        current = Store.objects.select_for_update().filter(pk=store.pk, token_refreshing_until=held_until).first()
-        if current is None:
+        if not _claim_row(store).select_for_update().filter(token_refreshing_until=held_until).exists():
             return
-        current.credentials = {key: value for key, value in current.credentials.items() if key not in TOKEN_KEYS}
-        current.status = StoreStatus.RECONNECT
-        current.last_error = _("The channel no longer accepts this store's access (%(reason)s): reconnect it.") % {
-            "reason": reason
-        }
-        current.token_refreshing_until = None
-        current.token_expires_at = None
-        current.save(
-            update_fields=["credentials_token", "status", "last_error", "token_refreshing_until", "token_expires_at"]
-        )
-    logger.info("store %s: refresh refused, needs reconnecting: %s", store.pk, reason)
+        _group_reconnect(store, reason=reason)
+    logger.info("store %s (and its token group): refresh refused, needs reconnecting: %s", store.pk, reason)
+
+
+def _group_reconnect(store: Store, *, reason: str) -> None:
+    message = _("The channel no longer accepts this store's access (%(reason)s): reconnect it.") % {"reason": reason}
+    for member in _group(store).select_for_update().order_by("pk"):
+        member.credentials = {key: value for key, value in member.credentials.items() if key not in TOKEN_KEYS}
+        member.status = StoreStatus.RECONNECT
+        member.last_error = message
+        member.token_refreshing_until = None
+        member.token_expires_at = None
+        member.token_group = ""
+        fields = ["credentials_token", "status", "last_error", "token_refreshing_until", "token_expires_at"]
+        member.save(update_fields=[*fields, "token_group"])
+
+
+def store_access_revoked(*, store_id: int, reason: str) -> None:
+    """The channel says the seller withdrew our app's access (TikTok Shop's SELLER_DEAUTHORIZATION):
+    the store, and the stores sharing its tokens, need reconnecting; nothing calls the shop meanwhile."""
+    with transaction.atomic():
+        store = Store.objects.select_for_update().filter(pk=store_id, auth_kind=AuthKind.APP, status__in=IN_USE).first()
+        if store is not None:
+            _group_reconnect(store, reason=reason)
 
 
 def store_token_refresh(*, store_id: int) -> bool:

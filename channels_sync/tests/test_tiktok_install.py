@@ -5,15 +5,20 @@ sandbox time; a revoked authorization shows "Reconnect", which mends the store i
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
 
-from channels_sync.enums import AuthKind, AuthorizationState, StoreStatus
-from channels_sync.models import ChannelAuthorization, Store
-from channels_sync.services import store_pull
+from channels_sync.enums import AuthKind, AuthorizationState, DeliveryState, StoreStatus
+from channels_sync.models import ChannelAuthorization, ProviderAttempt, Store, WebhookDelivery
+from channels_sync.providers.tiktok.provider import webhook_authorization
+from channels_sync.services import delivery_process, store_pull
+from channels_sync.services.tokens import StoreTokens
 from channels_sync.tasks import refresh_due_tokens
 from orders.models import Order
 from sandbox.models import SimGrant
@@ -191,3 +196,70 @@ def test_a_revoked_authorization_shows_reconnect_which_mends_the_store_in_place(
     assert Store.objects.filter(account=account).count() == 1
     control.create_orders("tiktok", "acme-us", count=1, seed=99)
     assert store_pull(store_id=store.pk).error == ""
+
+
+def test_the_shops_of_one_authorization_refresh_as_one_group_spending_the_refresh_token_once(
+    owner_client: Client, shops: list[dict[str, Any]], account: Any, settings: Any
+) -> None:
+    settings.TOKEN_REFRESH_AHEAD = timedelta(seconds=30)  # the 4-minute tokens are not refreshed at every use
+    connect_all(owner_client, [shop["credentials"]["shop_id"] for shop in shops])
+    refreshes = SimGrant.objects.filter(parent__isnull=False).count()
+    first, second = Store.objects.filter(account=account).order_by("pk")
+    assert first.token_group == second.token_group != ""
+    stale = first.credentials["access_token"]
+    assert second.credentials["access_token"] == stale
+    barrier = threading.Barrier(2)
+    got: list[str] = []
+    failed: list[BaseException] = []
+
+    def worker(store_id: int) -> None:
+        try:
+            barrier.wait()
+            got.append(StoreTokens(store_id).refreshed(stale))  # both shops met the same expired token
+        except BaseException as error:  # the assertion below reports it
+            failed.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(store.pk,)) for store in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert failed == []
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert SimGrant.objects.filter(parent__isnull=False).count() == refreshes + 1  # one refresh for the two shops
+    assert got == [first.credentials["access_token"]] * 2 != [stale] * 2
+    assert second.credentials["access_token"] == first.credentials["access_token"]
+    assert second.credentials["shop_cipher"] != first.credentials["shop_cipher"]  # each keeps its own shop
+    assert (first.token_refreshing_until, second.token_refreshing_until) == (None, None)
+    for store in (first, second):
+        assert store_pull(store_id=store.pk).error == ""
+
+
+def test_a_seller_deauthorization_webhook_marks_the_shops_of_the_authorization_for_reconnecting(
+    owner_client: Client, client: Client, shops: list[dict[str, Any]], account: Any, settings: Any
+) -> None:
+    connect_all(owner_client, [shop["credentials"]["shop_id"] for shop in shops])
+    first, second = Store.objects.filter(account=account).order_by("pk")
+    body = json.dumps(
+        {"type": 6, "tts_notification_id": "n-1", "shop_id": first.shop_id, "timestamp": 1, "data": {}}
+    ).encode()
+    signature = webhook_authorization(app_key=settings.TIKTOK_APP_KEY, app_secret=settings.TIKTOK_APP_SECRET, body=body)
+
+    answer = client.post(
+        f"/webhooks/tiktok/{first.public_id}/", body, content_type="application/json", HTTP_AUTHORIZATION=signature
+    )
+
+    assert answer.status_code == 200
+    delivery = WebhookDelivery.objects.get(store=first)
+    assert delivery_process(delivery_id=delivery.pk).state == DeliveryState.PROCESSED
+    for store in (first, second):  # the two shops shared the withdrawn authorization
+        store.refresh_from_db()
+        assert store.status == StoreStatus.RECONNECT
+        assert "access_token" not in store.credentials
+    attempts = ProviderAttempt.objects.count()
+    assert store_pull(store_id=first.pk).skipped
+    assert ProviderAttempt.objects.count() == attempts  # nothing calls the shop until it is reconnected
