@@ -97,6 +97,9 @@ class Store(models.Model):
     # refresh as one: the SHA-256 of that token, shared by them; the group's first store holds the
     # refresh claim and the new tokens are written to all of them. Empty: no refresh token.
     token_group = models.CharField(_("token group"), max_length=64, blank=True, default="", editable=False)
+    # When its current credentials were applied: a channel's "access withdrawn" event stored before
+    # then (an uninstall received before the merchant installed again) is about earlier access.
+    connected_at = models.DateTimeField(_("connected at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

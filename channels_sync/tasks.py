@@ -117,7 +117,7 @@ def prune_provider_attempts() -> int:
 
 @shared_task(name="channels_sync.prune_authorizations")
 def prune_authorizations() -> int:
-    """Beat, daily: approvals asked more than a week ago (done or abandoned) go."""
+    """Beat, hourly: expired approvals drop the grants they hold; those older than a week go."""
     return authorizations_prune()
 
 

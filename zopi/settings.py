@@ -225,7 +225,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "channels-sync-prune-authorizations": {
         "task": "channels_sync.prune_authorizations",
-        "schedule": timedelta(days=1),
+        "schedule": timedelta(hours=1),
     },
     "channels-sync-prune-provider-attempts": {
         "task": "channels_sync.prune_provider_attempts",
@@ -406,8 +406,9 @@ CHANNEL_AUTHORIZATION_TTL = timedelta(minutes=int(os.environ.get("CHANNEL_AUTHOR
 # Expiring tokens are refreshed this long before they expire (Shopify's live an hour; a token living
 # less than this is refreshed at every use: tests with minutes-long sandbox tokens set it lower).
 TOKEN_REFRESH_AHEAD = timedelta(seconds=int(os.environ.get("TOKEN_REFRESH_AHEAD_SECONDS", "300")))
-# A refresh claimed by a worker that died is taken over after this long.
-TOKEN_REFRESH_CLAIM = timedelta(seconds=60)
+# A refresh claimed by a worker that died is taken over after this long: longer than any refresh
+# call may take (OUTBOUND_CALL_DEADLINE, defined below, bounds it), so a slow one is never doubled.
+TOKEN_REFRESH_CLAIM = timedelta(seconds=max(60, float(os.environ.get("OUTBOUND_CALL_DEADLINE", "30")) + 30))
 
 SYNC_PULL_INTERVAL = timedelta(minutes=int(os.environ.get("SYNC_PULL_INTERVAL_MINUTES", "5")))
 SYNC_PULL_OVERLAP = timedelta(minutes=10)  # a pull re-reads this much before its cursor

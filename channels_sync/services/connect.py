@@ -320,6 +320,7 @@ def _apply(store: Store, details: ConnectDetails, *, shop_id: str) -> None:
     store.token_expires_at = _when(details.token_expires_at)
     store.refresh_expires_at = _when(details.refresh_expires_at)
     store.token_refreshing_until = None
+    store.connected_at = timezone.now()
     store.token_group = token_group_of(details.credentials) if details.auth_kind == AuthKind.APP else ""
     if store.status != StoreStatus.PAUSED:  # a paused store stays paused with its new credentials
         store.status = StoreStatus.ACTIVE  # a store that needed reconnecting syncs again

@@ -111,7 +111,10 @@ def authorization_finish(authorization: ChannelAuthorization, *, state: str, err
 
 
 def authorizations_prune(*, older_than_days: int = 7) -> int:
-    """Authorizations older than that go (beat, with the other prunes)."""
-    cutoff = timezone.now() - timedelta(days=older_than_days)
-    deleted, _ = ChannelAuthorization.objects.filter(created_at__lt=cutoff).delete()
+    """Beat, hourly: an expired authorization drops the grant it still holds (TikTok Shop's tokens
+    kept while the merchant picks shops: a picking abandoned is not a year of live tokens at
+    rest), and authorizations older than ``older_than_days`` go. Returns how many went."""
+    now = timezone.now()
+    ChannelAuthorization.objects.filter(expires_at__lte=now).exclude(grant_token="").update(grant_token="")
+    deleted, _ = ChannelAuthorization.objects.filter(created_at__lt=now - timedelta(days=older_than_days)).delete()
     return deleted

@@ -13,7 +13,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 from django.utils.translation import gettext as _
 
 from channels_sync.enums import DeliveryState, StoreStatus
-from channels_sync.models import WebhookDelivery
+from channels_sync.models import Store, WebhookDelivery
 from channels_sync.providers.base import REGISTRY, ChannelProvider, WebhookEvent
 from channels_sync.services.stores import store_provider, store_uninstalled
 from channels_sync.services.tokens import store_access_revoked
@@ -30,6 +30,7 @@ MAX_ATTEMPTS = 7
 APP_UNINSTALLED = "app/uninstalled"
 # TikTok Shop: the seller withdrew our app's access; the store (and its token group) needs reconnecting.
 SELLER_DEAUTHORIZATION = "SELLER_DEAUTHORIZATION"
+ACCESS_WITHDRAWN = (APP_UNINSTALLED, SELLER_DEAUTHORIZATION)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,20 @@ def delivery_retry_schedule(*, delivery_id: int, countdown: float) -> None:
     )
 
 
+def _access_withdrawn(delivery: WebhookDelivery, topic: str) -> ProcessOutcome:
+    """The channel withdrew our access: the store is disconnected (uninstalled) or needs
+    reconnecting (deauthorized), unless the event was received before the store's current
+    credentials were applied (a late delivery of an uninstall the merchant has since undone)."""
+    store = Store.objects.get(pk=delivery.store_id)
+    if store.connected_at is not None and delivery.received_at < store.connected_at:
+        return ProcessOutcome(DeliveryState.IGNORED, error="received before the store was connected again")
+    if topic == APP_UNINSTALLED:
+        store_uninstalled(store_id=store.pk)
+    else:
+        store_access_revoked(store_id=store.pk, reason=_("the seller withdrew the app's authorization"))
+    return ProcessOutcome(DeliveryState.PROCESSED)
+
+
 def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> ProcessOutcome:
     """Turn a stored delivery into orders. Never raises for bad input: the reason is kept.
 
@@ -115,12 +130,8 @@ def delivery_process(*, delivery_id: int, final_attempt: bool = False) -> Proces
         return _finish(delivery, ProcessOutcome(DeliveryState.FAILED, error=f"no provider for {store.channel}"))
     try:
         event = _event_of(provider_class, delivery)
-        if event.topic == APP_UNINSTALLED:
-            store_uninstalled(store_id=store.pk)
-            return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED))
-        if event.topic == SELLER_DEAUTHORIZATION:
-            store_access_revoked(store_id=store.pk, reason=_("the seller withdrew the app's authorization"))
-            return _finish(delivery, ProcessOutcome(DeliveryState.PROCESSED))
+        if event.topic in ACCESS_WITHDRAWN:
+            return _finish(delivery, _access_withdrawn(delivery, event.topic))
         if event.order is not None:
             return _process_with_companions(delivery, event)
         if not event.order_id:

@@ -70,8 +70,21 @@ class StoreTokens:
     def current(self) -> str:
         store = self._load()
         token = _token_of(store)
+        if store.auth_kind == AuthKind.APP and (store.status not in IN_USE or not token):
+            # Disconnected, or needing reconnecting, meanwhile (a pull under way): nothing is sent.
+            raise CredentialsError(_("The store is not connected any more: reconnect it to sync."))
         if store.auth_kind == AuthKind.APP and refresh_due(store, self.now()):
-            return self._refresh(store, stale=token, proactive=True)
+            try:
+                return self._refresh(store, stale=token, proactive=True)
+            except GrantRefused:
+                raise
+            except (ProviderError, CredentialsError) as error:
+                # The refresh ahead of time failed (the token endpoint down, a bad app secret):
+                # the token still works until it expires; beat and the next call try again.
+                if store.token_expires_at is not None and store.token_expires_at > self.now():
+                    logger.warning("store %s: token refresh ahead of expiry failed: %s", store.pk, error)
+                    return token
+                raise
         return token
 
     def refreshed(self, stale: str) -> str:

@@ -97,3 +97,22 @@ def test_authorizations_older_than_a_week_are_pruned(account: Any, owner: Any) -
     )
     assert authorizations_prune() == 1
     assert list(ChannelAuthorization.objects.values_list("state_digest", flat=True)) == [state_digest(kept.state)]
+
+
+def test_an_expired_authorization_drops_the_grant_it_holds(account: Any, owner: Any) -> None:
+    waiting = _start(account, owner, channel="tiktok")
+    expired = _start(account, owner, channel="tiktok")
+    for started in (waiting, expired):
+        row = ChannelAuthorization.objects.get(state_digest=state_digest(started.state))
+        row.grant = {"access_token": "live", "refresh_token": "live-refresh"}
+        row.state = AuthorizationState.CHOOSING
+        row.save()
+    ChannelAuthorization.objects.filter(state_digest=state_digest(expired.state)).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    authorizations_prune()
+
+    grants = dict(ChannelAuthorization.objects.values_list("state_digest", "grant_token"))
+    assert grants[state_digest(expired.state)] == ""
+    assert grants[state_digest(waiting.state)] != ""

@@ -34,9 +34,10 @@ from django.utils.translation import gettext as _
 
 from integrations.errors import CredentialsError, ProviderError
 from integrations.hosts import SHOPIFY_SHOP
-from integrations.http import CONNECT_TIMEOUT, AttemptRecorder, ProviderHttpClient
+from integrations.http import CONNECT_TIMEOUT, AttemptRecorder, Failure, ProviderHttpClient
 from integrations.oauth import GrantRefused, TokenGrant, required_text, seconds_from
 from integrations.signing import signature_matches
+from integrations.transport import Response
 
 SHOP_DOMAIN = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com")
 SHOP_SUFFIX = ".myshopify.com"
@@ -121,6 +122,18 @@ class ShopifyTokenClient(ProviderHttpClient):
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         kwargs.setdefault("timeout", (CONNECT_TIMEOUT, settings.SYNC_PROVIDER_TIMEOUT))
         super().__init__(f"{base_url.rstrip('/')}/admin/oauth", **kwargs)
+        self.oauth_error = ""  # the ``error`` of the last refused answer (``invalid_grant``, …)
+
+    def failure_of(self, response: Response) -> Failure | None:
+        failure = super().failure_of(response)
+        if failure is not None:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            error = body.get("error") if isinstance(body, dict) else None
+            self.oauth_error = error[:100] if isinstance(error, str) else ""
+        return failure
 
     def token(self, fields: Mapping[str, str], *, idempotent: bool) -> TokenGrant:
         body = {"client_id": settings.SHOPIFY_CLIENT_ID, "client_secret": settings.SHOPIFY_CLIENT_SECRET, **fields}
@@ -133,7 +146,10 @@ class ShopifyTokenClient(ProviderHttpClient):
                 _("Shopify refused the app's credentials: check SHOPIFY_CLIENT_ID and SHOPIFY_CLIENT_SECRET.")
             ) from None
         except ProviderError as error:
-            if error.status == 400:
+            # Only ``invalid_grant`` (a revoked, spent or expired code or refresh token) is for good;
+            # another 400 (``invalid_request``: a request of ours Shopify could not read) keeps the
+            # store's tokens for support to look at and retry.
+            if error.status == 400 and self.oauth_error == "invalid_grant":
                 reason = _("Shopify no longer accepts this grant (%(reason)s).") % {"reason": error}
                 raise GrantRefused(reason) from None
             raise

@@ -137,7 +137,9 @@ def test_a_throttled_answer_is_retried_after_the_wait_its_bucket_implies(control
     assert "throttled" in client.attempts[0].error.lower()
     assert client.ledger.throttled == 1
     assert len(sleeps.asked) == 1
-    assert 0.8 < sleeps.asked[0] <= 0.977  # (977 - available) / 1000 per second
+    # At most (977 - 0) / 1000 per second; less by what was restored while the first answer came
+    # back (real time: a slow machine restores more meanwhile, so no lower bound but above zero).
+    assert 0 < sleeps.asked[0] <= 0.977
 
 
 def test_a_query_above_the_single_query_cap_is_a_clear_error(shop: dict[str, Any]) -> None:
