@@ -377,6 +377,9 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 _SANDBOX_APPS = SANDBOX_ENABLED and DEBUG
 SHOPIFY_CLIENT_ID = os.environ.get("SHOPIFY_CLIENT_ID", "zopi-dev-shopify" if _SANDBOX_APPS else "")
 SHOPIFY_CLIENT_SECRET = os.environ.get("SHOPIFY_CLIENT_SECRET", "zopi-dev-shopify-secret" if _SANDBOX_APPS else "")
+# While the app's secret is rotated (docs/operations.md): the old one, still accepted on the
+# webhooks, the compliance webhooks and the install callback; never used to call Shopify.
+SHOPIFY_PREVIOUS_CLIENT_SECRET = os.environ.get("SHOPIFY_PREVIOUS_CLIENT_SECRET", "")
 SHOPIFY_API_VERSION = os.environ.get("SHOPIFY_API_VERSION", "2026-10")
 # Access scopes asked at install: orders (read), fulfillment orders and fulfillments (write).
 SHOPIFY_SCOPES = os.environ.get(

@@ -1,7 +1,8 @@
 """Shopify's mandatory compliance webhooks: stored on arrival, processed by a task.
 
 Shopify sends ``customers/data_request``, ``customers/redact`` and ``shop/redact`` to one
-address of the app (``/webhooks/shopify/compliance/``), signed with the app's client secret.
+address of the app (``/webhooks/shopify/compliance/``), signed with the app's client secret (the
+previous one is accepted too while it is rotated).
 Intake (``compliance_receive``) checks the size, the signature and the body, and stores the
 request once per ``X-Shopify-Webhook-Id``; processing (``compliance_request_process``) finds the
 shop's stores (``Store.shop_id`` is the myshopify domain; every account that connected the
@@ -18,7 +19,6 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -27,12 +27,13 @@ from django.utils.translation import gettext as _
 from channels_sync.enums import ComplianceState, ComplianceTopic, StoreStatus
 from channels_sync.models import ChannelAuthorization, ComplianceRequest, ProviderAttempt, Store, WebhookDelivery
 from channels_sync.providers.shopify.compliance import CompliancePayload, compliance_payload
+from channels_sync.providers.shopify.oauth import app_secrets
+from channels_sync.providers.shopify.provider import shopify_signed
 from channels_sync.services.compliance_deliveries import deliveries_erase, deliveries_holding
 from channels_sync.services.stores import store_forget
 from integrations.errors import MalformedPayload
 from integrations.fields import body_sha256
 from integrations.http import header
-from integrations.signing import hmac_sha256_base64, signature_matches
 from orders.enums import Channel
 from orders.models import Order
 from orders.services.redact import orders_erase_customer
@@ -62,10 +63,10 @@ def compliance_receive(*, headers: Mapping[str, str], body: bytes) -> Compliance
     stored request (ignored) and for a new one (stored, ``request_id`` to process)."""
     if len(body) > MAX_BODY:
         return ComplianceReceipt(400, f"body larger than {MAX_BODY} bytes")
-    secret = settings.SHOPIFY_CLIENT_SECRET
-    if not secret:
+    secrets = app_secrets()
+    if not secrets:
         return ComplianceReceipt(401, "no Shopify app is configured")
-    if not signature_matches(hmac_sha256_base64(secret, body), header(headers, "X-Shopify-Hmac-Sha256")):
+    if not shopify_signed(body, header(headers, "X-Shopify-Hmac-Sha256"), secrets):
         return ComplianceReceipt(401, "invalid X-Shopify-Hmac-Sha256")
     topic = header(headers, "X-Shopify-Topic") or ""
     try:

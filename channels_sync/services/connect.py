@@ -197,8 +197,12 @@ def store_connect_start(
 
 
 def _keeping_secret(store: Store, details: ConnectDetails) -> ConnectDetails:
-    """Credentials updated without a webhook secret keep the store's."""
-    return details if details.webhook_secret else replace(details, webhook_secret=store.webhook_secret)
+    """Credentials updated without a webhook secret keep the store's; a store connecting as the
+    operator's app does not (a Shopify app's webhooks are signed with the app's own secret, which
+    the settings hold: a custom app's secret kept from before would refuse them)."""
+    if details.webhook_secret or details.auth_kind == AuthKind.APP:
+        return details
+    return replace(details, webhook_secret=store.webhook_secret)
 
 
 def _set_pending(store: Store, details: ConnectDetails, now: datetime) -> None:

@@ -6,7 +6,8 @@ sends back, in this order, and stores nothing until every check passed:
 
 1. ``error=access_denied`` (the merchant canceled): the state is spent, the authorization marked
    canceled, ``InstallCanceled`` raised; nothing else.
-2. The ``hmac`` (constant time, keyed with the app's client secret): a callback not signed by
+2. The ``hmac`` (constant time, keyed with the app's client secret, or the previous one while it
+   is rotated): a callback not signed by
    Shopify is refused before its state is even looked at (a forged one cannot spend it).
 3. The ``shop``: a Shopify shop name, and the one the merchant asked for.
 4. The ``state``: ``install.authorization_claim`` (unknown, expired, another session's or used
@@ -145,7 +146,7 @@ def shopify_install_callback(*, query: Mapping[str, str], session_key: str) -> I
         raise _not_ready()
     if "error" in query:
         raise _canceled(query, session_key)
-    if not oauth.callback_signed(query, settings.SHOPIFY_CLIENT_SECRET):
+    if not oauth.callback_signed(query, oauth.app_secrets()):
         raise InstallError(
             _("This answer is not signed by Shopify: nothing was connected. Connect again from the Stores page.")
         )
@@ -185,8 +186,8 @@ def _connect(authorization: ChannelAuthorization, *, code: str) -> InstallDone:
             base_url=base_url,
             domain=authorization.shop,
             credentials={},
-            # Shopify signs an app's webhooks with the app's client secret.
-            webhook_secret=settings.SHOPIFY_CLIENT_SECRET,
+            # No webhook secret of its own: Shopify signs an app's webhooks with the app's client
+            # secret, which the operator rotates (verify_webhook reads it from the settings).
             grant=grant,
         )
     except ConnectError as error:

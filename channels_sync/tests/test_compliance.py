@@ -99,6 +99,21 @@ def test_without_a_configured_app_every_request_is_401(client: Client, db: None,
     assert not ComplianceRequest.objects.exists()
 
 
+def test_while_the_app_secret_is_rotated_both_secrets_are_accepted(client: Client, db: None, settings: Any) -> None:
+    # given the operator rotated the app's secret, the old one kept for the overlap
+    settings.SHOPIFY_CLIENT_SECRET, settings.SHOPIFY_PREVIOUS_CLIENT_SECRET = "rotated-secret", APP_SECRET
+    raw = json.dumps(redact_body()).encode()
+
+    # then a request signed with either is stored, one signed with neither is not
+    assert post(client, raw, webhook_id="w-old").status_code == 200
+    assert post(client, raw, webhook_id="w-new", sign=shopify_hmac("rotated-secret", raw)).status_code == 200
+    assert post(client, raw, webhook_id="w-other", sign=shopify_hmac("another", raw)).status_code == 401
+    # and once the old one is revoked it is refused
+    settings.SHOPIFY_PREVIOUS_CLIENT_SECRET = ""
+    assert post(client, raw, webhook_id="w-late").status_code == 401
+    assert sorted(ComplianceRequest.objects.values_list("webhook_id", flat=True)) == ["w-new", "w-old"]
+
+
 def test_a_redelivery_is_acknowledged_and_stored_once(client: Client, shop_store: Store) -> None:
     olivia_orders(shop_store)
     first = post(client, redact_body(orders=[4501]))

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from channels_sync.enums import StoreStatus
+from channels_sync.enums import AuthKind, StoreStatus
 from channels_sync.models import Store
 from channels_sync.providers.woocommerce.provider import WooCommerceProvider
 from channels_sync.services import (
@@ -24,6 +24,7 @@ from channels_sync.services import (
     store_set_paused,
 )
 from channels_sync.tasks import connect_store
+from integrations.oauth import TokenGrant
 from sandbox.tests.conftest import SANDBOX_LIVE_DB
 from sandbox.webhooks import deliveries_send_due
 from tests.factories import StoreFactory
@@ -79,6 +80,27 @@ def test_updating_credentials_without_a_webhook_secret_keeps_the_stored_one(
     store.refresh_from_db()
     assert store.connect_pending["webhook_secret"] == "kept"
     assert store.connect_pending["credentials"] == {"consumer_key": "ck_new", "consumer_secret": "cs_new"}
+
+
+@pytest.mark.django_db
+def test_a_custom_app_store_reconnected_as_the_shopify_app_keeps_no_webhook_secret(account: Any) -> None:
+    # given a shop connected with a custom app's token and its webhook secret
+    store = StoreFactory(
+        account=account, name="Shop", channel="shopify", base_url="https://shop.myshopify.com",
+        domain="shop.myshopify.com", status=StoreStatus.ACTIVE,
+    )  # fmt: skip
+    store.webhook_secret = "custom-app-secret"
+    store.save()
+
+    # when it connects again as the operator's app (its webhooks then signed with the app's secret)
+    store_connect_start(
+        account=account, enqueue=False, channel="shopify", name="Shop", base_url=store.base_url,
+        domain=store.domain, credentials={}, grant=TokenGrant(access_token="shpat_app", refresh_token="shprt"),
+    )  # fmt: skip
+
+    # then the custom app's secret is not carried over
+    store.refresh_from_db()
+    assert (store.connect_pending["auth_kind"], store.connect_pending["webhook_secret"]) == (AuthKind.APP, "")
 
 
 @LIVE_DB

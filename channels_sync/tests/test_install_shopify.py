@@ -5,17 +5,20 @@ replayed callback refused with nothing stored; Cancel leaves nothing behind."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from django.test import Client
 
 from channels_sync.enums import AuthKind, AuthorizationState, StoreStatus
-from channels_sync.models import ChannelAuthorization, Store
+from channels_sync.models import ChannelAuthorization, Store, WebhookDelivery
 from channels_sync.providers.shopify.oauth import ShopNameInvalid, callback_hmac, shop_domain_clean
 from orders.models import Order
 from sandbox.models import SimAuthCode, SimGrant
+from sandbox.models import WebhookDelivery as SimDelivery
 from sandbox.tests.conftest import Control
+from sandbox.webhooks import deliveries_send_due
 
 from .conftest import LIVE_DB
 from .shopify_app import CLIENT_SECRET, approve, install, local, messages_of, query_of, start_install
@@ -31,7 +34,7 @@ def signed(query: dict[str, str], **changes: str) -> str:
     """A callback query changed, then signed with the app's secret (as only Shopify could)."""
     changed = {key: value for key, value in {**query, **changes}.items() if key != "hmac"}
     changed["hmac"] = callback_hmac(changed, CLIENT_SECRET)
-    return "/stores/shopify/callback/?" + "&".join(f"{key}={value}" for key, value in changed.items())
+    return "/stores/shopify/callback/?" + urlencode(changed)
 
 
 def test_installing_the_app_connects_the_shop_and_imports_its_orders(
@@ -55,6 +58,9 @@ def test_installing_the_app_connects_the_shop_and_imports_its_orders(
     assert b"read_orders" in page.content
     back = approve(owner_client, authorize)
     assert sorted(query_of(back)) == ["code", "hmac", "host", "shop", "state", "timestamp"]
+    assert (
+        query_of(back)["host"] == "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvaW5zdGFsbC1zaG9w"
+    )  # admin.shopify.com/store/install-shop
     response = callback(owner_client, back)
 
     # then the store is connected as the app, with expiring tokens, and its orders are imported
@@ -68,6 +74,7 @@ def test_installing_the_app_connects_the_shop_and_imports_its_orders(
         "install-shop.myshopify.com",
     )
     assert sorted(store.credentials) == ["access_token", "refresh_token"]
+    assert store.webhook_secret == ""  # its webhooks are signed with the app's secret: the settings'
     assert store.token_expires_at is not None
     assert store.refresh_expires_at is not None
     assert Order.objects.filter(store=store).count() == 4
@@ -86,10 +93,40 @@ def test_installing_the_app_connects_the_shop_and_imports_its_orders(
     assert CLIENT_SECRET not in page
 
 
+ROTATED_SECRET = "zopi-test-shopify-rotated"  # noqa: S105 (the sandbox app's new secret)
+
+
+def test_an_app_stores_webhooks_still_verify_after_the_operator_rotates_the_app_secret(
+    owner_client: Client, control: Control, shopify_app: Any, settings: Any, account: Any
+) -> None:
+    # given a shop (its admin host padded base64) installed as the app
+    back = install(owner_client, control, name="Rotating", shop="rotate-shop")
+    assert query_of(back)["host"].endswith("=")
+    callback(owner_client, back)
+    store = Store.objects.get(account=account)
+    assert store.status == StoreStatus.ACTIVE
+
+    # when the operator rotates the app's secret: Shopify signs with the new one, the old one is
+    # kept for the overlap, then revoked
+    shopify_app.client_secret = ROTATED_SECRET
+    shopify_app.save()
+    settings.SHOPIFY_CLIENT_SECRET, settings.SHOPIFY_PREVIOUS_CLIENT_SECRET = ROTATED_SECRET, CLIENT_SECRET
+    control.create_orders("shopify", "rotate-shop", count=1, seed=5)
+    deliveries_send_due()
+    settings.SHOPIFY_PREVIOUS_CLIENT_SECRET = ""
+    control.create_orders("shopify", "rotate-shop", count=1, seed=6)
+    deliveries_send_due()
+
+    # then every webhook of the store was taken
+    sent = SimDelivery.objects.filter(topic="orders/create")
+    assert [delivery.last_status for delivery in sent] == [200, 200]
+    assert WebhookDelivery.objects.filter(store=store, topic="orders/create").count() == 2
+
+
 def local_url(query: dict[str, str], *, drop: str = "", **changes: str) -> str:
     """A callback query as a merchant's browser would send it, some values changed (not re-signed)."""
     kept = {key: value for key, value in {**query, **changes}.items() if key != drop}
-    return "/stores/shopify/callback/?" + "&".join(f"{key}={value}" for key, value in kept.items())
+    return "/stores/shopify/callback/?" + urlencode(kept)
 
 
 def flipped(value: str) -> str:

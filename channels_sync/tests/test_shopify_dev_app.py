@@ -46,7 +46,7 @@ def test_the_demo_shopify_store_is_connected_as_the_app_and_pulls(settings: Any,
         "demo-shopify.myshopify.com",
         ["access_token", "refresh_token"],
     )
-    assert store.webhook_secret == "zopi-dev-shopify-secret"
+    assert store.webhook_secret == ""  # its webhooks are checked with the app's secrets (settings)
     assert store.token_expires_at is not None
     assert store_pull(store_id=store.pk).error == ""
     call_command("sandbox_seed", verbosity=0)

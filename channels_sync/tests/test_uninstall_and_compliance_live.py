@@ -70,9 +70,10 @@ def connected_shop(control: Any, account: Any, name: str) -> ConnectResult:
 
 
 def as_app_store(store: Store, *, shop: dict[str, Any]) -> None:
-    """The store as an app install: the app's secret signs its webhooks, its token expires soon."""
+    """The store as an app install: the app's secret (the settings') signs its webhooks, its token
+    expires soon."""
     store.auth_kind = AuthKind.APP
-    store.webhook_secret = APP_SECRET
+    store.webhook_secret = ""
     store.credentials = {**store.credentials, "refresh_token": "shprt_x"}
     store.token_expires_at = timezone.now() + timedelta(seconds=30)
     store.save()

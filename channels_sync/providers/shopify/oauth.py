@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -69,6 +69,16 @@ def shop_domain_valid(shop: str) -> bool:
     return bool(SHOP_DOMAIN.fullmatch(shop)) and len(shop) <= MAX_SHOP_NAME + len(SHOP_SUFFIX)
 
 
+def app_secrets() -> tuple[str, ...]:
+    """The operator's app secrets a signature from Shopify may be made with: the current one and,
+    while it is being rotated, the previous one (``SHOPIFY_PREVIOUS_CLIENT_SECRET``). Calls to
+    Shopify (code exchange, refresh) use the current one only. None without a current one: no app."""
+    current, previous = settings.SHOPIFY_CLIENT_SECRET, settings.SHOPIFY_PREVIOUS_CLIENT_SECRET
+    if not current:
+        return ()
+    return (current, previous) if previous and previous != current else (current,)
+
+
 def shop_url(domain: str) -> str:
     """Where the shop lives: ``SHOPIFY_SHOP_URL`` with its name (``https://<name>.myshopify.com``;
     the sandbox's address in the dev profile and tests)."""
@@ -86,16 +96,35 @@ def authorize_url(*, base_url: str, state: str, redirect_uri: str) -> str:
     return f"{base_url}/admin/oauth/authorize?{urlencode(query)}"
 
 
+def _escaped(text: str, *, key: bool) -> str:
+    """A key or value as Shopify writes it into the signed message: raw, but for ``%`` and ``&``
+    (and ``=`` in a key), so that no pair can pass for two."""
+    text = text.replace("%", "%25").replace("&", "%26")
+    return text.replace("=", "%3D") if key else text
+
+
+def callback_message(query: Mapping[str, str]) -> str:
+    """What Shopify signs: the query's decoded pairs but ``hmac`` (and the legacy ``signature``),
+    each written ``key=value`` unencoded (``_escaped``), sorted, joined with ``&``. Not form
+    encoding: a padded base64 ``host`` is signed with its ``=``, ``+`` and ``/`` as they are."""
+    pairs = (
+        f"{_escaped(key, key=True)}={_escaped(value, key=False)}"
+        for key, value in query.items()
+        if key not in ("hmac", "signature")
+    )
+    return "&".join(sorted(pairs))
+
+
 def callback_hmac(query: Mapping[str, str], secret: str) -> str:
-    """Hex HMAC-SHA256 of the query without ``hmac`` (and the legacy ``signature``), its pairs
-    sorted by name and form-encoded, keyed with the app's client secret."""
-    pairs = sorted((key, value) for key, value in query.items() if key not in ("hmac", "signature"))
-    return hmac.new(secret.encode(), urlencode(pairs).encode(), hashlib.sha256).hexdigest()
+    """Hex HMAC-SHA256 of ``callback_message``, keyed with the app's client secret."""
+    return hmac.new(secret.encode(), callback_message(query).encode(), hashlib.sha256).hexdigest()
 
 
-def callback_signed(query: Mapping[str, str], secret: str) -> bool:
-    """The callback comes from Shopify: its ``hmac`` matches (constant time)."""
-    return bool(secret) and signature_matches(callback_hmac(query, secret), query.get("hmac"))
+def callback_signed(query: Mapping[str, str], secrets: Iterable[str]) -> bool:
+    """The callback comes from Shopify: its ``hmac`` matches one of the app's client secrets (the
+    current one, and the previous one while it is being rotated), each compared in constant time."""
+    given = query.get("hmac")
+    return any(signature_matches(callback_hmac(query, secret), given) for secret in secrets if secret)
 
 
 def grant_of(body: Mapping[str, Any], *, now: datetime) -> TokenGrant:

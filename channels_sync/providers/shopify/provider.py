@@ -5,18 +5,16 @@ lives. An app-connected store's token comes from its ``token_source`` (refreshed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
-
-from django.conf import settings
 
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.shopify import queries
 from channels_sync.providers.shopify.client import APP_TOPICS, ORDER_TOPICS, ShopifyClient, next_cursor
 from channels_sync.providers.shopify.mapping import order_from_graphql, order_from_json
-from channels_sync.providers.shopify.oauth import grant_refresh
+from channels_sync.providers.shopify.oauth import app_secrets, grant_refresh
 from integrations.errors import MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object
 from integrations.http import Attempt, AttemptRecorder, header
@@ -28,6 +26,12 @@ from orders.enums import Channel
 def shopify_hmac(secret: str, body: bytes) -> str:
     """X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body keyed with the app secret."""
     return hmac_sha256_base64(secret, body)
+
+
+def shopify_signed(body: bytes, given: str | None, secrets: Iterable[str]) -> bool:
+    """``given`` is the body's X-Shopify-Hmac-Sha256 under one of ``secrets`` (each compared in
+    constant time; an empty secret signs nothing)."""
+    return any(signature_matches(shopify_hmac(secret, body), given) for secret in secrets if secret)
 
 
 @register
@@ -107,10 +111,10 @@ class ShopifyProvider(ChannelProvider):
     @classmethod
     def verify_webhook(cls, *, headers: Mapping[str, str], body: bytes, credentials: Mapping[str, str]) -> bool:
         """Signed with the custom app's secret (``webhook_secret``, the token path) or, for a store
-        connected as the operator's app (no webhook_secret of its own), the app's client secret."""
-        secret = credentials.get("webhook_secret", "") or settings.SHOPIFY_CLIENT_SECRET
-        given = header(headers, "X-Shopify-Hmac-Sha256")
-        return bool(secret) and signature_matches(shopify_hmac(secret, body), given)
+        connected as the operator's app (no webhook_secret of its own), the app's client secret:
+        the current one or, while it is rotated, the previous one (``app_secrets``)."""
+        own = credentials.get("webhook_secret", "")
+        return shopify_signed(body, header(headers, "X-Shopify-Hmac-Sha256"), (own,) if own else app_secrets())
 
     @classmethod
     def webhook_shop(cls, *, headers: Mapping[str, str], body: bytes) -> str:

@@ -149,13 +149,13 @@ def _as_installed_app(store: Store, shop: SimAccount) -> bool:
     if app is None or not settings.SHOPIFY_CLIENT_ID:
         return False
     store.domain = f"{shop.name}.myshopify.com"
+    store.webhook_secret = ""  # an app's webhooks are signed with the app's secret (the settings')
     if store.auth_kind == AuthKind.APP and store.credentials.get("refresh_token"):
         return True
     grant = shopify_grants.grant_issue(app=app, account=shop, scope=settings.SHOPIFY_SCOPES)
     now, sim = timezone.now(), sim_now()
     store.auth_kind = AuthKind.APP
     store.credentials = {"access_token": grant.access_token, "refresh_token": grant.refresh_token or ""}
-    store.webhook_secret = app.client_secret  # Shopify signs an app's webhooks with its client secret
     store.token_expires_at = now + (grant.access_expires_at - sim) if grant.access_expires_at else None
     store.refresh_expires_at = now + (grant.refresh_expires_at - sim) if grant.refresh_expires_at else None
     return True

@@ -3,8 +3,8 @@
     GET  /sandbox/shopify/<shop>/admin/oauth/authorize?client_id&scope&redirect_uri&state[&grant_options[]]
          → the "Install app?" page (app name, shop, scopes; Install / Cancel)
     POST the same address (the page's buttons)
-         Install → 302 redirect_uri?code&hmac&host&shop&state&timestamp (hmac: hex HMAC-SHA256 of the
-                   sorted, form-encoded query without hmac, keyed with the app's client secret)
+         Install → 302 redirect_uri?code&hmac&host&shop&state&timestamp (hmac: ``callback_hmac``,
+                   Shopify's documented rule; host: ``admin_host``, padded standard base64)
          Cancel  → 302 redirect_uri?error=access_denied&state (the sandbox's choice: Shopify documents
                    no cancel redirect; see docs/channels.md)
     POST /sandbox/shopify/<shop>/admin/oauth/access_token   (JSON or form body)
@@ -62,10 +62,22 @@ def shop_domain(account: SimAccount) -> str:
 
 
 def callback_hmac(params: dict[str, str], secret: str) -> str:
-    """What Shopify signs a redirect with: hex HMAC-SHA256 of the other parameters, sorted by name
-    and form-encoded, keyed with the app's client secret."""
-    message = urlencode(sorted((key, value) for key, value in params.items() if key not in ("hmac", "signature")))
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    """What Shopify signs a redirect with (its documented rule): hex HMAC-SHA256, keyed with the
+    app's client secret, of every other parameter as ``name=value``, unencoded but for ``%`` → %25
+    and ``&`` → %26 (and ``=`` → %3D in a name), sorted and joined by ``&``."""
+    escape = {ord("%"): "%25", ord("&"): "%26"}
+    written = sorted(
+        f"{name.translate({**escape, ord('='): '%3D'})}={value.translate(escape)}"
+        for name, value in params.items()
+        if name != "hmac"
+    )
+    return hmac.new(secret.encode(), "&".join(written).encode(), hashlib.sha256).hexdigest()
+
+
+def admin_host(account: SimAccount) -> str:
+    """The callback's ``host``: the shop's admin address, ``admin.shopify.com/store/<name>``, in
+    standard base64 with its padding (as Shopify sends it: ``+``, ``/`` and ``=`` included)."""
+    return base64.b64encode(f"admin.shopify.com/store/{account.name}".encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -116,10 +128,9 @@ def authorize(request: HttpRequest, shop: str) -> HttpResponse:
     if request.POST.get("decision") != "install":
         return _back(asked.redirect_uri, {"error": "access_denied", "state": asked.state})
     code = code_issue(app=asked.app, account=asked.account, redirect_uri=asked.redirect_uri, scope=asked.scope)
-    host = base64.urlsafe_b64encode(f"admin.shopify.com/store/{asked.account.name}".encode()).decode().rstrip("=")
     params = {
         "code": code.code,
-        "host": host,
+        "host": admin_host(asked.account),
         "shop": shop_domain(asked.account),
         "state": asked.state,
         "timestamp": str(int(sim_now().timestamp())),
