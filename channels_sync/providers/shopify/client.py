@@ -80,6 +80,28 @@ def next_cursor(connection: dict[str, Any]) -> str | None:
     return cursor if isinstance(cursor, str) and cursor else None
 
 
+def answer_object(value: object, what: str) -> dict[str, Any]:
+    """A part of an answer that must be an object. Anything else (a list, a number, null) is an
+    answer of the wrong shape: a ProviderError naming the part, never an AttributeError of ours."""
+    if not isinstance(value, dict):
+        raise ProviderError(_("Shopify sent %(what)s that is not an object") % {"what": what})
+    return value
+
+
+def answer_list(value: object, what: str) -> list[Any]:
+    """A part of an answer that must be a list (``nodes``, ``userErrors``): see ``answer_object``."""
+    if not isinstance(value, list):
+        raise ProviderError(_("Shopify sent %(what)s that is not a list") % {"what": what})
+    return value
+
+
+def user_errors(payload: dict[str, Any], root: str) -> list[str]:
+    """A mutation payload's ``userErrors`` as short, sanitised messages (absent: none)."""
+    problems = payload.get("userErrors")
+    items = answer_list(problems, f"{root}.userErrors") if problems is not None else []
+    return [sanitize(str(item.get("message", "") if isinstance(item, dict) else item), 80) for item in items]
+
+
 def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -242,13 +264,10 @@ class ShopifyClient(ProviderHttpClient):
     def mutate(self, document: str, variables: Mapping[str, Any], root: str) -> dict[str, Any]:
         """A mutation's payload; its ``userErrors`` raised as one ProviderError."""
         data = self.query(document, variables, idempotent=False)
-        payload = data.get(root)
-        if not isinstance(payload, dict):
-            raise ProviderError(_("Shopify sent no %(root)s result") % {"root": root})
-        problems = [item for item in payload.get("userErrors") or [] if isinstance(item, dict)]
+        payload = answer_object(data.get(root), f"a {root} result")
+        problems = user_errors(payload, root)
         if problems:
-            said = "; ".join(sanitize(str(item.get("message", "")), 80) for item in problems[:3])
-            raise ProviderError(_("Shopify refused it: %(said)s") % {"said": said})
+            raise ProviderError(_("Shopify refused it: %(said)s") % {"said": "; ".join(problems[:3])})
         return payload
 
     # Reads ------------------------------------------------------------------------------------
@@ -274,8 +293,10 @@ class ShopifyClient(ProviderHttpClient):
     def orders_by_ids(self, order_ids: list[str]) -> list[Any]:
         """The orders with these numeric ids (unknown ones are left out)."""
         ids = [f"gid://shopify/Order/{order_id}" for order_id in order_ids if order_id.isascii() and order_id.isdigit()]
-        nodes = self.query(queries.ORDERS_BY_ID, {"ids": ids}).get("nodes") if ids else []
-        found = [node for node in nodes or [] if isinstance(node, dict) and node]
+        if not ids:
+            return []
+        nodes = answer_list(self.query(queries.ORDERS_BY_ID, {"ids": ids}).get("nodes"), "an orders list")
+        found = [node for node in nodes if isinstance(node, dict) and node]  # null: an unknown id
         self.complete_lines(found)
         return found
 
@@ -285,24 +306,20 @@ class ShopifyClient(ProviderHttpClient):
             lines = order.get("lineItems") if isinstance(order, dict) else None
             info = lines.get("pageInfo") if isinstance(lines, dict) else None
             while isinstance(info, dict) and info.get("hasNextPage") is True and isinstance(lines, dict):
-                more = (
-                    self.query(queries.ORDER_LINES, {"id": order.get("id"), "after": info.get("endCursor")}).get(
-                        "order"
-                    )
-                    or {}
-                ).get("lineItems")
-                if not isinstance(more, dict) or not isinstance(more.get("nodes"), list):
-                    raise ProviderError(_("Shopify sent an order's lines without lines"))
-                lines["nodes"] = [*lines.get("nodes", []), *more["nodes"]]
+                variables = {"id": order.get("id"), "after": info.get("endCursor")}
+                found = answer_object(self.query(queries.ORDER_LINES, variables).get("order"), "an order")
+                more = answer_object(found.get("lineItems"), "an order's lines")
+                have = answer_list(lines.get("nodes", []), "an order's lines")
+                lines["nodes"] = [*have, *answer_list(more.get("nodes"), "an order's lines")]
                 info = more.get("pageInfo")
 
     def fulfillment_orders(self, order_id: str) -> list[Any]:
         """The fulfillment orders of one order (id, status, lines with remaining quantities)."""
         order = self.query(queries.FULFILLMENT_ORDERS, {"id": f"gid://shopify/Order/{order_id}"}).get("order")
-        if not isinstance(order, dict):
+        if order is None:
             raise ProviderError(_("Shopify has no order %(id)s") % {"id": order_id})
-        connection = order.get("fulfillmentOrders")
-        return [node for node in (connection or {}).get("nodes") or [] if isinstance(node, dict)]
+        connection = answer_object(answer_object(order, "an order").get("fulfillmentOrders"), "fulfillment orders")
+        return [node for node in answer_list(connection.get("nodes"), "fulfillment orders") if isinstance(node, dict)]
 
     # Writes -----------------------------------------------------------------------------------
 
@@ -363,11 +380,10 @@ class ShopifyClient(ProviderHttpClient):
         """Delete one subscription; one already gone is not an error (an earlier attempt, the merchant)."""
         variables = {"id": f"gid://shopify/WebhookSubscription/{webhook_id}"}
         data = self.query(queries.WEBHOOK_SUBSCRIPTION_DELETE, variables, idempotent=True)
-        payload = data.get("webhookSubscriptionDelete") or {}
-        problems = [item for item in payload.get("userErrors") or [] if isinstance(item, dict)]
-        if problems and any("does not exist" not in str(item.get("message", "")) for item in problems):
-            said = "; ".join(sanitize(str(item.get("message", "")), 80) for item in problems[:3])
-            raise ProviderError(_("Shopify refused it: %(said)s") % {"said": said})
+        root = "webhookSubscriptionDelete"
+        problems = user_errors(answer_object(data.get(root), f"a {root} result"), root)
+        if any("does not exist" not in problem for problem in problems):
+            raise ProviderError(_("Shopify refused it: %(said)s") % {"said": "; ".join(problems[:3])})
 
     def webhook_subscribe(self, *, topic: str, address: str) -> None:
         """Subscribe ``address`` to ``topic``. Made already (an earlier attempt whose answer was lost,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.shopify import queries
-from channels_sync.providers.shopify.client import APP_TOPICS, ORDER_TOPICS, ShopifyClient, next_cursor
+from channels_sync.providers.shopify.client import APP_TOPICS, ORDER_TOPICS, ShopifyClient, answer_list, next_cursor
 from channels_sync.providers.shopify.mapping import order_from_graphql, order_from_json
 from channels_sync.providers.shopify.oauth import app_secrets, grant_refresh
 from integrations.errors import MalformedPayload, ProviderError
@@ -73,7 +73,7 @@ class ShopifyProvider(ChannelProvider):
         pages = self.client.order_pages(updated_since=updated_since, first=page_size, after=resume)
         for connection in pages:
             cursor = next_cursor(connection)
-            orders = [order_from_graphql(node) for node in connection.get("nodes") or []]
+            orders = [order_from_graphql(node) for node in answer_list(connection.get("nodes"), "an orders page")]
             yield OrderPage(orders=orders, has_more=cursor is not None, resume=cursor or "")
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
