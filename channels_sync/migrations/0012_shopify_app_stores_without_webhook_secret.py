@@ -14,7 +14,7 @@ def forget_copied_app_secret(apps, schema_editor):  # type: ignore[no-untyped-de
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("channels_sync", "0010_store_token_group"),
+        ("channels_sync", "0011_store_connected_at"),
     ]
 
     operations = [
