@@ -218,9 +218,9 @@ def _data_request(payload: CompliancePayload, stores: list[Store]) -> dict[str, 
 
 def _shop_redact(payload: CompliancePayload, stores: list[Store]) -> dict[str, Any]:
     """Erase the shop's data in every store of it that no longer syncs: its orders' customers,
-    its webhook deliveries and provider attempts, its secrets and pending authorizations. The
-    orders stay, without their customers: their numbers and amounts are the merchant's
-    bookkeeping, and paid supplier orders refer to them."""
+    its webhook deliveries and provider attempts, its secrets and its account's authorizations of
+    the shop (``_authorizations_erase``). The orders stay, without their customers: their numbers
+    and amounts are the merchant's bookkeeping, and paid supplier orders refer to them."""
     erased_stores, skipped = [], []
     for store in stores:
         if store.status in CONNECTED:
@@ -230,15 +230,27 @@ def _shop_redact(payload: CompliancePayload, stores: list[Store]) -> dict[str, A
         erased = orders_erase_customer(order_ids=order_ids, channel=str(Channel.SHOPIFY.label))
         deliveries = WebhookDelivery.objects.filter(store=store).delete()[0]
         attempts = ProviderAttempt.objects.filter(store=store).delete()[0]
-        # Its approvals, and the shop's spent ones (they may hold a grant); one under way is left to
-        # the merchant installing now.
-        spent = Q(channel=Channel.SHOPIFY, shop=payload.shop_domain, used_at__isnull=False)
-        ChannelAuthorization.objects.filter(Q(store=store) | spent).delete()
+        _authorizations_erase(store, shop_domain=payload.shop_domain)
         store_forget(store_id=store.pk, reason=_("The shop's data was erased at Shopify's request."))
         erased_stores.append(
             {**_store_ref(store), "orders": len(erased.order_ids), "deliveries": deliveries, "attempts": attempts}
         )
     return {"erased": erased_stores, "skipped_still_connected": skipped}
+
+
+def _authorizations_erase(store: Store, *, shop_domain: str) -> None:
+    """The approvals of an erased store, and its account's spent ones of the shop that name no
+    store (the install that made it; they may hold a grant). Another account's stay: its store of
+    the shop may still sync, and the request erases only what no longer does. One under way is
+    left to the merchant installing now."""
+    spent = Q(
+        account_id=store.account_id,
+        channel=Channel.SHOPIFY,
+        shop=shop_domain,
+        store__isnull=True,
+        used_at__isnull=False,
+    )
+    ChannelAuthorization.objects.filter(Q(store=store) | spent).delete()
 
 
 HANDLERS: dict[str, Callable[[CompliancePayload, list[Store]], dict[str, Any]]] = {

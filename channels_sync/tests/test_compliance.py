@@ -306,6 +306,32 @@ def test_shop_redact_erases_the_shop_data_of_stores_that_no_longer_sync(
     ]  # fmt: skip
 
 
+def _spent_authorization(account: Any, user: Any, *, key: str, shop: str = SHOP, store: Any = None) -> Any:
+    return ChannelAuthorization.objects.create(
+        account=account, user=user, channel="shopify", state_digest=key * 64, session_digest=key * 64,
+        shop=shop, store=store, expires_at="2030-01-01T00:00:00Z", used_at="2029-12-31T00:00:00Z",
+    )  # fmt: skip
+
+
+def test_shop_redact_deletes_only_the_authorizations_of_the_accounts_whose_store_it_erases(
+    client: Client, shop_store: Store, other_account: Any, owner: Any
+) -> None:
+    # given the shop uninstalled from account A's store, still connected to account B's, and
+    # spent authorizations of the shop in both accounts (B's made and reconnected its live store)
+    Store.objects.filter(pk=shop_store.pk).update(status=StoreStatus.DISCONNECTED)
+    live = StoreFactory(account=other_account, name="Live", channel="shopify", domain=SHOP, shop_id=SHOP)
+    _spent_authorization(shop_store.account, owner, key="a")
+    _spent_authorization(shop_store.account, owner, key="b", store=shop_store)
+    other_shop = _spent_authorization(shop_store.account, owner, key="c", shop="another.myshopify.com")
+    b_install = _spent_authorization(other_account, owner, key="d")
+    b_reconnect = _spent_authorization(other_account, owner, key="e", store=live)
+    # when
+    post(client, {"shop_id": 954889, "shop_domain": SHOP}, topic="shop/redact")
+    # then only account A's authorizations of that shop are gone
+    assert ComplianceRequest.objects.get().outcome["skipped_still_connected"][0]["store_id"] == live.pk
+    assert set(ChannelAuthorization.objects.all()) == {other_shop, b_install, b_reconnect}
+
+
 def test_a_request_for_a_shop_we_do_not_know_is_processed_with_nothing_found(client: Client, db: None) -> None:
     response = post(client, redact_body(orders=[1]))
     assert response.status_code == 200
