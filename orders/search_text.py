@@ -2,7 +2,10 @@
 
 Built once when an order arrives and only ever appended to afterwards (a tracking number, a
 supplier order id, a new customer e-mail): terms added by other apps are never lost to a
-rebuild.
+rebuild. So it also keeps every name and e-mail the customer had before: erasing the customer
+(``orders.services.redact``) is the one rebuild, from the order's own identifiers only (its
+number, SKUs, purchase ids and the ids other apps keep of it in their rows). An app that appends
+a term keeps it in a row of its own too, or an erased order is no longer found by it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,7 @@ def search_text_with(search_text: str, terms: Iterable[str]) -> str:
     return " ".join([search_text, *new_terms]).strip() if new_terms else search_text
 
 
-def search_text_without(search_text: str, *, words: Iterable[str], keep: Iterable[str]) -> str:
-    """``search_text`` without the given words (the customer's name words, e-mail, phone) nor any
-    e-mail address (a term with "@": an e-mail the customer had before a change is in there too),
-    then with ``keep`` appended again (the number, the SKUs: a name word that is also a SKU stays
-    findable). Terms are compared whole, lower-cased."""
-    dropped = {word.lower() for word in words if word}
-    remaining = [term for term in search_text.split(" ") if term and term not in dropped and "@" not in term]
-    return search_text_with(" ".join(remaining), keep)
+def search_text_of_ids(*, number: str, ids: Iterable[str]) -> str:
+    """The search text of an order without its customer: the number, then each of its other
+    identifiers once (lower-cased, in order)."""
+    return search_text_with(number.lower(), ids)

@@ -16,7 +16,7 @@ from orders.enums import OrderEventType
 from orders.models import Order, OrderEvent
 from orders.services import OrderData, order_add_search_terms, orders_upsert_from_channel
 from orders.services.redact import orders_erase_customer
-from tests.factories import OrderFactory, line
+from tests.factories import OrderFactory, ShipmentFactory, SupplierOrderFactory, line
 from tests.pages import center, order_numbers
 
 
@@ -29,6 +29,7 @@ def _olivia(store: Any) -> Order:
         total=Decimal("31.50"),
         lines=(line("Yoga Mat", sku="YM-183-PUR"), line("Martin Strap", sku="martin")),
     )
+    ShipmentFactory(order=order, tracking_number="LP00987654321CN")
     order_add_search_terms(order=order, terms=["LP00987654321CN", "old.olivia@example.net"])
     return Order.objects.get(pk=order.pk)
 
@@ -38,13 +39,13 @@ def test_erasing_keeps_the_order_and_drops_the_customer(store: Any) -> None:
     order = _olivia(store)
     other = OrderFactory(store=store, number="#1002", customer_name="Liam Johnson")
     # when
-    erased = orders_erase_customer(order_ids=[order.pk], channel="Shopify", words=["+15550100"])
+    erased = orders_erase_customer(order_ids=[order.pk], channel="Shopify")
     # then the customer is gone, everything else stays
     order.refresh_from_db()
     assert erased.numbers == ("#1001",)
     assert (order.customer_name, order.customer_email) == ("", "")
     assert order.customer_erased_at is not None
-    assert order.search_text == "#1001 ym-183-pur lp00987654321cn martin"
+    assert order.search_text == "#1001 ym-183-pur martin lp00987654321cn"
     assert (order.number, order.total, order.status) == ("#1001", Decimal("31.50"), "new")
     assert [(li.sku, li.title) for li in order.lines.all()] == [("YM-183-PUR", "Yoga Mat"), ("martin", "Martin Strap")]
     event = OrderEvent.objects.get(order=order, type=OrderEventType.CUSTOMER_ERASED)
@@ -109,3 +110,45 @@ def test_a_later_update_from_the_channel_does_not_bring_the_customer_back(store:
     assert order.channel_canceled is True
     assert (order.customer_name, order.customer_email) == ("", "")
     assert "olivia" not in order.search_text
+
+
+def test_erasing_leaves_no_word_of_any_former_customer_and_the_order_findable_by_its_ids(
+    member_client: Client, store: Any
+) -> None:
+    # given an order whose customer changed name and e-mail since it arrived (the search text
+    # keeps both), a TikTok purchase id, a supplier order and its parcel
+    order = OrderFactory(
+        store=store, number="#1001", channel_order_id="4501", customer_name="Jane Doe",
+        customer_email="jane@x.com", lines=(line("Mat", sku="SKU1"),),
+    )  # fmt: skip
+    renamed = OrderData(
+        channel_order_id="4501", number="#1001", placed_at=order.placed_at, total=order.total,
+        lines=(line("Mat", sku="SKU1"),), customer_name="Jane Roe", customer_email="j.roe@y.org",
+        extra_search_terms=("576460000000001001",),
+    )  # fmt: skip
+    orders_upsert_from_channel(
+        account=store.account,
+        store_id=store.pk,
+        channel=store.channel,
+        orders=[
+            ChannelOrder(
+                data=renamed, updated_at=timezone.now() + timedelta(minutes=1), purchase_ids=("576460000000001001",)
+            )
+        ],
+    )
+    supplier_order = SupplierOrderFactory(order=order, external_order_id="8100000000042")
+    ShipmentFactory(order=order, supplier_order=supplier_order, tracking_number="LP00987654321CN")
+    order.refresh_from_db()
+    order_add_search_terms(order=order, terms=["8100000000042", "LP00987654321CN"])
+    assert order.search_text == (
+        "#1001 jane doe jane@x.com sku1 jane roe j.roe@y.org 576460000000001001 8100000000042 lp00987654321cn"
+    )
+    # when the channel asks to erase her
+    orders_erase_customer(order_ids=[order.pk], channel="Shopify")
+    # then the search text is made of the order's own ids only: no word of any of her names
+    order.refresh_from_db()
+    assert order.search_text == "#1001 sku1 576460000000001001 lp00987654321cn 8100000000042"
+    for query in ("jane", "doe", "roe", "x.com", "y.org"):
+        assert order_numbers(center(member_client, status="new", q=query)) == [], query
+    for query in ("#1001", "sku1", "576460000000001001", "LP00987654321CN", "8100000000042"):
+        assert order_numbers(center(member_client, status="new", q=query)) == ["#1001"], query

@@ -2,16 +2,17 @@
 
 What an order keeps of its customer is the name, the e-mail and the search terms made of them
 (``Order.search_text``); phone numbers and addresses are not stored on orders. Erasing blanks
-the name and e-mail, takes their words (and any e-mail address, and the words the request names,
-such as a phone number) out of the search text, and marks the order ``customer_erased_at`` so a
-later update from the channel does not write them back. Numbers, amounts, lines, statuses and
-the supplier orders stay: the merchant's bookkeeping refers to them. Each order erased gets one
-``customer_erased`` event without personal data. Running it again erases nothing more and writes
-no second event.
+the name and e-mail, rebuilds the search text from the order's own identifiers (the search text
+is append-only: it holds every name and e-mail the customer had before, which no list of words
+to remove can know), and marks the order ``customer_erased_at`` so a later update from the
+channel does not write them back. Numbers, amounts, lines, statuses and the supplier orders
+stay: the merchant's bookkeeping refers to them. Each order erased gets one ``customer_erased``
+event without personal data. Running it again erases nothing more and writes no second event.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +22,14 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from orders import events
-from orders.models import Order, OrderLine
-from orders.search_text import search_text_without
+from orders.models import Order, OrderLine, PurchaseId
+from orders.search_text import search_text_of_ids
 
 # Orders erased per transaction: a shop's redaction may cover every order it ever had.
 BATCH = 500
+# The identifiers other apps keep of an order and append to its search text (a parcel's tracking
+# number, the supplier's order id), read through their relations to it: orders imports no app.
+RELATED_IDS = (("shipments", "tracking_number"), ("supplier_orders", "external_order_id"))
 
 
 @dataclass(frozen=True)
@@ -34,27 +38,30 @@ class ErasedOrders:
     numbers: tuple[str, ...]
 
 
-def orders_erase_customer(*, order_ids: Iterable[int], channel: str, words: Sequence[str] = ()) -> ErasedOrders:
-    """Erase the customer of each order (see the module docstring); ``words``: more terms to take
-    out of the search text (the e-mail and phone the channel's request names). ``channel`` is who
-    asked, for the event."""
+def orders_erase_customer(*, order_ids: Iterable[int], channel: str) -> ErasedOrders:
+    """Erase the customer of each order (see the module docstring). ``channel`` is who asked,
+    for the event."""
     ids = sorted(set(order_ids))
     erased: list[Order] = []
     for start in range(0, len(ids), BATCH):
-        erased += _erase_batch(ids[start : start + BATCH], channel=channel, words=words)
+        erased += _erase_batch(ids[start : start + BATCH], channel=channel)
     return ErasedOrders(order_ids=tuple(order.pk for order in erased), numbers=tuple(o.number for o in erased))
 
 
-def _erase_batch(ids: list[int], *, channel: str, words: Sequence[str]) -> list[Order]:
+def _erase_batch(ids: list[int], *, channel: str) -> list[Order]:
     now = timezone.now()
     with transaction.atomic():
         orders = list(
             Order.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
             .order_by("pk")
-            .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.only("order_id", "sku")))
+            .prefetch_related(
+                Prefetch("lines", queryset=OrderLine.objects.only("order_id", "sku").order_by("pk")),
+                Prefetch("purchase_ids", queryset=PurchaseId.objects.only("order_id", "purchase_id").order_by("pk")),
+            )
         )
-        changed = [order for order in orders if _erase(order, words=words, now=now)]
+        related = _related_ids(ids)
+        changed = [order for order in orders if _erase(order, related=related[order.pk], now=now)]
         Order.objects.bulk_update(
             changed, ["customer_name", "customer_email", "search_text", "customer_erased_at", "updated_at"]
         )
@@ -62,14 +69,30 @@ def _erase_batch(ids: list[int], *, channel: str, words: Sequence[str]) -> list[
     return changed
 
 
-def _erase(order: Order, *, words: Sequence[str], now: datetime) -> bool:
+def _related_ids(order_ids: list[int]) -> dict[int, list[str]]:
+    """Each order's identifiers kept by other apps (``RELATED_IDS``), in the order they were made."""
+    found: dict[int, list[str]] = defaultdict(list)
+    for relation, field in RELATED_IDS:
+        path = f"{relation}__{field}"
+        rows = (
+            Order.objects.filter(pk__in=order_ids, **{f"{path}__gt": ""})
+            .order_by("pk", f"{relation}__pk")
+            .values_list("pk", path)
+        )
+        for order_id, value in rows:
+            found[order_id].append(value)
+    return found
+
+
+def _erase(order: Order, *, related: Sequence[str], now: datetime) -> bool:
     """Erase in memory; False when there is nothing left to erase (done before)."""
-    customer_words = [*order.customer_name.lower().split(), order.customer_email.lower(), *words]
-    search_text = search_text_without(
-        order.search_text,
-        words=[word.lower() for word in customer_words],
-        keep=[order.number, *(line.sku for line in order.lines.all())],
-    )
+    ids = [
+        order.base_number,
+        *(line.sku for line in order.lines.all()),
+        *(purchase.purchase_id for purchase in order.purchase_ids.all()),
+        *related,
+    ]
+    search_text = search_text_of_ids(number=order.number, ids=ids)
     if (
         order.customer_erased_at is not None
         and not order.customer_name
