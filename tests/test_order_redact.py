@@ -152,3 +152,19 @@ def test_erasing_leaves_no_word_of_any_former_customer_and_the_order_findable_by
         assert order_numbers(center(member_client, status="new", q=query)) == [], query
     for query in ("#1001", "sku1", "576460000000001001", "LP00987654321CN", "8100000000042"):
         assert order_numbers(center(member_client, status="new", q=query)) == ["#1001"], query
+
+
+def test_a_term_appended_through_a_copy_read_before_the_erasure_does_not_bring_the_customer_back(
+    store: Any,
+) -> None:
+    # given a copy of the order read (by the tracking side, say) before its customer is erased
+    order = _olivia(store)
+    stale = Order.objects.get(pk=order.pk)
+    orders_erase_customer(order_ids=[order.pk], channel="Shopify")
+    # when a tracking number is appended through that copy
+    ShipmentFactory(order=order, tracking_number="LP00000000002CN")
+    order_add_search_terms(order=stale, terms=["LP00000000002CN"])
+    # then it is appended to the stored text, not to the copy's
+    order.refresh_from_db()
+    assert order.search_text == "#1001 ym-183-pur martin lp00987654321cn lp00000000002cn"
+    assert stale.search_text == order.search_text

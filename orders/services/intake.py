@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Account
 from orders import events
@@ -194,8 +195,12 @@ def _line_rows(*, order: Order, data: OrderData) -> list[OrderLine]:
 
 
 def order_add_search_terms(*, order: Order, terms: list[str]) -> None:
-    """Make an order findable by more terms (a tracking number, a supplier order id)."""
-    search_text = search_text_with(order.search_text, terms)
-    if search_text != order.search_text:
-        order.search_text = search_text
-        order.save(update_fields=["search_text", "updated_at"])
+    """Make an order findable by more terms (a tracking number, a supplier order id). Appended to
+    the stored text under the row's lock, not to ``order``'s: a copy read before its customer was
+    erased would write their names back (and one read before another append would drop it)."""
+    with transaction.atomic():
+        stored = Order.objects.select_for_update(of=("self",)).values_list("search_text", flat=True).get(pk=order.pk)
+        search_text = search_text_with(stored, terms)
+        if search_text != stored:
+            Order.objects.filter(pk=order.pk).update(search_text=search_text, updated_at=timezone.now())
+    order.search_text = search_text
