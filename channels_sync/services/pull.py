@@ -176,12 +176,14 @@ def store_pull(
     since: datetime | None = None,
     due_only: bool = False,
     progress: Callable[[PullResult], None] | None = None,
+    provider_of: Callable[[Store], ChannelProvider] = store_provider,
 ) -> PullResult:
     """One run of a pull: from its saved page (an unfinished pull), else from ``since``, the
     cursor minus the overlap, or the first import's window; each page upserted and saved.
 
     The cursor moves when the last page is stored. A failure records the error on the store and
-    backs off; the next pull goes on from the last saved page.
+    backs off; the next pull goes on from the last saved page. ``provider_of`` makes the store's
+    provider (``bench_ingest`` and the pacing test keep the one it made, to read what it spent).
     """
     result = PullResult()
     started = time.monotonic()
@@ -204,7 +206,7 @@ def store_pull(
     claimed_at = store.pull_started_at
     mine = Store.objects.filter(pk=store.pk, pull_started_at=claimed_at)
     try:
-        provider = store_provider(store)
+        provider = provider_of(store)
         listing = _listing(provider, since=since, resume=resume, stored_up_to=stored_up_to)
         # Closed on the way out, error or not: the fetching thread stops then, not when the
         # traceback that still holds this frame is let go.

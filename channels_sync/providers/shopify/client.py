@@ -4,14 +4,22 @@ Every call is ``POST <shop>/admin/api/<SHOPIFY_API_VERSION>/graphql.json`` with
 ``X-Shopify-Access-Token`` (``attempt_token``: an app-connected store's expiring token is
 refreshed once after a 401). Queries are reads (``idempotent=True``); mutations are not.
 
-Pacing by cost (docs/channels.md): every answer's ``extensions.cost.throttleStatus`` says how
-many points are available, the bucket's size and its restore rate. Before a call the client
-projects what is available now and, when that does not cover the call's requested cost (what
-the same query with the same sizes cost last time, or the single-query cap when it has not run
-yet), waits just long enough (``pause``: a wait above the inline cap becomes the task's
-countdown). A ``THROTTLED`` answer anyway (another worker of the same app and shop spent the
-points) is retried after the wait its own throttleStatus implies; it was refused before doing
-anything, so even a mutation may be sent again.
+Pacing by cost (docs/channels.md; the arithmetic in ``pacing``): every answer's
+``extensions.cost.throttleStatus`` says how many points are available, the bucket's size and its
+restore rate. Before a call the client projects what is available now and, when that does not
+cover the call's requested cost (what the same query with the same sizes cost last time, the
+caller's count by Shopify's rule, or else the single-query cap), waits just long enough
+(``pause``: a wait above the inline cap becomes the task's countdown). A ``THROTTLED`` answer
+anyway (another worker of the same app and shop spent the points) is retried after the wait its
+own throttleStatus implies; it was refused before doing anything, so even a mutation may be sent
+again.
+
+Page sizes: an orders page asks for fewer orders than the cap allows when the shop restores slowly.
+In the steady state the wait before a page is the previous page's *actual* cost ÷ the restore rate,
+so each page is sized (``pacing.orders_page_size``) from the actual cost per order learned from the
+pages so far (starting at the requested 39) to spend at most 3/4 of what the bucket restores within
+``OUTBOUND_MAX_INLINE_WAIT``: at Standard's 100 points/s about 10 orders a page and a 1.5 s wait,
+slept, so the pull keeps spending at the restore rate instead of stopping for a countdown per page.
 
 Errors: top-level ``errors`` and ``userErrors`` become short, sanitised ``ProviderError``s (the
 answer's detail goes to the attempt record); ``ACCESS_DENIED`` is a ``CredentialsError`` (the
@@ -28,7 +36,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +44,14 @@ from django.utils.translation import gettext as _
 
 from channels_sync.providers.base import Subscription
 from channels_sync.providers.shopify import queries
+from channels_sync.providers.shopify.pacing import (
+    CostBucket,
+    CostLedger,
+    OrderCosts,
+    Spend,
+    as_number,
+    orders_page_size,
+)
 from integrations.errors import OutcomeUnknown, ProviderError
 from integrations.hosts import SHOPIFY_SHOP
 from integrations.http import Failure, Headers, Params, ProviderHttpClient, detail_of, sanitize
@@ -102,48 +117,6 @@ def user_errors(payload: dict[str, Any], root: str) -> list[str]:
     return [sanitize(str(item.get("message", "") if isinstance(item, dict) else item), 80) for item in items]
 
 
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-@dataclass
-class CostBucket:
-    """The shop's cost bucket as the last answer described it."""
-
-    maximum: float = 0.0
-    available: float = 0.0
-    restore_rate: float = 0.0
-    seen_at: float = 0.0  # clock() when it was read
-
-    def observe(self, status: object, now: float) -> None:
-        if not isinstance(status, dict):
-            return
-        maximum, available, rate = (
-            _number(status.get(key)) for key in ("maximumAvailable", "currentlyAvailable", "restoreRate")
-        )
-        if maximum is None or available is None or rate is None or maximum <= 0 or rate < 0:
-            return  # a hostile or missing throttleStatus: keep what we knew
-        self.maximum, self.available, self.restore_rate, self.seen_at = maximum, min(available, maximum), rate, now
-
-    def wait_for(self, cost: float, now: float) -> float:
-        """Seconds until ``cost`` points (at most the bucket's size) are projected to be available."""
-        if self.maximum <= 0 or self.restore_rate <= 0:
-            return 0.0
-        projected = min(self.maximum, self.available + (now - self.seen_at) * self.restore_rate)
-        short = min(cost, self.maximum) - projected
-        return max(0.0, short / self.restore_rate)
-
-
-@dataclass
-class CostLedger:
-    """What a client spent, for the pacing tests and ``bench_ingest``."""
-
-    calls: int = 0
-    points: int = 0  # actualQueryCost summed
-    throttled: int = 0  # THROTTLED answers
-    waits: list[float] = field(default_factory=list)  # seconds waited before calls, to pace
-
-
 class ShopifyClient(ProviderHttpClient):
     label = "Shopify"
     provider = "shopify"
@@ -166,7 +139,9 @@ class ShopifyClient(ProviderHttpClient):
         self.bucket = CostBucket()
         self.ledger = CostLedger()
         self.learned: dict[str, float] = {}  # requested cost of each query (with its sizes) last time
+        self.order_costs = OrderCosts()  # what an order costs, learned page by page (page sizes)
         self._expected = 0.0
+        self._waited = 0.0
         self._answer: tuple[Response, Any] | None = None
 
     def credentials_message(self, response: Response) -> str:
@@ -180,6 +155,7 @@ class ShopifyClient(ProviderHttpClient):
         if wait > 0:
             self.ledger.waits.append(wait)
             self.pause(wait, _("Shopify's API cost bucket is low"))
+            self._waited += wait
 
     def failure_of(self, response: Response) -> Failure | None:
         if response.status_code != 200:
@@ -209,7 +185,7 @@ class ShopifyClient(ProviderHttpClient):
         detail = detail_of(response)
         if "THROTTLED" in codes:
             self.ledger.throttled += 1
-            requested = _number(cost.get("requestedQueryCost")) if isinstance(cost, dict) else None
+            requested = as_number(cost.get("requestedQueryCost")) if isinstance(cost, dict) else None
             wait = self.bucket.wait_for(requested or self._expected, self.clock())
             return Failure(
                 _("Shopify's API cost bucket is empty (throttled)"),
@@ -229,13 +205,26 @@ class ShopifyClient(ProviderHttpClient):
 
     def query(self, document: str, variables: Mapping[str, Any] | None = None, *, idempotent: bool = True) -> Any:
         """The ``data`` of one operation, paced by its cost; errors raised as ProviderError."""
+        return self._run(document, variables, idempotent=idempotent)[0]
+
+    def _run(
+        self,
+        document: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool = True,
+        cost: float | None = None,
+    ) -> tuple[dict[str, Any], Spend | None]:
+        """The ``data`` of one operation and what it cost. Paced by its requested cost: as learned
+        from the same query with the same sizes, else ``cost`` (the caller's count by Shopify's
+        rule), else the single-query cap."""
         variables = dict(variables or {})
         match = _OPERATION.search(document)
         sizes = (variables.get("first"), len(variables["ids"]) if isinstance(variables.get("ids"), list) else None)
         key = f"{match.group(1) if match else document[:40]}:{sizes}"
-        self._expected = self.learned.get(
-            key, min(queries.MAX_QUERY_COST, self.bucket.maximum or queries.MAX_QUERY_COST)
-        )
+        cap = min(queries.MAX_QUERY_COST, self.bucket.maximum or queries.MAX_QUERY_COST)
+        self._expected = self.learned.get(key, cap if cost is None else cost)
+        self._waited = 0.0
         response = self.request(
             "POST", "graphql.json", json_body={"query": document, "variables": variables}, idempotent=idempotent
         )
@@ -243,23 +232,27 @@ class ShopifyClient(ProviderHttpClient):
         body = answer[1] if answer is not None and answer[0] is response else self.json_of(response, shape="object")
         if not isinstance(body, dict):
             raise ProviderError(_("Shopify sent an answer that is not a JSON object"), status=response.status_code)
-        self._account(key, body)
+        spend = self._account(key, body)
         data = body.get("data")
         if not isinstance(data, dict):
             raise ProviderError(_("Shopify sent an answer without data"), status=response.status_code)
-        return data
+        return data, spend
 
-    def _account(self, key: str, body: dict[str, Any]) -> None:
+    def _account(self, key: str, body: dict[str, Any]) -> Spend | None:
         extensions = body.get("extensions")
         cost = extensions.get("cost") if isinstance(extensions, dict) else None
         self.ledger.calls += 1
         if not isinstance(cost, dict):
-            return
-        requested, actual = _number(cost.get("requestedQueryCost")), _number(cost.get("actualQueryCost"))
+            return None
+        requested, actual = as_number(cost.get("requestedQueryCost")), as_number(cost.get("actualQueryCost"))
         if requested is not None and requested >= 0:
             self.learned[key] = requested
-        if actual is not None and actual >= 0:
-            self.ledger.points += int(actual)
+        if requested is None or actual is None or requested < 0 or actual < 0:
+            return None
+        self.ledger.points += int(actual)
+        spend = Spend(requested=requested, actual=actual, available=self.bucket.available, waited=self._waited)
+        self.ledger.spends.append(spend)
+        return spend
 
     def mutate(self, document: str, variables: Mapping[str, Any], root: str) -> dict[str, Any]:
         """A mutation's payload; its ``userErrors`` raised as one ProviderError."""
@@ -277,14 +270,33 @@ class ShopifyClient(ProviderHttpClient):
 
     def order_pages(self, *, updated_since: datetime | None, first: int, after: str = "") -> Iterator[Any]:
         """The ``orders`` connection page by page, oldest update first (an order updated while we
-        page moves behind us, so it is read again rather than skipped); from ``after`` when given."""
-        variables: dict[str, Any] = {"first": queries.orders_per_query(first), "query": search_since(updated_since)}
+        page moves behind us, so it is read again rather than skipped); from ``after`` when given.
+
+        Each page asks for as many orders (``first`` at most) as ``pacing.orders_page_size`` allows
+        by what the bucket and the pages so far say, so the wait before the next page is slept
+        rather than turned into a countdown. A cursor is a position, not a page: the next page may
+        be of another size, and a pull resumed from a saved cursor starts with a small one.
+        """
+        search = search_since(updated_since)
         cursor = after or None
         while True:
-            connection = self.query(queries.ORDERS_PAGE, {**variables, "after": cursor}).get("orders")
+            size = orders_page_size(
+                wanted=first,
+                bucket=self.bucket,
+                costs=self.order_costs,
+                inline_wait=self.limits.max_inline_wait,
+                now=self.clock(),
+            )
+            variables = {"first": size, "query": search, "after": cursor}
+            data, spend = self._run(queries.ORDERS_PAGE, variables, cost=self.order_costs.page_cost(size))
+            connection = data.get("orders")
             if not isinstance(connection, dict):
                 raise ProviderError(_("Shopify sent an orders answer without orders"))
-            self.complete_lines(connection.get("nodes"))
+            nodes = connection.get("nodes")
+            if spend is not None:
+                read = len(nodes) if isinstance(nodes, list) else 0
+                self.order_costs.observe(first=size, orders=read, requested=spend.requested, actual=spend.actual)
+            self.complete_lines(nodes)
             yield connection
             cursor = next_cursor(connection)
             if cursor is None:

@@ -68,8 +68,9 @@ class ShopifyProvider(ChannelProvider):
     def iter_order_pages(
         self, *, updated_since: datetime | None, page_size: int = 100, resume: str = ""
     ) -> Iterator[OrderPage]:
-        """``page_size`` is capped so that a page's requested cost stays under Shopify's single-query
-        limit (``queries.orders_per_query``); ``resume`` is a page's ``endCursor``."""
+        """``page_size`` is the most a page asks for: each page is sized by the client to the cost
+        bucket (under the single-query limit, and small enough that the wait for the next one is
+        slept: ``pacing.orders_page_size``); ``resume`` is a page's ``endCursor``."""
         pages = self.client.order_pages(updated_since=updated_since, first=page_size, after=resume)
         for connection in pages:
             cursor = next_cursor(connection)
