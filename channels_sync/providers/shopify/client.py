@@ -287,6 +287,7 @@ class ShopifyClient(ProviderHttpClient):
                 inline_wait=self.limits.max_inline_wait,
                 now=self.clock(),
             )
+            self.ledger.page_sizes.append(size)
             variables = {"first": size, "query": search, "after": cursor}
             data, spend = self._run(queries.ORDERS_PAGE, variables, cost=self.order_costs.page_cost(size))
             connection = data.get("orders")

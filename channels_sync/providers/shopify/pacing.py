@@ -88,6 +88,7 @@ class CostLedger:
     throttled: int = 0  # THROTTLED answers
     waits: list[float] = field(default_factory=list)  # seconds waited before calls, to pace
     spends: list[Spend] = field(default_factory=list)  # the answers that carried a cost
+    page_sizes: list[int] = field(default_factory=list)  # orders asked for, page by page
 
 
 @dataclass
