@@ -141,7 +141,7 @@ class ShopifyClient(ProviderHttpClient):
         self.learned: dict[str, float] = {}  # requested cost of each query (with its sizes) last time
         self.order_costs = OrderCosts()  # what an order costs, learned page by page (page sizes)
         self._expected = 0.0
-        self._waited = 0.0
+        self._waited = self._slept = 0.0  # this query's paced waits: asked for, and as long as they took
         self._answer: tuple[Response, Any] | None = None
 
     def credentials_message(self, response: Response) -> str:
@@ -151,11 +151,13 @@ class ShopifyClient(ProviderHttpClient):
         return params, {"X-Shopify-Access-Token": self.attempt_token(self.access_token), "Accept": "application/json"}
 
     def before_attempt(self) -> None:
-        wait = self.bucket.wait_for(self._expected, self.clock())
+        began = self.clock()
+        wait = self.bucket.wait_for(self._expected, began)
         if wait > 0:
             self.ledger.waits.append(wait)
             self.pause(wait, _("Shopify's API cost bucket is low"))
             self._waited += wait
+            self._slept += self.clock() - began
 
     def failure_of(self, response: Response) -> Failure | None:
         if response.status_code != 200:
@@ -224,7 +226,7 @@ class ShopifyClient(ProviderHttpClient):
         key = f"{match.group(1) if match else document[:40]}:{sizes}"
         cap = min(queries.MAX_QUERY_COST, self.bucket.maximum or queries.MAX_QUERY_COST)
         self._expected = self.learned.get(key, cap if cost is None else cost)
-        self._waited = 0.0
+        self._waited = self._slept = 0.0
         response = self.request(
             "POST", "graphql.json", json_body={"query": document, "variables": variables}, idempotent=idempotent
         )
@@ -250,7 +252,8 @@ class ShopifyClient(ProviderHttpClient):
         if requested is None or actual is None or requested < 0 or actual < 0:
             return None
         self.ledger.points += int(actual)
-        spend = Spend(requested=requested, actual=actual, available=self.bucket.available, waited=self._waited)
+        available = self.bucket.available
+        spend = Spend(requested=requested, actual=actual, available=available, waited=self._waited, slept=self._slept)
         self.ledger.spends.append(spend)
         return spend
 

@@ -71,12 +71,14 @@ class CostBucket:
 
 @dataclass(frozen=True)
 class Spend:
-    """One answered query: its requested and actual cost, the points left after it, the wait before it."""
+    """One answered query: its requested and actual cost, the points left after it, the paced wait
+    before it (asked for, and as long as it took: a loaded machine sleeps longer)."""
 
     requested: float
     actual: float
     available: float
     waited: float
+    slept: float = 0.0
 
 
 @dataclass
