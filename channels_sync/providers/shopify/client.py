@@ -321,8 +321,13 @@ class ShopifyClient(ProviderHttpClient):
         for order in orders if isinstance(orders, list) else []:
             lines = order.get("lineItems") if isinstance(order, dict) else None
             info = lines.get("pageInfo") if isinstance(lines, dict) else None
+            asked: set[object] = set()
             while isinstance(info, dict) and info.get("hasNextPage") is True and isinstance(lines, dict):
-                variables = {"id": order.get("id"), "after": info.get("endCursor")}
+                cursor = info.get("endCursor")
+                if not isinstance(cursor, str) or cursor in asked:  # a cursor that does not move on: a loop
+                    raise ProviderError(_("Shopify sent an order's lines with a page cursor that does not move on"))
+                asked.add(cursor)
+                variables = {"id": order.get("id"), "after": cursor}
                 found = answer_object(self.query(queries.ORDER_LINES, variables).get("order"), "an order")
                 more = answer_object(found.get("lineItems"), "an order's lines")
                 have = answer_list(lines.get("nodes", []), "an order's lines")

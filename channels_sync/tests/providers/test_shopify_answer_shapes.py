@@ -16,7 +16,10 @@ from integrations.errors import ProviderError
 from integrations.tests.servers import answer, serving
 
 # An order whose lines go on past the first page: its other lines are asked for.
-MORE_LINES = {"id": "gid://shopify/Order/1", "lineItems": {"nodes": [], "pageInfo": {"hasNextPage": True}}}
+MORE_LINES = {
+    "id": "gid://shopify/Order/1",
+    "lineItems": {"nodes": [], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}},
+}
 
 
 def call_of(client: ShopifyClient, name: str) -> Callable[[], Any]:
@@ -86,3 +89,12 @@ def test_a_missing_order_is_still_said_as_such() -> None:
         client = ShopifyClient(server.url, access_token="shpat_x", max_attempts=1)
         with pytest.raises(ProviderError, match="Shopify has no order 1"):
             client.fulfillment_orders("1")
+
+
+def test_lines_whose_cursor_does_not_move_on_are_not_asked_for_forever() -> None:
+    same = {"order": {"lineItems": {"nodes": [], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}}}}
+    with serving(*[answer(200, json.dumps({"data": same}).encode())] * 3) as server:
+        client = ShopifyClient(server.url, access_token="shpat_x", max_attempts=1)
+        with pytest.raises(ProviderError, match="does not move on"):
+            call_of(client, "complete_lines")()
+    assert len(server.requests) == 1
