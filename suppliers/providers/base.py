@@ -1,0 +1,154 @@
+"""The contract every supplier provider fulfils (AliExpress, CJdropshipping; Temu simulated).
+
+A provider folder ``suppliers/providers/<name>/`` holds the HTTP client (on
+``integrations.http.ProviderHttpClient``: host policy, deadlines, size cap, a retry policy per
+call, attempts for support) and the ``SupplierProvider`` subclass, registered in ``REGISTRY``.
+
+Money moves here, so every write says what it knows (architecture rule 4):
+- ``place`` sends the order under the caller's idempotency key (AliExpress ``out_order_id``, CJ
+  ``orderNumber``): a success is a ``Placed`` (paid or not, with the supplier's own reason when a
+  pay asked for with it failed); a refusal the supplier made knowingly is ``SupplierRefused``
+  (final: a bad address, a SKU gone, …, with a code, a message and what to do); a call whose
+  outcome is not known (a timeout, a lost answer) raises ``integrations.errors.OutcomeUnknown``,
+  and the caller asks ``find`` before anything is sent again.
+- ``find`` looks an order up by that idempotency key (None: the supplier has none under it).
+- ``pay`` pays a placed order; the same three outcomes (a ``PaymentFailed`` reason is a refusal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from integrations.errors import NotSupported
+from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS, AttemptRecorder
+
+
+@dataclass(frozen=True)
+class ShipTo:
+    """Where the parcel goes, as the supplier needs it (checked before anything is sent)."""
+
+    name: str
+    phone: str
+    address1: str
+    city: str
+    country_code: str  # ISO 3166-1 alpha-2
+    zip: str = ""
+    province: str = ""
+    address2: str = ""
+    email: str = ""
+    tax_id: str = ""  # Brazil's CPF, Chile's RUT, Korea's PCCC, a VAT number, … per country
+
+
+@dataclass(frozen=True)
+class PlaceLine:
+    product_id: str  # AliExpress product_id; CJ: the variant id (vid)
+    sku: str  # AliExpress sku_attr; CJ: "" (the vid says it)
+    quantity: int
+    shipping_method: str = ""  # the link's logistics service; "" = the supplier's default
+
+
+@dataclass(frozen=True)
+class PlaceRequest:
+    idempotency_key: str  # sent to the supplier; the same key never makes a second order
+    lines: tuple[PlaceLine, ...]
+    ship_to: ShipTo
+    pay: bool = True  # pay with the order when the account pays automatically
+
+
+@dataclass(frozen=True)
+class SupplierOrderInfo:
+    """What the supplier says of one of its orders."""
+
+    external_id: str  # the supplier's order id(s), comma-separated when it split the order
+    status: str  # the supplier's own status word
+    paid: bool
+    items_total: Decimal | None = None
+    shipping_total: Decimal | None = None
+    total: Decimal | None = None
+    currency: str = ""
+    pay_by: datetime | None = None  # payment deadline, where the supplier has one
+    tracking_number: str = ""
+    canceled: bool = False
+    cancel_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal the supplier made knowingly: final for this request, shown to the merchant."""
+
+    code: str  # the supplier's code (kept for support)
+    message: str  # short, sanitised, in the merchant's words
+    fix: str = ""  # what to do next
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: SupplierOrderInfo
+    # Asked to pay with the order, and the supplier created it but could not pay (AliExpress's
+    # "created, but auto-pay failed"): the order is placed, unpaid, and this says why.
+    payment_failure: Refusal | None = None
+
+
+class SupplierRefused(Exception):
+    """The supplier refused knowingly (``Refusal``): nothing was made, do not send it again as is."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class PaymentFailed(SupplierRefused):
+    """The supplier refused the payment (balance, card, risk control, verification)."""
+
+
+class SupplierProvider:
+    """Base class: every method raises ``NotSupported`` unless the provider implements it."""
+
+    provider: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credentials: Mapping[str, str],
+        timeout: float = 20.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        recorder: AttemptRecorder | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.recorder = recorder
+
+    @property
+    def client_options(self) -> dict[str, object]:
+        return {
+            "timeout": (min(CONNECT_TIMEOUT, self.timeout), self.timeout),
+            "max_attempts": self.max_attempts,
+            "recorder": self.recorder,
+        }
+
+    def place(self, request: PlaceRequest) -> Placed:
+        raise NotSupported(f"{self.provider} cannot place orders")
+
+    def find(self, idempotency_key: str) -> SupplierOrderInfo | None:
+        raise NotSupported(f"{self.provider} cannot look orders up by key")
+
+    def get(self, external_id: str) -> SupplierOrderInfo:
+        raise NotSupported(f"{self.provider} cannot read orders")
+
+    def pay(self, external_id: str) -> SupplierOrderInfo:
+        raise NotSupported(f"{self.provider} cannot pay orders through its API")
+
+
+REGISTRY: dict[str, type[SupplierProvider]] = {}
+
+
+def register(provider: type[SupplierProvider]) -> type[SupplierProvider]:
+    REGISTRY[provider.provider] = provider
+    return provider
