@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from channels_sync.models import ComplianceRequest, ProviderAttempt, Store, WebhookDelivery
+from channels_sync.models import ChannelAuthorization, ComplianceRequest, ProviderAttempt, Store, WebhookDelivery
 from channels_sync.services import deliveries_replay
 from channels_sync.services.compliance import compliance_requests_replay
 
@@ -43,8 +43,18 @@ class StoreAdmin(admin.ModelAdmin):
     between tenants. Support may rename a store or change its status."""
 
     form = StoreAdminForm
-    list_display = ("name", "channel", "domain", "account", "status", "last_pull_at", "last_webhook_at", "created_at")
-    list_filter = ("channel", "status", "account")
+    list_display = (
+        "name",
+        "channel",
+        "domain",
+        "account",
+        "status",
+        "auth_kind",
+        "last_pull_at",
+        "last_webhook_at",
+        "created_at",
+    )
+    list_filter = ("channel", "status", "auth_kind", "account")
     search_fields = ("name", "domain", "account__name", "=public_id")
     # The encrypted fields are not editable and never rendered; these say only whether one is set.
     readonly_fields = (
@@ -53,6 +63,11 @@ class StoreAdmin(admin.ModelAdmin):
         "base_url",
         "domain",
         "shop_id",  # what a signed webhook must name (a delivery naming another shop is refused)
+        "auth_kind",  # the operator's app (approval page) or pasted keys
+        "token_expires_at",
+        "refresh_expires_at",
+        "token_refreshing_until",
+        "connected_at",
         "public_id",
         "credentials_state",
         "webhook_secret_state",
@@ -144,6 +159,38 @@ class ProviderAttemptAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: ProviderAttempt | None = None) -> bool:
+        return False
+
+
+@admin.register(ChannelAuthorization)
+class ChannelAuthorizationAdmin(admin.ModelAdmin):
+    """Approvals asked of the channels (read-only), for support: who asked, for which shop, how it
+    ended and why. The state's digest, the session's and the grant held meanwhile are not shown."""
+
+    list_display = ("created_at", "channel", "account", "shop", "store_name", "state", "used_at", "expires_at")
+    list_filter = ("channel", "state")
+    search_fields = ("shop", "store_name", "account__name")
+    list_select_related = ("account",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "created_at",
+        "account",
+        "user",
+        "channel",
+        "shop",
+        "store_name",
+        "store",
+        "state",
+        "error",
+        "expires_at",
+        "used_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ChannelAuthorization | None = None) -> bool:
         return False
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from channels_sync.models import ChannelAuthorization
+from channels_sync.services.install import authorization_start
 from orders.enums import OrderEventType, TrackingStatus
 from orders.models import Order, OrderEvent
 from orders.services import order_add_search_terms
@@ -206,3 +208,21 @@ def test_support_admin_pages_load(support: Client, store: Any, url: str) -> None
     # when / then
     response = support.get(url.format(**ids))
     assert response.status_code == 200
+
+
+def test_support_sees_channel_authorizations_without_their_secrets(support: Client, store: Any, owner: Any) -> None:
+    started = authorization_start(
+        account=store.account, user_id=owner.pk, session_key="s", channel="tiktok", store_name="Shop"
+    )
+    authorization = ChannelAuthorization.objects.get()
+    authorization.grant = {"access_token": "tt-secret-token"}
+    authorization.save()
+
+    listing = support.get("/admin/channels_sync/channelauthorization/")
+    page = support.get(f"/admin/channels_sync/channelauthorization/{authorization.pk}/change/")
+
+    assert listing.status_code == page.status_code == 200
+    for response in (listing, page):
+        assert b"tt-secret-token" not in response.content
+        assert started.state.encode() not in response.content
+        assert authorization.state_digest.encode() not in response.content
