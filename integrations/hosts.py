@@ -72,6 +72,11 @@ TIKTOK_SHOP_API = HostRule(
     ),
     path=False,
 )
+# AliExpress Open Platform gateway (business "/sync" and system "/rest/auth/token/*" calls):
+# external-apis.md section 4 (IOP SDK code, aliexpress-docs "Gateway"); suppliers only.
+ALIEXPRESS_API = HostRule(
+    allowed="https://api-sg.aliexpress.com", hosts=frozenset({"api-sg.aliexpress.com"}), path=False
+)
 PUBLIC_HTTPS = HostRule(allowed=_("an https address of a public site"))
 
 

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 
 from integrations.errors import NotSupported
 from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS, AttemptRecorder
+from integrations.oauth import TokenSource
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,11 @@ class SupplierProvider:
     """Base class: every method raises ``NotSupported`` unless the provider implements it."""
 
     provider: ClassVar[str]
+    # A supplier with no lookup by idempotency key (AliExpress) but that answers a repeat of the
+    # same key with the order it already made, for this long: ``find`` is not supported, and an
+    # unknown outcome is resolved by placing the same request again, under the same key, within
+    # this window (never after it: the repeat would make a second order).
+    repeat_answers_existing_for: ClassVar[timedelta | None] = None
 
     def __init__(
         self,
@@ -118,12 +124,16 @@ class SupplierProvider:
         timeout: float = 20.0,
         max_attempts: int = MAX_ATTEMPTS,
         recorder: AttemptRecorder | None = None,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.recorder = recorder
+        # The account's expiring access token (refreshed ahead and after a refusal), when the
+        # supplier's tokens expire; None: ``credentials["access_token"]`` as it is.
+        self.token_source = token_source
 
     @property
     def client_options(self) -> dict[str, object]:
@@ -131,6 +141,7 @@ class SupplierProvider:
             "timeout": (min(CONNECT_TIMEOUT, self.timeout), self.timeout),
             "max_attempts": self.max_attempts,
             "recorder": self.recorder,
+            "token_source": self.token_source,
         }
 
     def place(self, request: PlaceRequest) -> Placed:

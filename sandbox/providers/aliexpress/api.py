@@ -122,12 +122,18 @@ def _authenticate(params: dict[str, str]) -> tuple[SimAccount, Method]:
     return account, handler
 
 
+def request_params(request: HttpRequest) -> dict[str, str]:
+    """The call's parameters: the query, then a form body's (the SDKs send either)."""
+    params = {key: request.GET[key] for key in request.GET}
+    if request.method == "POST":
+        params.update({key: request.POST[key] for key in request.POST})
+    return params
+
+
 @csrf_exempt
 def sync(request: HttpRequest) -> HttpResponse:
     def answer() -> HttpResponse:
-        params = {key: request.GET[key] for key in request.GET}
-        if request.method == "POST":
-            params.update({key: request.POST[key] for key in request.POST})
+        params = request_params(request)
         try:
             account, handler = _authenticate(params)
             result = handler(account, params)
