@@ -195,9 +195,13 @@ def pay_balance(request: HttpRequest, call: Call) -> Any:
 
 @cj_api("GET")
 def order_detail(request: HttpRequest, call: Call) -> dict[str, Any]:
-    if not request.GET.get("orderId"):
+    """``orderId``: CJ's order id, or the orderNumber the order was created under."""
+    order_id = request.GET.get("orderId")
+    if not order_id:
         raise CjError(api.INVALID_PARAM, "orderId is required")
-    return order_json(_order(call, request.GET["orderId"]))
+    assert call.account is not None
+    by_number = call.account.supplier_orders.filter(idempotency_key=order_id).first()
+    return order_json(by_number or _order(call, order_id))
 
 
 def _dispute_json(refund: Refund) -> dict[str, Any]:
