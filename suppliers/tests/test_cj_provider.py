@@ -291,3 +291,38 @@ def test_a_cut_answer_is_a_retryable_error_not_a_crash(connect: Any, control: An
     with pytest.raises(ProviderError) as failed:
         provider.find("zopi-cut")
     assert failed.value.retryable
+
+
+@pytest.mark.parametrize("tax_id", ["", "123.456.789-00"])
+def test_brazil_without_a_valid_cpf_is_refused(connect: Any, tax_id: str) -> None:
+    to = ShipTo(
+        name="Ana", phone="1", address1="Rua 1", city="Recife", country_code="BR", zip="50000-000", tax_id=tax_id
+    )
+    with pytest.raises(SupplierRefused) as refused:
+        connect().place(request_for("zopi-br", ship_to=to))
+    assert refused.value.refusal.code == "1600101"
+    assert "CPF" in refused.value.refusal.message
+
+
+def test_brazil_with_a_valid_cpf_is_placed(connect: Any) -> None:
+    to = ShipTo(
+        name="Ana",
+        phone="1",
+        address1="Rua 1",
+        city="Recife",
+        country_code="BR",
+        zip="50000-000",
+        tax_id="529.982.247-25",
+    )
+    assert connect().place(request_for("zopi-br-ok", ship_to=to)).order.paid
+
+
+def test_a_variant_gone_is_refused_with_the_link_fix(connect: Any, control: Any) -> None:
+    control.options("cj", "acme-cj", out_of_stock=["VID-GONE"])
+    with pytest.raises(SupplierRefused) as refused:
+        connect().place(request_for("zopi-gone", product_id="VID-GONE"))
+    refusal = refused.value.refusal
+    assert refusal.code == "1600100"
+    assert "VID-GONE" in refusal.message
+    assert "link another" in refusal.fix
+    assert charges_for(control, "zopi-gone") == []
