@@ -77,6 +77,11 @@ TIKTOK_SHOP_API = HostRule(
 ALIEXPRESS_API = HostRule(
     allowed="https://api-sg.aliexpress.com", hosts=frozenset({"api-sg.aliexpress.com"}), path=False
 )
+# CJdropshipping API 2.0: one host, the API under /api2.0/v1 (suppliers/providers/cj/client.py;
+# source: developers.cjdropshipping.cn/en/api/api2/api/shopping.html, external-apis.md section 7).
+CJ_API = HostRule(
+    allowed="https://developers.cjdropshipping.com/api2.0/v1", hosts=frozenset({"developers.cjdropshipping.com"})
+)
 PUBLIC_HTTPS = HostRule(allowed=_("an https address of a public site"))
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for supplier-provider tests: the sandbox over real HTTP (``sandbox_url``, ``control``)."""
+"""Fixtures for supplier provider tests: the sandbox over real HTTP (``sandbox_url``, ``control``)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from sandbox.clock import sim_now
 from sandbox.enums import Provider
 from sandbox.models import Refund, SimAccount, SupplierOrder
 from sandbox.providers._state import options_update
+from sandbox.providers.aliexpress.methods import cpf_valid
 from sandbox.providers.cj import api
 from sandbox.providers.cj.api import Call, CjError, cj_api
 from sandbox.sim import suppliers
@@ -131,6 +132,18 @@ def _pay(order: SupplierOrder) -> tuple[bool, int, str]:
     return outcome.paid, PAY_FAILURES.get(outcome.code, api.PAYMENT_DECLINED), outcome.reason
 
 
+def _refuse_what_cj_would(call: Call, body: dict[str, Any], products: list[dict[str, Any]]) -> None:
+    """Brazil needs the buyer's CPF (``taxId``) with valid check digits; a variant listed in the
+    account's ``out_of_stock`` option is gone. Both codes are chosen (CJ does not document them)."""
+    if str(body["shippingCountryCode"]).upper() == "BR" and not cpf_valid(str(body.get("taxId") or "")):
+        raise CjError(api.INVALID_PARAM, "taxId must be the buyer's valid CPF for Brazil")
+    assert call.account is not None
+    gone = {str(vid) for vid in call.account.options.get("out_of_stock", [])}
+    missing = next((str(p["vid"]) for p in products if str(p["vid"]) in gone), None)
+    if missing:
+        raise CjError(api.NOT_FOUND, f"Variant {missing} is not available (removed or out of stock)")
+
+
 @cj_api("POST")
 def create_order(request: HttpRequest, call: Call) -> Any:
     body = call.body
@@ -140,6 +153,7 @@ def create_order(request: HttpRequest, call: Call) -> Any:
     if len(str(body["orderNumber"])) > 100:
         raise CjError(api.INVALID_PARAM, "orderNumber must be at most 100 characters")
     products = _products(body)
+    _refuse_what_cj_would(call, body, products)
     pay_type = body.get("payType", 3)
     if pay_type not in (2, 3, "2", "3"):
         raise CjError(api.INVALID_PARAM, "payType must be 2 (balance payment) or 3 (create only)")
@@ -195,9 +209,13 @@ def pay_balance(request: HttpRequest, call: Call) -> Any:
 
 @cj_api("GET")
 def order_detail(request: HttpRequest, call: Call) -> dict[str, Any]:
-    if not request.GET.get("orderId"):
+    """``orderId``: CJ's order id, or the orderNumber the order was created under."""
+    order_id = request.GET.get("orderId")
+    if not order_id:
         raise CjError(api.INVALID_PARAM, "orderId is required")
-    return order_json(_order(call, request.GET["orderId"]))
+    assert call.account is not None
+    by_number = call.account.supplier_orders.filter(idempotency_key=order_id).first()
+    return order_json(by_number or _order(call, order_id))
 
 
 def _dispute_json(refund: Refund) -> dict[str, Any]:

@@ -1,0 +1,5 @@
+"""CJdropshipping API 2.0 (see ``provider``)."""
+
+from suppliers.providers.cj.provider import CjProvider
+
+__all__ = ["CjProvider"]
