@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from integrations.errors import CredentialsError, ProviderError
 from integrations.http import AttemptRecorder
-from integrations.oauth import GrantRefused, TokenGrant, TokenSource, required_text
+from integrations.oauth import GrantRefused, TokenGrant, required_text
 from suppliers.providers.base import (
     PaymentFailed,
     Placed,
@@ -150,13 +150,10 @@ def _refused(refusal: CjRefusal, *, payment: bool) -> SupplierRefused:
 class CjProvider(SupplierProvider):
     provider = "cj"
 
-    def __init__(self, *, token_source: TokenSource | None = None, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)  # ``token_source`` goes to the client with the other options
         self.client = CjClient(
-            self.base_url,
-            access_token=self.credentials.get("access_token", ""),
-            token_source=token_source,
-            **self.client_options,
+            self.base_url, access_token=self.credentials.get("access_token", ""), **self.client_options
         )
 
     # Tokens -----------------------------------------------------------------------------------
