@@ -154,12 +154,18 @@ def sanitize(text: str, limit: int = REASON_LENGTH) -> str:
     return cleaned if len(cleaned) <= limit else f"{cleaned[: limit - 1]}…"
 
 
+def json_or_none(response: Response) -> Any:
+    """The answer's JSON, or None when it is not JSON (or nested too deeply: ``JsonTooDeep``): for
+    reading an error's details, where an unreadable body only means there are none."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def _known_error(response: Response) -> str:
     """The provider's error code or message from a JSON object answer ("" when none)."""
-    try:
-        body = response.json()
-    except ValueError:  # not JSON, or nested too deeply (JsonTooDeep)
-        return ""
+    body = json_or_none(response)
     if not isinstance(body, dict):
         return ""
     for key in ("code", "error_code", "error", "errors", "message"):

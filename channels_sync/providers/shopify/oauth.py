@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from integrations.errors import CredentialsError, ProviderError
 from integrations.hosts import SHOPIFY_SHOP
-from integrations.http import CONNECT_TIMEOUT, AttemptRecorder, Failure, ProviderHttpClient
+from integrations.http import CONNECT_TIMEOUT, AttemptRecorder, Failure, ProviderHttpClient, json_or_none
 from integrations.oauth import GrantRefused, TokenGrant, required_text, seconds_from
 from integrations.signing import signature_matches
 from integrations.transport import Response
@@ -156,10 +156,7 @@ class ShopifyTokenClient(ProviderHttpClient):
     def failure_of(self, response: Response) -> Failure | None:
         failure = super().failure_of(response)
         if failure is not None:
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
+            body = json_or_none(response)
             error = body.get("error") if isinstance(body, dict) else None
             self.oauth_error = error[:100] if isinstance(error, str) else ""
         return failure

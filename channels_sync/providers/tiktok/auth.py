@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from channels_sync.providers.tiktok.client import TikTokClient
 from integrations.errors import CredentialsError, MalformedPayload
-from integrations.http import AttemptRecorder, Failure, Headers, Params, sanitize
+from integrations.http import AttemptRecorder, Failure, Headers, Params, json_or_none, sanitize
 from integrations.oauth import GrantRefused, TokenGrant, required_text
 from integrations.transport import Response
 
@@ -115,10 +115,7 @@ class TikTokAuthClient(TikTokClient):
 
 
 def _envelope_code(response: Response) -> int | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_or_none(response)
     code = body.get("code") if isinstance(body, dict) else None
     return code if isinstance(code, int) and not isinstance(code, bool) else None
 

@@ -18,7 +18,16 @@ from urllib.parse import urlsplit
 
 from integrations.errors import ProviderError
 from integrations.hosts import TIKTOK_SHOP_API
-from integrations.http import Failure, Headers, Params, ProviderHttpClient, detail_of, sanitize, short_reason
+from integrations.http import (
+    Failure,
+    Headers,
+    Params,
+    ProviderHttpClient,
+    detail_of,
+    json_or_none,
+    sanitize,
+    short_reason,
+)
 from integrations.signing import hmac_sha256_hex
 from integrations.transport import Response
 
@@ -79,10 +88,7 @@ class TikTokClient(ProviderHttpClient):
         return query, {"x-tts-access-token": token, "Content-Type": "application/json"}
 
     def failure_of(self, response: Response) -> Failure | None:
-        try:
-            envelope = response.json()
-        except ValueError:
-            envelope = None
+        envelope = json_or_none(response)
         if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
             if 200 <= response.status_code < 300:
                 return None  # json_of reports the unreadable body

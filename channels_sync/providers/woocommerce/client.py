@@ -23,7 +23,7 @@ from channels_sync.providers.base import Subscription, subscriptions_of
 from channels_sync.providers.woocommerce.oauth import oauth_params
 from integrations.errors import OutcomeUnknown, ProviderError
 from integrations.hosts import PUBLIC_HTTPS
-from integrations.http import Headers, Params, ProviderHttpClient, sanitize
+from integrations.http import Headers, Params, ProviderHttpClient, json_or_none, sanitize
 from integrations.transport import Response
 
 API_PREFIX = "wp-json/wc/v3"
@@ -46,10 +46,7 @@ class WooCommerceClient(ProviderHttpClient):
         self.https = urlsplit(self.base_url).scheme == "https"
 
     def credentials_message(self, response: Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        body = json_or_none(response)
         said = sanitize(str(body.get("message") or ""), 80) if isinstance(body, dict) else ""
         reason = f" ({said})" if said else ""
         return f"WooCommerce refused the API keys{reason}: {self.credentials_hint}"

@@ -25,7 +25,7 @@ from typing import Any
 
 from integrations.errors import ProviderError
 from integrations.hosts import ALIEXPRESS_API
-from integrations.http import Failure, Headers, Params, ProviderHttpClient, detail_of, sanitize
+from integrations.http import Failure, Headers, Params, ProviderHttpClient, detail_of, json_or_none, sanitize
 from integrations.transport import Response
 
 SIGN_METHOD = "sha256"
@@ -87,10 +87,7 @@ class AliExpressClient(ProviderHttpClient):
     def failure_of(self, response: Response) -> Failure | None:
         if response.status_code != 200:
             return super().failure_of(response)
-        try:
-            error = gateway_error(response.json())
-        except ValueError:
-            return None  # a body cut short: json_of says so (retryable)
+        error = gateway_error(json_or_none(response))  # a body cut short: json_of says so (retryable)
         if error is None:
             return None
         code, detail = error_code(error), sanitize(f"{error_code(error)}: {error_text(error)}", 1000)

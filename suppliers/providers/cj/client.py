@@ -17,7 +17,16 @@ from typing import Any
 
 from integrations.errors import ProviderError
 from integrations.hosts import CJ_API
-from integrations.http import Failure, Headers, Params, ProviderHttpClient, detail_of, sanitize, short_reason
+from integrations.http import (
+    Failure,
+    Headers,
+    Params,
+    ProviderHttpClient,
+    detail_of,
+    json_or_none,
+    sanitize,
+    short_reason,
+)
 from integrations.transport import Response
 from suppliers.providers.cj import errors
 
@@ -35,10 +44,7 @@ class CjRefusal(ProviderError):
 
 def envelope_of(response: Response) -> tuple[int, bool, str] | None:
     """(code, result, message) of a CJ envelope; None when the answer is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = json_or_none(response)
     if not isinstance(body, dict):
         return None
     code = body.get("code")

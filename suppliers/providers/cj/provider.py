@@ -24,7 +24,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from integrations.errors import CredentialsError, ProviderError
+from integrations.errors import CredentialsError, MalformedPayload, ProviderError
 from integrations.http import AttemptRecorder
 from integrations.oauth import GrantRefused, TokenGrant, required_text
 from suppliers.providers.base import (
@@ -78,7 +78,7 @@ def grant_from(data: Any, *, now: datetime) -> TokenGrant:
         raise ProviderError("CJdropshipping's token answer has no data")
     try:
         access, refresh = required_text(data, "accessToken"), required_text(data, "refreshToken")
-    except ValueError as error:
+    except MalformedPayload as error:
         raise ProviderError(str(error)) from None
     open_id = data.get("openId")
     return TokenGrant(
