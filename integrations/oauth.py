@@ -98,16 +98,3 @@ class TokenSource(Protocol):
         meanwhile, or a fresh one. Raises ``GrantRefused`` when the store must be reconnected,
         a retryable ``ProviderError`` when the refresh could not be done now."""
         ...
-
-
-@dataclass
-class StaticToken:
-    """A token that never changes (a custom app's, pasted by a self-hoster; tests): a 401 is final."""
-
-    token: str
-
-    def current(self) -> str:
-        return self.token
-
-    def refreshed(self, stale: str) -> str:
-        raise CredentialsError("the access token was refused")
