@@ -10,7 +10,8 @@ Precedence, first match wins:
 3. **Unpaid.** The channel has not said paid: in no tab yet.
 4. **Source Canceled.** The order has supplier orders and the supplier canceled all of them.
    Supplier orders that were canceled while others go on are ignored (the drawer shows them).
-5. **New.** No live supplier order yet (or one whose create call is still in flight).
+5. **New.** No live supplier order yet (a draft, a refused draft, or one whose create call is
+   still in flight). Replaced supplier orders (the merchant re-placed) are history: ignored.
 6. Otherwise each live supplier order gets a stage, and the order shows the **lowest**
    stage of its parts in this ranking, so the part that needs the merchant first is what
    the order shows (one parcel delivered and one stuck is not "Delivered"):
@@ -90,6 +91,7 @@ _REFUND_SUB_STATUS = {
 }
 
 _SUPPLIER_STAGE = {
+    SupplierOrderState.DRAFT: NEW,
     SupplierOrderState.PLACING: NEW,
     SupplierOrderState.PLACED: (OrderStatus.PAYMENT, SubStatus.PAYMENT_FAILED),
     SupplierOrderState.PAYING: (OrderStatus.PAYMENT, SubStatus.PAYMENT_FAILED),
@@ -134,7 +136,10 @@ def derive_status(facts: OrderFacts, *, now: datetime, expire_after: timedelta) 
     if not facts.channel_paid:
         return (OrderStatus.UNPAID, SubStatus.NONE)
 
-    live = [so for so in facts.supplier_orders if so.state != SupplierOrderState.CANCELED]
+    # Replaced supplier orders (the merchant re-placed the order) are history only: neither live
+    # nor a supplier's cancellation.
+    current = [so for so in facts.supplier_orders if so.state != SupplierOrderState.REPLACED]
+    live = [so for so in current if so.state != SupplierOrderState.CANCELED]
     live_ids = {so.id for so in live}
     parcels_by_supplier_order: dict[int, list[DerivedStatus]] = {}
     stages: list[DerivedStatus] = []
@@ -152,7 +157,7 @@ def derive_status(facts: OrderFacts, *, now: datetime, expire_after: timedelta) 
             stages.append(_SUPPLIER_STAGE[supplier_order.state])
 
     if not stages:
-        if facts.supplier_orders:  # every supplier order was canceled by the supplier
+        if current:  # every supplier order was canceled at the supplier
             return (OrderStatus.CANCELED, SubStatus.SOURCE_CANCELED)
         return NEW
     return _lowest(stages)

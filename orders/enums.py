@@ -83,12 +83,14 @@ class SupplierOrderState(models.TextChoices):
     """Where a supplier order is in place-and-pay. In-flight states exist so a crash is resolved
     by asking the supplier, never by paying again."""
 
+    DRAFT = "draft", _("Draft")  # lines grouped for this supplier, not sent yet (or refused: see the refusal)
     PLACING = "placing", _("Placing")  # create call in flight
     PLACED = "placed", _("Placed, not paid")  # created at the supplier, payment not attempted
     PAYING = "paying", _("Paying")  # payment call in flight
     PAYMENT_FAILED = "payment_failed", _("Payment failed")  # supplier refused the payment
     PAID = "paid", _("Paid")  # supplier has the money
-    CANCELED = "canceled", _("Canceled by supplier")  # supplier canceled it
+    CANCELED = "canceled", _("Canceled")  # canceled at the supplier (by it, by the merchant, or for a channel cancel)
+    REPLACED = "replaced", _("Replaced")  # the merchant re-placed the order: kept for history only
 
 
 class TrackingStatus(models.TextChoices):
@@ -123,3 +125,6 @@ class OrderEventType(models.TextChoices):
     DUPLICATE_CONFIRMED = "duplicate_confirmed", _("Duplicate confirmed")  # merchant says: place it anyway
     NOTE = "note", _("Note")  # free text from support or a process
     CUSTOMER_ERASED = "customer_erased", _("Customer data erased")  # at the channel's request (privacy law)
+    ADDRESS_EDITED = "address_edited", _("Address edited")  # changed on the order, not in the channel
+    SUPPLIER_ORDER = "supplier_order", _("Supplier order")  # placed, paid, failed, canceled, re-placed at a supplier
+    PLACEMENT_BLOCKED = "placement_blocked", _("Placement stopped")  # a check before sending found a problem

@@ -31,6 +31,7 @@ from orders.services import (
 )
 from orders.services.counts import CountKey, order_counts_from_rows, order_counts_stored
 from orders.tasks import refresh_time_based_statuses
+from suppliers.enums import SupplierProvider
 from suppliers.models import SupplierOrder
 from tests.factories import (
     AccountFactory,
@@ -413,7 +414,14 @@ def apply_operation(name: str, pick: int, *, account: Any, stores: list[Any]) ->
         orders_restore(account=account, order_ids=[order.pk])
         return
     if name == "place":
-        SupplierOrderFactory(order=order, state=SupplierOrderState.PLACED)
+        # At most one current supplier order per order and supplier (a constraint): place with
+        # one the order has none with yet.
+        provider = list(SupplierProvider)[pick % len(SupplierProvider)]
+        current = SupplierOrder.objects.filter(order=order, provider=provider).exclude(
+            state__in=(SupplierOrderState.CANCELED, SupplierOrderState.REPLACED)
+        )
+        if not current.exists():
+            SupplierOrderFactory(order=order, provider=provider, state=SupplierOrderState.PLACED)
     elif name == "pay" and supplier_order is not None:
         SupplierOrder.objects.filter(pk=supplier_order.pk).update(state=SupplierOrderState.PAID)
     elif name == "ship" and supplier_order is not None:
