@@ -403,6 +403,19 @@ TIKTOK_AUTH_URL = os.environ.get(
 TIKTOK_API_URL = os.environ.get(
     "TIKTOK_API_URL", f"{SITE_URL}/sandbox/tiktok" if _SANDBOX_APPS else "https://open-api.tiktokglobalshop.com"
 )
+# The suppliers' API addresses (the operator's apps; the sandbox in development). Host rules in
+# integrations.hosts refuse anything else outside the sandbox profile.
+SUPPLIER_API_URLS = {
+    "aliexpress": os.environ.get(
+        "ALIEXPRESS_API_URL", f"{SITE_URL}/sandbox/aliexpress" if _SANDBOX_APPS else "https://api-sg.aliexpress.com"
+    ),
+    "cj": os.environ.get(
+        "CJ_API_URL",
+        f"{SITE_URL}/sandbox/cj/api2.0/v1" if _SANDBOX_APPS else "https://developers.cjdropshipping.com/api2.0/v1",
+    ),
+    # Temu has no public buyer API: only the sandbox's simulation exists.
+    "temu": os.environ.get("TEMU_API_URL", f"{SITE_URL}/sandbox/temu" if _SANDBOX_APPS else ""),
+}
 WOOCOMMERCE_APP_NAME = os.environ.get("WOOCOMMERCE_APP_NAME", "Zopi order center")
 # An approval not come back within this long is void (its state is refused).
 CHANNEL_AUTHORIZATION_TTL = timedelta(minutes=int(os.environ.get("CHANNEL_AUTHORIZATION_TTL_MINUTES", "30")))
