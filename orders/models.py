@@ -30,22 +30,29 @@ class Order(models.Model):
     customer_erased_at = models.DateTimeField(_("customer data erased"), null=True, blank=True)
     # Where the parcel goes, as the channel sent it (or as the merchant corrected it on the order:
     # ``ship_edited_at``; a later channel update then leaves it alone). Erased with the customer.
-    ship_name = models.CharField(_("recipient"), max_length=200, blank=True, default="")
-    ship_phone = models.CharField(_("phone"), max_length=40, blank=True, default="")
-    ship_address1 = models.CharField(_("address"), max_length=255, blank=True, default="")
-    ship_address2 = models.CharField(_("address line 2"), max_length=255, blank=True, default="")
-    ship_city = models.CharField(_("city"), max_length=120, blank=True, default="")
-    ship_province = models.CharField(_("state / province"), max_length=120, blank=True, default="")
-    ship_province_code = models.CharField(_("state / province code"), max_length=16, blank=True, default="")
-    ship_zip = models.CharField(_("ZIP / postal code"), max_length=20, blank=True, default="")
-    ship_country_code = models.CharField(_("country"), max_length=2, blank=True, default="")
+    ship_name = models.CharField(_("recipient"), max_length=200, blank=True, default="", db_default="")
+    ship_phone = models.CharField(_("phone"), max_length=40, blank=True, default="", db_default="")
+    ship_address1 = models.CharField(_("address"), max_length=255, blank=True, default="", db_default="")
+    ship_address2 = models.CharField(_("address line 2"), max_length=255, blank=True, default="", db_default="")
+    ship_city = models.CharField(_("city"), max_length=120, blank=True, default="", db_default="")
+    ship_province = models.CharField(_("state / province"), max_length=120, blank=True, default="", db_default="")
+    ship_province_code = models.CharField(
+        _("state / province code"), max_length=16, blank=True, default="", db_default=""
+    )
+    ship_zip = models.CharField(_("ZIP / postal code"), max_length=20, blank=True, default="", db_default="")
+    ship_country_code = models.CharField(_("country"), max_length=2, blank=True, default="", db_default="")
     # Brazil's CPF, Chile's RUT, Korea's personal customs clearance code, a VAT number, …
-    ship_tax_id = models.CharField(_("tax id"), max_length=40, blank=True, default="")
+    ship_tax_id = models.CharField(_("tax id"), max_length=40, blank=True, default="", db_default="")
     ship_edited_at = models.DateTimeField(_("address edited on the order"), null=True, blank=True)
     # Why the last placement stopped before anything was sent (a check) or was refused by the
     # supplier, shown on the row with its fix; empty when nothing stands in the way.
-    placement_issue = models.CharField(_("placement problem"), max_length=32, blank=True, default="")
-    placement_issue_message = models.CharField(_("placement problem detail"), max_length=500, blank=True, default="")
+    placement_issue = models.CharField(_("placement problem"), max_length=32, blank=True, default="", db_default="")
+    placement_issue_message = models.CharField(
+        _("placement problem detail"), max_length=500, blank=True, default="", db_default=""
+    )
+    # Where the merchant fixes the first problem: {"view": URL name, "args": [...], "query": "..."}
+    # (empty: nothing to fix, or no page fixes it).
+    placement_issue_fix = models.JSONField(_("placement problem fix"), null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="USD")
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)
     supplier_cost = models.DecimalField(_("supplier cost"), max_digits=12, decimal_places=2, null=True, blank=True)
@@ -139,8 +146,8 @@ class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     channel_line_id = models.CharField(_("channel line id"), max_length=64, blank=True)
     # The channel's product and variant ids: what a product link matches first (then the SKU).
-    product_id = models.CharField(_("channel product id"), max_length=64, blank=True, default="")
-    variant_id = models.CharField(_("channel variant id"), max_length=64, blank=True, default="")
+    product_id = models.CharField(_("channel product id"), max_length=64, blank=True, default="", db_default="")
+    variant_id = models.CharField(_("channel variant id"), max_length=64, blank=True, default="", db_default="")
     sku = models.CharField(_("SKU"), max_length=128, blank=True)
     title = models.CharField(_("title"), max_length=255)
     variant_title = models.CharField(_("variant"), max_length=255, blank=True)

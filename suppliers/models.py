@@ -126,7 +126,12 @@ class ProductLink(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="product_links")
     store = models.ForeignKey(
-        "channels_sync.Store", on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("store")
+        "channels_sync.Store",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("store"),
     )
     channel_product_id = models.CharField(_("channel product id"), max_length=64, blank=True, default="")
     channel_variant_id = models.CharField(_("channel variant id"), max_length=64, blank=True, default="")
@@ -230,6 +235,9 @@ class SupplierOrder(models.Model):
     # 24 h only: a repeat after that would be a second order).
     first_sent_at = models.DateTimeField(_("first sent at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("supplier calls"), default=0)
+    # Asked to pay with the create (the account's payment mode or the caller's choice): what a
+    # create sent again after an unknown outcome asks for too.
+    pay_with_order = models.BooleanField(_("pay with the order"), default=True)
     # Supplier sync: when beat looks again, and the claim of the worker looking.
     next_sync_at = models.DateTimeField(_("next sync"), null=True, blank=True)
     sync_claimed_until = models.DateTimeField(_("sync held until"), null=True, blank=True)
@@ -308,8 +316,12 @@ class SupplierOrderTransition(models.Model):
     from_state = models.CharField(max_length=16, choices=SupplierOrderState.choices, blank=True)
     to_state = models.CharField(max_length=16, choices=SupplierOrderState.choices)
     note = models.CharField(max_length=500, blank=True, default="")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    rule = models.ForeignKey("suppliers.AutoOrderRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rule = models.ForeignKey(
+        "suppliers.AutoOrderRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -365,8 +377,12 @@ class AutoOrderRule(models.Model):
     place = models.BooleanField(_("place automatically"), default=True)
     pay = models.BooleanField(_("pay automatically"), default=False)
     hold_minutes = models.PositiveIntegerField(_("hold (minutes)"), default=60)
-    max_order_total = models.DecimalField(_("only below this order total"), max_digits=12, decimal_places=2, null=True, blank=True)
-    min_margin = models.DecimalField(_("only above this margin"), max_digits=12, decimal_places=2, null=True, blank=True)
+    max_order_total = models.DecimalField(
+        _("only below this order total"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    min_margin = models.DecimalField(
+        _("only above this margin"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     countries = models.JSONField(_("only to these countries"), default=list, blank=True)  # ISO alpha-2; empty: any
     updated_at = models.DateTimeField(auto_now=True)
 

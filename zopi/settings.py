@@ -207,6 +207,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.pull_due_stores",
         "schedule": timedelta(minutes=1),
     },
+    "suppliers-reconcile-in-flight": {
+        "task": "suppliers.reconcile_in_flight",
+        "schedule": timedelta(minutes=1),
+    },
     "channels-sync-requeue-stuck-deliveries": {
         "task": "channels_sync.requeue_stuck_deliveries",
         "schedule": timedelta(minutes=2),
@@ -416,6 +420,9 @@ SUPPLIER_API_URLS = {
     # Temu has no public buyer API: only the sandbox's simulation exists.
     "temu": os.environ.get("TEMU_API_URL", f"{SITE_URL}/sandbox/temu" if _SANDBOX_APPS else ""),
 }
+# Seconds a supplier may take to answer one request (the lease on a supplier order is longer
+# than the whole call: OUTBOUND_CALL_DEADLINE bounds it).
+SUPPLIER_CALL_TIMEOUT = float(os.environ.get("SUPPLIER_CALL_TIMEOUT", "20"))
 WOOCOMMERCE_APP_NAME = os.environ.get("WOOCOMMERCE_APP_NAME", "Zopi order center")
 # An approval not come back within this long is void (its state is refused).
 CHANNEL_AUTHORIZATION_TTL = timedelta(minutes=int(os.environ.get("CHANNEL_AUTHORIZATION_TTL_MINUTES", "30")))

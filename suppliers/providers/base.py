@@ -84,6 +84,9 @@ class Refusal:
     code: str  # the supplier's code (kept for support)
     message: str  # short, sanitised, in the merchant's words
     fix: str = ""  # what to do next
+    # The product link is what is wrong (SKU gone, out of stock, delivery method not offered): the
+    # link is flagged and the orders using it say why.
+    link_problem: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,10 @@ class SupplierProvider:
 
     def pay(self, external_id: str) -> SupplierOrderInfo:
         raise NotSupported(f"{self.provider} cannot pay orders through its API")
+
+    def cancel(self, external_id: str) -> None:
+        """Cancel an unpaid order at the supplier (``NotSupported``: the merchant is told how)."""
+        raise NotSupported(f"{self.provider} cannot cancel orders through its API")
 
 
 REGISTRY: dict[str, type[SupplierProvider]] = {}

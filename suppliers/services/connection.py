@@ -17,8 +17,9 @@ def provider_for(source_account: SourceAccount, *, timeout: float | None = None)
     """A provider ready to call for ``source_account`` (its own base URL, else the operator's)."""
     cls = REGISTRY[source_account.provider]
     options: dict[str, object] = {}
+    timeout = timeout if timeout is not None else getattr(settings, "SUPPLIER_CALL_TIMEOUT", None)
     if timeout is not None:
-        options["timeout"] = timeout
+        options["timeout"] = float(timeout)
     return cls(
         base_url=source_account.base_url or provider_base_url(source_account.provider),
         credentials=source_account.credentials,

@@ -30,23 +30,21 @@ def links_for_lines(*, account: Account, store_id: int, lines: Sequence[OrderLin
         wanted |= Q(channel_variant_id="", channel_product_id__in=products)
     if skus:
         wanted |= Q(channel_variant_id="", channel_product_id="", sku__in=skus)
-    candidates = list(
-        ProductLink.objects.filter(Q(store_id=store_id) | Q(store__isnull=True), wanted, account=account)
-    )
+    candidates = list(ProductLink.objects.filter(Q(store_id=store_id) | Q(store__isnull=True), wanted, account=account))
     by_variant: dict[tuple[str, bool], ProductLink] = {}
     by_product: dict[tuple[str, bool], ProductLink] = {}
     by_sku: dict[str, ProductLink] = {}
-    for link in candidates:
-        own_store = link.store_id == store_id
-        if link.channel_variant_id:
-            by_variant[(link.channel_variant_id, own_store)] = link
-        elif link.channel_product_id:
-            by_product[(link.channel_product_id, own_store)] = link
+    for candidate in candidates:
+        own_store = candidate.store_id == store_id
+        if candidate.channel_variant_id:
+            by_variant[(candidate.channel_variant_id, own_store)] = candidate
+        elif candidate.channel_product_id:
+            by_product[(candidate.channel_product_id, own_store)] = candidate
         else:
-            by_sku[link.sku] = link
+            by_sku[candidate.sku] = candidate
     found: dict[int, ProductLink] = {}
     for line in lines:
-        link = (
+        link: ProductLink | None = (
             (by_variant.get((line.variant_id, True)) or by_variant.get((line.variant_id, False)))
             if line.variant_id
             else None

@@ -60,7 +60,7 @@ def refusal_for(code: str, said: str) -> Refusal:
     message, fix = REFUSALS.get(code, (None, _("Check the order and its product links; if it persists, ask support.")))
     if message is None:  # an address check, or a code not known yet: AliExpress's own words
         message = said or _("AliExpress refused the order without saying why.")
-    return Refusal(code=code or "UNKNOWN", message=str(message), fix=str(fix))
+    return Refusal(code=code or "UNKNOWN", message=str(message), fix=str(fix), link_problem=code in LINK_CODES)
 
 
 def auto_pay_failed() -> Refusal:

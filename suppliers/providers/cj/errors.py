@@ -58,7 +58,12 @@ def refusal_of(code: int, said: str, *, payment: bool) -> Refusal | None:
     if known is None:
         return None
     message, fix = known
-    return Refusal(code=str(code), message=f"{message}: {said}" if said else message, fix=fix)
+    return Refusal(
+        code=str(code),
+        message=f"{message}: {said}" if said else message,
+        fix=fix,
+        link_problem=not payment and code == NOT_FOUND,
+    )
 
 
 def unknown_refusal(code: int, said: str) -> Refusal:

@@ -1,0 +1,95 @@
+"""Bulk placement: one batch per "Place" click, one result per order, progress that survives a reload.
+
+The batch is written first (one row per order of the account in New, others dropped), then one
+task per order is enqueued after the commit; each task places its order and writes its result.
+A task run twice (a retried or redelivered task) finds its result written and does nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Account
+from orders.enums import OrderStatus
+from orders.models import Order
+from suppliers.enums import PlacementOutcome
+from suppliers.models import AutoOrderRule, PlacementBatch, PlacementResult
+from suppliers.services.placement import order_place
+
+SUCCESS = (PlacementOutcome.PAID, PlacementOutcome.PLACED)
+
+
+def placement_batch_create(
+    *, account: Account, order_ids: Iterable[int], actor: AbstractBaseUser | None, pay: bool | None = None
+) -> PlacementBatch:
+    """A batch for those of ``order_ids`` that are the account's and in New (others ignored)."""
+    from suppliers.tasks import place_batch_order  # the task module imports the services
+
+    wanted = sorted(set(order_ids))
+    placeable = list(
+        Order.objects.filter(account=account, pk__in=wanted, archived=False, status=OrderStatus.NEW)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        batch = PlacementBatch.objects.create(
+            account=account,
+            created_by_id=actor.pk if actor is not None else None,
+            pay=pay is not False,
+            total=len(placeable),
+        )
+        results = PlacementResult.objects.bulk_create(PlacementResult(batch=batch, order_id=pk) for pk in placeable)
+        pay_option = pay
+        transaction.on_commit(lambda: [place_batch_order.delay(result.pk, pay_option) for result in results])
+        if not placeable:
+            PlacementBatch.objects.filter(pk=batch.pk).update(finished_at=timezone.now())
+    return batch
+
+
+def placement_result_run(*, result_id: int, pay: bool | None = None, rule: AutoOrderRule | None = None) -> str:
+    """Place the result's order and write the outcome once (a second run: nothing)."""
+    result = PlacementResult.objects.select_related("batch", "batch__account", "batch__created_by").get(pk=result_id)
+    if result.outcome:
+        return result.outcome
+    batch = result.batch
+    try:
+        placed = order_place(
+            account=batch.account, order_id=result.order_id, actor=batch.created_by, rule=rule, pay=pay
+        )
+        outcome, message = placed.outcome, placed.message
+    except Order.DoesNotExist:
+        outcome, message = PlacementOutcome.SKIPPED, _("The order is gone.")
+    with transaction.atomic():
+        written = PlacementResult.objects.filter(pk=result_id, outcome="").update(
+            outcome=outcome, message=message[:500], finished_at=timezone.now()
+        )
+        if written:
+            succeeded = 1 if outcome in SUCCESS else 0
+            failed = (
+                1
+                if outcome in (PlacementOutcome.BLOCKED, PlacementOutcome.REFUSED, PlacementOutcome.PAYMENT_FAILED)
+                else 0
+            )
+            PlacementBatch.objects.filter(pk=batch.pk).update(
+                done=F("done") + 1, succeeded=F("succeeded") + succeeded, failed=F("failed") + failed
+            )
+            PlacementBatch.objects.filter(pk=batch.pk, done__gte=F("total"), finished_at=None).update(
+                finished_at=timezone.now()
+            )
+    return outcome
+
+
+def placement_batch_of(*, account: Account, public_id: str) -> PlacementBatch:
+    """The account's batch (``PlacementBatch.DoesNotExist`` for another's or a malformed id)."""
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        raise PlacementBatch.DoesNotExist from None
+    return PlacementBatch.objects.get(account=account, public_id=key)

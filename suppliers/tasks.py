@@ -1,0 +1,46 @@
+"""Thin tasks (queue "suppliers"): load by id, call one service.
+
+Every task is safe to run twice (a retried task, a redelivery after a killed worker: acks_late
+and reject-on-worker-lost): the services hold each supplier call under a lease and record once.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+
+from suppliers.services.batches import placement_result_run
+from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile, supplier_orders_to_reconcile
+
+# Seconds after an unknown outcome before the supplier is asked what happened: long enough for
+# the supplier to have finished what it was doing, short enough that the merchant sees it soon.
+RECONCILE_DELAY = 15
+
+
+@shared_task(name="suppliers.place_batch_order")
+def place_batch_order(result_id: int, pay: bool | None = None) -> str:
+    return placement_result_run(result_id=result_id, pay=pay)
+
+
+@shared_task(name="suppliers.pay_supplier_order")
+def pay_supplier_order(supplier_order_id: int) -> str:
+    return supplier_order_pay(supplier_order_id=supplier_order_id).outcome
+
+
+@shared_task(name="suppliers.reconcile_supplier_order")
+def reconcile_supplier_order(supplier_order_id: int) -> str:
+    return supplier_order_reconcile(supplier_order_id=supplier_order_id).outcome
+
+
+@shared_task(name="suppliers.reconcile_in_flight")
+def reconcile_in_flight() -> int:
+    """Beat: every in-flight supplier order whose lease has passed gets a reconcile task."""
+    due = supplier_orders_to_reconcile()
+    for supplier_order_id in due:
+        reconcile_supplier_order.delay(supplier_order_id)
+    return len(due)
+
+
+def reconcile_soon(supplier_order_id: int) -> None:
+    """After the current transaction commits: ask the supplier what became of a call."""
+    transaction.on_commit(lambda: reconcile_supplier_order.apply_async((supplier_order_id,), countdown=RECONCILE_DELAY))
