@@ -394,6 +394,23 @@ class AutoOrderRule(models.Model):
         return f"rule of store {self.store_id}"
 
 
+class RuleDecision(models.Model):
+    """An auto-order rule's verdict on one order: placed (queued) or why not. Decided once per
+    rule version: an order is looked at again only after the rule changes (``rule.updated_at``)."""
+
+    rule = models.ForeignKey(AutoOrderRule, on_delete=models.CASCADE, related_name="decisions")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    queued = models.BooleanField(default=False)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=("rule", "order"), name="ruledecision_uniq")]
+
+    def __str__(self) -> str:
+        return f"rule {self.rule_id} order {self.order_id}: {'queued' if self.queued else self.reason}"
+
+
 class ExchangeRate(models.Model):
     """A rate to turn a supplier's currency into a store's, kept by support (admin) or a feed."""
 

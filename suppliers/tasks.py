@@ -11,6 +11,7 @@ from django.db import transaction
 
 from suppliers.services.batches import placement_result_run
 from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile, supplier_orders_to_reconcile
+from suppliers.services.rules import auto_order_rules_run, order_place_by_rule, supplier_order_pay_by_rule
 
 # Seconds after an unknown outcome before the supplier is asked what happened: long enough for
 # the supplier to have finished what it was doing, short enough that the merchant sees it soon.
@@ -39,6 +40,22 @@ def reconcile_in_flight() -> int:
     for supplier_order_id in due:
         reconcile_supplier_order.delay(supplier_order_id)
     return len(due)
+
+
+@shared_task(name="suppliers.run_auto_order_rules")
+def run_auto_order_rules() -> int:
+    """Beat: queue what every enabled auto-order rule places or pays now."""
+    return auto_order_rules_run()
+
+
+@shared_task(name="suppliers.place_by_rule")
+def place_by_rule(order_id: int, rule_id: int) -> str:
+    return order_place_by_rule(order_id=order_id, rule_id=rule_id).outcome
+
+
+@shared_task(name="suppliers.pay_by_rule")
+def pay_by_rule(supplier_order_id: int, rule_id: int) -> str:
+    return supplier_order_pay_by_rule(supplier_order_id=supplier_order_id, rule_id=rule_id).outcome
 
 
 def reconcile_soon(supplier_order_id: int) -> None:

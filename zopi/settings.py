@@ -207,6 +207,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.pull_due_stores",
         "schedule": timedelta(minutes=1),
     },
+    "suppliers-run-auto-order-rules": {
+        "task": "suppliers.run_auto_order_rules",
+        "schedule": timedelta(minutes=1),
+    },
     "suppliers-reconcile-in-flight": {
         "task": "suppliers.reconcile_in_flight",
         "schedule": timedelta(minutes=1),

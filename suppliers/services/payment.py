@@ -19,7 +19,7 @@ from integrations.errors import MalformedPayload, NotSupported, OutcomeUnknown, 
 from orders.enums import OrderStatus, SupplierOrderState
 from orders.models import Order
 from suppliers.enums import CanceledBy, PlacementOutcome, SourceAccountStatus
-from suppliers.models import SupplierOrder
+from suppliers.models import AutoOrderRule, SupplierOrder
 from suppliers.providers.base import REGISTRY, PaymentFailed, Placed, Refusal, SupplierOrderInfo, SupplierRefused
 from suppliers.services.connection import provider_for
 from suppliers.services.placement import (
@@ -61,7 +61,11 @@ def _can_repeat_create(supplier_order: SupplierOrder, now: datetime) -> bool:
 
 
 def supplier_order_pay(
-    *, supplier_order_id: int, actor: AbstractBaseUser | None = None, now: datetime | None = None
+    *,
+    supplier_order_id: int,
+    actor: AbstractBaseUser | None = None,
+    rule: AutoOrderRule | None = None,
+    now: datetime | None = None,
 ) -> Result:
     """Pay a placed (or payment-failed) supplier order: lease, commit, call, record."""
     now = now or timezone.now()
@@ -74,7 +78,7 @@ def supplier_order_pay(
         supplier_order.in_flight_until = now + lease_length()
         supplier_order.attempts += 1
         supplier_order_move(
-            supplier_order, SupplierOrderState.PAYING, actor=actor, fields=("in_flight_until", "attempts")
+            supplier_order, SupplierOrderState.PAYING, actor=actor, rule=rule, fields=("in_flight_until", "attempts")
         )
     return payment_call(supplier_order=supplier_order, actor=actor, now=now)
 

@@ -1,0 +1,179 @@
+"""Auto-order rules: place and/or pay a store's new orders by themselves, after a hold.
+
+Beat runs ``auto_order_rules_run`` every minute. An order is looked at once per rule version (a
+``RuleDecision``): queued for placement when it has waited the hold and meets the conditions,
+else the reason is recorded (shown in its timeline) and it waits for the merchant. Placing goes
+through ``order_place`` like a click, so a rule racing the bulk action or a double click still
+makes one supplier order and one charge; a channel cancellation inside the hold takes the order
+out of New, and the rule never sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from orders.enums import Channel, OrderEventType, OrderStatus, SupplierOrderState
+from orders.models import Order, OrderEvent
+from suppliers.enums import PlacementOutcome
+from suppliers.models import AutoOrderRule, ExchangeRate, RuleDecision, SupplierOrder
+from suppliers.services.links import links_for_lines
+from suppliers.services.payment import supplier_order_pay
+from suppliers.services.placement import Result, order_place
+
+# TikTok Shop buyers may cancel within the first hour: its orders wait at least this long.
+TIKTOK_MIN_HOLD = timedelta(hours=1)
+# Orders a rule looks at per run (the rest wait for the next minute).
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Verdict:
+    queued: bool
+    reason: str = ""
+
+
+def rule_hold(rule: AutoOrderRule) -> timedelta:
+    hold = timedelta(minutes=rule.hold_minutes)
+    return max(hold, TIKTOK_MIN_HOLD) if rule.store.channel == Channel.TIKTOK else hold
+
+
+def rate_between(from_currency: str, to_currency: str) -> Decimal | None:
+    """1 ``from_currency`` in ``to_currency`` (None: no rate known)."""
+    if from_currency == to_currency:
+        return Decimal(1)
+    rate = ExchangeRate.objects.filter(from_currency=from_currency, to_currency=to_currency).first()
+    return rate.rate if rate is not None else None
+
+
+def order_margin_estimate(order: Order) -> Decimal | None:
+    """The order's total less its linked products' cost, in its currency (None: not known)."""
+    lines = list(order.lines.all())
+    links = links_for_lines(account=order.account, store_id=order.store_id, lines=lines)
+    cost = Decimal(0)
+    for line in lines:
+        link = links.get(line.pk)
+        if link is None or link.unit_cost is None:
+            return None
+        rate = rate_between(link.cost_currency, order.currency)
+        if rate is None:
+            return None
+        cost += link.unit_cost * line.quantity * rate
+    return order.total - cost
+
+
+def rule_verdict(rule: AutoOrderRule, order: Order) -> Verdict:
+    """Does ``rule`` place ``order`` (held long enough is checked by the caller)?"""
+    if rule.countries and order.ship_country_code.upper() not in {c.upper() for c in rule.countries}:
+        return Verdict(
+            False,
+            _("Not placed automatically: the rule does not ship to %(country)s.")
+            % {"country": order.ship_country_code or "—"},
+        )
+    if rule.max_order_total is not None and order.total >= rule.max_order_total:
+        return Verdict(
+            False,
+            _("Not placed automatically: the order total is not below %(limit)s.") % {"limit": rule.max_order_total},
+        )
+    if rule.min_margin is not None:
+        margin = order_margin_estimate(order)
+        if margin is None:
+            return Verdict(
+                False,
+                _(
+                    "Not placed automatically: the margin is not known "
+                    "(a product link without a cost or a currency without a rate)."
+                ),
+            )
+        if margin <= rule.min_margin:
+            return Verdict(
+                False,
+                _("Not placed automatically: the margin %(margin)s is not above %(limit)s.")
+                % {"margin": margin.quantize(Decimal("0.01")), "limit": rule.min_margin},
+            )
+    return Verdict(True)
+
+
+def _decide(rule: AutoOrderRule, order: Order, verdict: Verdict, now: datetime) -> bool:
+    """Record the verdict once per rule version; False when another run already did."""
+    with transaction.atomic():
+        decision = RuleDecision.objects.select_for_update().filter(rule=rule, order=order).first()
+        if decision is not None and decision.decided_at >= rule.updated_at:
+            return False
+        try:
+            with transaction.atomic():
+                RuleDecision.objects.update_or_create(
+                    rule=rule,
+                    order=order,
+                    defaults={"queued": verdict.queued, "reason": verdict.reason[:255], "decided_at": now},
+                )
+        except IntegrityError:  # another run inserted it first
+            return False
+        if not verdict.queued:
+            OrderEvent.objects.create(
+                order=order, type=OrderEventType.NOTE, parameters={"text": verdict.reason, "rule": rule.pk}
+            )
+    return True
+
+
+def auto_order_rules_run(*, now: datetime | None = None) -> int:
+    """Queue the orders every enabled rule places now; the number queued (placements and payments)."""
+    from suppliers.tasks import pay_by_rule, place_by_rule  # the task module imports the services
+
+    now = now or timezone.now()
+    queued = 0
+    for rule in AutoOrderRule.objects.filter(enabled=True).select_related("store", "account"):
+        held_since = now - rule_hold(rule)
+        decided = RuleDecision.objects.filter(rule=rule, order=OuterRef("pk"), decided_at__gte=rule.updated_at)
+        if rule.place:
+            orders = (
+                Order.objects.filter(
+                    store=rule.store,
+                    account=rule.account,
+                    status=OrderStatus.NEW,
+                    archived=False,
+                    channel_canceled=False,
+                    placed_at__lte=held_since,
+                    created_at__lte=held_since,
+                )
+                .exclude(Exists(decided))
+                .select_related("account")
+                .order_by("placed_at", "pk")[:BATCH]
+            )
+            for order in orders:
+                verdict = rule_verdict(rule, order)
+                if _decide(rule, order, verdict, now) and verdict.queued:
+                    transaction.on_commit(partial(place_by_rule.delay, order.pk, rule.pk))
+                    queued += 1
+        elif rule.pay:  # pay what the merchant placed, once it has waited the hold
+            for supplier_order_id in SupplierOrder.objects.filter(
+                order__store=rule.store,
+                state=SupplierOrderState.PLACED,
+                placed_at__lte=held_since,
+                order__channel_canceled=False,
+            ).values_list("pk", flat=True)[:BATCH]:
+                transaction.on_commit(partial(pay_by_rule.delay, supplier_order_id, rule.pk))
+                queued += 1
+    return queued
+
+
+def order_place_by_rule(*, order_id: int, rule_id: int) -> Result:
+    """A rule's placement: like a click, with the rule named on the supplier order and its history."""
+    rule = AutoOrderRule.objects.select_related("account", "store").get(pk=rule_id)
+    if not rule.enabled or not rule.place:
+        return Result(PlacementOutcome.SKIPPED, _("The rule was turned off."))
+    return order_place(account=rule.account, order_id=order_id, rule=rule, pay=rule.pay)
+
+
+def supplier_order_pay_by_rule(*, supplier_order_id: int, rule_id: int) -> Result:
+    rule = AutoOrderRule.objects.get(pk=rule_id)
+    if not rule.enabled or not rule.pay:
+        return Result(PlacementOutcome.SKIPPED, _("The rule was turned off."))
+    return supplier_order_pay(supplier_order_id=supplier_order_id, rule=rule)
