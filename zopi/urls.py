@@ -20,6 +20,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("accounts.urls")),
     path("orders/", include("orders.urls")),
+    path("rules/", include("suppliers.urls_rules")),
     path("", include("channels_sync.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
