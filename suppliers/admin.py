@@ -1,24 +1,226 @@
+"""Support's view of supplier orders, placements, rules and exchange rates.
+
+Supplier orders are read-only: their state moves only through the place-and-pay services. The one
+action is "Ask the supplier now", which runs the same reconciliation beat runs.
+"""
+
 from __future__ import annotations
 
-from django.contrib import admin
+import re
+from typing import Any
 
-from suppliers.models import SupplierOrder
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from orders.enums import SupplierOrderState
+from suppliers.models import (
+    AutoOrderRule,
+    ExchangeRate,
+    PlacementBatch,
+    PlacementResult,
+    SupplierMessage,
+    SupplierOrder,
+    SupplierOrderLine,
+    SupplierOrderTransition,
+)
+from suppliers.services.payment import BY_HAND, supplier_order_reconcile
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SupplierOrderLineInline(ReadOnlyInline):
+    model = SupplierOrderLine
+    fields = ("order_line", "supplier_product_id", "supplier_sku", "shipping_method", "quantity", "unit_cost")
+    readonly_fields = fields
+
+
+class SupplierOrderTransitionInline(ReadOnlyInline):
+    model = SupplierOrderTransition
+    fields = ("at", "from_state", "to_state", "note", "actor", "rule")
+    readonly_fields = fields
+
+
+class NeedsSupport(admin.SimpleListFilter):
+    title = _("needs support")
+    parameter_name = "needs_support"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("by_hand", str(_("Reconcile by hand"))), ("in_flight", str(_("Call in flight")))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[SupplierOrder]) -> QuerySet[SupplierOrder]:
+        if self.value() == "by_hand":
+            return queryset.filter(failure_code=BY_HAND)
+        if self.value() == "in_flight":
+            return queryset.filter(state__in=(SupplierOrderState.PLACING, SupplierOrderState.PAYING))
+        return queryset
 
 
 @admin.register(SupplierOrder)
 class SupplierOrderAdmin(admin.ModelAdmin):
     """Read-only: state changes go through the place-and-pay services, never by hand."""
 
-    list_display = ("idempotency_key", "provider", "state", "order", "cost", "account", "created_at")
-    list_filter = ("provider", "state", "account")
-    search_fields = ("idempotency_key", "external_order_id", "order__number")
+    list_display = (
+        "idempotency_key",
+        "provider",
+        "state",
+        "order",
+        "external_order_id",
+        "cost",
+        "currency",
+        "failure_code",
+        "account",
+        "created_at",
+    )
+    list_filter = (NeedsSupport, "provider", "state", "account")
+    search_fields = ("=idempotency_key", "external_order_id", "order__number", "tracking_number")
     list_select_related = ("order", "account")
+    inlines = (SupplierOrderLineInline, SupplierOrderTransitionInline)
+    actions = ("ask_the_supplier",)
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Ask the supplier now (calls in flight whose time is up)"))
+    def ask_the_supplier(self, request: HttpRequest, queryset: QuerySet[SupplierOrder]) -> None:
+        settled = 0
+        for supplier_order_id in queryset.values_list("pk", flat=True)[:50]:
+            if supplier_order_reconcile(supplier_order_id=supplier_order_id).outcome != "skipped":
+                settled += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d supplier order asked about.", "%(count)d supplier orders asked about.", settled)
+            % {"count": settled},
+            messages.INFO,
+        )
+
+
+class PlacementResultInline(ReadOnlyInline):
+    model = PlacementResult
+    fields = ("order", "outcome", "message", "finished_at")
+    readonly_fields = fields
+
+
+@admin.register(PlacementBatch)
+class PlacementBatchAdmin(admin.ModelAdmin):
+    list_display = (
+        "public_id",
+        "account",
+        "created_by",
+        "total",
+        "done",
+        "succeeded",
+        "failed",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("account",)
+    readonly_fields = (
+        "public_id",
+        "account",
+        "created_by",
+        "pay",
+        "total",
+        "done",
+        "succeeded",
+        "failed",
+        "finished_at",
+    )
+    inlines = (PlacementResultInline,)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AutoOrderRule)
+class AutoOrderRuleAdmin(admin.ModelAdmin):
+    """Support may turn a rule off for a merchant; the conditions are the merchant's to set."""
+
+    list_display = ("store", "account", "enabled", "place", "pay", "hold_minutes", "updated_at")
+    list_filter = ("enabled", "account")
+    fields = (
+        "account",
+        "store",
+        "enabled",
+        "place",
+        "pay",
+        "hold_minutes",
+        "max_order_total",
+        "min_margin",
+        "countries",
+    )
+    readonly_fields = ("account", "store", "place", "pay", "hold_minutes", "max_order_total", "min_margin", "countries")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ExchangeRateForm(forms.ModelForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ("from_currency", "to_currency", "rate", "source", "as_of")
+
+    def _currency(self, name: str) -> str:
+        value = str(self.cleaned_data[name]).strip().upper()
+        if not CURRENCY.match(value):
+            raise forms.ValidationError(_("A currency is three letters (USD, EUR, BRL)."))
+        return value
+
+    def clean_from_currency(self) -> str:
+        return self._currency("from_currency")
+
+    def clean_to_currency(self) -> str:
+        return self._currency("to_currency")
+
+    def clean_rate(self) -> Any:
+        rate = self.cleaned_data["rate"]
+        if rate is None or rate <= 0:
+            raise forms.ValidationError(_("A rate is a positive number."))
+        return rate
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates turning a supplier's currency into a store's for the margin (kept by support)."""
+
+    form = ExchangeRateForm
+
+    list_display = ("from_currency", "to_currency", "rate", "source", "as_of")
+    search_fields = ("from_currency", "to_currency")
+
+
+@admin.register(SupplierMessage)
+class SupplierMessageAdmin(admin.ModelAdmin):
+    list_display = ("provider", "delivery_key", "state", "received_at", "processed_at", "error")
+    list_filter = ("provider", "state")
+    exclude = ("body",)
+    readonly_fields = ("provider", "delivery_key", "headers", "state", "error", "received_at", "processed_at")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -226,3 +226,54 @@ def test_support_sees_channel_authorizations_without_their_secrets(support: Clie
         assert b"tt-secret-token" not in response.content
         assert started.state.encode() not in response.content
         assert authorization.state_digest.encode() not in response.content
+
+
+def test_support_sees_supplier_orders_read_only_and_filters_those_needing_support(admin_client: Client) -> None:
+    from suppliers.services.payment import BY_HAND
+
+    order = OrderFactory(store=StoreFactory())
+    stuck = SupplierOrderFactory(order=order, state="placing", failure_code=BY_HAND)
+    fine = SupplierOrderFactory(order=OrderFactory(store=order.store), state="paid")
+
+    page = admin_client.get("/admin/suppliers/supplierorder/?needs_support=by_hand")
+    body = text(page)
+    assert page.status_code == 200
+    assert stuck.idempotency_key in body
+    assert fine.idempotency_key not in body
+    detail = admin_client.get(f"/admin/suppliers/supplierorder/{stuck.pk}/change/")
+    assert detail.status_code == 200
+    assert admin_client.post(f"/admin/suppliers/supplierorder/{stuck.pk}/delete/").status_code == 403
+
+
+def test_support_keeps_exchange_rates_and_bad_ones_are_refused(admin_client: Client) -> None:
+    from suppliers.models import ExchangeRate
+
+    bad = admin_client.post(
+        "/admin/suppliers/exchangerate/add/",
+        {
+            "from_currency": "dollars",
+            "to_currency": "eur",
+            "rate": "-1",
+            "source": "ECB",
+            "as_of_0": "2026-12-01",
+            "as_of_1": "10:00",
+        },
+    )
+    assert bad.status_code == 200
+    assert "three letters" in text(bad)
+    assert "positive number" in text(bad)
+    assert not ExchangeRate.objects.exists()
+
+    good = admin_client.post(
+        "/admin/suppliers/exchangerate/add/",
+        {
+            "from_currency": "usd",
+            "to_currency": "eur",
+            "rate": "0.92",
+            "source": "ECB",
+            "as_of_0": "2026-12-01",
+            "as_of_1": "10:00",
+        },
+    )
+    assert good.status_code == 302
+    assert ExchangeRate.objects.get().from_currency == "USD"
