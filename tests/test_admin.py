@@ -251,7 +251,7 @@ def test_support_keeps_exchange_rates_and_bad_ones_are_refused(admin_client: Cli
     bad = admin_client.post(
         "/admin/suppliers/exchangerate/add/",
         {
-            "from_currency": "dollars",
+            "from_currency": "US1",
             "to_currency": "eur",
             "rate": "-1",
             "source": "ECB",
@@ -260,7 +260,7 @@ def test_support_keeps_exchange_rates_and_bad_ones_are_refused(admin_client: Cli
         },
     )
     assert bad.status_code == 200
-    assert "three letters" in text(bad)
+    assert "three letters" in text(bad), re.findall(r"errorlist[^>]*>(.*?)</ul", text(bad))
     assert "positive number" in text(bad)
     assert not ExchangeRate.objects.exists()
 
