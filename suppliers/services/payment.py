@@ -309,3 +309,40 @@ def order_replace(*, account: Account, order_id: int, actor: AbstractBaseUser | 
             )
             order_after_supplier_change(order_id=held.order_id, actor=actor)
     return Result(PlacementOutcome.SKIPPED, _("Back in New: place it again."))
+
+
+# By hand ---------------------------------------------------------------------------------------
+
+
+def supplier_order_resolve_by_hand(
+    *, supplier_order_id: int, external_order_id: str = "", paid: bool = False, note: str = ""
+) -> Result:
+    """Support looked in the supplier's order list for a supplier order left ``reconcile_by_hand``
+    (or stuck in flight): found under ``external_order_id`` (paid or not) → recorded as such;
+    not there (``external_order_id`` empty) → back to draft, the merchant may place it again."""
+    with supplier_order_locked(supplier_order_id) as supplier_order:
+        if supplier_order.state not in (SupplierOrderState.PLACING, SupplierOrderState.PAYING):
+            return Result(PlacementOutcome.SKIPPED, _("Only a supplier order whose call is in flight can be resolved."))
+        if supplier_order.in_flight_until is not None and supplier_order.in_flight_until > timezone.now():
+            return Result(PlacementOutcome.SKIPPED, _("A worker is still on it: wait until its time is up."))
+        supplier_order.in_flight_until = None
+        note = note or _("Resolved by support")
+        if not external_order_id:
+            if supplier_order.state == SupplierOrderState.PAYING:
+                return Result(
+                    PlacementOutcome.SKIPPED, _("A payment in flight belongs to an order that exists: give its id.")
+                )
+            refusal = Refusal(
+                code="resolved_not_made", message=_("The supplier has no such order (checked by support).")
+            )
+            supplier_order_move(
+                supplier_order,
+                SupplierOrderState.DRAFT,
+                note=note,
+                fields=("in_flight_until", *failure_set(supplier_order, refusal)),
+            )
+            order_after_supplier_change(order_id=supplier_order.order_id)
+            return Result(PlacementOutcome.SKIPPED, refusal.message)
+        supplier_order.save(update_fields=("in_flight_until", "updated_at"))
+    info = SupplierOrderInfo(external_id=external_order_id[:64], status="", paid=paid)
+    return placed_record(supplier_order_id, Placed(order=info), actor=None, note=note)

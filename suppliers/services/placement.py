@@ -404,8 +404,15 @@ def _refused(supplier_order_id: int, refusal: Refusal, *, actor: AbstractBaseUse
     return Result(PlacementOutcome.REFUSED, message)
 
 
-def placed_record(supplier_order_id: int, placed: Placed, *, actor: AbstractBaseUser | None) -> Result:
-    """The supplier made the order: placed, paid, or placed with its payment failed."""
+def placed_record(
+    supplier_order_id: int,
+    placed: Placed,
+    *,
+    actor: AbstractBaseUser | None,
+    note: str = "",
+) -> Result:
+    """The supplier made the order: placed, paid, or placed with its payment failed (only for a
+    supplier order still in flight: a worker's own call, reconciliation's, support's by hand)."""
     now = timezone.now()
     with supplier_order_locked(supplier_order_id) as supplier_order:
         if supplier_order.state not in (SupplierOrderState.PLACING, SupplierOrderState.PAYING):
@@ -422,14 +429,14 @@ def placed_record(supplier_order_id: int, placed: Placed, *, actor: AbstractBase
                 *fx_apply(supplier_order, supplier_order.order, now),
                 *failure_set(supplier_order, None),
             ]
-            state, outcome, note = SupplierOrderState.PAID, PlacementOutcome.PAID, ""
+            state, outcome = SupplierOrderState.PAID, PlacementOutcome.PAID
         elif placed.payment_failure is not None:
             fields += failure_set(supplier_order, placed.payment_failure)
             state, outcome = SupplierOrderState.PAYMENT_FAILED, PlacementOutcome.PAYMENT_FAILED
-            note = placed.payment_failure.message
+            note = note or placed.payment_failure.message
         else:
             fields += failure_set(supplier_order, None)
-            state, outcome, note = SupplierOrderState.PLACED, PlacementOutcome.PLACED, ""
+            state, outcome = SupplierOrderState.PLACED, PlacementOutcome.PLACED
         if supplier_order.cost is not None and not supplier_order.fx_source:
             fields += fx_apply(supplier_order, supplier_order.order, now)
         supplier_order_move(supplier_order, state, note=note, actor=actor, fields=tuple(dict.fromkeys(fields)))

@@ -19,6 +19,7 @@ from suppliers.models import ProductLink, SupplierOrder
 from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile
 from suppliers.services.placement import order_place
 from suppliers.tests.placing import link_sku, merchant, order_to_place, source_account_connect
+from tests.workers import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -287,3 +288,61 @@ def test_a_5xx_before_the_supplier_acted_is_sent_again_under_the_same_key(contro
     supplier_order = SupplierOrder.objects.get(order=order)
     assert supplier_order.idempotency_key == key
     assert len(charges(control, key)) == 1
+
+
+@override_settings(SUPPLIER_CALL_TIMEOUT=1)
+def test_support_resolves_by_hand_what_aliexpress_can_no_longer_be_asked(control: Any) -> None:
+    from datetime import timedelta
+
+    from django.core.management import call_command
+
+    account, store = merchant()
+    source_account_connect(control, account, AE)
+    link_sku(account, "EB-1", AE)
+    order = order_to_place(store)
+    control.faults({AE: {"timeout": 1.0}})
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.UNKNOWN
+    control.faults({AE: {}})
+    supplier_order = SupplierOrder.objects.get(order=order)
+    # past AliExpress's 24 h window a repeat would make a second order: reconciliation stops
+    SupplierOrder.objects.filter(pk=supplier_order.pk).update(
+        first_sent_at=supplier_order.first_sent_at - timedelta(hours=25)
+    )
+
+    assert supplier_order_reconcile(supplier_order_id=supplier_order.pk).outcome == PlacementOutcome.UNKNOWN
+    supplier_order.refresh_from_db()
+    assert (supplier_order.state, supplier_order.failure_code) == (SupplierOrderState.PLACING, "reconcile_by_hand")
+    # the stalled create went through at the supplier (its answer came after we gave up), once
+    assert wait_for(lambda: len(charges(control, supplier_order.idempotency_key)) == 1, timeout=10)
+
+    [charge] = charges(control, supplier_order.idempotency_key)
+    found = charge["supplier_order_id"]
+    call_command("supplier_order_resolve", supplier_order.pk, found=found, paid=True, note="seen paid")
+
+    supplier_order.refresh_from_db()
+    assert (supplier_order.state, supplier_order.external_order_id) == (SupplierOrderState.PAID, str(found))
+    assert len(charges(control, supplier_order.idempotency_key)) == 1
+    assert supplier_order.transitions.last().note == "seen paid"
+    assert status(order) == (OrderStatus.PAYMENT, SubStatus.AWAITING_FULFILLMENT)
+
+
+def test_support_resolves_a_create_that_never_arrived_back_to_draft(control: Any) -> None:
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    account, store = merchant()
+    source_account_connect(control, account, CJ)
+    link_sku(account, "EB-1", CJ)
+    order = order_to_place(store)
+    control.faults({CJ: {"http_5xx": 1.0}})
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.UNKNOWN
+    supplier_order = SupplierOrder.objects.get(order=order)
+    SupplierOrder.objects.filter(pk=supplier_order.pk).update(in_flight_until=timezone.now())
+
+    call_command("supplier_order_resolve", supplier_order.pk, not_made=True)
+
+    supplier_order.refresh_from_db()
+    assert supplier_order.state == SupplierOrderState.DRAFT
+    assert status(order) == (OrderStatus.NEW, SubStatus.NONE)
+    control.faults({CJ: {}})
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.PAID
