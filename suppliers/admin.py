@@ -27,7 +27,7 @@ from suppliers.models import (
     SupplierOrderLine,
     SupplierOrderTransition,
 )
-from suppliers.services.payment import BY_HAND, supplier_order_reconcile
+from suppliers.services.payment import BY_HAND, supplier_orders_rearm
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -101,16 +101,21 @@ class SupplierOrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Ask the supplier now (calls in flight whose time is up)"))
+    @admin.action(description=_("Ask the supplier now (calls in flight, those left for support included)"))
     def ask_the_supplier(self, request: HttpRequest, queryset: QuerySet[SupplierOrder]) -> None:
-        settled = 0
-        for supplier_order_id in queryset.values_list("pk", flat=True)[:50]:
-            if supplier_order_reconcile(supplier_order_id=supplier_order_id).outcome != "skipped":
-                settled += 1
+        from suppliers.tasks import reconcile_supplier_order  # the task module imports the services
+
+        rearmed = supplier_orders_rearm(supplier_order_ids=list(queryset.values_list("pk", flat=True)[:200]))
+        for supplier_order_id in rearmed:
+            reconcile_supplier_order.delay(supplier_order_id)
         self.message_user(
             request,
-            ngettext("%(count)d supplier order asked about.", "%(count)d supplier orders asked about.", settled)
-            % {"count": settled},
+            ngettext(
+                "%(count)d supplier order will be asked about within a minute.",
+                "%(count)d supplier orders will be asked about within a minute.",
+                len(rearmed),
+            )
+            % {"count": len(rearmed)},
             messages.INFO,
         )
 

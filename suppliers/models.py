@@ -231,6 +231,15 @@ class SupplierOrder(models.Model):
     # The worker making the supplier call holds the row until then; past it (a killed worker, a
     # lost answer) the outcome is unknown and ``placement.reconcile`` asks the supplier.
     in_flight_until = models.DateTimeField(_("call held until"), null=True, blank=True)
+    # The holder of the current lease: a worker records its call's outcome only while the row still
+    # carries its lease (a success is recorded whoever holds it: the order exists).
+    lease_id = models.UUIDField(_("lease"), null=True, blank=True, editable=False)
+    # A create under the current key may have reached the supplier (an answer we did not get or
+    # could not read): the key is never given up or moved to another account, and a refusal of a
+    # later send under it is not taken as "nothing made" (support looks).
+    key_maybe_made = models.BooleanField(_("key may be known to the supplier"), default=False)
+    # Reconciliations of the current call without a clear answer (support takes over at the limit).
+    reconcile_attempts = models.PositiveIntegerField(_("reconciliations"), default=0)
     # When the create was first sent under the current key (AliExpress dedupes out_order_id for
     # 24 h only: a repeat after that would be a second order).
     first_sent_at = models.DateTimeField(_("first sent at"), null=True, blank=True)

@@ -9,18 +9,21 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import transaction
 
-from suppliers.services.batches import placement_result_run
+from suppliers.services.batches import placement_result_run, placement_results_requeue
 from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile, supplier_orders_to_reconcile
+from suppliers.services.protocol import RECONCILE_DELAY
 from suppliers.services.rules import auto_order_rules_run, order_place_by_rule, supplier_order_pay_by_rule
-
-# Seconds after an unknown outcome before the supplier is asked what happened: long enough for
-# the supplier to have finished what it was doing, short enough that the merchant sees it soon.
-RECONCILE_DELAY = 15
 
 
 @shared_task(name="suppliers.place_batch_order")
 def place_batch_order(result_id: int, pay: bool | None = None) -> str:
     return placement_result_run(result_id=result_id, pay=pay)
+
+
+@shared_task(name="suppliers.requeue_placement_results")
+def requeue_placement_results() -> int:
+    """Beat: placements of unfinished batches whose task was lost are queued again."""
+    return placement_results_requeue()
 
 
 @shared_task(name="suppliers.pay_supplier_order")
@@ -58,6 +61,6 @@ def pay_by_rule(supplier_order_id: int, rule_id: int) -> str:
     return supplier_order_pay_by_rule(supplier_order_id=supplier_order_id, rule_id=rule_id).outcome
 
 
-def reconcile_soon(supplier_order_id: int) -> None:
+def reconcile_soon(supplier_order_id: int, *, countdown: int = RECONCILE_DELAY) -> None:
     """After the current transaction commits: ask the supplier what became of a call."""
-    transaction.on_commit(lambda: reconcile_supplier_order.apply_async((supplier_order_id,), countdown=RECONCILE_DELAY))
+    transaction.on_commit(lambda: reconcile_supplier_order.apply_async((supplier_order_id,), countdown=countdown))

@@ -211,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "suppliers.run_auto_order_rules",
         "schedule": timedelta(minutes=1),
     },
+    "suppliers-requeue-placement-results": {
+        "task": "suppliers.requeue_placement_results",
+        "schedule": timedelta(minutes=5),
+    },
     "suppliers-reconcile-in-flight": {
         "task": "suppliers.reconcile_in_flight",
         "schedule": timedelta(minutes=1),

@@ -75,6 +75,9 @@ class SupplierOrderInfo:
     tracking_number: str = ""
     canceled: bool = False
     cancel_reason: str = ""
+    # False: the supplier's status does not say whether it was paid (a status we do not know):
+    # ``paid`` is then no answer, and nothing pays it again on the strength of it.
+    payment_known: bool = True
 
 
 @dataclass(frozen=True)

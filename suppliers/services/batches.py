@@ -7,8 +7,11 @@ A task run twice (a retried or redelivered task) finds its result written and do
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -22,6 +25,8 @@ from orders.models import Order
 from suppliers.enums import PlacementOutcome
 from suppliers.models import AutoOrderRule, PlacementBatch, PlacementResult
 from suppliers.services.placement import order_place
+
+logger = logging.getLogger(__name__)
 
 SUCCESS = (PlacementOutcome.PAID, PlacementOutcome.PLACED)
 
@@ -53,6 +58,31 @@ def placement_batch_create(
     return batch
 
 
+def _enqueue(task: Any, result_ids: list[int], pay: bool | None) -> None:
+    """One task per result; a failure to send one does not stop the others (beat's sweep
+    ``placement_results_requeue`` sends what is still waiting)."""
+    for result_id in result_ids:
+        try:
+            task.delay(result_id, pay)
+        except Exception:  # the broker refused this one: the sweep sends it again
+            logger.exception("placement result %s could not be queued", result_id)
+
+
+def placement_results_requeue(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Beat: results of unfinished batches not done after a while (a task lost with its broker or
+    worker) are queued again; running one twice writes its outcome once."""
+    from suppliers.tasks import place_batch_order
+
+    waiting = list(
+        PlacementResult.objects.filter(
+            outcome="", batch__finished_at=None, batch__created_at__lt=timezone.now() - older_than
+        ).values_list("pk", "batch__pay")[:1000]
+    )
+    for result_id, pay in waiting:
+        place_batch_order.delay(result_id, pay)
+    return len(waiting)
+
+
 def placement_result_run(*, result_id: int, pay: bool | None = None, rule: AutoOrderRule | None = None) -> str:
     """Place the result's order and write the outcome once (a second run: nothing)."""
     result = PlacementResult.objects.select_related("batch", "batch__account", "batch__created_by").get(pk=result_id)
@@ -66,6 +96,9 @@ def placement_result_run(*, result_id: int, pay: bool | None = None, rule: AutoO
         outcome, message = placed.outcome, placed.message
     except Order.DoesNotExist:
         outcome, message = PlacementOutcome.SKIPPED, _("The order is gone.")
+    except Exception:  # a bug or the database: the supplier order itself stays safe (in flight at worst)
+        logger.exception("placing order %s of batch %s failed", result.order_id, batch.pk)
+        outcome, message = PlacementOutcome.UNKNOWN, _("Something went wrong on our side; the order is checked again.")
     with transaction.atomic():
         written = PlacementResult.objects.filter(pk=result_id, outcome="").update(
             outcome=outcome, message=message[:500], finished_at=timezone.now()

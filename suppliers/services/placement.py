@@ -1,61 +1,58 @@
-"""Place an order with its suppliers: checks, drafts, then the create call (never twice).
+"""Place an order with its suppliers: the checks, one draft per supplier, then the create call.
 
-The protocol (architecture rule 4), for every supplier call: lock the order and the supplier
-order (in that order, everywhere), move to the in-flight state with a lease
-(``in_flight_until``, longer than any call may take), commit, call the supplier outside any
-transaction, then lock again and record what it said. A call whose outcome is not known (a
-timeout, a lost answer, a killed worker) leaves the row in flight; once the lease has passed,
-``suppliers.services.reconcile`` asks the supplier what happened before anything is sent again.
+The call itself follows the never-twice protocol of ``suppliers.services.protocol`` (lock, lease,
+commit, call, record; reconciliation of unknown outcomes). Two workers, a retried task, a double
+click, the bulk action and an auto-order rule all meet at the order's row lock and the supplier
+order's state: one create per key, one payment per supplier order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Account
-from integrations.errors import (
-    CredentialsError,
-    HostNotAllowed,
-    MalformedPayload,
-    NotSupported,
-    OutcomeUnknown,
-    ProviderError,
-)
 from orders.address import address_problems
 from orders.enums import OrderEventType, OrderStatus, SupplierOrderState
 from orders.models import Order, OrderEvent, OrderLine
 from suppliers.enums import PaymentMode, PlacementOutcome, SourceAccountStatus, SupplierProvider
 from suppliers.models import AutoOrderRule, ProductLink, SourceAccount, SupplierOrder, SupplierOrderLine
-from suppliers.providers.base import Placed, PlaceLine, PlaceRequest, Refusal, ShipTo, SupplierRefused
-from suppliers.services.connection import provider_for
 from suppliers.services.links import links_for_lines
-from suppliers.services.records import (
-    CURRENT,
-    failure_set,
-    fx_apply,
-    info_apply,
-    new_idempotency_key,
-    order_after_supplier_change,
-    supplier_order_move,
+from suppliers.services.protocol import (
+    BY_HAND,
+    IN_FLIGHT,
+    NOT_SENT,
+    Result,
+    create_call,
+    lease_length,
+    lease_take,
+    order_still_wanted,
+    outcome_unknown,
+    place_request,
+    placed_record,
+    supplier_order_locked,
 )
+from suppliers.services.records import CURRENT, failure_set, new_idempotency_key, supplier_order_move
 
-# A create that never reached the supplier (our token refused, a request we could not build):
-# nothing is known under its key, which is kept.
-NOT_SENT = "not_sent"
-
-
-def lease_length() -> timedelta:
-    """How long a worker holds a supplier order for one call: more than any call may take."""
-    return timedelta(seconds=float(getattr(settings, "OUTBOUND_CALL_DEADLINE", 30)) * 2 + 30)
+__all__ = [  # what other modules take from here (the protocol's names included, for one import)
+    "BY_HAND",
+    "Blocker",
+    "NOT_SENT",
+    "Result",
+    "create_call",
+    "lease_length",
+    "order_blockers",
+    "order_place",
+    "outcome_unknown",
+    "place_request",
+    "placed_record",
+    "supplier_order_locked",
+    "supplier_order_send",
+]
 
 
 @dataclass(frozen=True)
@@ -68,13 +65,6 @@ class Blocker:
     fix_view: str = ""
     fix_args: tuple[int, ...] = ()
     fix_query: str = ""
-
-
-@dataclass
-class Result:
-    outcome: PlacementOutcome
-    message: str = ""
-    supplier_orders: list[int] = field(default_factory=list)
 
 
 # Checks ---------------------------------------------------------------------------------------
@@ -159,11 +149,9 @@ def _issue_set(order: Order, blockers: list[Blocker]) -> None:
     if (order.placement_issue, order.placement_issue_message) == (code, message):
         return
     first = blockers[0] if blockers else None
-    fix = (
-        {"view": first.fix_view, "args": list(first.fix_args), "query": first.fix_query}
-        if first and first.fix_view
-        else {}
-    )
+    fix = None
+    if first is not None and first.fix_view:
+        fix = {"view": first.fix_view, "args": list(first.fix_args), "query": first.fix_query}
     Order.objects.filter(pk=order.pk).update(
         placement_issue=code, placement_issue_message=message, placement_issue_fix=fix
     )
@@ -178,28 +166,45 @@ def _issue_set(order: Order, blockers: list[Blocker]) -> None:
 def _drafts_prepare(
     *, account: Account, order_id: int, pay: bool | None, actor: AbstractBaseUser | None, rule: AutoOrderRule | None
 ) -> Result:
-    """Under the order's lock: check it, and group its lines into one draft per supplier."""
+    """Under the order's lock: check it, and group the lines no supplier order covers yet into one
+    draft per supplier (an order partly placed, one supplier having refused, sends the rest)."""
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).get(account=account, pk=order_id)
-        if order.archived or order.status != OrderStatus.NEW:
+        if (
+            order.status != OrderStatus.NEW
+            or not order_still_wanted(order)
+            and not order.awaiting_duplicate_confirmation
+        ):
             return Result(PlacementOutcome.SKIPPED, _("Only orders in New can be placed."))
         current = list(SupplierOrder.objects.filter(CURRENT, order=order).select_for_update(of=("self",)))
-        if any(so.state != SupplierOrderState.DRAFT for so in current):
+        if any(so.state in IN_FLIGHT for so in current):
             return Result(PlacementOutcome.SKIPPED, _("This order is already being placed."))
+        covered = {so.provider for so in current if so.state != SupplierOrderState.DRAFT}
         lines = list(order.lines.all())
         links = links_for_lines(account=account, store_id=order.store_id, lines=lines)
+        open_lines = [line for line in lines if line.pk not in links or links[line.pk].provider not in covered]
+        if lines and not open_lines:
+            return Result(PlacementOutcome.SKIPPED, _("This order is already placed."))
         sources = _current_accounts(account)
-        blockers = order_blockers(order=order, lines=lines, links=links, sources=sources)
+        blockers = order_blockers(order=order, lines=open_lines, links=links, sources=sources)
         _issue_set(order, blockers)
         if blockers:
             return Result(PlacementOutcome.BLOCKED, " ".join(blocker.message for blocker in blockers))
-        drafts = {so.provider: so for so in current}
-        for provider in set(drafts) - {links[line.pk].provider for line in lines}:
-            drafts.pop(provider).delete()  # a draft for a supplier the lines no longer use
+        now = timezone.now()
+        drafts = {so.provider: so for so in current if so.state == SupplierOrderState.DRAFT}
+        wanted = {links[line.pk].provider for line in open_lines}
+        for provider in set(drafts) - wanted:  # a draft for a supplier the lines no longer use: history
+            supplier_order_move(
+                drafts.pop(provider), SupplierOrderState.REPLACED, note=_("Lines relinked"), actor=actor
+            )
         ids: list[int] = []
-        for provider in sorted({links[line.pk].provider for line in lines}):
+        for provider in sorted(wanted):
+            draft = drafts.get(provider)
+            if draft is not None and not draft.failure_code and draft.updated_at > now - lease_length():
+                ids.append(draft.pk)  # prepared moments ago by another click: sent as it is
+                continue
             source = sources[provider]
-            draft = drafts.get(provider) or SupplierOrder(
+            draft = draft or SupplierOrder(
                 account=account, order=order, provider=provider, idempotency_key=new_idempotency_key()
             )
             draft.source_account = source
@@ -219,56 +224,11 @@ def _drafts_prepare(
                     quantity=line.quantity,
                     unit_cost=links[line.pk].unit_cost,
                 )
-                for line in lines
+                for line in open_lines
                 if links[line.pk].provider == provider
             )
             ids.append(draft.pk)
         return Result(PlacementOutcome.PLACED, supplier_orders=ids)
-
-
-# Locks ----------------------------------------------------------------------------------------
-
-
-@contextmanager
-def supplier_order_locked(supplier_order_id: int) -> Iterator[SupplierOrder]:
-    """A transaction holding the order's row lock, then the supplier order's (the one lock order)."""
-    order_id = SupplierOrder.objects.values_list("order_id", flat=True).get(pk=supplier_order_id)
-    with transaction.atomic():
-        Order.objects.select_for_update(of=("self",)).filter(pk=order_id).first()
-        yield (
-            SupplierOrder.objects.select_for_update(of=("self",))
-            .select_related("source_account", "order")
-            .get(pk=supplier_order_id)
-        )
-
-
-def place_request(supplier_order: SupplierOrder, *, pay: bool) -> PlaceRequest:
-    order = supplier_order.order
-    return PlaceRequest(
-        idempotency_key=supplier_order.idempotency_key,
-        lines=tuple(
-            PlaceLine(
-                product_id=line.supplier_product_id,
-                sku=line.supplier_sku,
-                quantity=line.quantity,
-                shipping_method=line.shipping_method,
-            )
-            for line in supplier_order.lines.all()
-        ),
-        ship_to=ShipTo(
-            name=order.ship_name,
-            phone=order.ship_phone,
-            address1=order.ship_address1,
-            address2=order.ship_address2,
-            city=order.ship_city,
-            province=order.ship_province_code or order.ship_province,
-            zip=order.ship_zip,
-            country_code=order.ship_country_code,
-            email=order.customer_email,
-            tax_id=order.ship_tax_id,
-        ),
-        pay=pay,
-    )
 
 
 # Sending --------------------------------------------------------------------------------------
@@ -283,7 +243,9 @@ def order_place(
     pay: bool | None = None,
 ) -> Result:
     """Check ``order_id`` (of ``account``: ``Order.DoesNotExist`` otherwise), make its drafts and
-    send each to its supplier. Safe to call twice at once: one create per supplier order."""
+    send each to its supplier. Safe to call twice at once: one create per supplier order.
+
+    Not inside a transaction: each step commits before the supplier is called."""
     prepared = _drafts_prepare(account=account, order_id=order_id, pay=pay, actor=actor, rule=rule)
     if prepared.outcome != PlacementOutcome.PLACED:
         return prepared
@@ -291,9 +253,8 @@ def order_place(
         supplier_order_send(supplier_order_id=so_id, actor=actor, rule=rule) for so_id in prepared.supplier_orders
     ]
     worst = min(results, key=lambda result: _OUTCOME_RANK.index(result.outcome))
-    return Result(
-        worst.outcome, " ".join(result.message for result in results if result.message), prepared.supplier_orders
-    )
+    message = " ".join(result.message for result in results if result.message)
+    return Result(worst.outcome, message, prepared.supplier_orders)
 
 
 _OUTCOME_RANK = (
@@ -308,140 +269,41 @@ _OUTCOME_RANK = (
 
 
 def supplier_order_send(
-    *,
-    supplier_order_id: int,
-    actor: AbstractBaseUser | None = None,
-    rule: AutoOrderRule | None = None,
-    now: datetime | None = None,
+    *, supplier_order_id: int, actor: AbstractBaseUser | None = None, rule: AutoOrderRule | None = None
 ) -> Result:
     """Send a draft's create call (lease, commit, call, record). Anything but a draft: skipped."""
-    now = now or timezone.now()
     with supplier_order_locked(supplier_order_id) as supplier_order:
+        now = timezone.now()
         if supplier_order.state != SupplierOrderState.DRAFT:
             return Result(PlacementOutcome.SKIPPED, _("This order is already being placed."))
+        if not order_still_wanted(supplier_order.order):
+            return Result(PlacementOutcome.SKIPPED, _("The order was canceled, archived or flagged meanwhile."))
         source = supplier_order.source_account
         if source is None or source.status != SourceAccountStatus.CONNECTED:
             return Result(PlacementOutcome.BLOCKED, _("The supplier account is not connected."))
         changed: tuple[str, ...] = ()
         if supplier_order.failure_code and supplier_order.failure_code != NOT_SENT:
-            # The supplier refused this key knowingly (it may remember the refusal): a new key.
+            # The supplier refused this key knowingly (nothing made; it may remember the refusal).
             supplier_order.idempotency_key = new_idempotency_key()
             supplier_order.first_sent_at = None
             changed = ("idempotency_key",)
-        supplier_order.in_flight_until = now + lease_length()
+        lease, lease_fields = lease_take(supplier_order, now)
         supplier_order.first_sent_at = supplier_order.first_sent_at or now
         supplier_order.attempts += 1
+        supplier_order.reconcile_attempts = 0
         supplier_order_move(
             supplier_order,
             SupplierOrderState.PLACING,
             actor=actor,
             rule=rule,
-            fields=(*changed, "in_flight_until", "first_sent_at", "attempts", *failure_set(supplier_order, None)),
+            fields=(
+                *changed,
+                *lease_fields,
+                "first_sent_at",
+                "attempts",
+                "reconcile_attempts",
+                *failure_set(supplier_order, None),
+            ),
         )
         request = place_request(supplier_order, pay=supplier_order.pay_with_order)
-    return create_call(supplier_order=supplier_order, request=request, actor=actor)
-
-
-def create_call(*, supplier_order: SupplierOrder, request: PlaceRequest, actor: AbstractBaseUser | None) -> Result:
-    """Make the create call of an in-flight supplier order and record its outcome."""
-    assert supplier_order.source_account is not None
-    provider = provider_for(supplier_order.source_account)
-    try:
-        placed = provider.place(request)
-    except SupplierRefused as refused:
-        return _refused(supplier_order.pk, refused.refusal, actor=actor)
-    except MalformedPayload as error:  # an answer we could not read: the order may exist
-        return outcome_unknown(supplier_order.pk, str(error))
-    except (CredentialsError, HostNotAllowed, NotSupported, ValueError) as error:
-        # Refused before the supplier made anything (our token, our request): a draft again.
-        return _refused(supplier_order.pk, Refusal(code=NOT_SENT, message=str(error)[:255]), actor=actor)
-    except (OutcomeUnknown, ProviderError) as error:
-        return outcome_unknown(supplier_order.pk, str(error))
-    return placed_record(supplier_order.pk, placed, actor=actor)
-
-
-def outcome_unknown(supplier_order_id: int, why: str) -> Result:
-    """The call may or may not have happened: end the lease now, so reconciliation asks soon."""
-    from suppliers.tasks import reconcile_soon  # the task module imports the services
-
-    with supplier_order_locked(supplier_order_id) as supplier_order:
-        if supplier_order.state in (SupplierOrderState.PLACING, SupplierOrderState.PAYING):
-            supplier_order.in_flight_until = timezone.now()
-            supplier_order.failure_reason = why[:255]
-            supplier_order.save(update_fields=("in_flight_until", "failure_reason", "updated_at"))
-            reconcile_soon(supplier_order_id)
-    return Result(PlacementOutcome.UNKNOWN, _("The supplier did not answer clearly: we are checking with it."))
-
-
-def _refused(supplier_order_id: int, refusal: Refusal, *, actor: AbstractBaseUser | None) -> Result:
-    """Nothing was made: back to draft, the reason on the order, a gone SKU flags its link."""
-    with supplier_order_locked(supplier_order_id) as supplier_order:
-        if supplier_order.state != SupplierOrderState.PLACING:
-            return Result(PlacementOutcome.SKIPPED)
-        supplier_order.in_flight_until = None
-        supplier_order_move(
-            supplier_order,
-            SupplierOrderState.DRAFT,
-            note=refusal.message,
-            actor=actor,
-            fields=("in_flight_until", *failure_set(supplier_order, refusal)),
-        )
-        if refusal.link_problem:  # the SKU is gone or out of stock: flag the link
-            link_ids = supplier_order.lines.exclude(product_link=None).values_list("product_link_id", flat=True)
-            ProductLink.objects.filter(pk__in=list(link_ids), unavailable_at=None).update(
-                unavailable_at=timezone.now(), unavailable_reason=refusal.message[:255]
-            )
-        message = f"{refusal.message} {refusal.fix}".strip()
-        fix = {"view": "orders:address_edit", "args": [supplier_order.order_id], "query": ""}
-        if refusal.link_problem:
-            fix = {"view": "suppliers:links", "args": [], "query": "unavailable=1"}
-        Order.objects.filter(pk=supplier_order.order_id).update(
-            placement_issue=f"refused_{refusal.code}"[:32],
-            placement_issue_message=message[:500],
-            placement_issue_fix=fix,
-        )
-        order_after_supplier_change(order_id=supplier_order.order_id, actor=actor)
-    return Result(PlacementOutcome.REFUSED, message)
-
-
-def placed_record(
-    supplier_order_id: int,
-    placed: Placed,
-    *,
-    actor: AbstractBaseUser | None,
-    note: str = "",
-) -> Result:
-    """The supplier made the order: placed, paid, or placed with its payment failed (only for a
-    supplier order still in flight: a worker's own call, reconciliation's, support's by hand)."""
-    now = timezone.now()
-    with supplier_order_locked(supplier_order_id) as supplier_order:
-        if supplier_order.state not in (SupplierOrderState.PLACING, SupplierOrderState.PAYING):
-            return Result(PlacementOutcome.SKIPPED)
-        fields = list(info_apply(supplier_order, placed.order))
-        supplier_order.in_flight_until = None
-        supplier_order.placed_at = supplier_order.placed_at or now
-        supplier_order.next_sync_at = now  # the sync reads amounts and status soon
-        fields += ["in_flight_until", "placed_at", "next_sync_at"]
-        if placed.order.paid:
-            supplier_order.paid_at = now
-            fields += [
-                "paid_at",
-                *fx_apply(supplier_order, supplier_order.order, now),
-                *failure_set(supplier_order, None),
-            ]
-            state, outcome = SupplierOrderState.PAID, PlacementOutcome.PAID
-        elif placed.payment_failure is not None:
-            fields += failure_set(supplier_order, placed.payment_failure)
-            state, outcome = SupplierOrderState.PAYMENT_FAILED, PlacementOutcome.PAYMENT_FAILED
-            note = note or placed.payment_failure.message
-        else:
-            fields += failure_set(supplier_order, None)
-            state, outcome = SupplierOrderState.PLACED, PlacementOutcome.PLACED
-        if supplier_order.cost is not None and not supplier_order.fx_source:
-            fields += fx_apply(supplier_order, supplier_order.order, now)
-        supplier_order_move(supplier_order, state, note=note, actor=actor, fields=tuple(dict.fromkeys(fields)))
-        Order.objects.filter(pk=supplier_order.order_id).update(
-            placement_issue="", placement_issue_message="", placement_issue_fix=None
-        )
-        order_after_supplier_change(order_id=supplier_order.order_id, actor=actor)
-    return Result(outcome, note, [supplier_order_id])
+    return create_call(supplier_order=supplier_order, request=request, lease=lease, actor=actor)

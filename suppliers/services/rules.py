@@ -10,18 +10,19 @@ out of New, and the rule never sees it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.enums import Channel, OrderEventType, OrderStatus, SupplierOrderState
-from orders.models import Order, OrderEvent
+from orders.models import Order, OrderEvent, PurchaseId
 from suppliers.enums import PlacementOutcome
 from suppliers.models import AutoOrderRule, ExchangeRate, RuleDecision, SupplierOrder
 from suppliers.services.links import links_for_lines
@@ -32,6 +33,8 @@ from suppliers.services.placement import Result, order_place
 TIKTOK_MIN_HOLD = timedelta(hours=1)
 # Orders a rule looks at per run (the rest wait for the next minute).
 BATCH = 200
+# A placement a rule queued this long ago whose order is still in New untouched was lost.
+LOST_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,9 @@ def rule_verdict(rule: AutoOrderRule, order: Order) -> Verdict:
     return Verdict(True)
 
 
-def _decide(rule: AutoOrderRule, order: Order, verdict: Verdict, now: datetime) -> bool:
-    """Record the verdict once per rule version; False when another run already did."""
+def _decide(rule: AutoOrderRule, order: Order, verdict: Verdict, now: datetime, then: Callable[[], object]) -> bool:
+    """Record the verdict once per rule version and, if queued, send ``then`` after the commit;
+    False when another run already decided it."""
     with transaction.atomic():
         decision = RuleDecision.objects.select_for_update().filter(rule=rule, order=order).first()
         if decision is not None and decision.decided_at >= rule.updated_at:
@@ -116,51 +120,88 @@ def _decide(rule: AutoOrderRule, order: Order, verdict: Verdict, now: datetime) 
                 )
         except IntegrityError:  # another run inserted it first
             return False
-        if not verdict.queued:
+        if verdict.queued:
+            transaction.on_commit(then)
+        else:
             OrderEvent.objects.create(
                 order=order, type=OrderEventType.NOTE, parameters={"text": verdict.reason, "rule": rule.pk}
             )
     return True
 
 
+def _placeable(rule: AutoOrderRule, now: datetime) -> QuerySet[Order]:
+    """The rule's store's orders in New that have waited its hold (a TikTok purchase, even one
+    that came through another channel, at least an hour)."""
+    held_since = now - rule_hold(rule)
+    tiktok_purchase = PurchaseId.objects.filter(order=OuterRef("pk"))
+    return (
+        Order.objects.filter(
+            store=rule.store,
+            account=rule.account,
+            status=OrderStatus.NEW,
+            archived=False,
+            channel_canceled=False,
+            placed_at__lte=held_since,
+            created_at__lte=held_since,
+        )
+        .exclude(Exists(tiktok_purchase), placed_at__gt=now - TIKTOK_MIN_HOLD)
+        .select_related("account")
+    )
+
+
 def auto_order_rules_run(*, now: datetime | None = None) -> int:
-    """Queue the orders every enabled rule places now; the number queued (placements and payments)."""
+    """Queue what every enabled rule places or pays now; the number queued.
+
+    Also queues again, once, the rule's placements queued long ago whose order is still in New
+    untouched (a task lost with its broker or worker): ``order_place`` is safe to run twice."""
     from suppliers.tasks import pay_by_rule, place_by_rule  # the task module imports the services
 
     now = now or timezone.now()
     queued = 0
     for rule in AutoOrderRule.objects.filter(enabled=True).select_related("store", "account"):
-        held_since = now - rule_hold(rule)
         decided = RuleDecision.objects.filter(rule=rule, order=OuterRef("pk"), decided_at__gte=rule.updated_at)
         if rule.place:
+            for order in _placeable(rule, now).exclude(Exists(decided)).order_by("placed_at", "pk")[:BATCH]:
+                verdict = rule_verdict(rule, order)
+                if (
+                    _decide(rule, order, verdict, now, partial(place_by_rule.delay, order.pk, rule.pk))
+                    and verdict.queued
+                ):
+                    queued += 1
+            lost = (
+                RuleDecision.objects.filter(rule=rule, queued=True, decided_at__lt=now - LOST_AFTER)
+                .filter(order__status=OrderStatus.NEW, order__archived=False, order__placement_issue="")
+                .exclude(order__supplier_orders__state__in=(SupplierOrderState.PLACING, SupplierOrderState.PAYING))
+                .values_list("pk", "order_id")[:BATCH]
+            )
+            for decision_id, order_id in lost:
+                RuleDecision.objects.filter(pk=decision_id).update(decided_at=now)
+                place_by_rule.delay(order_id, rule.pk)
+                queued += 1
+        elif rule.pay:  # pay what the merchant placed unpaid, once per order, after the hold
+            held_since = now - rule_hold(rule)
             orders = (
                 Order.objects.filter(
                     store=rule.store,
                     account=rule.account,
-                    status=OrderStatus.NEW,
                     archived=False,
                     channel_canceled=False,
-                    placed_at__lte=held_since,
-                    created_at__lte=held_since,
+                    supplier_orders__state=SupplierOrderState.PLACED,
+                    supplier_orders__placed_at__lte=held_since,
                 )
                 .exclude(Exists(decided))
-                .select_related("account")
-                .order_by("placed_at", "pk")[:BATCH]
+                .distinct()
+                .order_by("pk")[:BATCH]
             )
             for order in orders:
-                verdict = rule_verdict(rule, order)
-                if _decide(rule, order, verdict, now) and verdict.queued:
-                    transaction.on_commit(partial(place_by_rule.delay, order.pk, rule.pk))
-                    queued += 1
-        elif rule.pay:  # pay what the merchant placed, once it has waited the hold
-            for supplier_order_id in SupplierOrder.objects.filter(
-                order__store=rule.store,
-                state=SupplierOrderState.PLACED,
-                placed_at__lte=held_since,
-                order__channel_canceled=False,
-            ).values_list("pk", flat=True)[:BATCH]:
-                transaction.on_commit(partial(pay_by_rule.delay, supplier_order_id, rule.pk))
-                queued += 1
+                ids = list(order.supplier_orders.filter(state=SupplierOrderState.PLACED).values_list("pk", flat=True))
+
+                def pay_all(ids: list[int] = ids, rule_id: int = rule.pk) -> None:
+                    for supplier_order_id in ids:
+                        pay_by_rule.delay(supplier_order_id, rule_id)
+
+                if _decide(rule, order, Verdict(True), now, pay_all):
+                    queued += len(ids)
     return queued
 
 
@@ -176,4 +217,6 @@ def supplier_order_pay_by_rule(*, supplier_order_id: int, rule_id: int) -> Resul
     rule = AutoOrderRule.objects.get(pk=rule_id)
     if not rule.enabled or not rule.pay:
         return Result(PlacementOutcome.SKIPPED, _("The rule was turned off."))
-    return supplier_order_pay(supplier_order_id=supplier_order_id, rule=rule)
+    if not SupplierOrder.objects.filter(pk=supplier_order_id, account=rule.account, order__store=rule.store).exists():
+        return Result(PlacementOutcome.SKIPPED, _("Not an order of the rule's store."))
+    return supplier_order_pay(supplier_order_id=supplier_order_id, account=rule.account, rule=rule)

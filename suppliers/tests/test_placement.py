@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from orders.enums import OrderStatus, SubStatus, SupplierOrderState
 from orders.models import Order
@@ -28,6 +29,12 @@ AE, CJ = SupplierProvider.ALIEXPRESS, SupplierProvider.CJ
 
 def charges(control: Any, key: str) -> list[dict[str, Any]]:
     return [charge for charge in control.ledger() if charge["idempotency_key"] == key]
+
+
+def due(supplier_order_id: int) -> int:
+    """The reconcile delay after an unknown outcome has passed (beat would pick the row up now)."""
+    SupplierOrder.objects.filter(pk=supplier_order_id).update(in_flight_until=timezone.now())
+    return supplier_order_id
 
 
 def status(order: Order) -> tuple[str, str]:
@@ -261,7 +268,7 @@ def test_charged_but_the_answer_lost_is_found_not_charged_again(control: Any, pr
     # a second click while the outcome is being checked sends nothing
     assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.SKIPPED
 
-    settled = supplier_order_reconcile(supplier_order_id=supplier_order.pk)
+    settled = supplier_order_reconcile(supplier_order_id=due(supplier_order.pk))
 
     assert settled.outcome == PlacementOutcome.PAID, settled.message
     supplier_order.refresh_from_db()
@@ -282,7 +289,7 @@ def test_a_5xx_before_the_supplier_acted_is_sent_again_under_the_same_key(contro
     key = SupplierOrder.objects.get(order=order).idempotency_key
     control.faults({provider: {}})
 
-    assert supplier_order_reconcile(supplier_order_id=SupplierOrder.objects.get(order=order).pk).outcome == (
+    assert supplier_order_reconcile(supplier_order_id=due(SupplierOrder.objects.get(order=order).pk)).outcome == (
         PlacementOutcome.PAID
     )
     supplier_order = SupplierOrder.objects.get(order=order)
@@ -309,7 +316,7 @@ def test_support_resolves_by_hand_what_aliexpress_can_no_longer_be_asked(control
         first_sent_at=supplier_order.first_sent_at - timedelta(hours=25)
     )
 
-    assert supplier_order_reconcile(supplier_order_id=supplier_order.pk).outcome == PlacementOutcome.UNKNOWN
+    assert supplier_order_reconcile(supplier_order_id=due(supplier_order.pk)).outcome == PlacementOutcome.UNKNOWN
     supplier_order.refresh_from_db()
     assert (supplier_order.state, supplier_order.failure_code) == (SupplierOrderState.PLACING, "reconcile_by_hand")
     # the stalled create went through at the supplier (its answer came after we gave up), once
@@ -346,3 +353,169 @@ def test_support_resolves_a_create_that_never_arrived_back_to_draft(control: Any
     assert status(order) == (OrderStatus.NEW, SubStatus.NONE)
     control.faults({CJ: {}})
     assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.PAID
+
+
+# What review found: keys that may have made an order are never given up ---------------------------
+
+
+@override_settings(SUPPLIER_CALL_TIMEOUT=1)
+def test_a_token_refused_while_reconciling_keeps_the_key_in_flight_until_the_account_works(control: Any) -> None:
+    account, store = merchant()
+    source = source_account_connect(control, account, AE)
+    link_sku(account, "EB-1", AE)
+    order = order_to_place(store)
+    control.faults({AE: {"timeout": 1.0}})
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.UNKNOWN
+    control.faults({AE: {}})
+    supplier_order = SupplierOrder.objects.get(order=order)
+    good = source.credentials
+    source.credentials = {**good, "access_token": "revoked"}
+    source.save()
+
+    result = supplier_order_reconcile(supplier_order_id=due(supplier_order.pk))
+
+    supplier_order.refresh_from_db()
+    source.refresh_from_db()
+    assert result.outcome == PlacementOutcome.UNKNOWN
+    assert (supplier_order.state, supplier_order.key_maybe_made) == (SupplierOrderState.PLACING, True)
+    assert source.status == "reconnect"
+    assert Order.objects.get(pk=order.pk).placement_issue == "account_reconnect"
+    # a click meanwhile sends nothing (the order is still being placed)
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.SKIPPED
+    # reconnected: reconciliation repeats the same key, and AliExpress answers the order it made
+    source.credentials, source.status = good, "connected"
+    source.save()
+    assert supplier_order_reconcile(supplier_order_id=due(supplier_order.pk)).outcome == PlacementOutcome.PAID
+    assert wait_for(lambda: len(charges(control, supplier_order.idempotency_key)) == 1, timeout=10)
+    assert len(control.ledger()) == 1
+
+
+def test_a_refusal_of_a_repeat_goes_to_support_not_to_a_new_key(control: Any) -> None:
+    account, store = merchant()
+    source = source_account_connect(control, account, CJ)
+    link = link_sku(account, "EB-1", CJ)
+    order = order_to_place(store)
+    control.faults({CJ: {"http_5xx": 1.0}})
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.UNKNOWN
+    control.faults({CJ: {}})
+    control.options("cj", source.name, out_of_stock=[link.supplier_product_id])
+    supplier_order = SupplierOrder.objects.get(order=order)
+    key = supplier_order.idempotency_key
+
+    result = supplier_order_reconcile(supplier_order_id=due(supplier_order.pk))
+
+    supplier_order.refresh_from_db()
+    assert result.outcome == PlacementOutcome.UNKNOWN
+    assert (supplier_order.state, supplier_order.failure_code, supplier_order.idempotency_key) == (
+        SupplierOrderState.PLACING,
+        "reconcile_by_hand",
+        key,
+    )
+    assert Order.objects.get(pk=order.pk).placement_issue == "needs_support"
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.SKIPPED
+    assert control.ledger() == []
+
+
+def test_a_late_refusal_from_an_expired_lease_does_not_undo_what_the_holder_recorded(control: Any) -> None:
+    import uuid
+
+    from suppliers.providers.base import Placed, Refusal, SupplierOrderInfo
+    from suppliers.services.protocol import placed_record, refusal_record
+
+    account, store = merchant()
+    source_account_connect(control, account, CJ)
+    link_sku(account, "EB-1", CJ)
+    order = order_to_place(store)
+    control.faults({CJ: {"http_5xx": 1.0}})
+    order_place(account=account, order_id=order.pk)
+    control.faults({CJ: {}})
+    supplier_order = SupplierOrder.objects.get(order=order)
+
+    stale = refusal_record(supplier_order.pk, Refusal(code="x", message="late"), lease=uuid.uuid4(), actor=None)
+    assert stale.outcome == PlacementOutcome.SKIPPED
+    assert SupplierOrder.objects.get(pk=supplier_order.pk).state == SupplierOrderState.PLACING
+    # a success is recorded whoever holds the lease: the order exists
+    info = SupplierOrderInfo(external_id="CJ-LATE-1", status="UNSHIPPED", paid=True)
+    assert placed_record(supplier_order.pk, Placed(order=info), actor=None).outcome == PlacementOutcome.PAID
+
+
+def test_an_order_split_over_two_suppliers_sends_the_refused_part_again_after_the_fix(control: Any) -> None:
+    account, store = merchant()
+    source_account_connect(control, account, CJ)
+    ae = source_account_connect(control, account, AE)
+    link_sku(account, "EB-1", CJ)
+    ae_link = link_sku(account, "EB-2", AE)
+    control.options("aliexpress", ae.name, out_of_stock=[ae_link.supplier_product_id])
+    order = order_to_place(store, skus=("EB-1", "EB-2"))
+
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.REFUSED
+    assert SupplierOrder.objects.get(order=order, provider=CJ).state == SupplierOrderState.PAID
+    assert status(order) == (OrderStatus.NEW, SubStatus.NONE)  # a part still to buy shows first
+
+    control.options("aliexpress", ae.name, out_of_stock=[])
+    ProductLink.objects.filter(pk=ae_link.pk).update(unavailable_at=None)
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.PAID
+
+    assert status(order) == (OrderStatus.PAYMENT, SubStatus.AWAITING_FULFILLMENT)
+    by_key = {so.provider: so.idempotency_key for so in SupplierOrder.objects.filter(order=order)}
+    assert len(charges(control, by_key[CJ])) == 1
+    assert len(charges(control, by_key[AE])) == 1
+    assert len(control.ledger()) == 2
+
+
+def test_a_draft_of_an_order_canceled_meanwhile_is_not_sent(control: Any) -> None:
+    from suppliers.services.placement import supplier_order_send
+
+    account, store = merchant()
+    source = source_account_connect(control, account, AE)
+    link = link_sku(account, "EB-1", AE)
+    control.options("aliexpress", source.name, out_of_stock=[link.supplier_product_id])
+    order = order_to_place(store)
+    order_place(account=account, order_id=order.pk)  # refused: a draft stays
+    control.options("aliexpress", source.name, out_of_stock=[])
+    Order.objects.filter(pk=order.pk).update(channel_canceled=True)
+    draft = SupplierOrder.objects.get(order=order)
+
+    assert supplier_order_send(supplier_order_id=draft.pk).outcome == PlacementOutcome.SKIPPED
+    assert SupplierOrder.objects.get(pk=draft.pk).state == SupplierOrderState.DRAFT
+    assert control.ledger() == []
+
+
+def test_replace_after_a_failed_payment_keeps_the_old_order_as_history_and_uses_a_new_key(control: Any) -> None:
+    from suppliers.services.payment import order_replace
+
+    account, store = merchant()
+    source = source_account_connect(control, account, CJ)
+    link_sku(account, "EB-1", CJ)
+    control.options("cj", source.name, balance="1.00")
+    order = order_to_place(store)
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.PAYMENT_FAILED
+    old = SupplierOrder.objects.get(order=order)
+
+    replaced = order_replace(account=account, order_id=order.pk)
+
+    old.refresh_from_db()
+    assert old.state == SupplierOrderState.REPLACED, replaced.message
+    assert status(order) == (OrderStatus.NEW, SubStatus.NONE)
+    control.options("cj", source.name, balance="500.00")
+    assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.PAID
+    new = SupplierOrder.objects.exclude(pk=old.pk).get(order=order)
+    assert new.idempotency_key != old.idempotency_key
+    assert charges(control, old.idempotency_key) == []
+    assert len(charges(control, new.idempotency_key)) == 1
+
+
+def test_replace_is_refused_for_another_tenants_order_and_for_a_paid_one(control: Any) -> None:
+    from suppliers.services.payment import order_replace
+
+    account, store = merchant("Tenant A")
+    other, other_store = merchant("Tenant B")
+    source_account_connect(control, other, CJ)
+    link_sku(other, "EB-1", CJ)
+    foreign = order_to_place(other_store)
+    order_place(account=other, order_id=foreign.pk)
+
+    with pytest.raises(Order.DoesNotExist):
+        order_replace(account=account, order_id=foreign.pk)
+    assert order_replace(account=other, order_id=foreign.pk).outcome == PlacementOutcome.SKIPPED
+    assert SupplierOrder.objects.get(order=foreign).state == SupplierOrderState.PAID

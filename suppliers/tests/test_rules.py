@@ -131,3 +131,17 @@ def test_a_disabled_rule_does_nothing(control: Any) -> None:
     held(order_to_place(store), 100)
 
     assert auto_order_rules_run() == 0
+
+
+def test_a_tiktok_purchase_that_came_through_shopify_waits_the_hour_too(control: Any) -> None:
+    from orders.models import PurchaseId
+
+    account, store = merchant()  # a Shopify store
+    link_sku(account, "EB-1", CJ)
+    AutoOrderRule.objects.create(account=account, store=store, enabled=True, hold_minutes=5)
+    twin = held(order_to_place(store), 30)
+    PurchaseId.objects.create(account=account, purchase_id="576461413038785752", order=twin)
+    plain = held(order_to_place(store), 30)
+
+    assert auto_order_rules_run() == 1
+    assert list(RuleDecision.objects.values_list("order_id", flat=True)) == [plain.pk]

@@ -46,6 +46,7 @@ UNPAID, PAYING = "PLACE_ORDER_SUCCESS", "PAYMENT_PROCESSING"
 NOT_PAID_STATUSES = frozenset({UNPAID, "WAIT_GROUP", "WAIT_COMPLETE_ADDRESS"})
 MAX_ID_DIGITS = 20
 KEY_LENGTH = 64  # out_order_id
+MAX_PARTS = 10  # parts of one split order read back (AliExpress splits by store)
 
 
 def _digits(value: Any, what: str) -> int:
@@ -203,6 +204,14 @@ class AliExpressProvider(SupplierProvider):
     # Read ---------------------------------------------------------------------------------------
 
     def get(self, external_id: str) -> SupplierOrderInfo:
+        """One order, or the parts of an order AliExpress split by store (ids comma-separated):
+        paid or canceled only when every part is, amounts summed, parcels of all parts."""
+        ids = [part.strip() for part in external_id.split(",") if part.strip()]
+        if len(ids) > 1:
+            return combined(external_id, [self._get_one(order_id) for order_id in ids[:MAX_PARTS]])
+        return self._get_one(external_id)
+
+    def _get_one(self, external_id: str) -> SupplierOrderInfo:
         order_id = _digits(external_id, "an order id")
         result = self._call(ORDER_GET, {"single_order_query": {"order_id": order_id}}, idempotent=True)
         if not isinstance(result, dict):
@@ -276,6 +285,27 @@ def order_info(external_id: str, result: dict[str, Any]) -> SupplierOrderInfo:
         tracking_number=",".join(numbers),
         canceled=canceled,
         cancel_reason="",  # AliExpress gives no cancel reason through its API
+    )
+
+
+def _sum(values: list[Decimal | None]) -> Decimal | None:
+    return None if any(value is None for value in values) else sum((v for v in values if v is not None), Decimal(0))
+
+
+def combined(external_id: str, parts: list[SupplierOrderInfo]) -> SupplierOrderInfo:
+    """The parts of a split order read as one (the least advanced part's status shows)."""
+    return SupplierOrderInfo(
+        external_id=external_id,
+        status=next((part.status for part in parts if not part.paid), parts[0].status),
+        paid=all(part.paid for part in parts),
+        items_total=_sum([part.items_total for part in parts]),
+        shipping_total=_sum([part.shipping_total for part in parts]),
+        total=_sum([part.total for part in parts]),
+        currency=parts[0].currency,
+        pay_by=min((part.pay_by for part in parts if part.pay_by is not None), default=None),
+        tracking_number=",".join(part.tracking_number for part in parts if part.tracking_number),
+        canceled=all(part.canceled for part in parts),
+        cancel_reason="",
     )
 
 

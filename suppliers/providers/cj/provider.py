@@ -128,6 +128,7 @@ def order_info(data: Any) -> SupplierOrderInfo:
         external_id=external_id,
         status=status,
         paid=status in PAID_STATUSES,
+        payment_known=status in PAID_STATUSES or status in UNPAID_STATUSES or status == CANCELED,
         items_total=_money(data, "productAmount"),
         shipping_total=_money(data, "postageAmount"),
         total=_money(data, "orderAmount"),
