@@ -22,6 +22,7 @@ from suppliers.models import (
     ExchangeRate,
     PlacementBatch,
     PlacementResult,
+    ProductLink,
     SupplierMessage,
     SupplierOrder,
     SupplierOrderLine,
@@ -229,3 +230,15 @@ class SupplierMessageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ProductLink)
+class ProductLinkAdmin(admin.ModelAdmin):
+    """For support: find a tenant's link, see why it is flagged. Merchants edit links on /links/."""
+
+    list_display = ("__str__", "account", "store", "provider", "supplier_product_id", "unit_cost", "unavailable_at")
+    list_filter = ("provider", ("unavailable_at", admin.EmptyFieldListFilter), "account")
+    search_fields = ("sku", "title", "channel_product_id", "channel_variant_id", "supplier_product_id", "supplier_sku")
+    list_select_related = ("account", "store")
+    raw_id_fields = ("account", "store")
+    readonly_fields = ("created_at", "updated_at")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("rules/", include("suppliers.urls_rules")),
     path("", include("channels_sync.urls")),
+    path("links/", include("suppliers.urls_links")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
