@@ -72,7 +72,9 @@ class ProductLinkForm(forms.Form):
         label=_("Shipping method"),
         max_length=64,
         required=False,
-        help_text=_("AliExpress logistics service (e.g. CAINIAO_STANDARD), CJ logistic name; empty: the supplier's default."),
+        help_text=_(
+            "AliExpress logistics service (e.g. CAINIAO_STANDARD), CJ logistic name; empty: the supplier's default."
+        ),
     )
     backup_provider = forms.ChoiceField(label=_("Backup supplier"), choices=BACKUP_CHOICES, required=False)
     backup_product_id = forms.CharField(label=_("Backup product id"), max_length=64, required=False)
@@ -128,8 +130,10 @@ class BulkLinkForm(ProductLinkForm):
         super().__init__(*args, account=account, **kwargs)
         for name in ("store", "channel_variant_id", "channel_product_id", "sku", "title"):
             del self.fields[name]
-        self.fields["skus"].choices = [(sku, sku) for sku in sku_choices]
-        self.fields["skus"].error_messages["invalid_choice"] = _(
+        skus = self.fields["skus"]
+        assert isinstance(skus, forms.MultipleChoiceField)
+        skus.choices = [(sku, sku) for sku in sku_choices]
+        skus.error_messages["invalid_choice"] = _(
             "%(value)s is not an unlinked SKU of your orders (it may have been linked meanwhile): reload the page."
         )
 

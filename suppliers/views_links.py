@@ -26,9 +26,9 @@ from suppliers import selectors_links as selectors
 from suppliers.forms_links import BulkLinkForm, LinkFilterForm, LinkImportForm, ProductLinkForm, parse_id
 from suppliers.models import ProductLink
 from suppliers.services.link_edit import (
+    MAX_BULK_SKUS,
     LinkInvalid,
     LinkKeyTaken,
-    MAX_BULK_SKUS,
     LinkNotFound,
     link_data_of,
     product_link_create,
@@ -129,7 +129,9 @@ def links_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _render_form(request: HttpRequest, form: ProductLinkForm, *, link: ProductLink | None, status: int = 200, **extra: Any) -> HttpResponse:
+def _render_form(
+    request: HttpRequest, form: ProductLinkForm, *, link: ProductLink | None, status: int = 200, **extra: Any
+) -> HttpResponse:
     context = {"form": form, "link": link, "next_url": _next(request), **extra}
     return render(request, FORM_TEMPLATE, context, status=status)
 
@@ -268,9 +270,11 @@ def links_import(request: HttpRequest) -> HttpResponse:
     except ValueError:
         declared = 0
     if request.method == "POST" and declared > MAX_IMPORT_BYTES + MULTIPART_OVERHEAD:
-        form = LinkImportForm()
-        form.add_error(None, _("The file is larger than %(mb)s MB: split it into smaller files.") % {"mb": MAX_IMPORT_BYTES // 2**20})
-        return render(request, "suppliers/links_import.html", {**_import_context(), "form": form}, status=413)
+        refused = _("The file is larger than %(mb)s MB: split it into smaller files.") % {
+            "mb": MAX_IMPORT_BYTES // 2**20
+        }
+        context = {**_import_context(), "form": LinkImportForm(), "refused": refused}
+        return render(request, "suppliers/links_import.html", context, status=413)
     return _links_import(request)
 
 

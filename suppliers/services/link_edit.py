@@ -221,7 +221,9 @@ def product_links_create_for_skus(*, account: Account, skus: Sequence[str], data
     elif len(wanted) > MAX_BULK_SKUS:
         problems[""] = [_("Link at most %(n)s SKUs at once.") % {"n": MAX_BULK_SKUS}]
     # The supplier side is the same for every SKU: checked once, against the first.
-    sample = replace(data, store_id=None, channel_product_id="", channel_variant_id="", sku=wanted[0] if wanted else "-")
+    sample = replace(
+        data, store_id=None, channel_product_id="", channel_variant_id="", sku=wanted[0] if wanted else "-"
+    )
     for field, messages in link_problems(sample).items():
         problems.setdefault(field, []).extend(messages)
     if problems:

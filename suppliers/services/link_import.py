@@ -74,8 +74,8 @@ _SUPPLIER_NAMES = {
     "cjdropshipping": SupplierProvider.CJ,
     "temu": SupplierProvider.TEMU,
 }
-_TEXT_LIMITS = {
-    column: ProductLink._meta.get_field(_FIELD_OF.get(column, column)).max_length  # type: ignore[union-attr]
+_TEXT_LIMITS: dict[str, int] = {
+    column: int(ProductLink._meta.get_field(_FIELD_OF.get(column, column)).max_length or 0)  # type: ignore[union-attr]
     for column in COLUMNS
     if column not in ("store", "unit_cost", "supplier", "backup_supplier")
 }
@@ -175,7 +175,7 @@ class _StoreNames:
 
     def __init__(self, account: Account) -> None:
         self.by_name: dict[str, set[int]] = {}
-        for pk, name, domain in account.stores.values_list("pk", "name", "domain"):  # type: ignore[attr-defined]
+        for pk, name, domain in account.stores.values_list("pk", "name", "domain"):
             for label in {name.strip().casefold(), domain.strip().casefold()} - {""}:
                 self.by_name.setdefault(label, set()).add(pk)
 
