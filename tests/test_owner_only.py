@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from accounts.enums import Role
 from accounts.models import Membership
+from suppliers.models import ProductLink
 from tests.factories import OrderFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,7 @@ KNOWN_OWNER_ONLY = {
     "accounts:member_add",
     "accounts:member_role",
     "accounts:member_remove",
+    "suppliers:link_delete",
 }
 # Rows that a request writes whatever its outcome (the session, sign-in throttling's log).
 NOT_SNAPSHOTTED = {"sessions.Session", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"}
@@ -90,6 +92,9 @@ def kwarg_values(account: Any, owner: Any, user: Any) -> dict[str, Any]:
         "order_id": order.pk,
         "public_id": store.public_id,
         "authorization_id": 1,  # no such authorization: staff are refused before it is looked up
+        "link_id": ProductLink.objects.create(
+            account=account, sku="EB-1", provider="aliexpress", supplier_product_id="1005006454451334"
+        ).pk,
     }
 
 
