@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -256,7 +257,8 @@ def links_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _import_context() -> dict[str, Any]:
-    return {"columns": COLUMNS, "required_columns": REQUIRED_COLUMNS, "max_rows": MAX_IMPORT_ROWS}
+    max_rows = number_format(MAX_IMPORT_ROWS, force_grouping=True)
+    return {"columns": COLUMNS, "required_columns": REQUIRED_COLUMNS, "max_rows": max_rows}
 
 
 @require_http_methods(["GET", "POST"])
