@@ -7,6 +7,7 @@ alike. The matching of an order line to a link is ``suppliers.services.links``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
@@ -99,8 +100,6 @@ def _supplier_side(provider: str, product_id: str, sku: str, *, product_field: s
     if provider == SupplierProvider.ALIEXPRESS:
         if product_id and not _DIGITS.match(product_id):
             problems[product_field] = _("An AliExpress product id is digits only (e.g. 1005006454451334).")
-        if sku and (" " in sku.strip(" ") or "\n" in sku):
-            problems[sku_field] = _("An AliExpress sku_attr has no spaces inside (e.g. 14:193#Black;5:100014064).")
     elif provider == SupplierProvider.CJ and not sku:
         problems[sku_field] = _("CJdropshipping buys a variant: enter its variant id (vid).")
     return problems
@@ -113,6 +112,10 @@ def link_problems(data: LinkData) -> dict[str, list[str]]:
     def add(field: str, message: str) -> None:
         problems.setdefault(field, []).append(message)
 
+    for name in LINK_FIELDS:
+        value = getattr(data, name)
+        if isinstance(value, str) and any(unicodedata.category(char) == "Cc" for char in value):
+            add(name, _("Remove the line breaks and control characters."))
     if not (data.channel_variant_id or data.channel_product_id or data.sku):
         add("", _("Say what is bought: a channel variant id, a channel product id or a SKU."))
     if data.provider not in SupplierProvider.values:

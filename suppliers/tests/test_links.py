@@ -104,6 +104,8 @@ def test_create_goes_back_to_a_safe_next_only(member_client: Client) -> None:
         ({"backup_provider": "cj", "backup_product_id": "CJ-PID"}, "enter its variant id (vid)"),
         ({"backup_provider": "aliexpress", "backup_product_id": "x1"}, "An AliExpress product id is digits only"),
         ({"sku": "x" * 129}, "Ensure this value has at most 128 characters"),
+        ({"sku": "EB\n1"}, "Remove the line breaks and control characters."),
+        ({"supplier_sku": "14:193#Light Blue\x00"}, "Null characters are not allowed."),
     ],
 )
 def test_an_invalid_link_is_refused_with_a_clear_message(member_client: Client, changes: dict, message: str) -> None:
