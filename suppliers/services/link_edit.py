@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Account
@@ -204,6 +205,17 @@ def product_link_delete(*, account: Account, link_id: int) -> ProductLink:
     link = product_link_get(account=account, link_id=link_id)
     ProductLink.objects.filter(account=account, pk=link.pk).delete()
     return link
+
+
+def product_links_mark_unavailable(*, account: Account, link_ids: Sequence[int], reason: str) -> int:
+    """Flag links whose supplier SKU the supplier says is gone (placement calls this on its refusal).
+
+    The first report's time and reason are kept until the merchant edits the link; the number of
+    links newly flagged is returned. One UPDATE, no lock held beyond it.
+    """
+    return ProductLink.objects.filter(account=account, pk__in=list(link_ids), unavailable_at__isnull=True).update(
+        unavailable_at=timezone.now(), unavailable_reason=reason[:255]
+    )
 
 
 @dataclass(frozen=True)

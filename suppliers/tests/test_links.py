@@ -17,7 +17,12 @@ from django.utils import timezone
 from orders.models import OrderLine
 from suppliers.models import ProductLink
 from suppliers.selectors_links import unlinked_skus
-from suppliers.services.link_edit import LinkData, LinkKeyTaken, product_link_create
+from suppliers.services.link_edit import (
+    LinkData,
+    LinkKeyTaken,
+    product_link_create,
+    product_links_mark_unavailable,
+)
 from tests.factories import OrderFactory, line
 
 pytestmark = pytest.mark.django_db
@@ -241,6 +246,21 @@ def test_saving_an_edit_clears_the_unavailable_flag(member_client: Client, accou
     assert response.status_code == 302
     link.refresh_from_db()
     assert (link.supplier_sku, link.unavailable_at, link.unavailable_reason) == ("14:193#White;5:100014064", None, "")
+
+
+def test_placement_flags_a_link_once_and_only_the_accounts(account: Any, other_account: Any) -> None:
+    link = make_link(account)
+    foreign = make_link(other_account)
+    assert product_links_mark_unavailable(account=account, link_ids=[link.pk, foreign.pk], reason="SKU gone") == 1
+    link.refresh_from_db()
+    first = link.unavailable_at
+    assert first is not None
+    assert link.unavailable_reason == "SKU gone"
+    assert product_links_mark_unavailable(account=account, link_ids=[link.pk], reason="Out of stock") == 0
+    link.refresh_from_db()
+    assert (link.unavailable_at, link.unavailable_reason) == (first, "SKU gone")
+    foreign.refresh_from_db()
+    assert foreign.unavailable_at is None
 
 
 def test_an_invalid_edit_changes_nothing(member_client: Client, account: Any) -> None:
