@@ -56,13 +56,14 @@ class ProductLinkForm(forms.Form):
     supplier_product_id = forms.CharField(
         label=_("Supplier product id"),
         max_length=64,
-        help_text=_("AliExpress: the product_id (digits). CJdropshipping: the product id (pid)."),
+        required=False,  # required by the link's rules, with the supplier's own words (``link_problems``)
+        help_text=_("AliExpress: the product_id (digits). CJdropshipping: the variant id (vid)."),
     )
     supplier_sku = forms.CharField(
         label=_("Supplier SKU"),
         max_length=255,
         required=False,
-        help_text=_("AliExpress: the sku_attr (e.g. 14:193#Black;5:100014064). CJdropshipping: the variant id (vid)."),
+        help_text=_("AliExpress: the sku_attr (e.g. 14:193#Black;5:100014064). CJdropshipping: leave empty."),
     )
     unit_cost = forms.DecimalField(
         label=_("Unit cost"), required=False, min_value=Decimal(0), max_value=MAX_UNIT_COST, decimal_places=2
@@ -77,7 +78,12 @@ class ProductLinkForm(forms.Form):
         ),
     )
     backup_provider = forms.ChoiceField(label=_("Backup supplier"), choices=BACKUP_CHOICES, required=False)
-    backup_product_id = forms.CharField(label=_("Backup product id"), max_length=64, required=False)
+    backup_product_id = forms.CharField(
+        label=_("Backup product id"),
+        max_length=64,
+        required=False,
+        help_text=_("CJdropshipping: the variant id (vid)."),
+    )
     backup_sku = forms.CharField(label=_("Backup SKU"), max_length=255, required=False)
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:

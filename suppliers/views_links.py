@@ -56,8 +56,9 @@ EXAMPLE_CSV = (
     "store,channel_variant_id,channel_product_id,sku,title,supplier,supplier_product_id,supplier_sku,"
     "unit_cost,cost_currency,shipping_method,backup_supplier,backup_product_id,backup_sku\n"
     ",,,EB-1,Wireless Earbuds,aliexpress,1005006454451334,14:193#Black;5:100014064,4.20,USD,CAINIAO_STANDARD,"
-    "cj,CJ-PID-0001,CJ-VID-0001\n"
-    "My Shopify,39072856,632910392,,IPod Nano - 8gb,cj,2E0F5F7C-PID,2E0F5F7C-VID-GREEN,12.00,USD,CJPacket Ordinary,,,\n"
+    "cj,1424608189734850560,\n"
+    "My Shopify,39072856,632910392,,IPod Nano - 8gb,cj,92511400-C758-4A94-8A05-8F2E5A5B2B1D,,"
+    "12.00,USD,CJPacket Ordinary,,,\n"
 )
 
 

@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Account
@@ -101,8 +100,15 @@ def _supplier_side(provider: str, product_id: str, sku: str, *, product_field: s
     if provider == SupplierProvider.ALIEXPRESS:
         if product_id and not _DIGITS.match(product_id):
             problems[product_field] = _("An AliExpress product id is digits only (e.g. 1005006454451334).")
-    elif provider == SupplierProvider.CJ and not sku:
-        problems[sku_field] = _("CJdropshipping buys a variant: enter its variant id (vid).")
+    elif provider == SupplierProvider.CJ:
+        # CJ's createOrderV2 buys ``products: [{vid, quantity}]``: the vid alone says what is bought,
+        # and placement sends the link's product id as the vid (``PlaceLine.product_id``).
+        if not product_id:
+            problems[product_field] = _("Enter the CJdropshipping variant id (vid).")
+        if sku:
+            problems[sku_field] = _(
+                "CJdropshipping buys by variant id alone: put the vid in the product id and leave this empty."
+            )
     return problems
 
 
@@ -121,7 +127,7 @@ def link_problems(data: LinkData) -> dict[str, list[str]]:
         add("", _("Say what is bought: a channel variant id, a channel product id or a SKU."))
     if data.provider not in SupplierProvider.values:
         add("provider", _("Choose a supplier: AliExpress, CJdropshipping or Temu."))
-    if not data.supplier_product_id:
+    if not data.supplier_product_id and data.provider != SupplierProvider.CJ:
         add("supplier_product_id", _("Enter the supplier's product id."))
     for field, message in _supplier_side(
         data.provider,
@@ -138,7 +144,7 @@ def link_problems(data: LinkData) -> dict[str, list[str]]:
     if data.backup_provider:
         if data.backup_provider not in SupplierProvider.values:
             add("backup_provider", _("Choose a supplier: AliExpress, CJdropshipping or Temu."))
-        if not data.backup_product_id:
+        if not data.backup_product_id and data.backup_provider != SupplierProvider.CJ:
             add("backup_product_id", _("Enter the backup supplier's product id."))
         for field, message in _supplier_side(
             data.backup_provider,
@@ -205,17 +211,6 @@ def product_link_delete(*, account: Account, link_id: int) -> ProductLink:
     link = product_link_get(account=account, link_id=link_id)
     ProductLink.objects.filter(account=account, pk=link.pk).delete()
     return link
-
-
-def product_links_mark_unavailable(*, account: Account, link_ids: Sequence[int], reason: str) -> int:
-    """Flag links whose supplier SKU the supplier says is gone (placement calls this on its refusal).
-
-    The first report's time and reason are kept until the merchant edits the link; the number of
-    links newly flagged is returned. One UPDATE, no lock held beyond it.
-    """
-    return ProductLink.objects.filter(account=account, pk__in=list(link_ids), unavailable_at__isnull=True).update(
-        unavailable_at=timezone.now(), unavailable_reason=reason[:255]
-    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from suppliers.services.link_edit import (
     LinkData,
     LinkKeyTaken,
     product_link_create,
-    product_links_mark_unavailable,
 )
 from tests.factories import OrderFactory, line
 
@@ -98,15 +97,20 @@ def test_create_goes_back_to_a_safe_next_only(member_client: Client) -> None:
     [
         ({"supplier_product_id": "10050064-54451334"}, "An AliExpress product id is digits only"),
         ({"supplier_product_id": "１２３"}, "An AliExpress product id is digits only"),
-        ({"provider": "cj", "supplier_product_id": "CJ-PID", "supplier_sku": ""}, "enter its variant id (vid)"),
+        (
+            {"provider": "cj", "supplier_product_id": "", "supplier_sku": ""},
+            "Enter the CJdropshipping variant id (vid).",
+        ),
+        ({"provider": "cj", "supplier_product_id": "CJP", "supplier_sku": "CJV"}, "buys by variant id alone"),
         ({"unit_cost": "-1"}, "Ensure this value is greater than or equal to 0"),
         ({"unit_cost": "abc"}, "Enter a number."),
         ({"cost_currency": "U$"}, "A currency is three capital letters"),
         ({"sku": ""}, "Say what is bought: a channel variant id, a channel product id or a SKU."),
         ({"provider": "ebay"}, "Select a valid choice."),
-        ({"supplier_product_id": ""}, "This field is required."),
+        ({"supplier_product_id": ""}, "Enter the supplier&#x27;s product id."),
         ({"backup_product_id": "123"}, "Choose the backup supplier of this backup product."),
-        ({"backup_provider": "cj", "backup_product_id": "CJ-PID"}, "enter its variant id (vid)"),
+        ({"backup_provider": "cj", "backup_product_id": ""}, "Enter the CJdropshipping variant id (vid)."),
+        ({"backup_provider": "cj", "backup_product_id": "V1", "backup_sku": "S"}, "buys by variant id alone"),
         ({"backup_provider": "aliexpress", "backup_product_id": "x1"}, "An AliExpress product id is digits only"),
         ({"sku": "x" * 129}, "Ensure this value has at most 128 characters"),
         ({"sku": "EB\n1"}, "Remove the line breaks and control characters."),
@@ -248,21 +252,6 @@ def test_saving_an_edit_clears_the_unavailable_flag(member_client: Client, accou
     assert (link.supplier_sku, link.unavailable_at, link.unavailable_reason) == ("14:193#White;5:100014064", None, "")
 
 
-def test_placement_flags_a_link_once_and_only_the_accounts(account: Any, other_account: Any) -> None:
-    link = make_link(account)
-    foreign = make_link(other_account)
-    assert product_links_mark_unavailable(account=account, link_ids=[link.pk, foreign.pk], reason="SKU gone") == 1
-    link.refresh_from_db()
-    first = link.unavailable_at
-    assert first is not None
-    assert link.unavailable_reason == "SKU gone"
-    assert product_links_mark_unavailable(account=account, link_ids=[link.pk], reason="Out of stock") == 0
-    link.refresh_from_db()
-    assert (link.unavailable_at, link.unavailable_reason) == (first, "SKU gone")
-    foreign.refresh_from_db()
-    assert foreign.unavailable_at is None
-
-
 def test_an_invalid_edit_changes_nothing(member_client: Client, account: Any) -> None:
     flagged_at = timezone.now()
     link = make_link(account, unavailable_at=flagged_at)
@@ -325,7 +314,7 @@ def test_the_list_filters_flags_and_pages(
 ) -> None:
     settings.PRODUCT_LINKS_PAGE_SIZE = 2
     make_link(account, sku="EB-1", title="Wireless Earbuds")
-    make_link(account, sku="DL-9", title="Desk Lamp", provider="cj", supplier_product_id="CJP", supplier_sku="CJV")
+    make_link(account, sku="DL-9", title="Desk Lamp", provider="cj", supplier_product_id="CJV")
     make_link(
         account, sku="MUG", title="Mug", store=store, unavailable_at=timezone.now(), unavailable_reason="Out of stock"
     )
@@ -404,8 +393,7 @@ def test_bulk_link_checked_skus_to_one_supplier_product(member_client: Client, a
         {
             "skus": ["DL-R", "DL-B"],
             "provider": "cj",
-            "supplier_product_id": "CJP-1",
-            "supplier_sku": "CJV-1",
+            "supplier_product_id": "CJV-1",
             "unit_cost": "3.10",
             "cost_currency": "USD",
             "shipping_method": "CJPacket Ordinary",
@@ -413,7 +401,7 @@ def test_bulk_link_checked_skus_to_one_supplier_product(member_client: Client, a
     )
     assert response.status_code == 302
     links = ProductLink.objects.order_by("sku")
-    assert [(link.sku, link.store_id, link.provider, link.supplier_sku, link.unit_cost) for link in links] == [
+    assert [(link.sku, link.store_id, link.provider, link.supplier_product_id, link.unit_cost) for link in links] == [
         ("DL-B", None, "cj", "CJV-1", Decimal("3.10")),
         ("DL-R", None, "cj", "CJV-1", Decimal("3.10")),
     ]
@@ -438,10 +426,10 @@ def test_bulk_link_takes_only_skus_of_the_accounts_orders(
 def test_bulk_link_checks_the_supplier_side(member_client: Client, store: Any) -> None:
     OrderFactory(store=store, number="#1", lines=(line("Lamp", sku="DL-9"),))
     response = member_client.post(
-        "/links/bulk/", {"skus": ["DL-9"], "provider": "cj", "supplier_product_id": "P", "cost_currency": "USD"}
+        "/links/bulk/", {"skus": ["DL-9"], "provider": "cj", "supplier_product_id": "", "cost_currency": "USD"}
     )
     assert response.status_code == 422
-    assert "enter its variant id (vid)" in html(response)
+    assert "Enter the CJdropshipping variant id (vid)." in html(response)
     assert not ProductLink.objects.exists()
 
 

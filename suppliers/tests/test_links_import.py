@@ -5,9 +5,11 @@ rows, not UTF-8, binary, broken CSV, formulas, another account's store) refused 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
@@ -31,7 +33,7 @@ HEADER = (
 GOOD = (
     HEADER
     + ",,,EB-1,Wireless Earbuds,aliexpress,1005006454451334,14:193#Black;5:100014064,4.20,USD,CAINIAO_STANDARD\n"
-    + "A Shopify,39072856,632910392,,IPod Nano,cj,CJP-1,CJV-GREEN,12.00,usd,CJPacket Ordinary\n"
+    + "A Shopify,39072856,632910392,,IPod Nano,cj,CJV-GREEN,,12.00,usd,CJPacket Ordinary\n"
     + ",,,DL-9,Desk Lamp,AliExpress,1005001111,,,,\n"
 )
 
@@ -80,8 +82,8 @@ def test_a_good_file_is_imported_and_importing_it_again_changes_nothing(account:
             "",
             "IPod Nano",
             "cj",
-            "CJP-1",
             "CJV-GREEN",
+            "",
             Decimal("12.00"),
             "USD",
             "CJPacket Ordinary",
@@ -100,7 +102,7 @@ def test_re_importing_updates_and_clears_the_flag_only_when_the_supplier_side_ch
     changed = (
         HEADER
         + ",,,EB-1,Wireless Earbuds,aliexpress,1005006454451334,14:193#White;5:100014064,4.20,USD,CAINIAO_STANDARD\n"
-        + "A Shopify,39072856,632910392,,IPod Nano,cj,CJP-1,CJV-GREEN,9.99,USD,CJPacket Ordinary\n"
+        + "A Shopify,39072856,632910392,,IPod Nano,cj,CJV-GREEN,,9.99,USD,CJPacket Ordinary\n"
     )
     result = product_links_import(account=account, data=changed.encode())
     assert (result.created, result.updated, result.unchanged) == (0, 2, 0)
@@ -117,7 +119,7 @@ def test_bad_rows_are_listed_by_row_number_and_the_good_ones_imported(
         HEADER
         + ",,,OK-1,Fine,aliexpress,123,,1.00,USD,\n"  # row 2
         + ",,,BAD-1,Letters,aliexpress,12ab,,1.00,USD,\n"  # row 3
-        + ",,,BAD-2,No vid,cj,CJP,,1.00,USD,\n"  # row 4
+        + ",,,BAD-2,Pid and vid,cj,CJP,CJV,1.00,USD,\n"  # row 4: CJ buys by the vid alone
         + ",,,BAD-3,Negative,aliexpress,123,,-2,USD,\n"  # row 5
         + ',,,BAD-4,Comma,aliexpress,123,,"1,50",USD,\n'  # row 6
         + ",,,,No key,aliexpress,123,,,USD,\n"  # row 7
@@ -131,7 +133,11 @@ def test_bad_rows_are_listed_by_row_number_and_the_good_ones_imported(
     result = product_links_import(account=account, data=data.encode())
     assert [(error.row, error.message) for error in result.errors] == [
         (3, "supplier_product_id: An AliExpress product id is digits only (e.g. 1005006454451334)."),
-        (4, "supplier_sku: CJdropshipping buys a variant: enter its variant id (vid)."),
+        (
+            4,
+            "supplier_sku: CJdropshipping buys by variant id alone: put the vid in the product id and "
+            "leave this empty.",
+        ),
         (5, "unit_cost: The unit cost is zero or more (and below 10,000,000,000)."),
         (6, "unit_cost must be a number with at most 2 decimals, with a dot (12.50)"),
         (7, "Say what is bought: a channel variant id, a channel product id or a SKU."),
@@ -276,3 +282,6 @@ def test_the_example_file_imports_cleanly(account: Any, store: Any, member_clien
     assert downloaded.content.decode() == EXAMPLE_CSV
     result = product_links_import(account=account, data=downloaded.content)
     assert (result.created, result.error_count) == (2, 0)
+    # and it is the example docs/suppliers.md shows
+    docs = (Path(settings.BASE_DIR) / "docs" / "suppliers.md").read_text()
+    assert f"```csv\n{EXAMPLE_CSV}```" in docs

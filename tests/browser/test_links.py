@@ -27,8 +27,8 @@ pytestmark = pytest.mark.browser
 CATALOGUE = (
     "sku,title,supplier,supplier_product_id,supplier_sku,unit_cost\n"
     "CSV-1,Phone Case,aliexpress,1005001000001,14:193#Clear,1.10\n"
-    "CSV-2,Cable,cj,CJ-PID-2,,0.80\n"  # row 3: CJ needs the vid
-    "CSV-3,Charger,cj,CJ-PID-3,CJ-VID-3,3.40\n"
+    "CSV-2,Cable,cj,,,0.80\n"  # row 3: CJ needs the vid
+    "CSV-3,Charger,cj,CJ-VID-3,,3.40\n"
 )
 
 
@@ -66,7 +66,9 @@ def test_create_import_and_clear_an_unavailable_link(page: Page, shoot: Any) -> 
     page.get_by_role("button", name="Import").click()
     result = page.locator("#import-result")
     expect(result).to_contain_text("3 rows read: 2 links created, 0 updated, 0 unchanged.")
-    expect(result.locator('[data-row="3"]')).to_contain_text("Row 3: supplier_sku: CJdropshipping buys a variant")
+    expect(result.locator('[data-row="3"]')).to_contain_text(
+        "Row 3: supplier_product_id: Enter the CJdropshipping variant id (vid)."
+    )
     shoot(page, "61-links-imported")
     assert sorted(ProductLink.objects.filter(sku__startswith="CSV-").values_list("sku", flat=True)) == [
         "CSV-1",
@@ -120,8 +122,7 @@ def test_the_links_pages_fit_a_phone(new_context: Any, demo_data: None) -> None:
         sku="A-VERY-LONG-SKU-NAME-THAT-COULD-PUSH-THE-PAGE-SIDEWAYS-0001",
         title="Phone width",
         provider="cj",
-        supplier_product_id="CJ-PID",
-        supplier_sku="CJ-VID-WITH-A-LONG-NAME-0001",
+        supplier_product_id="CJ-VID-WITH-A-LONG-NAME-0001",
     )
     for path in ("/links/", "/links/new/", "/links/bulk/", "/links/import/"):
         page.goto(path)
