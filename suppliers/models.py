@@ -138,7 +138,7 @@ class ProductLink(models.Model):
     sku = models.CharField(_("SKU"), max_length=128, blank=True, default="")
     title = models.CharField(_("product"), max_length=255, blank=True, default="")
     provider = models.CharField(_("supplier"), max_length=16, choices=SupplierProvider.choices)
-    # AliExpress: product_id + sku_attr; CJ: the variant id (vid) in ``supplier_sku``.
+    # AliExpress: product_id + sku_attr; CJ: the variant id (vid) here, and no supplier SKU.
     supplier_product_id = models.CharField(_("supplier product id"), max_length=64)
     supplier_sku = models.CharField(_("supplier SKU"), max_length=255, blank=True, default="")
     unit_cost = models.DecimalField(_("unit cost"), max_digits=12, decimal_places=2, null=True, blank=True)

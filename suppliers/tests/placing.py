@@ -9,7 +9,6 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Account
-from channels_sync.models import Store
 from orders.models import Order
 from suppliers.enums import PaymentMode, SupplierProvider
 from suppliers.models import ProductLink, SourceAccount
@@ -69,12 +68,12 @@ def link_sku(account: Account, sku: str, provider: str, **fields: Any) -> Produc
     )
 
 
-def order_to_place(store: Store, *, skus: tuple[str, ...] = ("EB-1",), address: dict[str, str] | None = None) -> Order:
+def order_to_place(store: Any, *, skus: tuple[str, ...] = ("EB-1",), address: dict[str, str] | None = None) -> Order:
     order = OrderFactory(store=store, lines=tuple(line(f"Product {sku}", sku=sku, quantity=2) for sku in skus))
     Order.objects.filter(pk=order.pk).update(**(US_ADDRESS if address is None else address))
     return Order.objects.get(pk=order.pk)
 
 
-def merchant(account_name: str = "Placing merchant") -> tuple[Account, Store]:
+def merchant(account_name: str = "Placing merchant") -> tuple[Account, Any]:
     store = StoreFactory(account=Account.objects.create(name=account_name))
     return store.account, store
