@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from accounts.enums import Role
 from accounts.models import Membership
+from suppliers.models import SourceAccount
 from tests.factories import OrderFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +41,14 @@ KNOWN_OWNER_ONLY = {
     "accounts:member_add",
     "accounts:member_role",
     "accounts:member_remove",
+    "suppliers:accounts",
+    "suppliers:aliexpress_connect",
+    "suppliers:aliexpress_callback",
+    "suppliers:cj_connect",
+    "suppliers:temu_connect",
+    "suppliers:disconnect",
+    "suppliers:payment_mode",
+    "suppliers:balance_refresh",
 }
 # Rows that a request writes whatever its outcome (the session, sign-in throttling's log).
 NOT_SNAPSHOTTED = {"sessions.Session", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"}
@@ -55,6 +64,9 @@ FORM_DATA = {
     "shopify-webhook_secret": "x",
     "shopify-app-name": "Sneaky",
     "shopify-app-shop": "sneaky.myshopify.com",
+    "cj-api_key": "CJ1@api@sneaky",
+    "temu-api_key": "tk_live_sneaky",
+    "pay-cj-payment_mode": "later",
 }
 
 
@@ -90,6 +102,7 @@ def kwarg_values(account: Any, owner: Any, user: Any) -> dict[str, Any]:
         "order_id": order.pk,
         "public_id": store.public_id,
         "authorization_id": 1,  # no such authorization: staff are refused before it is looked up
+        "source_account_id": SourceAccount.objects.create(account=account, provider="cj", name="Our CJ").pk,
     }
 
 
@@ -139,3 +152,4 @@ def test_the_owner_opens_the_owner_only_pages(owner_client: Client) -> None:
     # the same views are the owner's: the 403 above is the role, not a broken URL
     assert owner_client.get(reverse("channels_sync:stores")).status_code == 200
     assert owner_client.get(reverse("accounts:members")).status_code == 200
+    assert owner_client.get(reverse("suppliers:accounts")).status_code == 200

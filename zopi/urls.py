@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("orders/", include("orders.urls")),
     path("rules/", include("suppliers.urls_rules")),
+    path("suppliers/", include("suppliers.urls")),
     path("", include("channels_sync.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,20 @@
+"""The suppliers app's pages, included at ``/suppliers/`` (zopi/urls.py)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from suppliers import views_accounts
+
+app_name = "suppliers"
+
+urlpatterns = [
+    path("", views_accounts.suppliers_page, name="accounts"),
+    path("aliexpress/connect/", views_accounts.aliexpress_connect, name="aliexpress_connect"),
+    path("aliexpress/callback/", views_accounts.aliexpress_callback_view, name="aliexpress_callback"),
+    path("cj/connect/", views_accounts.cj_connect_view, name="cj_connect"),
+    path("temu/connect/", views_accounts.temu_connect_view, name="temu_connect"),
+    path("accounts/<int:source_account_id>/disconnect/", views_accounts.disconnect, name="disconnect"),
+    path("accounts/<int:source_account_id>/payment/", views_accounts.payment_mode, name="payment_mode"),
+    path("accounts/<int:source_account_id>/balance/", views_accounts.balance_refresh, name="balance_refresh"),
+]
