@@ -104,7 +104,7 @@ def source_account_connected(
                 ]
             )
         target = same or SourceAccount(account=account, provider=provider, external_id=external_id)
-        target.name = name[:200] or target.name or SupplierProvider(provider).label
+        target.name = name[:200] or target.name or str(SupplierProvider(provider).label)
         target.credentials = credentials
         target.status = SourceAccountStatus.CONNECTED
         target.last_error = ""

@@ -89,6 +89,11 @@ def _money(value: Any, what: str) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def order_info(data: Any) -> SupplierOrderInfo:
     """An ``order`` object of the simulated API, read defensively."""
     if not isinstance(data, dict):
@@ -96,11 +101,13 @@ def order_info(data: Any) -> SupplierOrderInfo:
     external_id = _text(data, "id", 64)
     if not external_id:
         raise ProviderError("Temu (simulated) sent an order without its id")
-    payment = data.get("payment") if isinstance(data.get("payment"), dict) else {}
-    amount = data.get("amount") if isinstance(data.get("amount"), dict) else {}
-    currency = amount.get("currency") if isinstance(amount.get("currency"), str) else ""
-    shipments = data.get("shipments") if isinstance(data.get("shipments"), list) else []
-    numbers = [s.get("tracking_number") for s in shipments if isinstance(s, dict)]
+    payment, amount = _object(data, "payment"), _object(data, "amount")
+    currency = amount.get("currency")
+    currency = currency.upper() if isinstance(currency, str) and len(currency) == 3 and currency.isalpha() else ""
+    shipments = data.get("shipments")
+    numbers = (
+        [s.get("tracking_number") for s in shipments if isinstance(s, dict)] if isinstance(shipments, list) else []
+    )
     status = _text(data, "status", 40)
     return SupplierOrderInfo(
         external_id=external_id,
@@ -109,7 +116,7 @@ def order_info(data: Any) -> SupplierOrderInfo:
         items_total=_money(amount.get("items"), "items amount"),
         shipping_total=_money(amount.get("shipping"), "shipping amount"),
         total=_money(amount.get("total"), "total"),
-        currency=currency.upper() if len(currency) == 3 and currency.isalpha() else "",
+        currency=currency,
         tracking_number=",".join(sanitize(n, 60) for n in numbers if isinstance(n, str) and n),
         canceled=status == CANCELED,
         cancel_reason=_text(data, "cancel_reason", 255),
@@ -195,10 +202,12 @@ class TemuProvider(SupplierProvider):
         order = order_info(data)
         failure = None
         if request.pay and not order.paid:
-            payment = data.get("payment") if isinstance(data, dict) and isinstance(data.get("payment"), dict) else {}
-            code = payment.get("failure_code") if isinstance(payment.get("failure_code"), str) else ""
-            said = payment.get("failure_message") if isinstance(payment.get("failure_message"), str) else ""
-            failure = payment_refusal(sanitize(code, 60), sanitize(said, 200))
+            payment = _object(data, "payment") if isinstance(data, dict) else {}
+            code, said = payment.get("failure_code"), payment.get("failure_message")
+            failure = payment_refusal(
+                sanitize(code, 60) if isinstance(code, str) else "",
+                sanitize(said, 200) if isinstance(said, str) else "",
+            )
         return Placed(order=order, payment_failure=failure)
 
     def find(self, idempotency_key: str) -> SupplierOrderInfo | None:
