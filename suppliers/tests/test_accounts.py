@@ -7,6 +7,7 @@ attempts recorded and pruned; staff 403 and another tenant's id 404 on every vie
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 import requests
 from celery import current_app
 from django.core.management import call_command
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -478,3 +480,47 @@ def test_the_demo_seed_connects_the_three_suppliers_to_the_sandbox(app: SimApp, 
     assert provider_for(sources["temu"]).find("acc-demo-none") is None
     call_command("sandbox_seed", verbosity=0)  # idempotent
     assert SourceAccount.objects.filter(account=demo).count() == 3
+
+
+def test_an_expired_token_is_refreshed_before_the_call(owner_client: Client, buyers: list[SimAccount]) -> None:
+    connect_aliexpress(owner_client, buyers[0].pk)
+    source = SourceAccount.objects.get()
+    old = source.credentials["access_token"]
+    SourceAccount.objects.filter(pk=source.pk).update(token_expires_at=timezone.now() - timedelta(minutes=1))
+    source.refresh_from_db()
+    assert place(source, "acc-ae-expired").order.external_id
+    source.refresh_from_db()
+    assert source.credentials["access_token"] != old
+    assert source.token_expires_at > timezone.now()
+    # only the refresh and the create: the expired token was never sent
+    paths = list(SupplierAttempt.objects.filter(source_account=source).values_list("path", flat=True))
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["sync", "refresh"]  # newest first
+
+
+def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(
+    owner_client: Client, buyers: list[SimAccount]
+) -> None:
+    connect_aliexpress(owner_client, buyers[0].pk)
+    source = SourceAccount.objects.get()
+    stale = source.credentials["access_token"]
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(SourceAccountTokens(source.pk, max_wait=10).refreshed(stale))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    source.refresh_from_db()
+    assert results == [source.credentials["access_token"]] * 2
+    assert source.status == SourceAccountStatus.CONNECTED
+    assert SupplierAttempt.objects.filter(source_account=source, path__endswith="/auth/token/refresh").count() == 1
