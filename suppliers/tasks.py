@@ -15,6 +15,7 @@ from django.db import transaction
 
 from integrations.errors import ProviderError
 from integrations.oauth import GrantRefused
+from suppliers.services.accounts import supplier_authorizations_prune
 from suppliers.services.attempts import supplier_attempts_prune
 from suppliers.services.batches import placement_result_run, placement_results_requeue
 from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile, supplier_orders_to_reconcile
@@ -106,3 +107,9 @@ def refresh_source_account_token(self: Any, source_account_id: int) -> str:
 def prune_attempts() -> int:
     """Beat, daily: supplier attempts older than PROVIDER_ATTEMPT_RETENTION_DAYS go."""
     return supplier_attempts_prune(older_than=settings.PROVIDER_ATTEMPT_RETENTION)
+
+
+@shared_task(name="suppliers.prune_authorizations")
+def prune_authorizations() -> int:
+    """Beat, daily: supplier authorizations (the AliExpress connect states) older than a week go."""
+    return supplier_authorizations_prune()

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import owner_required
-from suppliers.enums import PaymentMode, SupplierProvider
+from suppliers.enums import PaymentMode, SourceAccountStatus, SupplierProvider
 from suppliers.models import SourceAccount
 from suppliers.services.accounts import (
     MAX_KEY,
@@ -191,6 +191,8 @@ def balance_refresh(request: HttpRequest, source_account_id: int) -> HttpRespons
     source_account = _owned(request, source_account_id)
     if source_account.provider == SupplierProvider.ALIEXPRESS:
         messages.info(request, _("AliExpress does not give the balance through its API."))
+    elif source_account.status != SourceAccountStatus.CONNECTED:
+        messages.error(request, _("%(name)s is not connected: connect it first.") % {"name": source_account.name})
     else:
         source_account_balance_refresh(source_account_id=source_account.pk)
         messages.success(request, _("Balance checked for %(name)s.") % {"name": source_account.name})

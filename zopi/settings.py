@@ -251,6 +251,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "suppliers.prune_attempts",
         "schedule": timedelta(days=1),
     },
+    "suppliers-prune-authorizations": {
+        "task": "suppliers.prune_authorizations",
+        "schedule": timedelta(days=1),
+    },
 }
 
 if SANDBOX_ENABLED:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -290,6 +291,13 @@ def temu_connect(*, account: Account, api_key: str) -> SourceAccount:
     )
     _balance_keep(source_account.pk, info.balance, info.currency)
     return source_account
+
+
+def supplier_authorizations_prune(*, older_than: timedelta = timedelta(days=7)) -> int:
+    """Beat, daily: authorizations older than ``older_than`` go (they hold no secret; a used or
+    expired one is only history). Returns how many went."""
+    deleted, _ = SupplierAuthorization.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 # Manage ----------------------------------------------------------------------------------------

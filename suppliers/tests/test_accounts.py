@@ -457,6 +457,20 @@ def test_another_tenants_account_id_is_404(owner_client: Client, other_account: 
     assert b"Theirs" not in page.content
 
 
+def test_old_authorizations_are_pruned(account: Account, owner: Any) -> None:
+    from suppliers.services.accounts import supplier_authorizations_prune
+
+    kept, old = (
+        SupplierAuthorization.objects.create(
+            account=account, user=owner, provider="aliexpress", state_digest=digest, expires_at=timezone.now()
+        )
+        for digest in ("a" * 64, "b" * 64)
+    )
+    SupplierAuthorization.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    assert supplier_authorizations_prune() == 1
+    assert list(SupplierAuthorization.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
 def test_attempts_are_pruned_after_the_retention(account: Account) -> None:
     source = SourceAccount.objects.create(account=account, provider="cj", name="Ours", external_id="1")
     old = SupplierAttempt.objects.create(source_account=source, provider="cj", method="GET", path="/x", duration_ms=1)
