@@ -86,6 +86,8 @@ def source_account_connected(
     now = timezone.now()
     external_id = external_id[:128]
     with transaction.atomic():
+        # The tenant's row first: two connects at once (two tabs) take turns, the second switches.
+        Account.objects.select_for_update().filter(pk=account.pk).first()
         rows = list(SourceAccount.objects.select_for_update().filter(account=account, provider=provider).order_by("pk"))
         current = next((row for row in rows if row.status in CURRENT), None)
         same = next((row for row in rows if external_id and row.external_id == external_id), None)

@@ -538,3 +538,29 @@ def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(
     assert results == [source.credentials["access_token"]] * 2
     assert source.status == SourceAccountStatus.CONNECTED
     assert SupplierAttempt.objects.filter(source_account=source, path__endswith="/auth/token/refresh").count() == 1
+
+
+def test_two_connects_at_once_end_with_one_current_account(account: Account) -> None:
+    from suppliers.services.accounts import source_account_connected
+
+    barrier, errors = threading.Barrier(2), []
+
+    def connect(external_id: str) -> None:
+        try:
+            barrier.wait()
+            source_account_connected(
+                account=account, provider="cj", external_id=external_id, name=external_id, credentials={"api_key": "k"}
+            )
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=connect, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    statuses = sorted(SourceAccount.objects.filter(account=account).values_list("status", flat=True))
+    assert statuses == [SourceAccountStatus.CONNECTED, SourceAccountStatus.REPLACED]
