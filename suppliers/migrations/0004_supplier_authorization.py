@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('suppliers', '0003_auto_order_rule_decisions'),
+        ('suppliers', '0003_auto_order_rules_and_leases'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
