@@ -19,6 +19,7 @@ def _apps_from_settings() -> list[tuple[str, str, str]]:
     return [
         (Provider.SHOPIFY, settings.SHOPIFY_CLIENT_ID, settings.SHOPIFY_CLIENT_SECRET),
         (Provider.TIKTOK, settings.TIKTOK_APP_KEY, settings.TIKTOK_APP_SECRET),
+        (Provider.ALIEXPRESS, settings.ALIEXPRESS_APP_KEY, settings.ALIEXPRESS_APP_SECRET),
     ]
 
 

@@ -23,6 +23,8 @@ from suppliers.models import (
     PlacementBatch,
     PlacementResult,
     ProductLink,
+    SourceAccount,
+    SupplierAttempt,
     SupplierMessage,
     SupplierOrder,
     SupplierOrderLine,
@@ -242,3 +244,64 @@ class ProductLinkAdmin(admin.ModelAdmin):
     list_select_related = ("account", "store")
     raw_id_fields = ("account", "store")
     readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(SourceAccount)
+class SourceAccountAdmin(admin.ModelAdmin):
+    """Read-only, for support: health and history of supplier accounts, never their secrets."""
+
+    list_display = ("name", "provider", "status", "account", "external_id", "token_expires_at", "last_call_at")
+    list_filter = ("provider", "status")
+    search_fields = ("name", "external_id", "account__name")
+    list_select_related = ("account",)
+    # ``credentials_token`` (the encrypted tokens and API key) is never listed nor shown.
+    fields = (
+        "account",
+        "provider",
+        "name",
+        "external_id",
+        "base_url",
+        "status",
+        "payment_mode",
+        "token_expires_at",
+        "refresh_expires_at",
+        "token_refreshed_at",
+        "token_refreshing_until",
+        "last_call_at",
+        "last_error",
+        "balance",
+        "balance_currency",
+        "balance_checked_at",
+        "connected_at",
+        "replaced_by",
+        "replaced_at",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(SupplierAttempt)
+class SupplierAttemptAdmin(admin.ModelAdmin):
+    """Read-only: every outbound supplier attempt (no query string, no body)."""
+
+    list_display = ("created_at", "provider", "method", "path", "status", "duration_ms", "source_account")
+    list_filter = ("provider", "status")
+    list_select_related = ("source_account",)
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -480,6 +480,37 @@ class SupplierAttempt(models.Model):
         return f"{self.provider} {self.method} {self.path} → {self.status or '—'}"
 
 
+class SupplierAuthorization(models.Model):
+    """One authorization asked of a supplier's platform (AliExpress's open platform approve page).
+
+    Like ``channels_sync.ChannelAuthorization``: the ``state`` sent along is kept only as its
+    SHA-256 (``integrations.oauth.state_digest``), bound to the browser session that asked, valid
+    for ``CHANNEL_AUTHORIZATION_TTL`` and spent by the first callback presenting it (a wrong,
+    expired, foreign or replayed state is refused and nothing is stored).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(_("supplier"), max_length=16, choices=SupplierProvider.choices)
+    state_digest = models.CharField(_("state (SHA-256)"), max_length=64, unique=True, editable=False)
+    session_digest = models.CharField(_("session (SHA-256)"), max_length=64, editable=False)
+    # Reconnecting this account (its tokens replaced in place when the same buyer comes back).
+    source_account = models.ForeignKey(SourceAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    outcome = models.CharField(_("outcome"), max_length=16, blank=True, default="")  # connected, failed, canceled
+    error = models.CharField(_("error"), max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("callback received"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("supplier authorization")
+        verbose_name_plural = _("supplier authorizations")
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.provider} authorization {self.pk}"
+
+
 def in_flight_expired(supplier_order: SupplierOrder, now: datetime) -> bool:
     return (
         supplier_order.state in IN_FLIGHT_STATES

@@ -6,13 +6,26 @@ and reject-on-worker-lost): the services hold each supplier call under a lease a
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 
+from integrations.errors import ProviderError
+from integrations.oauth import GrantRefused
+from suppliers.services.accounts import supplier_authorizations_prune
+from suppliers.services.attempts import supplier_attempts_prune
 from suppliers.services.batches import placement_result_run, placement_results_requeue
 from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile, supplier_orders_to_reconcile
 from suppliers.services.protocol import RECONCILE_DELAY
 from suppliers.services.rules import auto_order_rules_run, order_place_by_rule, supplier_order_pay_by_rule
+from suppliers.services.tokens import source_account_token_refresh, source_accounts_due_for_refresh
+
+logger = logging.getLogger(__name__)
+
+MAX_COUNTDOWN = 900
 
 
 @shared_task(name="suppliers.place_batch_order")
@@ -64,3 +77,39 @@ def pay_by_rule(supplier_order_id: int, rule_id: int) -> str:
 def reconcile_soon(supplier_order_id: int, *, countdown: int = RECONCILE_DELAY) -> None:
     """After the current transaction commits: ask the supplier what became of a call."""
     transaction.on_commit(lambda: reconcile_supplier_order.apply_async((supplier_order_id,), countdown=countdown))
+
+
+@shared_task(name="suppliers.refresh_due_tokens")
+def refresh_due_tokens() -> int:
+    """Beat, every minute: a refresh task per AliExpress / CJ account whose token expires soon."""
+    due = source_accounts_due_for_refresh()
+    for source_account_id in due:
+        refresh_source_account_token.delay(source_account_id)
+    return len(due)
+
+
+@shared_task(name="suppliers.refresh_source_account_token", bind=True, max_retries=3)
+def refresh_source_account_token(self: Any, source_account_id: int) -> str:
+    """Refresh one supplier account's token ahead of expiry (under its refresh claim)."""
+    try:
+        return "fresh" if source_account_token_refresh(source_account_id=source_account_id) else "not in use"
+    except GrantRefused:
+        return "needs reconnecting"
+    except ProviderError as error:
+        if error.retryable:
+            wanted = min(error.retry_after or 0, MAX_COUNTDOWN)
+            raise self.retry(countdown=max(2 ** (self.request.retries + 2), int(wanted + 0.999))) from error
+        logger.warning("supplier account %s: token refresh failed: %s", source_account_id, error)
+        return "failed"
+
+
+@shared_task(name="suppliers.prune_attempts")
+def prune_attempts() -> int:
+    """Beat, daily: supplier attempts older than PROVIDER_ATTEMPT_RETENTION_DAYS go."""
+    return supplier_attempts_prune(older_than=settings.PROVIDER_ATTEMPT_RETENTION)
+
+
+@shared_task(name="suppliers.prune_authorizations")
+def prune_authorizations() -> int:
+    """Beat, daily: supplier authorizations (the AliExpress connect states) older than a week go."""
+    return supplier_authorizations_prune()

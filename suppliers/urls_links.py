@@ -1,4 +1,4 @@
-"""The product links pages, mounted at ``/links/`` (``zopi/urls.py``).
+"""The product links pages, mounted at ``/links/`` in the ``suppliers`` namespace (``suppliers/urls.py``).
 
 ``suppliers:link_new`` takes ``?order_line=<id>`` (a line of one of the account's orders: the
 form comes prefilled with its store, product and variant ids, SKU and title) and ``?next=<path>``
@@ -10,8 +10,6 @@ from __future__ import annotations
 from django.urls import path
 
 from suppliers import views_links
-
-app_name = "suppliers"
 
 urlpatterns = [
     path("", views_links.links_list, name="links"),

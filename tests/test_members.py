@@ -70,7 +70,14 @@ def test_an_owner_adds_a_staff_member_who_then_signs_in(owner_client: Client, ac
 
 
 def test_an_owner_sees_the_stores_and_members_sections(owner_client: Client) -> None:
-    assert nav_links(owner_client.get("/orders/")) == {"/orders/", "/links/", "/stores/", "/rules/", "/members/"}
+    assert nav_links(owner_client.get("/orders/")) == {
+        "/orders/",
+        "/links/",
+        "/stores/",
+        "/suppliers/",
+        "/rules/",
+        "/members/",
+    }
 
 
 def test_adding_through_htmx_answers_the_section_and_a_toast(owner_client: Client, account: Any) -> None:

@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from accounts.enums import Role
 from accounts.models import Membership
-from suppliers.models import ProductLink
+from suppliers.models import ProductLink, SourceAccount
 from tests.factories import OrderFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,14 @@ KNOWN_OWNER_ONLY = {
     "accounts:member_role",
     "accounts:member_remove",
     "suppliers:link_delete",
+    "suppliers:accounts",
+    "suppliers:aliexpress_connect",
+    "suppliers:aliexpress_callback",
+    "suppliers:cj_connect",
+    "suppliers:temu_connect",
+    "suppliers:disconnect",
+    "suppliers:payment_mode",
+    "suppliers:balance_refresh",
 }
 # Rows that a request writes whatever its outcome (the session, sign-in throttling's log).
 NOT_SNAPSHOTTED = {"sessions.Session", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog"}
@@ -57,6 +65,9 @@ FORM_DATA = {
     "shopify-webhook_secret": "x",
     "shopify-app-name": "Sneaky",
     "shopify-app-shop": "sneaky.myshopify.com",
+    "cj-api_key": "CJ1@api@sneaky",
+    "temu-api_key": "tk_live_sneaky",
+    "pay-cj-payment_mode": "later",
 }
 
 
@@ -95,6 +106,7 @@ def kwarg_values(account: Any, owner: Any, user: Any) -> dict[str, Any]:
         "link_id": ProductLink.objects.create(
             account=account, sku="EB-1", provider="aliexpress", supplier_product_id="1005006454451334"
         ).pk,
+        "source_account_id": SourceAccount.objects.create(account=account, provider="cj", name="Our CJ").pk,
     }
 
 
@@ -144,3 +156,4 @@ def test_the_owner_opens_the_owner_only_pages(owner_client: Client) -> None:
     # the same views are the owner's: the 403 above is the role, not a broken URL
     assert owner_client.get(reverse("channels_sync:stores")).status_code == 200
     assert owner_client.get(reverse("accounts:members")).status_code == 200
+    assert owner_client.get(reverse("suppliers:accounts")).status_code == 200

@@ -243,6 +243,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sync.prune_provider_attempts",
         "schedule": timedelta(days=1),
     },
+    "suppliers-refresh-due-tokens": {
+        "task": "suppliers.refresh_due_tokens",
+        "schedule": timedelta(minutes=1),
+    },
+    "suppliers-prune-attempts": {
+        "task": "suppliers.prune_attempts",
+        "schedule": timedelta(days=1),
+    },
+    "suppliers-prune-authorizations": {
+        "task": "suppliers.prune_authorizations",
+        "schedule": timedelta(days=1),
+    },
 }
 
 if SANDBOX_ENABLED:
@@ -426,11 +438,25 @@ SUPPLIER_API_URLS = {
         f"{SITE_URL}/sandbox/cj/api2.0/v1" if _SANDBOX_APPS else "https://developers.cjdropshipping.com/api2.0/v1",
     ),
     # Temu has no public buyer API: only the sandbox's simulation exists.
-    "temu": os.environ.get("TEMU_API_URL", f"{SITE_URL}/sandbox/temu" if _SANDBOX_APPS else ""),
+    "temu": os.environ.get("TEMU_API_URL", f"{SITE_URL}/sandbox/temu/v1" if _SANDBOX_APPS else ""),
 }
 # Seconds a supplier may take to answer one request (the lease on a supplier order is longer
 # than the whole call: OUTBOUND_CALL_DEADLINE bounds it).
 SUPPLIER_CALL_TIMEOUT = float(os.environ.get("SUPPLIER_CALL_TIMEOUT", "20"))
+# The operator's AliExpress Open Platform app (Dropshipping API): merchants authorize it on
+# AliExpress's page (ALIEXPRESS_AUTHORIZE_URL) and come back to /suppliers/aliexpress/callback/,
+# which must be the app's registered callback URL. Empty key: AliExpress's Connect is not offered.
+ALIEXPRESS_APP_KEY = os.environ.get("ALIEXPRESS_APP_KEY", "34567890" if _SANDBOX_APPS else "")
+ALIEXPRESS_APP_SECRET = os.environ.get("ALIEXPRESS_APP_SECRET", "zopi-dev-aliexpress-secret" if _SANDBOX_APPS else "")
+ALIEXPRESS_AUTHORIZE_URL = os.environ.get(
+    "ALIEXPRESS_AUTHORIZE_URL",
+    f"{SITE_URL}/sandbox/aliexpress/oauth/authorize"
+    if _SANDBOX_APPS
+    else "https://api-sg.aliexpress.com/oauth/authorize",
+)
+# CJ gives a new access token at most once per 5 minutes and refreshes 5 times a minute
+# (docs/suppliers.md, "Supplier accounts"): one account asks for either no more often than this.
+CJ_TOKEN_REFRESH_MIN_INTERVAL = timedelta(seconds=int(os.environ.get("CJ_TOKEN_REFRESH_MIN_INTERVAL_SECONDS", "300")))
 WOOCOMMERCE_APP_NAME = os.environ.get("WOOCOMMERCE_APP_NAME", "Zopi order center")
 # An approval not come back within this long is void (its state is refused).
 CHANNEL_AUTHORIZATION_TTL = timedelta(minutes=int(os.environ.get("CHANNEL_AUTHORIZATION_TTL_MINUTES", "30")))

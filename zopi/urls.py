@@ -21,8 +21,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("orders/", include("orders.urls")),
     path("rules/", include("suppliers.urls_rules")),
+    path("", include("suppliers.urls")),
     path("", include("channels_sync.urls")),
-    path("links/", include("suppliers.urls_links")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

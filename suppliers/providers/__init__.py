@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from suppliers.providers import aliexpress, cj  # noqa: F401  (each registers its provider)
+from suppliers.providers import aliexpress, cj, temu  # noqa: F401  (each registers its provider)

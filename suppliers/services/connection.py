@@ -6,6 +6,8 @@ from django.conf import settings
 
 from suppliers.models import SourceAccount
 from suppliers.providers.base import REGISTRY, SupplierProvider
+from suppliers.services.attempts import SupplierAttemptLog
+from suppliers.services.tokens import EXPIRING, SourceAccountTokens, operator_credentials
 
 
 def provider_base_url(provider: str) -> str:
@@ -14,14 +16,20 @@ def provider_base_url(provider: str) -> str:
 
 
 def provider_for(source_account: SourceAccount, *, timeout: float | None = None) -> SupplierProvider:
-    """A provider ready to call for ``source_account`` (its own base URL, else the operator's)."""
+    """A provider ready to call for ``source_account`` (its own base URL, else the operator's):
+    its attempts recorded (``SupplierAttempt``, the account's last call and error) and, for the
+    suppliers whose tokens expire (AliExpress, CJ), its token from ``SourceAccountTokens``."""
     cls = REGISTRY[source_account.provider]
-    options: dict[str, object] = {}
+    options: dict[str, object] = {
+        "recorder": SupplierAttemptLog(source_account_id=source_account.pk, provider=source_account.provider),
+    }
+    if source_account.provider in EXPIRING and source_account.pk is not None:
+        options["token_source"] = SourceAccountTokens(source_account.pk)
     timeout = timeout if timeout is not None else getattr(settings, "SUPPLIER_CALL_TIMEOUT", None)
     if timeout is not None:
         options["timeout"] = float(timeout)
     return cls(
         base_url=source_account.base_url or provider_base_url(source_account.provider),
-        credentials=source_account.credentials,
+        credentials={**operator_credentials(source_account.provider), **source_account.credentials},
         **options,  # type: ignore[arg-type]
     )

@@ -369,7 +369,9 @@ def test_a_token_refused_while_reconciling_keeps_the_key_in_flight_until_the_acc
     control.faults({AE: {}})
     supplier_order = SupplierOrder.objects.get(order=order)
     good = source.credentials
-    source.credentials = {**good, "access_token": "revoked"}
+    # Both tokens refused: a refused access token alone is refreshed (SourceAccountTokens) and the
+    # call goes on; a refused refresh token is what needs the merchant.
+    source.credentials = {**good, "access_token": "revoked", "refresh_token": "revoked"}
     source.save()
 
     result = supplier_order_reconcile(supplier_order_id=due(supplier_order.pk))

@@ -7,13 +7,16 @@ tick (beat, every 10 s) brings new orders that reach the order center by webhook
 The demo Shopify store is connected as the dev profile's Shopify app (``sandbox.oauth_apps``):
 an expiring offline token and its refresh token, refreshed by beat like any installed shop's.
 The connection is written directly rather than through ``store_connect``: that checks the
-credentials live, and the sandbox is not serving yet when this runs.
+credentials live, and the sandbox is not serving yet when this runs. The demo account's
+supplier accounts (AliExpress as the dev profile's AliExpress app, CJ and Temu (simulated) by
+API key) are connected the same way, through ``suppliers.services.accounts.source_account_connected``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -25,13 +28,18 @@ from accounts.models import Account
 from channels_sync.enums import AuthKind
 from channels_sync.models import Store
 from channels_sync.services.stores import webhook_url_for
+from integrations.oauth import TokenGrant
 from sandbox import grants as shopify_grants
 from sandbox.clock import clock_set, sim_now
 from sandbox.models import SimAccount, SimApp, WebhookSubscription
 from sandbox.oauth_apps import dev_apps_ensure
 from sandbox.providers._state import options_update
+from sandbox.providers.cj.views import _token_data as cj_token_data
 from sandbox.providers.tiktok.sellers import grant_issue, seller_shops, tiktok_app_ensure, token_data
 from sandbox.registry import PROVIDERS
+from suppliers.enums import SourceAccountStatus
+from suppliers.models import SourceAccount
+from suppliers.services.accounts import source_account_connected
 from zopi.management.commands.seed_demo import ACCOUNT_NAME as DEMO_ACCOUNT_NAME
 
 # (provider, name, first orders, options)
@@ -76,7 +84,7 @@ class Command(BaseCommand):
             created.append(f"{provider}:{name}")
         clock_set(speed=options["speed"])
         dev_apps_ensure()  # the dev profile's operator apps, known to the install pages and token endpoints
-        connected = _connect_demo_stores()
+        connected = _connect_demo_stores() + _connect_demo_suppliers()
         self.stdout.write(json.dumps({"created": created, "connected": connected, "clock_speed": options["speed"]}))
 
 
@@ -159,3 +167,61 @@ def _as_installed_app(store: Store, shop: SimAccount) -> bool:
     store.token_expires_at = now + (grant.access_expires_at - sim) if grant.access_expires_at else None
     store.refresh_expires_at = now + (grant.refresh_expires_at - sim) if grant.refresh_expires_at else None
     return True
+
+
+def _connect_demo_suppliers() -> list[str]:
+    """The demo account's AliExpress, CJ and Temu (simulated) accounts, connected to the sandbox's
+    demo suppliers; one connected at an earlier run keeps its tokens (beat refreshes them)."""
+    account = Account.objects.filter(name=DEMO_ACCOUNT_NAME).first()
+    if account is None:
+        return []
+    connected = []
+    now = timezone.now()
+    for provider in ("aliexpress", "cj", "temu"):
+        sim = SimAccount.objects.get(provider=provider, name=f"demo-{provider}")
+        if SourceAccount.objects.filter(
+            account=account, provider=provider, status=SourceAccountStatus.CONNECTED
+        ).exists():
+            continue
+        grant = None
+        if provider == "aliexpress":
+            if not settings.ALIEXPRESS_APP_KEY:
+                continue
+            credentials = {
+                "access_token": sim.credentials["access_token"],
+                "refresh_token": sim.credentials["refresh_token"],
+            }
+            external_id, name = str(sim.credentials["buyer_id"]), f"{sim.name}@example.com"
+            expires = (now + timedelta(seconds=int(sim.options.get("token_lifetime", 86400))), now + timedelta(days=30))
+        elif provider == "cj":
+            data = cj_token_data(sim)
+            credentials = {
+                "api_key": sim.credentials["api_key"],
+                "access_token": data["accessToken"],
+                "refresh_token": data["refreshToken"],
+            }
+            external_id, name = str(data["openId"]), f"CJ account {data['openId']}"
+            expires = (
+                datetime.fromisoformat(data["accessTokenExpiryDate"]),
+                datetime.fromisoformat(data["refreshTokenExpiryDate"]),
+            )
+        else:
+            credentials = {"api_key": sim.credentials["api_key"]}
+            external_id, name, expires = f"acct_{sim.pk}", sim.name, None
+        if expires is not None:
+            grant = TokenGrant(
+                access_token=credentials["access_token"],
+                refresh_token=credentials["refresh_token"],
+                expires_at=expires[0],
+                refresh_expires_at=expires[1],
+            )
+        source = source_account_connected(
+            account=account, provider=provider, external_id=external_id, name=name, credentials=credentials, grant=grant
+        )
+        balance = sim.options.get("balance")
+        if balance is not None and provider != "aliexpress":
+            SourceAccount.objects.filter(pk=source.pk).update(
+                balance=Decimal(str(balance)), balance_currency="USD", balance_checked_at=now
+            )
+        connected.append(f"{source.name} ({provider})")
+    return connected

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.enums import Provider
 from sandbox.http import json_response
-from sandbox.models import SimAccount
+from sandbox.models import SimAccount, SimApp
 from sandbox.providers._faults import FaultShape, fault_response
 from sandbox.providers.aliexpress.signing import request_sign
 
@@ -102,18 +102,34 @@ def _authenticate(params: dict[str, str]) -> tuple[SimAccount, Method]:
     for required in ("app_key", "sign_method", "timestamp", "sign"):
         if not params.get(required):
             raise missing(required)
-    account = SimAccount.objects.filter(provider=Provider.ALIEXPRESS, credentials__app_key=params["app_key"]).first()
-    if account is None:
-        raise AeError("InvalidAppKey", "Specified app key is invalid")
+    # The operator's app (a SimApp: one app key for every merchant, the account found by its
+    # access token), or an account's own app key (the older tests' accounts).
+    app = SimApp.objects.filter(provider=Provider.ALIEXPRESS, client_id=params["app_key"]).first()
+    token = params.get("access_token") or params.get("session") or ""
+    if app is not None:
+        secret = app.client_secret
+        account = (
+            SimAccount.objects.filter(provider=Provider.ALIEXPRESS, credentials__access_token=token).first()
+            if token
+            else None
+        )
+    else:
+        account = SimAccount.objects.filter(
+            provider=Provider.ALIEXPRESS, credentials__app_key=params["app_key"]
+        ).first()
+        if account is None:
+            raise AeError("InvalidAppKey", "Specified app key is invalid")
+        secret = account.credentials["app_secret"]
     sign_method = params["sign_method"].lower()
     if sign_method not in ("sha256", "md5"):
         raise AeError("InvalidParameter", "The input parameter “sign_method” is invalid: use sha256")
-    expected = request_sign(app_secret=account.credentials["app_secret"], params=params, sign_method=sign_method)
+    expected = request_sign(app_secret=secret, params=params, sign_method=sign_method)
     if not hmac.compare_digest(params["sign"].upper().encode(), expected.encode()):
         raise AeError("IncompleteSignature", "The request signature does not conform to platform standards")
-    token = params.get("access_token") or params.get("session") or ""
     if not token:
         raise missing("access_token")
+    if account is None:
+        raise AeError("IllegalAccessToken", "The specified access token is invalid or expired")
     if not hmac.compare_digest(token.encode(), str(account.credentials["access_token"]).encode()):
         raise AeError("IllegalAccessToken", "The specified access token is invalid or expired")
     handler = METHODS.get(name)

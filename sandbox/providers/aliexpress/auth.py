@@ -9,7 +9,9 @@ account's options ``token_lifetime`` / ``refresh_lifetime`` (sim seconds; defaul
 ``refresh_token_valid_time`` in ms, ``user_id``, ``seller_id``, ``account``, ``code: "0"``).
 Errors: ``{"type", "code", "message", "request_id"}`` with a non-"0" code: MissingParameter,
 InvalidAppKey, IncompleteSignature, IllegalRefreshToken (the last name is chosen, not confirmed).
-The code grant (``/auth/token/create``) is not simulated.
+The code grant (``/auth/token/create``) and the approve page are in ``oauth.py``. A refresh signed
+with the operator's app (a ``SimApp``, as the dev profile's ``ALIEXPRESS_APP_KEY``) finds the
+account by its refresh token; one signed with an account's own app key (older tests) by the key.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from sandbox.clock import sim_now
 from sandbox.enums import Provider
 from sandbox.http import json_response
-from sandbox.models import SimAccount
+from sandbox.models import SimAccount, SimApp
 from sandbox.providers._faults import fault_response
 from sandbox.providers.aliexpress.api import FAULTS, request_id, request_params
 from sandbox.providers.aliexpress.signing import request_sign
@@ -34,11 +36,11 @@ REFRESH_PATH = "/auth/token/refresh"
 TOKEN_LIFETIME, REFRESH_LIFETIME = 86400, 30 * 86400
 
 
-def _error(code: str, message: str) -> HttpResponse:
+def error_answer(code: str, message: str) -> HttpResponse:
     return json_response({"type": "ISV", "code": code, "message": message, "request_id": request_id()})
 
 
-def _refreshed(account: SimAccount) -> dict[str, Any]:
+def refreshed_answer(account: SimAccount) -> dict[str, Any]:
     now = sim_now()
     lifetime = int(account.options.get("token_lifetime", TOKEN_LIFETIME))
     refresh_lifetime = int(account.options.get("refresh_lifetime", REFRESH_LIFETIME))
@@ -71,24 +73,27 @@ def token_refresh(request: HttpRequest) -> HttpResponse:
         params = request_params(request)
         for required in ("app_key", "sign_method", "timestamp", "sign", "refresh_token"):
             if not params.get(required):
-                return _error("MissingParameter", f"The input parameter “{required}” is mandatory")
-        account = SimAccount.objects.filter(
-            provider=Provider.ALIEXPRESS, credentials__app_key=params["app_key"]
+                return error_answer("MissingParameter", f"The input parameter “{required}” is mandatory")
+        app = SimApp.objects.filter(provider=Provider.ALIEXPRESS, client_id=params["app_key"]).first()
+        account = (
+            SimAccount.objects.filter(provider=Provider.ALIEXPRESS, credentials__refresh_token=params["refresh_token"])
+            if app is not None
+            else SimAccount.objects.filter(provider=Provider.ALIEXPRESS, credentials__app_key=params["app_key"])
         ).first()
-        if account is None:
-            return _error("InvalidAppKey", "Specified app key is invalid")
+        if app is None and account is None:
+            return error_answer("InvalidAppKey", "Specified app key is invalid")
         expected = request_sign(
-            app_secret=account.credentials["app_secret"],
+            app_secret=app.client_secret if app is not None else account.credentials["app_secret"],  # type: ignore[union-attr]
             params=params,
             api_path=REFRESH_PATH,
             sign_method=params["sign_method"].lower(),
         )
         if not hmac.compare_digest(params["sign"].upper().encode(), expected.encode()):
-            return _error("IncompleteSignature", "The request signature does not conform to platform standards")
-        if not hmac.compare_digest(
+            return error_answer("IncompleteSignature", "The request signature does not conform to platform standards")
+        if account is None or not hmac.compare_digest(
             params["refresh_token"].encode(), str(account.credentials["refresh_token"]).encode()
         ):
-            return _error("IllegalRefreshToken", "The specified refresh token is invalid or expired")
-        return json_response(_refreshed(account))
+            return error_answer("IllegalRefreshToken", "The specified refresh token is invalid or expired")
+        return json_response(refreshed_answer(account))
 
     return fault_response(Provider.ALIEXPRESS, FAULTS, request, answer)

@@ -253,3 +253,14 @@ def dispute_list(request: HttpRequest, call: Call) -> list[dict[str, Any]]:
     """SIMULATED: the refund requests of an order."""
     order = _order(call, request.GET.get("orderId"))
     return [_dispute_json(r) for r in order.refunds.order_by("id")]
+
+
+UNLIMITED_BALANCE = Decimal("10000.00")  # an account without a ``balance`` option pays anything
+
+
+@cj_api("GET")
+def get_balance(request: HttpRequest, call: Call) -> dict[str, Any]:
+    """``GET shopping/pay/getBalance``: the wallet (``amount``; frozen and non-withdrawable parts 0)."""
+    raw = call.account.options.get("balance")
+    amount = Decimal(str(raw)) if raw is not None else UNLIMITED_BALANCE
+    return {"amount": float(amount), "noWithdrawalAmount": 0.0, "freezeAmount": 0.0}

@@ -1,4 +1,5 @@
-"""SIMULATED Temu buyer API v1: POST /orders, GET /orders/{id}, POST /orders/{id}/pay,
+"""SIMULATED Temu buyer API v1: GET /account, POST /orders, GET /orders?idempotency_key=,
+GET /orders/{id}, POST /orders/{id}/pay,
 POST|GET /orders/{id}/refunds (see temu/api.py for the conventions)."""
 
 from __future__ import annotations
@@ -107,8 +108,20 @@ def _pay(order: SupplierOrder) -> None:
     order.refresh_from_db()
 
 
-@temu_api("POST")
+@temu_api("GET")
+def account_detail(request: HttpRequest, account: SimAccount) -> HttpResponse:
+    """``GET /v1/account``: who the API key is, and the wallet balance when the account has one."""
+    raw = account.options.get("balance")
+    balance = {"amount": f"{Decimal(str(raw)):.2f}", "currency": "USD"} if raw is not None else None
+    return json_response({"account": {"id": f"acct_{account.pk}", "name": account.name, "balance": balance}})
+
+
+@temu_api("GET", "POST")
 def orders_create(request: HttpRequest, account: SimAccount) -> HttpResponse:
+    if request.method == "GET":  # GET /v1/orders?idempotency_key=…: the order made under a key
+        key = request.GET.get("idempotency_key", "")
+        found = account.supplier_orders.filter(idempotency_key=key).order_by("pk") if key else []
+        return json_response({"object": "list", "data": [order_json(order) for order in found]})
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > 128:
         raise invalid("An Idempotency-Key header (1-128 characters) is required.", "Idempotency-Key")

@@ -38,6 +38,7 @@ from suppliers.providers.base import (
 )
 
 CREATE, ORDER_GET, REFRESH_PATH = "aliexpress.ds.order.create", "aliexpress.trade.ds.order.get", "/auth/token/refresh"
+CODE_PATH = "/auth/token/create"  # the authorization code → the account's first tokens
 PLACE_PARAM = "param_place_order_request4_open_api_d_t_o"
 AUTO_PAY_FAILED_MARK = "autopay fail"  # in "OrderCreated, autoPay fail:APIPayFail", any case
 REPEATED_ORDER = "REPEATED_ORDER_ERROR"
@@ -237,6 +238,36 @@ class AliExpressProvider(SupplierProvider):
             body = client.system_call(REFRESH_PATH, {"refresh_token": refresh_token})
         except CredentialsError as error:
             raise GrantRefused(str(error), status=error.status) from error
+        finally:
+            client.close()
+        return grant_of(body)
+
+    @classmethod
+    def code_grant(
+        cls,
+        *,
+        base_url: str,
+        app_key: str,
+        app_secret: str,
+        code: str,
+        uuid: str = "",
+        recorder: AttemptRecorder | None = None,
+    ) -> TokenGrant:
+        """The tokens for the ``code`` AliExpress's authorize page gave (``/auth/token/create``, a
+        system call signed with its path); ``GrantRefused`` when AliExpress refuses the code."""
+        if not code:
+            raise GrantRefused("AliExpress sent no authorization code: connect again")
+        client = AliExpressClient(base_url, app_key=app_key, app_secret=app_secret)
+        client.recorder = recorder
+        params = {"code": code, **({"uuid": uuid} if uuid else {})}
+        try:
+            body = client.system_call(CODE_PATH, params)
+        except CredentialsError as error:
+            raise GrantRefused(str(error), status=error.status) from error
+        except ProviderError as error:
+            if error.retryable:
+                raise
+            raise GrantRefused(str(error), status=error.status) from error  # an unknown or used code
         finally:
             client.close()
         return grant_of(body)
