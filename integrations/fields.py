@@ -82,6 +82,16 @@ def ident(data: JsonObject, key: str, where: str) -> str:
     return str(value)
 
 
+def optional_ident(data: JsonObject | None, key: str, *, max_length: int = 64) -> str:
+    """An optional id (integer or string in the JSON), as a string; "" when absent, null, not an
+    id, or longer than ``max_length`` (no id of ours is: such a value is garbage, not an id)."""
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return ""
+    result = str(value).strip()
+    return result if len(result) <= max_length else ""
+
+
 def money(data: JsonObject, key: str, where: str) -> Decimal:
     value = present(data, key, where)
     if isinstance(value, bool) or not isinstance(value, int | float | str):

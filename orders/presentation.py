@@ -45,6 +45,7 @@ _CHANGE_LABELS = {
     "channel_paid": _lazy("payment"),
     "channel_canceled": _lazy("cancellation"),
     "lines": _lazy("items"),
+    "address": _lazy("shipping address"),
 }
 
 

@@ -25,6 +25,45 @@ class LineData:
     sku: str = ""
     variant_title: str = ""
     channel_line_id: str = ""
+    product_id: str = ""  # the channel's product id (a product link matches it)
+    variant_id: str = ""  # the channel's variant / SKU id (matched first)
+
+
+@dataclass(frozen=True)
+class AddressData:
+    """Where the parcel goes, as the channel sent it (``Order.ship_*``); "" where it sent nothing."""
+
+    name: str = ""
+    phone: str = ""
+    address1: str = ""
+    address2: str = ""
+    city: str = ""
+    province: str = ""
+    province_code: str = ""
+    zip: str = ""
+    country_code: str = ""  # ISO 3166-1 alpha-2, upper case
+    tax_id: str = ""  # a CPF, RUT, customs code, … where the channel carries one
+
+    def order_fields(self) -> dict[str, str]:
+        """The ``Order`` fields and their values, cut to the columns' lengths."""
+        values = {field: str(getattr(self, attr)).strip()[:length] for attr, (field, length) in ADDRESS_FIELDS.items()}
+        values["ship_country_code"] = values["ship_country_code"].upper()
+        return values
+
+
+# AddressData attribute → (Order field, its max_length).
+ADDRESS_FIELDS: dict[str, tuple[str, int]] = {
+    "name": ("ship_name", 200),
+    "phone": ("ship_phone", 40),
+    "address1": ("ship_address1", 255),
+    "address2": ("ship_address2", 255),
+    "city": ("ship_city", 120),
+    "province": ("ship_province", 120),
+    "province_code": ("ship_province_code", 16),
+    "zip": ("ship_zip", 20),
+    "country_code": ("ship_country_code", 2),
+    "tax_id": ("ship_tax_id", 40),
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +81,7 @@ class OrderData:
     paid: bool = True
     canceled: bool = False
     extra_search_terms: tuple[str, ...] = field(default_factory=tuple)
+    ship: AddressData = field(default_factory=AddressData)
 
 
 def _next_number(*, account: Account, base_number: str) -> str:
@@ -170,6 +210,7 @@ def _order_row(
         channel_canceled=data.canceled,
         placed_at=data.placed_at,
         channel_updated_at=channel_updated_at,
+        **data.ship.order_fields(),
         search_text=search_text_for(
             number=number,
             customer_name=data.customer_name,
@@ -184,6 +225,8 @@ def _line_rows(*, order: Order, data: OrderData) -> list[OrderLine]:
         OrderLine(
             order=order,
             channel_line_id=line.channel_line_id,
+            product_id=line.product_id,
+            variant_id=line.variant_id,
             sku=line.sku,
             title=line.title,
             variant_title=line.variant_title,

@@ -1,13 +1,15 @@
 """Erasing a customer's personal data from their orders, at the channel's request (privacy law).
 
-What an order keeps of its customer is the name, the e-mail and the search terms made of them
-(``Order.search_text``); phone numbers and addresses are not stored on orders. Erasing blanks
-the name and e-mail, rebuilds the search text from the order's own identifiers (the search text
-is append-only: it holds every name and e-mail the customer had before, which no list of words
-to remove can know), and marks the order ``customer_erased_at`` so a later update from the
-channel does not write them back. Numbers, amounts, lines, statuses and the supplier orders
-stay: the merchant's bookkeeping refers to them. Each order erased gets one ``customer_erased``
-event without personal data. Running it again erases nothing more and writes no second event.
+What an order keeps of its customer is the name, the e-mail, the shipping address with its
+phone and tax id (``Order.ship_*``) and the search terms made of them (``Order.search_text``).
+Erasing blanks the name, the e-mail and every ``ship_*`` field, rebuilds the search text from
+the order's own identifiers (the search text is append-only: it holds every name and e-mail the
+customer had before, which no list of words to remove can know), and marks the order
+``customer_erased_at`` so a later update from the channel does not write them back (a
+merchant's correction of the address is erased too: it is the same person's address).
+Numbers, amounts, lines, statuses and the supplier orders stay: the merchant's bookkeeping
+refers to them. Each order erased gets one ``customer_erased`` event without personal data.
+Running it again erases nothing more and writes no second event.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from django.utils import timezone
 from orders import events
 from orders.models import Order, OrderLine, PurchaseId
 from orders.search_text import search_text_of_ids
+from orders.services.intake import ADDRESS_FIELDS
+
+# The shipping address's fields, all personal data of the recipient.
+SHIP_FIELDS = tuple(field for field, _ in ADDRESS_FIELDS.values())
 
 # Orders erased per transaction: a shop's redaction may cover every order it ever had.
 BATCH = 500
@@ -63,7 +69,16 @@ def _erase_batch(ids: list[int], *, channel: str) -> list[Order]:
         related = _related_ids(ids)
         changed = [order for order in orders if _erase(order, related=related[order.pk], now=now)]
         Order.objects.bulk_update(
-            changed, ["customer_name", "customer_email", "search_text", "customer_erased_at", "updated_at"]
+            changed,
+            [
+                "customer_name",
+                "customer_email",
+                *SHIP_FIELDS,
+                "ship_edited_at",
+                "search_text",
+                "customer_erased_at",
+                "updated_at",
+            ],
         )
         events.events_customer_erased(orders=changed, channel=channel)
     return changed
@@ -97,10 +112,14 @@ def _erase(order: Order, *, related: Sequence[str], now: datetime) -> bool:
         order.customer_erased_at is not None
         and not order.customer_name
         and not order.customer_email
+        and not any(getattr(order, field) for field in SHIP_FIELDS)
         and search_text == order.search_text
     ):
         return False
     order.customer_name, order.customer_email, order.search_text = "", "", search_text
+    for field in SHIP_FIELDS:
+        setattr(order, field, "")
+    order.ship_edited_at = None
     order.customer_erased_at = order.customer_erased_at or now
     order.updated_at = now
     return True

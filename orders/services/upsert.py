@@ -27,7 +27,7 @@ from accounts.models import Account
 from orders import events
 from orders.models import Order, OrderLine, PurchaseId
 from orders.search_text import search_text_with
-from orders.services.intake import LineData, OrderData, order_insert, orders_insert_fresh
+from orders.services.intake import ADDRESS_FIELDS, LineData, OrderData, order_insert, orders_insert_fresh
 from orders.services.locks import advisory_locks, number_lock_key, purchase_lock_key
 from orders.services.recompute import orders_derived_status
 from orders.services.status_write import StatusWrites, status_writes
@@ -218,6 +218,9 @@ def _order_update(*, order: Order, item: ChannelOrderLike) -> _Update | None:
         if getattr(order, attr) != value:
             setattr(order, attr, value)
             changes.append(attr)
+    address = _address_apply(order=order, data=data)
+    if address == "changed":
+        changes.append("address")
     if _lines_merge(order=order, lines=data.lines):
         changes.append("lines")
     # Appended, never rebuilt: tracking numbers and supplier ids were added since.
@@ -225,13 +228,18 @@ def _order_update(*, order: Order, item: ChannelOrderLike) -> _Update | None:
         order.search_text,
         [customer_name, customer_email, *(line.sku for line in data.lines), *data.extra_search_terms],
     )
-    if not changes and search_text == order.search_text and order.channel_updated_at == item.updated_at:
+    if not changes and not address and search_text == order.search_text and order.channel_updated_at == item.updated_at:
         return None
     order.search_text = search_text
     order.channel_updated_at = item.updated_at
     return _Update(
         order=order,
-        fields=["channel_updated_at", "search_text", *(c for c in changes if c != "lines")],
+        fields=[
+            "channel_updated_at",
+            "search_text",
+            *(c for c in changes if c not in ("lines", "address")),
+            *(ADDRESS_ORDER_FIELDS if address else ()),
+        ],
         changes=changes,
         channel_state_moved="channel_paid" in changes or "channel_canceled" in changes,
     )
@@ -257,7 +265,30 @@ def _updates_store(*, updates: list[_Update], writes: StatusWrites, result: Upse
     events.events_channel_updated(updates=[(update.order, update.changes) for update in updates if update.changes])
 
 
-_LINE_FIELDS = ("sku", "title", "variant_title", "quantity", "unit_price")
+ADDRESS_ORDER_FIELDS = tuple(field for field, _ in ADDRESS_FIELDS.values())
+
+
+def _address_apply(*, order: Order, data: OrderData) -> str:
+    """Take the channel's shipping address, unless the merchant corrected it on the order
+    (``ship_edited_at``: the correction wins over any later channel update) or the customer was
+    erased (their address stays erased).
+
+    "" when nothing changed; "filled" when the order had no address yet (an order stored before
+    addresses were kept: not a change the merchant needs told about); else "changed".
+    """
+    if order.ship_edited_at is not None or order.customer_erased_at is not None:
+        return ""
+    wanted = data.ship.order_fields()
+    differing = {field: value for field, value in wanted.items() if getattr(order, field) != value}
+    if not differing:
+        return ""
+    was_blank = not any(getattr(order, name) for name in wanted)
+    for name, value in differing.items():
+        setattr(order, name, value)
+    return "filled" if was_blank else "changed"
+
+
+_LINE_FIELDS = ("sku", "title", "variant_title", "quantity", "unit_price", "product_id", "variant_id")
 
 
 def _lines_merge(*, order: Order, lines: tuple[LineData, ...]) -> bool:

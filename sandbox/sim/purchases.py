@@ -50,7 +50,7 @@ PLACES: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("Toronto", "Ontario", "ON", "M5V #A#", "Canada", "CA", "+1416"),
     ("Manchester", "", "", "M1 #AA", "United Kingdom", "GB", "+44161"),
     ("Berlin", "", "", "101##", "Germany", "DE", "+4930"),
-    ("Melbourne", "Victoria", "VIC", "30##", "Australia", "AU", "+613"),
+    ("Melbourne", "Victoria", "VIC", "30##", "Australia", "AU", "+6139"),
 )
 
 SHIPPING_FLAT = Decimal("4.99")
@@ -93,7 +93,10 @@ def purchase_draw(seed: int | str) -> Purchase:
     rng = random.Random(f"purchase:{seed}")
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     city, province, province_code, zip_pattern, country, country_code, phone_prefix = rng.choice(PLACES)
-    phone = phone_prefix + "".join(str(rng.randrange(10)) for _ in range(7))
+    digits = [str(rng.randrange(10)) for _ in range(7)]
+    if phone_prefix.startswith("+1"):  # a North American exchange starts with 2-9
+        digits[0] = str(2 + int(digits[0]) % 8)
+    phone = phone_prefix + "".join(digits)  # a valid number of its country (phonenumbers)
     email_user = f"{first}.{last}".lower().replace("'", "").replace("é", "e").replace("í", "i").replace("ü", "u")
     customer = {
         "name": f"{first} {last}",

@@ -10,6 +10,12 @@ Decisions:
 - **canceled** is ``cancelled_at`` being set (Shopify sets it with ``cancel_reason``); a refund
   alone does not cancel an order.
 - **number** is the order ``name`` (``#1001``), what the merchant sees in Shopify.
+- **ship** is the ``shipping_address`` (GraphQL ``shippingAddress``: ``countryCodeV2``,
+  ``provinceCode``), its phone else the order's, else the billing address's; an order without one
+  (nothing to ship) has none. Shopify has no tax id field (a Brazilian store's CPF lives in a
+  checkout app's attribute): the merchant adds it on the order.
+- lines carry ``product_id`` / ``variant_id`` (GraphQL ``product { id }`` / ``variant { id }``
+  read as their numbers); a deleted product or variant is null there, and "" here.
 - **ids** are the numeric ids webhooks carry: a GraphQL gid (``gid://shopify/Order/123``) is read
   as its number, and anything else in its place is a malformed answer.
 - **purchase_ids**: a TikTok Shop order id found in ``note_attributes`` (GraphQL
@@ -34,11 +40,12 @@ from integrations.fields import (
     money,
     obj,
     objects,
+    optional_ident,
     present,
     quantity,
     text,
 )
-from orders.services import LineData, OrderData
+from orders.services import AddressData, LineData, OrderData
 
 PAID_FINANCIAL_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 TIKTOK_ORDER_ID_KEYS = frozenset({"tiktok_order_id", "tiktok_order_number", "tiktok_id", "tts_order_id"})
@@ -87,6 +94,33 @@ def _customer_email(order: JsonObject) -> str:
     return text(order, "email") or text(order, "contact_email") or from_customer
 
 
+def _address(order: JsonObject, *, graphql: bool = False) -> AddressData:
+    """The shipping address; the phone falls back to the order's, then the billing address's."""
+    shipping_key, billing_key = (
+        ("shippingAddress", "billingAddress") if graphql else ("shipping_address", "billing_address")
+    )
+    address = order.get(shipping_key)
+    if not isinstance(address, dict):
+        return AddressData()
+    billing = order.get(billing_key)
+    phone = (
+        text(address, "phone") or text(order, "phone") or (text(billing, "phone") if isinstance(billing, dict) else "")
+    )
+    first, last = ("firstName", "lastName") if graphql else ("first_name", "last_name")
+    name = text(address, "name") or " ".join(part for part in (text(address, first), text(address, last)) if part)
+    return AddressData(
+        name=name,
+        phone=phone,
+        address1=text(address, "address1"),
+        address2=text(address, "address2"),
+        city=text(address, "city"),
+        province=text(address, "province"),
+        province_code=text(address, "provinceCode" if graphql else "province_code"),
+        zip=text(address, "zip"),
+        country_code=text(address, "countryCodeV2" if graphql else "country_code"),
+    )
+
+
 def _line(line: JsonObject, where: str) -> LineData:
     return LineData(
         title=str(present(line, "title", where)),
@@ -95,6 +129,8 @@ def _line(line: JsonObject, where: str) -> LineData:
         sku=text(line, "sku"),
         variant_title=text(line, "variant_title"),
         channel_line_id=ident(line, "id", where),
+        product_id=optional_ident(line, "product_id"),
+        variant_id=optional_ident(line, "variant_id"),
     )
 
 
@@ -120,6 +156,7 @@ def order_from_json(order: Any) -> ChannelOrder:
         paid=text(order, "financial_status") in PAID_FINANCIAL_STATUSES,
         canceled=order.get("cancelled_at") not in (None, ""),
         extra_search_terms=purchase_ids,
+        ship=_address(order),
     )
     return ChannelOrder(data=data, updated_at=iso_datetime(order, "updated_at", where), purchase_ids=purchase_ids)
 
@@ -158,6 +195,12 @@ def _shop_money(data: JsonObject, key: str, where: str) -> Decimal:
     return money(obj(bag, "shopMoney", f"{where}: {key}"), "amount", f"{where}: {key}.shopMoney")
 
 
+def _gid_tail_of(line: JsonObject, key: str, kind: str, where: str) -> str:
+    """The number of the gid of the optional object under ``key`` (``variant { id }``); "" if null."""
+    node = line.get(key)
+    return gid_tail(node, "id", kind, f"{where}: {key}") if isinstance(node, dict) else ""
+
+
 def _graphql_line(line: JsonObject, where: str) -> LineData:
     return LineData(
         title=str(present(line, "title", where)),
@@ -166,6 +209,8 @@ def _graphql_line(line: JsonObject, where: str) -> LineData:
         sku=text(line, "sku"),
         variant_title=text(line, "variantTitle"),
         channel_line_id=gid_tail(line, "id", "LineItem", where),
+        product_id=_gid_tail_of(line, "product", "Product", where),
+        variant_id=_gid_tail_of(line, "variant", "ProductVariant", where),
     )
 
 
@@ -192,5 +237,6 @@ def order_from_graphql(order: Any) -> ChannelOrder:
         paid=text(order, "displayFinancialStatus") in PAID_DISPLAY_STATUSES,
         canceled=order.get("cancelledAt") not in (None, ""),
         extra_search_terms=purchase_ids,
+        ship=_address(order, graphql=True),
     )
     return ChannelOrder(data=data, updated_at=iso_datetime(order, "updatedAt", where), purchase_ids=purchase_ids)

@@ -4,18 +4,19 @@ Plain strings (the official client runs them unchanged: sandbox/tests/test_shopi
 Costs follow Shopify's rule (docs/channels.md): an object 1, a scalar 0, a connection 2 plus
 ``first`` × its node's cost, a mutation 10. ``ORDER_COST`` is the requested cost of one order of
 ``ORDER_FIELDS``: order 1, customer 1, shippingAddress 1, billingAddress 1, totalPriceSet 2
-(bag + shopMoney), customAttributes 1, lineItems 2 + LINES_PER_ORDER × 3 (line, price bag,
-shopMoney) = 39 with 10 lines. A page of orders costs 2 + size × ORDER_COST, so at most 25
-orders fit under the single-query cap of 1000; an order with more lines than LINES_PER_ORDER
-gets the rest with ``ORDER_LINES`` (2 + 250 × 3 + 1 = 753).
+(bag + shopMoney), customAttributes 1, lineItems 2 + LINES_PER_ORDER × 5 (line, product,
+variant, price bag, shopMoney) = 59 with 10 lines. A page of orders costs 2 + size ×
+ORDER_COST, so at most 16 orders fit under the single-query cap of 1000; an order with more
+lines than LINES_PER_ORDER gets the rest with ``ORDER_LINES`` (2 + 250 × 5 + 1 = 1253: above the
+cap, so ``LINE_PAGE`` is 150, 2 + 150 × 5 + 1 = 753).
 """
 
 from __future__ import annotations
 
 MAX_QUERY_COST = 1000
 LINES_PER_ORDER = 10
-LINE_PAGE = 250
-ORDER_COST = 1 + 1 + 1 + 1 + 2 + 1 + 2 + LINES_PER_ORDER * 3
+LINE_PAGE = 150
+ORDER_COST = 1 + 1 + 1 + 1 + 2 + 1 + 2 + LINES_PER_ORDER * 5
 MAX_PAGE = 250
 
 
@@ -31,6 +32,8 @@ fragment LineFields on LineItem {
   variantTitle
   sku
   quantity
+  product { id }
+  variant { id }
   originalUnitPriceSet { shopMoney { amount currencyCode } }
 }
 """
@@ -50,8 +53,11 @@ fragment OrderFields on Order {
   tags
   totalPriceSet { shopMoney { amount currencyCode } }
   customer { firstName lastName }
-  shippingAddress { name firstName lastName }
-  billingAddress { name firstName lastName }
+  phone
+  shippingAddress {
+    name firstName lastName phone address1 address2 city province provinceCode zip countryCodeV2
+  }
+  billingAddress { name firstName lastName phone }
   customAttributes { key value }
   lineItems(first: LINES) { nodes { ...LineFields } pageInfo { hasNextPage endCursor } }
 }

@@ -10,6 +10,13 @@ Decisions:
   per-unit ids are not stable as a group); when one SKU sold at several prices each price is its
   own line, ``<sku_id>@<price>``.
 - **purchase_ids** is the order's own id (a Shopify twin lists it too).
+- lines carry ``product_id`` and, as ``variant_id``, the ``sku_id``.
+- **ship** is ``recipient_address``: ``address_line1``, lines 2–4 joined as the second line,
+  ``postal_code``, ``region_code`` (the country), and from ``district_info`` the state (level
+  L1) and the city (L3, else L2: the county). ``phone_number`` comes as ``(+1)2135551234``: read
+  as ``+1 2135551234``. TikTok masks the recipient's data of some orders
+  (``(+1)213-***-1234``: every order shipped by the platform, and a seller-shipped one by its
+  status); the masked number is kept as sent and the address check asks for the real one.
 """
 
 from __future__ import annotations
@@ -25,11 +32,12 @@ from integrations.fields import (
     money,
     obj,
     objects,
+    optional_ident,
     present,
     text,
     unix_datetime,
 )
-from orders.services import LineData, OrderData
+from orders.services import AddressData, LineData, OrderData
 
 UNPAID, CANCELLED = "UNPAID", "CANCELLED"
 
@@ -55,9 +63,51 @@ def _lines(items: list[JsonObject], where: str) -> tuple[LineData, ...]:
                 sku=text(first, "seller_sku"),
                 variant_title=text(first, "sku_name"),
                 channel_line_id=sku_id if prices_per_sku[sku_id] == 1 else f"{sku_id}@{price}",
+                product_id=optional_ident(first, "product_id"),
+                variant_id=sku_id if len(sku_id) <= 64 else "",
             )
         )
     return tuple(lines)
+
+
+def _phone(value: str) -> str:
+    """``(+1)2135551234`` → ``+1 2135551234``; anything else as sent."""
+    value = value.strip()
+    if value.startswith("(+") and ")" in value:
+        code, _, rest = value[1:].partition(")")
+        return f"{code} {rest.strip()}"
+    return value
+
+
+def _district(address: JsonObject, level: str) -> str:
+    districts = address.get("district_info")
+    if not isinstance(districts, list):
+        return ""
+    for district in districts:
+        if isinstance(district, dict) and district.get("address_level") == level:
+            return text(district, "address_name")
+    return ""
+
+
+def _address(address: JsonObject) -> AddressData:
+    if not address:
+        return AddressData()
+    return AddressData(
+        name=_name(address),
+        phone=_phone(text(address, "phone_number")),
+        address1=text(address, "address_line1"),
+        address2=", ".join(part for part in (text(address, f"address_line{n}").strip() for n in (2, 3, 4)) if part),
+        city=_district(address, "L3") or _district(address, "L2"),
+        province=_district(address, "L1"),
+        zip=text(address, "postal_code"),
+        country_code=text(address, "region_code"),
+    )
+
+
+def _name(address: JsonObject) -> str:
+    return text(address, "name") or " ".join(
+        part for part in (text(address, "first_name"), text(address, "last_name")) if part
+    )
 
 
 def order_from_json(order: Any) -> ChannelOrder:
@@ -76,11 +126,11 @@ def order_from_json(order: Any) -> ChannelOrder:
         total=money(payment, "total_amount", f"{where}: payment"),
         lines=_lines(objects(order, "line_items", where), where),
         currency=str(present(payment, "currency", f"{where}: payment")),
-        customer_name=text(address, "name")
-        or " ".join(part for part in (text(address, "first_name"), text(address, "last_name")) if part),
+        customer_name=_name(address),
         customer_email=text(order, "buyer_email"),
         paid=status != UNPAID and (status != CANCELLED or order.get("paid_time") not in (None, "", 0)),
         canceled=status == CANCELLED,
+        ship=_address(address),
     )
     return ChannelOrder(data=data, updated_at=unix_datetime(order, "update_time", where), purchase_ids=(order_id,))
 

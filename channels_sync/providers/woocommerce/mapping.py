@@ -12,7 +12,13 @@ Decisions:
 - **number** is ``#`` + ``number`` (``#727``), as the WooCommerce admin shows it.
 - times come from the ``*_gmt`` fields (UTC); the site-local twins carry no offset.
 - a variation line is named "Product - Attributes" with ``parent_name`` "Product": the title is the
-  parent name and the variant title the rest.
+  parent name and the variant title the rest. ``product_id`` is the line's product, ``variant_id``
+  its ``variation_id`` (0, a simple product: none).
+- **ship** is the ``shipping`` address, or the ``billing`` one when shipping is empty (an order
+  placed with "ship to the billing address" forced, or an old order); its ``phone`` (WooCommerce
+  5.6+) else the billing phone. ``state`` is a code for the countries WooCommerce has a state
+  list for ("KY", "SP", "VIC") and free text elsewhere: a short upper-case word is kept as the
+  province code, anything else as the province's name. WooCommerce has no tax id field.
 """
 
 from __future__ import annotations
@@ -29,11 +35,12 @@ from integrations.fields import (
     money,
     obj,
     objects,
+    optional_ident,
     present,
     quantity,
     text,
 )
-from orders.services import LineData, OrderData
+from orders.services import AddressData, LineData, OrderData
 
 PAID_STATUSES = frozenset({"processing", "completed"})
 UNPAID_STATUSES = frozenset({"pending", "failed", "checkout-draft"})
@@ -52,6 +59,27 @@ def _name(address: JsonObject) -> str:
     return " ".join(part for part in (text(address, "first_name"), text(address, "last_name")) if part)
 
 
+def _is_state_code(state: str) -> bool:
+    return 1 <= len(state) <= 5 and state.isascii() and state.isalnum() and state == state.upper()
+
+
+def _address(shipping: JsonObject, billing: JsonObject) -> AddressData:
+    address = shipping if text(shipping, "address_1").strip() or text(shipping, "country").strip() else billing
+    state = text(address, "state").strip()
+    code = state if _is_state_code(state) else ""
+    return AddressData(
+        name=_name(address) or _name(billing),
+        phone=text(shipping, "phone") or text(billing, "phone"),
+        address1=text(address, "address_1"),
+        address2=text(address, "address_2"),
+        city=text(address, "city"),
+        province="" if code else state,
+        province_code=code,
+        zip=text(address, "postcode"),
+        country_code=text(address, "country"),
+    )
+
+
 def _line(line: JsonObject, where: str) -> LineData:
     name = str(present(line, "name", where))
     parent = text(line, "parent_name")
@@ -65,7 +93,13 @@ def _line(line: JsonObject, where: str) -> LineData:
         sku=text(line, "sku"),
         variant_title=variant_title,
         channel_line_id=ident(line, "id", where),
+        product_id=_nonzero(optional_ident(line, "product_id")),
+        variant_id=_nonzero(optional_ident(line, "variation_id")),
     )
+
+
+def _nonzero(value: str) -> str:
+    return "" if value == "0" else value
 
 
 def order_from_json(order: Any) -> ChannelOrder:
@@ -91,6 +125,7 @@ def order_from_json(order: Any) -> ChannelOrder:
         customer_email=text(billing, "email"),
         paid=is_paid(status, order.get("date_paid_gmt") or order.get("date_paid")),
         canceled=status in CANCELED_STATUSES,
+        ship=_address(shipping, billing),
     )
     return ChannelOrder(data=data, updated_at=iso_datetime(order, "date_modified_gmt", where, naive_tz=UTC))
 

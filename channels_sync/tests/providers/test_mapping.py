@@ -16,7 +16,7 @@ from channels_sync.providers.shopify import mapping as shopify
 from channels_sync.providers.tiktok import mapping as tiktok
 from channels_sync.providers.woocommerce import mapping as woocommerce
 from integrations.errors import MalformedPayload
-from orders.services import LineData, OrderData
+from orders.services import AddressData, LineData, OrderData
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -42,6 +42,8 @@ def test_shopify_order_maps_whole() -> None:
                     sku="ZP-PHONE-CASE-BLK",
                     variant_title="Black",
                     channel_line_id="13000010000010",
+                    product_id="7981234502",
+                    variant_id="43810000102",
                 ),
             ),
             currency="USD",
@@ -50,6 +52,17 @@ def test_shopify_order_maps_whole() -> None:
             paid=True,
             canceled=False,
             extra_search_terms=("576883156497810914",),
+            ship=AddressData(
+                name="Oskar Schmidt",
+                phone="+15037270944",
+                address1="1514 Cedar Lane",
+                address2="Apt 15",
+                city="Portland",
+                province="Oregon",
+                province_code="OR",
+                zip="97222",
+                country_code="US",
+            ),
         ),
         updated_at=datetime(2026, 11, 24, 5, 16, tzinfo=UTC),
         purchase_ids=("576883156497810914",),
@@ -73,6 +86,8 @@ def test_woocommerce_order_maps_whole() -> None:
                     sku="ZP-EARBUDS-TWS",
                     variant_title="White",
                     channel_line_id="301",
+                    product_id="4507",
+                    variant_id="108",
                 ),
             ),
             currency="USD",
@@ -80,6 +95,15 @@ def test_woocommerce_order_maps_whole() -> None:
             customer_email="mateo.taylor7@mail.example.net",
             paid=True,
             canceled=False,
+            ship=AddressData(
+                name="Mateo Taylor",
+                phone="+15027073208",
+                address1="1100 Hill Crest",
+                city="Louisville",
+                province_code="KY",
+                zip="40263",
+                country_code="US",
+            ),
         ),
         updated_at=datetime(2026, 11, 24, 5, 16, tzinfo=UTC),
     )
@@ -102,6 +126,8 @@ def test_tiktok_order_maps_whole_with_one_line_per_sku() -> None:
                     sku="ZP-PHONE-CASE-BLK",
                     variant_title="Black",
                     channel_line_id="1730868680492284566",
+                    product_id="1729590465438974519",
+                    variant_id="1730868680492284566",
                 ),
             ),
             currency="USD",
@@ -109,6 +135,16 @@ def test_tiktok_order_maps_whole_with_one_line_per_sku() -> None:
             customer_email="v117225874021@scs.tiktokw.us",
             paid=True,
             canceled=False,
+            ship=AddressData(
+                name="Oskar Schmidt",
+                phone="+1 503-***-0944",
+                address1="1514 Cedar Lane",
+                address2="Apt 15",
+                city="Portland",
+                province="Oregon",
+                zip="97222",
+                country_code="US",
+            ),
         ),
         updated_at=datetime(2026, 11, 24, 5, 16, tzinfo=UTC),
         purchase_ids=("576883156497810914",),

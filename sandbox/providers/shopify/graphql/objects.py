@@ -134,6 +134,11 @@ def line_node(order: ChannelOrder, line: dict[str, Any]) -> dict[str, Any]:
         "quantity": rest["quantity"],
         "currentQuantity": rest["current_quantity"],
         "unfulfilledQuantity": rest["fulfillable_quantity"],
+        "product": {
+            "id": gid("Product", line["product_id"]),
+            "legacyResourceId": line["product_id"],
+            "title": rest["title"],
+        },
         "variant": {
             "id": gid("ProductVariant", line["variant_id"]),
             "legacyResourceId": line["variant_id"],

@@ -82,6 +82,7 @@ type Customer implements Node {{
 }}
 
 type ProductVariant implements Node {{ id: ID! legacyResourceId: UnsignedInt64! title: String! sku: String }}
+type Product implements Node {{ id: ID! legacyResourceId: UnsignedInt64! title: String! }}
 
 type LineItem implements Node {{
   id: ID!
@@ -92,6 +93,7 @@ type LineItem implements Node {{
   quantity: Int!
   currentQuantity: Int!
   unfulfilledQuantity: Int!
+  product: Product
   variant: ProductVariant
   originalUnitPriceSet: MoneyBag!
   discountedUnitPriceSet: MoneyBag!
