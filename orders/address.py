@@ -320,7 +320,7 @@ def _phone_problems(order: Order, country: str) -> list[AddressProblem]:
             )
         ]
     if phone_normalized(value, country=country) is None:
-        where = {"country": country} if country else {"country": _("its country")}
+        where: dict[str, str | Promise] = {"country": country} if country else {"country": _("its country")}
         return [
             _problem(
                 "phone_invalid",
@@ -390,7 +390,7 @@ def _tax_id_problems(order: Order, country: str, supplier: str | None) -> list[A
 def _brazil_problems(value: str, *, person_only: bool, supplier: str | None) -> list[AddressProblem]:
     if not value:
         return [_problem("cpf_missing", "ship_tax_id", _("Brazil's customs need the recipient's CPF (11 digits)."))]
-    if cpf.is_valid(value):
+    if _cpf_valid(value):
         return []
     if cnpj.is_valid(value):
         if person_only:
@@ -410,6 +410,12 @@ def _brazil_problems(value: str, *, person_only: bool, supplier: str | None) -> 
             _("“%(cpf)s” is not a valid CPF: its check digits do not match.") % {"cpf": value},
         )
     ]
+
+
+def _cpf_valid(value: str) -> bool:
+    """Check digits right, and not one digit eleven times (111.111.111-11 passes the check digits but
+    no person has it: the Receita Federal and the suppliers refuse them)."""
+    return cpf.is_valid(value) and len(set(cpf.compact(value))) > 1
 
 
 def tax_id_compact(country: str, value: str) -> str:

@@ -9,3 +9,8 @@ class OrdersNotFound(LookupError):
     def __init__(self, order_ids: list[int]) -> None:
         super().__init__(order_ids)
         self.order_ids = order_ids
+
+
+class AddressLocked(Exception):
+    """The order is already with a supplier (placing, placed or paid): its address there does not
+    change, so editing it here would say something false. Re-place the order to send a new one."""

@@ -92,3 +92,11 @@ def events_customer_erased(*, orders: Sequence[Order], channel: str) -> None:
             for order in orders
         ]
     )
+
+
+def event_address_edited(*, order: Order, fields: Sequence[str], actor: AbstractBaseUser | None) -> OrderEvent:
+    """The merchant corrected the shipping address on the order; names the fields, not their values
+    (the timeline keeps no personal data an erasure would have to find)."""
+    return OrderEvent.objects.create(
+        order=order, type=OrderEventType.ADDRESS_EDITED, parameters={"fields": list(fields)}, actor_id=_actor_id(actor)
+    )

@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
+from orders.address import KNOWN_COUNTRIES, STATES, address_problems, phone_normalized, province_code
 from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, TAB_STATUSES, OrderStatus
+from orders.models import Order
 from orders.selectors import Cursor, OrderFilter
+from orders.services.intake import AddressData
 
 TAB_CHOICES = [(status.value, status.label) for status in TAB_STATUSES] + [(ARCHIVE_TAB, _("Archive"))]
 
@@ -118,3 +122,90 @@ def parse_order_ids(values: list[str]) -> list[int]:
     if None in ids:
         raise forms.ValidationError(_("These are not order ids."))
     return sorted({order_id for order_id in ids if order_id is not None})
+
+
+class AddressForm(forms.Form):
+    """The shipping address of an order, as the merchant corrects it. Valid only when complete for
+    its country (``orders.address.address_problems``): each problem is shown on its field."""
+
+    name = forms.CharField(label=_("Recipient"), max_length=200)
+    phone = forms.CharField(
+        label=_("Phone"), max_length=40, help_text=_("With the country code (+55 11 91234 5678) or as dialled there.")
+    )
+    address1 = forms.CharField(label=_("Street address"), max_length=255)
+    address2 = forms.CharField(label=_("Address line 2"), max_length=255, required=False)
+    city = forms.CharField(label=_("City"), max_length=120, required=False)
+    province = forms.CharField(label=_("State / province"), max_length=120, required=False)
+    zip = forms.CharField(label=_("ZIP / postal code"), max_length=20, required=False)
+    country_code = forms.CharField(
+        label=_("Country"), max_length=2, min_length=2, help_text=_("Two letters: US, GB, BR, …")
+    )
+    tax_id = forms.CharField(
+        label=_("Tax id"),
+        max_length=40,
+        required=False,
+        help_text=_("Brazil: the CPF; Chile: the RUT; Korea: the personal customs clearance code."),
+    )
+
+    # AddressProblem.field (an Order field) → this form's field.
+    ORDER_FIELDS = {
+        "ship_name": "name",
+        "ship_phone": "phone",
+        "ship_address1": "address1",
+        "ship_address2": "address2",
+        "ship_city": "city",
+        "ship_province": "province",
+        "ship_province_code": "province",
+        "ship_zip": "zip",
+        "ship_country_code": "country_code",
+        "ship_tax_id": "tax_id",
+    }
+
+    @classmethod
+    def initial_for(cls, order: Order) -> dict[str, str]:
+        return {
+            "name": order.ship_name,
+            "phone": order.ship_phone,
+            "address1": order.ship_address1,
+            "address2": order.ship_address2,
+            "city": order.ship_city,
+            "province": order.ship_province or order.ship_province_code,
+            "zip": order.ship_zip,
+            "country_code": order.ship_country_code,
+            "tax_id": order.ship_tax_id,
+        }
+
+    def clean_country_code(self) -> str:
+        value = self.cleaned_data["country_code"].strip().upper()
+        if value not in KNOWN_COUNTRIES:
+            raise forms.ValidationError(_("Enter the country's two-letter code, such as US, GB or BR."))
+        return value
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        if self.errors:
+            return data
+        address = self.address()
+        for problem in address_problems(Order(**address.order_fields())):
+            self.add_error(self.ORDER_FIELDS.get(problem.field), str(problem.message))
+        return data
+
+    def address(self) -> AddressData:
+        """The cleaned values as an address: the phone in international form, a listed state as its
+        code and name, the ZIP upper-cased."""
+        data = self.cleaned_data
+        country = data["country_code"]
+        province = data.get("province", "").strip()
+        code = province_code(country, province) if country in STATES else None
+        return AddressData(
+            name=data["name"],
+            phone=phone_normalized(data["phone"], country=country) or data["phone"],
+            address1=data["address1"],
+            address2=data.get("address2", ""),
+            city=data.get("city", ""),
+            province=STATES[country][code] if code else province,
+            province_code=code or "",
+            zip=data.get("zip", "").strip().upper(),
+            country_code=country,
+            tax_id=data.get("tax_id", ""),
+        )

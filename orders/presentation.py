@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -49,6 +50,16 @@ _CHANGE_LABELS = {
 }
 
 
+def _address_field_label(name: str) -> str:
+    """An Order ``ship_*`` field's label ("city"); the state's code reads as the state."""
+    name = "ship_province" if name == "ship_province_code" else name
+    try:
+        field = Order._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name
+    return str(getattr(field, "verbose_name", name))
+
+
 def _event_entry(event: OrderEvent) -> TimelineEntry:
     params = event.parameters or {}
     detail = ""
@@ -73,6 +84,9 @@ def _event_entry(event: OrderEvent) -> TimelineEntry:
         }
     elif event.type == OrderEventType.NOTE:
         detail = str(params.get("text", ""))
+    elif event.type == OrderEventType.ADDRESS_EDITED:
+        labels = dict.fromkeys(_address_field_label(name) for name in params.get("fields", []))
+        detail = _("Changed: %(fields)s. The channel's order keeps its own address.") % {"fields": ", ".join(labels)}
     elif event.type == OrderEventType.CUSTOMER_ERASED:
         detail = _("The customer's name, e-mail and contact details were erased at %(channel)s's request.") % {
             "channel": params.get("channel", "")

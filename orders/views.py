@@ -14,16 +14,23 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from accounts.decorators import account_required
 from accounts.navigation import redirect_to_next, safe_next_path
 from orders import selectors
 from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, Channel, OrderStatus, SubStatus
-from orders.forms import TAB_CHOICES, OrderCenterForm, encode_cursor, parse_order_ids
+from orders.forms import TAB_CHOICES, AddressForm, OrderCenterForm, encode_cursor, parse_order_ids
 from orders.models import Order
 from orders.presentation import order_timeline, order_view_url
-from orders.services import OrdersNotFound, order_confirm_duplicate, orders_set_archived
+from orders.services import (
+    AddressLocked,
+    OrdersNotFound,
+    order_address_locked,
+    order_confirm_duplicate,
+    order_edit_address,
+    orders_set_archived,
+)
 
 CENTER_TEMPLATE = "orders/order_center.html"
 # Labels by value, built once: ``get_FOO_display()`` rebuilds the choices dict and translates
@@ -239,3 +246,48 @@ def order_confirm_duplicate_view(request: HttpRequest, order_id: int) -> HttpRes
         return trigger_client_event(response, "toast", {"message": message})
     messages.success(request, message)
     return redirect_to_next(request.POST.get("next"), default=reverse("orders:detail", args=[order.pk]))
+
+
+ADDRESS_TEMPLATE = "orders/address_form.html"
+
+
+@require_http_methods(["GET", "POST"])
+@account_required
+def order_address_edit(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The order's shipping address, corrected by the merchant (any member: staff work orders).
+
+    GET: the form (in the drawer for htmx, else a page). POST: saved when complete for its
+    country, then the drawer (htmx) or the order's page; else the form again with each problem
+    on its field (422, which htmx swaps). Once a supplier has the address it is not editable (422).
+    """
+    order = _order_or_404(request, order_id)
+    in_drawer = bool(request.htmx)  # type: ignore[attr-defined]
+    template = f"{ADDRESS_TEMPLATE}#form" if in_drawer else ADDRESS_TEMPLATE
+    context: dict[str, Any] = {"order": order, "in_drawer": in_drawer, "locked": order_address_locked(order=order)}
+    if request.method == "GET":
+        context["form"] = AddressForm(initial=AddressForm.initial_for(order))
+        return render(request, template, context)
+    form = AddressForm(request.POST)
+    context["form"] = form
+    if context["locked"] or not form.is_valid():
+        return render(request, template, context, status=422)
+    try:
+        order_edit_address(
+            account=request.account,  # type: ignore[attr-defined]
+            order_id=order.pk,
+            address=form.address(),
+            actor=request.user,  # type: ignore[arg-type]
+        )
+    except OrdersNotFound:
+        raise _not_found([order_id]) from None
+    except AddressLocked:
+        context["locked"] = True
+        return render(request, template, context, status=422)
+    message = _("The address of order %(number)s is saved.") % {"number": order.number}
+    if in_drawer:
+        order = _order_or_404(request, order.pk)
+        drawer = {"order": order, "timeline": order_timeline(order), "view_url": order_view_url(order)}
+        response = render(request, "orders/order_detail.html#drawer", drawer)
+        return trigger_client_event(reswap(retarget(response, "#drawer"), "innerHTML"), "toast", {"message": message})
+    messages.success(request, message)
+    return HttpResponseRedirect(reverse("orders:detail", args=[order.pk]))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from orders.errors import OrdersNotFound
+from orders.errors import AddressLocked, OrdersNotFound
+from orders.services.address_edit import order_address_locked, order_edit_address
 from orders.services.archive import orders_archive, orders_restore, orders_set_archived
 from orders.services.counts import order_counts_rebuild
 from orders.services.duplicates import order_confirm_duplicate
@@ -12,15 +13,18 @@ from orders.services.upsert import ChannelOrderLike, UpsertResult, orders_upsert
 
 __all__ = [
     "AddressData",
+    "AddressLocked",
     "ChannelOrderLike",
     "LineData",
     "OrderData",
     "OrdersNotFound",
     "UpsertResult",
     "order_add_search_terms",
+    "order_address_locked",
     "order_confirm_duplicate",
     "order_counts_rebuild",
     "order_create",
+    "order_edit_address",
     "order_facts",
     "order_recompute_status",
     "orders_archive",
