@@ -21,7 +21,7 @@ from accounts.models import Account, Membership
 from channels_sync.models import Store
 from orders.enums import Channel, RefundState, SubStatus, SupplierOrderState, TrackingStatus
 from orders.models import Order, Refund
-from orders.services import LineData, OrderData, order_create, order_recompute_status
+from orders.services import AddressData, LineData, OrderData, order_create, order_recompute_status
 from suppliers.enums import SupplierProvider
 from suppliers.models import SupplierOrder
 from tracking.models import Shipment, TrackingEvent
@@ -88,6 +88,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
     paid = True
     canceled = False
     extra_search_terms: tuple[str, ...] = ()
+    ship = AddressData()
 
     @classmethod
     def _create(cls, model_class: type[Order], *args: Any, **kwargs: Any) -> Order:
@@ -111,6 +112,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
                 paid=kwargs["paid"],
                 canceled=kwargs["canceled"],
                 extra_search_terms=tuple(kwargs["extra_search_terms"]),
+                ship=kwargs["ship"],
             ),
         )
 

@@ -23,6 +23,7 @@ from orders.address import (
 )
 from orders.models import Order
 from sandbox.providers.aliexpress.methods import cpf_valid
+from sandbox.sim.purchases import purchase_draw
 
 
 def fields(**values: str) -> dict[str, str]:
@@ -338,3 +339,20 @@ def test_address_issues_are_recognised_for_the_placement_row() -> None:
     assert is_address_issue("address_refused")  # a supplier's refusal of the address
     assert not is_address_issue("sku_unavailable")
     assert not is_address_issue("")
+
+
+def test_every_sandbox_customer_has_an_address_a_supplier_can_take() -> None:
+    # the simulated channels' customers (sandbox/sim/purchases.py) are what placements are tested
+    # with: their addresses must pass, or every placement test would stop at the check
+    failing = {}
+    for seed in range(1000):
+        purchase = purchase_draw(seed)
+        a = purchase.address
+        order = Order(
+            ship_name=purchase.customer["name"], ship_phone=a["phone"], ship_address1=a["address1"],
+            ship_address2=a["address2"], ship_city=a["city"], ship_province=a["province"],
+            ship_province_code=a["province_code"], ship_zip=a["zip"], ship_country_code=a["country_code"],
+        )  # fmt: skip
+        if problems := address_problems(order):
+            failing[seed] = [(p.code, getattr(order, p.field)) for p in problems]
+    assert failing == {}

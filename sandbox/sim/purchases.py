@@ -83,9 +83,18 @@ class Purchase:
         return self.subtotal + self.shipping
 
 
+# Letters a postcode may use wherever one is drawn: Canada's never has D F I O Q U, a British
+# inward code never C I K M O V. Drawn from the old alphabet and mapped onto these, so a seed's
+# random stream (and every later draw of its purchase) stays what it was.
+DRAWN_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+POSTCODE_LETTERS = "ABEGHJLNPRSTWXYZ"
+
+
 def _fill(pattern: str, rng: random.Random) -> str:
-    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
-    return "".join(str(rng.randrange(10)) if c == "#" else rng.choice(letters) if c == "A" else c for c in pattern)
+    def letter() -> str:
+        return POSTCODE_LETTERS[DRAWN_LETTERS.index(rng.choice(DRAWN_LETTERS)) % len(POSTCODE_LETTERS)]
+
+    return "".join(str(rng.randrange(10)) if c == "#" else letter() if c == "A" else c for c in pattern)
 
 
 def purchase_draw(seed: int | str) -> Purchase:
