@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django_htmx.http import HttpResponseClientRefresh, reswap, retarget, trigger_client_event
 
 from accounts.decorators import account_required
 from accounts.navigation import redirect_to_next, safe_next_path
@@ -284,6 +284,10 @@ def order_address_edit(request: HttpRequest, order_id: int) -> HttpResponse:
         context["locked"] = True
         return render(request, template, context, status=422)
     message = _("The address of order %(number)s is saved.") % {"number": order.number}
+    detail_path = reverse("orders:detail", args=[order.pk])
+    if in_drawer and urlsplit(request.htmx.current_url_abs_path or "").path == detail_path:  # type: ignore[attr-defined]
+        messages.success(request, message)  # the order's own page: shown again, with the message
+        return HttpResponseClientRefresh()
     if in_drawer:
         order = _order_or_404(request, order.pk)
         drawer = {"order": order, "timeline": order_timeline(order), "view_url": order_view_url(order)}

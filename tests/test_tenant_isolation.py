@@ -48,6 +48,12 @@ def _ids(*orders: Order) -> dict[str, Any]:
     return {"ids": [order.pk for order in orders], "next": "/orders/"}
 
 
+# A complete address: the probe is refused for the order, not for the form.
+ADDRESS = {
+    "name": "Eve Intruder", "phone": "+1 502 459 2181", "address1": "1 Main St", "city": "Louisville",
+    "province": "KY", "zip": "40202", "country_code": "US",
+}  # fmt: skip
+
 # Every URL name of the orders app, with the requests that try to reach account B through it.
 PROBES: dict[str, list[Probe]] = {
     "center": [
@@ -62,6 +68,13 @@ PROBES: dict[str, list[Probe]] = {
         Probe("get", lambda w: (reverse("orders:detail", args=[w.foreign.pk]), {})),
         Probe("get", lambda w: (reverse("orders:detail", args=[w.foreign_archived.pk]), {})),
         Probe("get", lambda w: (reverse("orders:detail", args=[w.foreign.pk]), {}), htmx=True),
+    ],
+    "address": [
+        Probe("get", lambda w: (reverse("orders:address", args=[w.foreign.pk]), {})),
+        Probe("get", lambda w: (reverse("orders:address", args=[w.foreign.pk]), {}), htmx=True),
+        Probe("post", lambda w: (reverse("orders:address", args=[w.foreign.pk]), ADDRESS)),
+        Probe("post", lambda w: (reverse("orders:address", args=[w.foreign.pk]), ADDRESS), htmx=True),
+        Probe("post", lambda w: (reverse("orders:address", args=[w.foreign_archived.pk]), ADDRESS)),
     ],
     "confirm_duplicate": [
         Probe("post", lambda w: (reverse("orders:confirm_duplicate", args=[w.foreign.pk]), {})),

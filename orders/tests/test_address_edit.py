@@ -268,3 +268,14 @@ def test_erasing_the_customer_erases_the_address_the_merchant_entered_too(member
     order.refresh_from_db()
     assert order.ship_address1 == ""
     assert order.total == Decimal("14.99")
+
+
+def test_on_the_orders_own_page_a_save_reloads_the_page(member_client: Client, store: Any) -> None:
+    order = _order(store)
+    page = f"http://testserver{reverse('orders:detail', args=[order.pk])}"
+    form = member_client.get(_url(order), HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=page).content.decode()
+    assert 'hx-select="#order-address"' in form  # Cancel puts the panel back, wherever it is
+    saved = member_client.post(_url(order), FIXED, HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=page)
+    assert (saved.status_code, saved["HX-Refresh"]) == (200, "true")
+    order.refresh_from_db()
+    assert order.ship_edited_at is not None

@@ -5,16 +5,17 @@ Costs follow Shopify's rule (docs/channels.md): an object 1, a scalar 0, a conne
 ``first`` × its node's cost, a mutation 10. ``ORDER_COST`` is the requested cost of one order of
 ``ORDER_FIELDS``: order 1, customer 1, shippingAddress 1, billingAddress 1, totalPriceSet 2
 (bag + shopMoney), customAttributes 1, lineItems 2 + LINES_PER_ORDER × 5 (line, product,
-variant, price bag, shopMoney) = 59 with 10 lines. A page of orders costs 2 + size ×
-ORDER_COST, so at most 16 orders fit under the single-query cap of 1000; an order with more
-lines than LINES_PER_ORDER gets the rest with ``ORDER_LINES`` (2 + 250 × 5 + 1 = 1253: above the
-cap, so ``LINE_PAGE`` is 150, 2 + 150 × 5 + 1 = 753).
+variant, price bag, shopMoney) = 39 with 6 lines. A page of orders costs 2 + size × ORDER_COST,
+so at most 25 orders fit under the single-query cap of 1000; an order with more lines than
+LINES_PER_ORDER (rare: most have one to three) gets the rest with ``ORDER_LINES``
+(2 + 150 × 5 + 1 = 753). Six lines, not ten, since the lines carry their product and variant
+(two objects each): an order still costs 39, so the pages and the pacing stay as they were.
 """
 
 from __future__ import annotations
 
 MAX_QUERY_COST = 1000
-LINES_PER_ORDER = 10
+LINES_PER_ORDER = 6
 LINE_PAGE = 150
 ORDER_COST = 1 + 1 + 1 + 1 + 2 + 1 + 2 + LINES_PER_ORDER * 5
 MAX_PAGE = 250

@@ -27,6 +27,7 @@ from channels_sync.models import Store
 from orders.enums import Channel, RefundState, SupplierOrderState, TrackingStatus
 from orders.models import Order, Refund
 from orders.services import (
+    AddressData,
     LineData,
     OrderData,
     order_add_search_terms,
@@ -68,6 +69,43 @@ CUSTOMERS = [
     ("Chloé Dubois", "chloe.dubois@example.fr"),
     ("Wei Zhang", "wei.zhang@example.cn"),
 ]
+
+# Where each customer's parcels go. Lucas Silva's lacks the CPF Brazil's customs ask for: his
+# orders show what stops a placement, fixed with Edit address on the order.
+ADDRESSES = {
+    "Olivia Martin": AddressData(
+        name="Olivia Martin", phone="+1 512 555 0143", address1="4821 Oak Avenue", city="Austin",
+        province="Texas", province_code="TX", zip="78701", country_code="US",
+    ),
+    "Liam Johnson": AddressData(
+        name="Liam Johnson", phone="+1 503 555 0178", address1="1514 Cedar Lane", address2="Apt 15",
+        city="Portland", province="Oregon", province_code="OR", zip="97222", country_code="US",
+    ),
+    "Sofia Rossi": AddressData(
+        name="Sofia Rossi", phone="+39 06 6982 1234", address1="Via del Corso 12", city="Roma",
+        province="Roma", province_code="RM", zip="00186", country_code="IT",
+    ),
+    "Lucas Silva": AddressData(
+        name="Lucas Silva", phone="+55 11 91234 5678", address1="Avenida Paulista 1578", address2="Bela Vista",
+        city="São Paulo", province="São Paulo", province_code="SP", zip="01310-200", country_code="BR",
+    ),
+    "Emma Müller": AddressData(
+        name="Emma Müller", phone="+49 30 9018 2210", address1="Unter den Linden 5", city="Berlin",
+        zip="10117", country_code="DE",
+    ),
+    "Noah Williams": AddressData(
+        name="Noah Williams", phone="+1 614 555 0112", address1="220 Maple Drive", city="Columbus",
+        province="Ohio", province_code="OH", zip="43215", country_code="US",
+    ),
+    "Chloé Dubois": AddressData(
+        name="Chloé Dubois", phone="+33 1 42 68 53 00", address1="5 Rue de Rivoli", city="Paris",
+        zip="75001", country_code="FR",
+    ),
+    "Wei Zhang": AddressData(
+        name="Wei Zhang", phone="+86 139 1234 5678", address1="88 Nanjing Road", city="Shanghai",
+        province="Shanghai", zip="200001", country_code="CN",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -192,6 +230,7 @@ class Command(BaseCommand):
                 lines=lines,
                 customer_name=name,
                 customer_email=email,
+                ship=ADDRESSES[name],
             ),
         )
 
