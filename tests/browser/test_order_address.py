@@ -72,7 +72,9 @@ def test_the_merchant_adds_the_missing_cpf_in_the_drawer(page: Page, shoot: Any)
     assert OrderEvent.objects.filter(order=order, type=OrderEventType.ADDRESS_EDITED).count() == 1
 
 
-def test_at_phone_width_the_form_fits_and_without_javascript_it_is_a_page(new_context: Any, shoot: Any) -> None:
+def test_at_phone_width_the_form_fits_and_without_javascript_it_is_a_page(
+    demo_data: None, new_context: Any, shoot: Any
+) -> None:
     order = _brazilian_new_order()
     assert order is not None
     phone = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
