@@ -193,12 +193,17 @@ SUPPLIER_TAX_IDS: dict[str, dict[str, str]] = {
 _PCCC = re.compile(r"P\d{12}")
 
 # ``Order.placement_issue`` values that are address problems (fixed by editing the address): every
-# ``AddressProblem.code`` and anything starting with "address" (a supplier's refusal of an address).
+# ``AddressProblem.code``, with or without the placement's "address_" prefix, and any issue whose
+# stored fix (``Order.placement_issue_fix``) is the address form (a supplier's refusal of it).
 PLACEMENT_ISSUE_ADDRESS = "address"
+ADDRESS_FIX_VIEW = "orders:address_edit"
 
 
-def is_address_issue(code: str) -> bool:
-    """Whether a stored ``placement_issue`` is fixed by correcting the address."""
+def is_address_issue(code: str, fix: object = None) -> bool:
+    """Whether a stored ``placement_issue`` (and its ``placement_issue_fix``) is fixed by
+    correcting the address."""
+    if isinstance(fix, dict) and fix.get("view") == ADDRESS_FIX_VIEW:
+        return True
     return bool(code) and (code.startswith(PLACEMENT_ISSUE_ADDRESS) or code in PROBLEM_CODES)
 
 

@@ -69,12 +69,12 @@ PROBES: dict[str, list[Probe]] = {
         Probe("get", lambda w: (reverse("orders:detail", args=[w.foreign_archived.pk]), {})),
         Probe("get", lambda w: (reverse("orders:detail", args=[w.foreign.pk]), {}), htmx=True),
     ],
-    "address": [
-        Probe("get", lambda w: (reverse("orders:address", args=[w.foreign.pk]), {})),
-        Probe("get", lambda w: (reverse("orders:address", args=[w.foreign.pk]), {}), htmx=True),
-        Probe("post", lambda w: (reverse("orders:address", args=[w.foreign.pk]), ADDRESS)),
-        Probe("post", lambda w: (reverse("orders:address", args=[w.foreign.pk]), ADDRESS), htmx=True),
-        Probe("post", lambda w: (reverse("orders:address", args=[w.foreign_archived.pk]), ADDRESS)),
+    "address_edit": [
+        Probe("get", lambda w: (reverse("orders:address_edit", args=[w.foreign.pk]), {})),
+        Probe("get", lambda w: (reverse("orders:address_edit", args=[w.foreign.pk]), {}), htmx=True),
+        Probe("post", lambda w: (reverse("orders:address_edit", args=[w.foreign.pk]), ADDRESS)),
+        Probe("post", lambda w: (reverse("orders:address_edit", args=[w.foreign.pk]), ADDRESS), htmx=True),
+        Probe("post", lambda w: (reverse("orders:address_edit", args=[w.foreign_archived.pk]), ADDRESS)),
     ],
     "confirm_duplicate": [
         Probe("post", lambda w: (reverse("orders:confirm_duplicate", args=[w.foreign.pk]), {})),

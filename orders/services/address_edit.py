@@ -55,9 +55,9 @@ def order_edit_address(
         setattr(order, field, value)
     order.ship_edited_at = timezone.now()
     update = [*changed, "ship_edited_at", "updated_at"]
-    if is_address_issue(order.placement_issue):
-        order.placement_issue, order.placement_issue_message = "", ""
-        update += ["placement_issue", "placement_issue_message"]
+    if is_address_issue(order.placement_issue, order.placement_issue_fix):
+        order.placement_issue, order.placement_issue_message, order.placement_issue_fix = "", "", None
+        update += ["placement_issue", "placement_issue_message", "placement_issue_fix"]
     order.save(update_fields=update)
     events.event_address_edited(order=order, fields=changed, actor=actor)
     return order

@@ -336,7 +336,11 @@ def test_states_resolve_by_code_or_name() -> None:
 
 def test_address_issues_are_recognised_for_the_placement_row() -> None:
     assert is_address_issue("zip_invalid")
-    assert is_address_issue("address_refused")  # a supplier's refusal of the address
+    assert is_address_issue("address_zip_invalid")  # as the placement stores a check's problem
+    # a supplier's refusal, whose stored fix is the address form
+    refused = {"view": "orders:address_edit", "args": [1], "query": ""}
+    assert is_address_issue("refused_B_DROPSHIPPER_DELIVERY_A", refused)
+    assert not is_address_issue("refused_INVENTORY_HOLD_ERROR", {"view": "suppliers:links", "args": []})
     assert not is_address_issue("sku_unavailable")
     assert not is_address_issue("")
 

@@ -61,7 +61,7 @@ def _order(store: Any, **fields: Any) -> Order:
 
 
 def _url(order: Order) -> str:
-    return reverse("orders:address", args=[order.pk])
+    return reverse("orders:address_edit", args=[order.pk])
 
 
 def _update(order: Order, ship: AddressData, *, minutes: int = 1) -> None:
@@ -99,7 +99,10 @@ def test_saving_a_complete_address_writes_it_with_the_event_and_clears_the_addre
 ) -> None:
     # given an order whose placement stopped on its address
     order = _order(store)
-    Order.objects.filter(pk=order.pk).update(placement_issue="zip_invalid", placement_issue_message="ZIP")
+    fix = {"view": "orders:address_edit", "args": [order.pk], "query": ""}
+    Order.objects.filter(pk=order.pk).update(
+        placement_issue="address_zip_invalid", placement_issue_message="ZIP", placement_issue_fix=fix
+    )
     form = member_client.get(_url(order))
     assert form.status_code == 200
     assert 'value="Chestnut Street 92"' in form.content.decode()
@@ -112,7 +115,7 @@ def test_saving_a_complete_address_writes_it_with_the_event_and_clears_the_addre
     assert (order.ship_phone, order.ship_province, order.ship_province_code) == ("+15024592181", "Kentucky", "KY")
     assert (order.ship_zip, order.ship_country_code, order.ship_address2) == ("40202", "US", "Apt 4")
     assert order.ship_edited_at is not None
-    assert (order.placement_issue, order.placement_issue_message) == ("", "")
+    assert (order.placement_issue, order.placement_issue_message, order.placement_issue_fix) == ("", "", None)
     event = OrderEvent.objects.get(order=order, type=OrderEventType.ADDRESS_EDITED)
     assert event.actor == user
     assert set(event.parameters["fields"]) == {
@@ -127,12 +130,27 @@ def test_saving_a_complete_address_writes_it_with_the_event_and_clears_the_addre
     assert OrderEvent.objects.filter(order=order, type=OrderEventType.ADDRESS_EDITED).count() == 1
 
 
-def test_a_placement_issue_that_is_not_the_address_stays(member_client: Client, store: Any) -> None:
+def test_a_suppliers_refusal_of_the_address_is_cleared_too(member_client: Client, store: Any) -> None:
+    # as suppliers.services.protocol stores AliExpress's address refusal, its fix the address form
     order = _order(store)
-    Order.objects.filter(pk=order.pk).update(placement_issue="sku_unavailable")
+    fix = {"view": "orders:address_edit", "args": [order.pk], "query": ""}
+    Order.objects.filter(pk=order.pk).update(
+        placement_issue="refused_B_DROPSHIPPER_DELIVERY_A",
+        placement_issue_message="Please enter a City",
+        placement_issue_fix=fix,
+    )
     assert member_client.post(_url(order), FIXED).status_code == 302
     order.refresh_from_db()
-    assert order.placement_issue == "sku_unavailable"
+    assert (order.placement_issue, order.placement_issue_message, order.placement_issue_fix) == ("", "", None)
+
+
+def test_a_placement_issue_that_is_not_the_address_stays(member_client: Client, store: Any) -> None:
+    order = _order(store)
+    fix = {"view": "suppliers:links", "args": [], "query": "unavailable=1"}
+    Order.objects.filter(pk=order.pk).update(placement_issue="refused_INVENTORY_HOLD_ERROR", placement_issue_fix=fix)
+    assert member_client.post(_url(order), FIXED).status_code == 302
+    order.refresh_from_db()
+    assert (order.placement_issue, order.placement_issue_fix) == ("refused_INVENTORY_HOLD_ERROR", fix)
 
 
 @pytest.mark.parametrize(
