@@ -190,6 +190,10 @@ SUPPLIER_TAX_IDS: dict[str, dict[str, str]] = {
     "aliexpress": {"BR": "cpf"},
     "cj": {"BR": "cpf"},
 }
+# Suppliers that refuse any address without a state / province / county, wherever it goes:
+# AliExpress answers B_DROPSHIPPER_DELIVERY_ADDRESS_VALIDATE_FAIL "Please select a
+# State/Province/County" (external-apis.md section 4; the sandbox refuses the same).
+SUPPLIER_STATE_REQUIRED = frozenset({"aliexpress"})
 _PCCC = re.compile(r"P\d{12}")
 
 # ``Order.placement_issue`` values that are address problems (fixed by editing the address): every
@@ -241,7 +245,7 @@ def address_problems(order: Order, *, supplier: str | None = None) -> list[Addre
         )
     known = bool(country) and country in KNOWN_COUNTRIES
     if known:
-        problems += _state_problems(order, country)
+        problems += _state_problems(order, country, supplier)
         problems += _zip_problems(order, country)
     problems += _phone_problems(order, country if known else "")
     if known:
@@ -249,7 +253,7 @@ def address_problems(order: Order, *, supplier: str | None = None) -> list[Addre
     return problems
 
 
-def _state_problems(order: Order, country: str) -> list[AddressProblem]:
+def _state_problems(order: Order, country: str, supplier: str | None) -> list[AddressProblem]:
     name, code = _value(order, "ship_province"), _value(order, "ship_province_code")
     if not name and not code:
         if country in STATE_REQUIRED:
@@ -258,6 +262,15 @@ def _state_problems(order: Order, country: str) -> list[AddressProblem]:
                     "state_missing",
                     "ship_province",
                     _("The state / province is missing: addresses in %(country)s need one.") % {"country": country},
+                )
+            ]
+        if supplier in SUPPLIER_STATE_REQUIRED:
+            return [
+                _problem(
+                    "state_missing",
+                    "ship_province",
+                    _("%(supplier)s needs a state / province / county for every address (in %(country)s too).")
+                    % {"supplier": SUPPLIER_NAMES.get(supplier or "", supplier or ""), "country": country},
                 )
             ]
         return []

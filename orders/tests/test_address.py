@@ -241,6 +241,15 @@ def test_aliexpress_and_cj_need_a_persons_cpf_for_brazil(supplier: str) -> None:
     assert codes(order_at("US"), supplier) == []  # nothing asked elsewhere
 
 
+def test_aliexpress_needs_a_state_everywhere_the_others_where_the_country_has_them() -> None:
+    berlin = order_at("DE")
+    assert codes(berlin) == codes(berlin, "cj") == []
+    (problem,) = address_problems(berlin, supplier="aliexpress")
+    assert (problem.code, problem.field) == ("state_missing", "ship_province")
+    assert "AliExpress" in str(problem.message)
+    assert codes(order_at("DE", ship_province="Berlin"), "aliexpress") == []
+
+
 def test_messages_say_what_to_fix_with_the_value_in_question() -> None:
     (zip_problem,) = address_problems(order_at("US", ship_zip="4020"))
     assert "4020" in str(zip_problem.message)
