@@ -36,6 +36,7 @@ from integrations.errors import (
     OutcomeUnknown,
     ProviderError,
 )
+from orders.address import tax_id_compact
 from orders.enums import SupplierOrderState
 from orders.models import Order
 from suppliers.enums import PlacementOutcome, SourceAccountStatus
@@ -148,7 +149,7 @@ def place_request(supplier_order: SupplierOrder, *, pay: bool) -> PlaceRequest:
             zip=order.ship_zip,
             country_code=order.ship_country_code,
             email=order.customer_email,
-            tax_id=order.ship_tax_id,
+            tax_id=tax_id_compact(order.ship_country_code, order.ship_tax_id) if order.ship_tax_id else "",
         ),
         pay=pay,
     )
