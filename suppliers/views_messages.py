@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from suppliers.services.messages import MAX_BODY, aliexpress_message_receive, supplier_message_enqueue
-
-logger = logging.getLogger(__name__)
 
 
 @csrf_exempt  # AliExpress signs its messages with the operator's app secret; there is no session

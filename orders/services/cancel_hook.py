@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import partial
 
 from celery import current_app
 from django.db import transaction
@@ -29,4 +30,4 @@ def _send(order_id: int) -> None:
 def orders_channel_canceled_announce(*, order_ids: Iterable[int]) -> None:
     """After commit, one ``suppliers.order_channel_canceled`` task per order just canceled."""
     for order_id in sorted(set(order_ids)):
-        transaction.on_commit(lambda order_id=order_id: _send(order_id))
+        transaction.on_commit(partial(_send, order_id))

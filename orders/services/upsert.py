@@ -265,7 +265,11 @@ def _updates_store(*, updates: list[_Update], writes: StatusWrites, result: Upse
             result.unchanged.append(order.pk)
     events.events_channel_updated(updates=[(update.order, update.changes) for update in updates if update.changes])
     orders_channel_canceled_announce(
-        order_ids=[update.order.pk for update in updates if "channel_canceled" in update.changes and update.order.channel_canceled]
+        order_ids=[
+            update.order.pk
+            for update in updates
+            if "channel_canceled" in update.changes and update.order.channel_canceled
+        ]
     )
 
 

@@ -37,9 +37,7 @@ def _summary(order: SupplierOrder) -> dict[str, Any]:
 
 
 def _order(provider: str, name: str, order_id: str) -> SupplierOrder | None:
-    return SupplierOrder.objects.filter(
-        account__provider=provider, account__name=name, external_id=order_id
-    ).first()
+    return SupplierOrder.objects.filter(account__provider=provider, account__name=name, external_id=order_id).first()
 
 
 @csrf_exempt

@@ -171,7 +171,9 @@ def supplier_message_process(*, message_id: int) -> str:
     if result.outcome == SyncOutcome.FAILED:
         # The read failed: the sync's backoff reads it again; the message did its part.
         return _finish(message_id, SupplierMessageState.PROCESSED, f"read failed, the sync retries: {result.message}")
-    return _finish(message_id, SupplierMessageState.PROCESSED, "" if result.outcome != SyncOutcome.SKIPPED else "not followed")
+    return _finish(
+        message_id, SupplierMessageState.PROCESSED, "" if result.outcome != SyncOutcome.SKIPPED else "not followed"
+    )
 
 
 def supplier_messages_requeue_stuck(*, now: datetime | None = None) -> list[int]:

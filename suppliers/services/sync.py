@@ -159,9 +159,7 @@ def supplier_order_sync(*, supplier_order_id: int, now: datetime | None = None) 
     source = supplier_order.source_account
     if source is None or not source.is_current:
         SupplierOrder.objects.filter(pk=supplier_order_id).update(sync_claimed_until=None, next_sync_at=None)
-        return SyncResult(
-            SyncOutcome.NOT_SYNCED, _("Placed with a previous supplier account: no longer synced.")
-        )
+        return SyncResult(SyncOutcome.NOT_SYNCED, _("Placed with a previous supplier account: no longer synced."))
     external_ids = [part.strip() for part in supplier_order.external_order_id.split(",") if part.strip()]
     if not external_ids:
         return _failed(supplier_order_id, source, _("The supplier order has no id at the supplier."), now)
@@ -199,9 +197,7 @@ def combined(infos: list[SupplierOrderInfo]) -> SupplierOrderInfo:
     )
 
 
-def next_sync_at(
-    *, state: str, tracking_number: str, pay_by: datetime | None, now: datetime
-) -> datetime | None:
+def next_sync_at(*, state: str, tracking_number: str, pay_by: datetime | None, now: datetime) -> datetime | None:
     """When the sync looks at a supplier order in ``state`` again (None: never; tracking takes over)."""
     if state not in SYNCED_STATES:
         return None
@@ -233,7 +229,8 @@ def _record(supplier_order_id: int, info: SupplierOrderInfo, external_ids: str, 
             supplier_order.canceled_by = CanceledBy.SUPPLIER
             supplier_order.cancel_reason = (
                 sanitize(info.cancel_reason, 255)
-                or _("Canceled by %(supplier)s (it gave no reason).") % {"supplier": supplier_order.get_provider_display()}
+                or _("Canceled by %(supplier)s (it gave no reason).")
+                % {"supplier": supplier_order.get_provider_display()}
             )[:255]
             supplier_order.canceled_at = now
             supplier_order.in_flight_until = None
@@ -241,7 +238,11 @@ def _record(supplier_order_id: int, info: SupplierOrderInfo, external_ids: str, 
             state, outcome, note = SupplierOrderState.CANCELED, SyncOutcome.CANCELED, supplier_order.cancel_reason
         elif info.paid and supplier_order.state != SupplierOrderState.PAID:
             supplier_order.paid_at = supplier_order.paid_at or now
-            fields += ["paid_at", *fx_apply(supplier_order, supplier_order.order, now), *failure_set(supplier_order, None)]
+            fields += [
+                "paid_at",
+                *fx_apply(supplier_order, supplier_order.order, now),
+                *failure_set(supplier_order, None),
+            ]
             state, outcome, note = SupplierOrderState.PAID, SyncOutcome.PAID, _("Paid at the supplier.")
         else:
             state = SupplierOrderState(supplier_order.state)

@@ -90,7 +90,8 @@ def test_before_payment_aliexpress_has_no_cancel_call_and_the_order_says_how(con
 
     assert (result.told_how, again.told_how, result.retry) == ([supplier_order.pk], [supplier_order.pk], False)
     [told] = notes(order, TOLD_HOW)  # once, however often the task runs
-    assert "AliExpress has no cancel call" in told and supplier_order.external_order_id in told
+    assert "AliExpress has no cancel call" in told
+    assert supplier_order.external_order_id in told
     assert "closes there by itself" in told
     supplier_order.refresh_from_db()
     assert supplier_order.state == SupplierOrderState.PLACED  # still open at AliExpress, unpaid
@@ -164,8 +165,10 @@ def test_cj_refuses_to_delete_a_paid_order_and_deletes_an_unpaid_one_twice(contr
     assert paid.source_account is not None
     with pytest.raises(SupplierRefused) as refused:
         provider_for(paid.source_account).cancel(paid.external_order_id)
-    assert refused.value.refusal.code == "1603002" and "refund" in refused.value.refusal.fix
-    assert at_supplier(paid).paid and not at_supplier(paid).canceled
+    assert refused.value.refusal.code == "1603002"
+    assert "refund" in refused.value.refusal.fix
+    assert at_supplier(paid).paid
+    assert not at_supplier(paid).canceled
 
     _, unpaid = placed(control, CJ, pay=False, name="cj-delete-unpaid")
     assert unpaid.source_account is not None
@@ -226,7 +229,7 @@ def test_a_cancellation_from_the_channel_sync_reaches_cj_through_the_broker(
         return SupplierOrder.objects.filter(pk=supplier_order.pk, state=SupplierOrderState.CANCELED).exists()
 
     assert wait_for(canceled_here), suppliers_worker
-    assert ("suppliers.order_channel_canceled" in {name for name, _ in suppliers_worker})
+    assert "suppliers.order_channel_canceled" in {name for name, _ in suppliers_worker}
     assert at_supplier(supplier_order).canceled
     assert supplier_order.lines.count() == 1  # the order's lines were kept by the update
     assert status(order) == (OrderStatus.CANCELED, SubStatus.CHANNEL_CANCELED)

@@ -14,13 +14,13 @@ import requests
 from django.urls import reverse
 
 from orders.enums import OrderStatus, SubStatus, SupplierOrderState
+from sandbox.webhooks import deliveries_send_due
 from suppliers.enums import PaymentMode, SourceAccountStatus, SupplierMessageState, SupplierProvider
 from suppliers.models import SourceAccount, SupplierMessage, SupplierOrder
 from suppliers.services.connection import provider_for
 from suppliers.services.messages import MAX_BODY, supplier_message_process
 from suppliers.services.placement import order_place, place_request
 from suppliers.tests.placing import link_sku, merchant, order_to_place, source_account_connect
-from sandbox.webhooks import deliveries_send_due
 from tests.workers import running_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -99,7 +99,8 @@ def test_a_payment_at_aliexpress_arrives_as_a_message_and_the_order_moves_to_pai
 
     assert wait_for(paid), suppliers_worker
     stored = list(SupplierMessage.objects.all())
-    assert stored and all(m.state != SupplierMessageState.PENDING for m in stored)
+    assert stored
+    assert all(m.state != SupplierMessageState.PENDING for m in stored)
     assert any(m.state == SupplierMessageState.PROCESSED for m in stored)
     assert "Authorization" not in stored[0].headers  # the signature is checked, not kept
     order.refresh_from_db()
@@ -154,7 +155,9 @@ def test_a_message_finds_its_order_by_aliexpress_id_and_syncs_it(
 ) -> None:
     order, supplier_order, sim = ae_placed(control, "ae-message-sync")
     assert supplier_order.last_synced_at is None
-    body = message_body(supplier_order.external_order_id, buyer_id=sim["credentials"]["buyer_id"], status="OrderCreated")
+    body = message_body(
+        supplier_order.external_order_id, buyer_id=sim["credentials"]["buyer_id"], status="OrderCreated"
+    )
     assert post(live_server, body, sign(body)).status_code == 200
 
     outcome = supplier_message_process(message_id=SupplierMessage.objects.get().pk)
@@ -162,7 +165,8 @@ def test_a_message_finds_its_order_by_aliexpress_id_and_syncs_it(
     assert outcome == SupplierMessageState.PROCESSED
     supplier_order.refresh_from_db()
     assert supplier_order.last_synced_at is not None
-    assert supplier_order.pay_by is not None and supplier_order.external_status == "PLACE_ORDER_SUCCESS"
+    assert supplier_order.pay_by is not None
+    assert supplier_order.external_status == "PLACE_ORDER_SUCCESS"
 
 
 def test_a_message_of_another_buyer_is_ignored(control: Any, live_server: Any, operator_app: None) -> None:

@@ -78,9 +78,11 @@ def test_an_order_paid_at_the_supplier_is_synced_to_paid(control: Any) -> None:
     supplier_order.refresh_from_db()
     assert supplier_order.state == SupplierOrderState.PAID
     assert supplier_order.external_status == "UNSHIPPED"
-    assert supplier_order.paid_at is not None and supplier_order.cost is not None
+    assert supplier_order.paid_at is not None
+    assert supplier_order.cost is not None
     assert before + PAID_EVERY <= supplier_order.next_sync_at <= timezone.now() + PAID_EVERY  # type: ignore[operator]
-    assert supplier_order.sync_claimed_until is None and supplier_order.last_synced_at is not None
+    assert supplier_order.sync_claimed_until is None
+    assert supplier_order.last_synced_at is not None
     assert status(order) == (OrderStatus.PAYMENT, SubStatus.AWAITING_FULFILLMENT)
     assert list(supplier_order.transitions.values_list("to_state", "note"))[-1] == ("paid", "Paid at the supplier.")
     assert len([c for c in control.ledger() if c["idempotency_key"] == supplier_order.idempotency_key]) == 1
@@ -96,9 +98,12 @@ def test_an_unpaid_order_reads_its_amounts_and_deadline_and_is_looked_at_again_i
     supplier_order.refresh_from_db()
     assert supplier_order.state == SupplierOrderState.PLACED
     assert supplier_order.external_status == "PLACE_ORDER_SUCCESS"
-    assert supplier_order.cost is not None and supplier_order.cost > 0
-    assert supplier_order.items_total is not None and supplier_order.currency == "USD"
-    assert supplier_order.pay_by is not None and supplier_order.pay_by > timezone.now() + timedelta(hours=20)
+    assert supplier_order.cost is not None
+    assert supplier_order.cost > 0
+    assert supplier_order.items_total is not None
+    assert supplier_order.currency == "USD"
+    assert supplier_order.pay_by is not None
+    assert supplier_order.pay_by > timezone.now() + timedelta(hours=20)
     assert before + UNPAID_EVERY <= supplier_order.next_sync_at <= timezone.now() + UNPAID_EVERY  # type: ignore[operator]
     assert status(order) == (OrderStatus.PAYMENT, SubStatus.PAYMENT_FAILED)
 
@@ -128,7 +133,8 @@ def test_a_cancellation_by_the_supplier_after_payment_is_source_canceled(control
     assert (supplier_order.state, supplier_order.canceled_by) == (SupplierOrderState.CANCELED, CanceledBy.SUPPLIER)
     # Neither API gives the supplier's reason: the order says so instead of inventing one.
     assert "gave no reason" in supplier_order.cancel_reason
-    assert supplier_order.next_sync_at is None and supplier_order.canceled_at is not None
+    assert supplier_order.next_sync_at is None
+    assert supplier_order.canceled_at is not None
     assert status(order) == (OrderStatus.CANCELED, SubStatus.SOURCE_CANCELED)
     # Canceled is final: beat does not claim it again.
     SupplierOrder.objects.filter(pk=supplier_order.pk).update(next_sync_at=timezone.now())
@@ -160,7 +166,7 @@ def test_a_tracking_number_is_stored_once_and_handed_on_by_task_name(
     supplier_order.refresh_from_db()
     assert supplier_order.tracking_number == shipped["tracking_number"]
     assert supplier_order.next_sync_at is None  # tracking takes over from here
-    assert wait_for(lambda: HANDED_ON == [supplier_order.pk]), suppliers_worker
+    assert wait_for(lambda: [supplier_order.pk] == HANDED_ON), suppliers_worker
     # read again (a message, a support resync): stored already, not handed on twice
     assert supplier_order_sync(supplier_order_id=supplier_order.pk).tracking_number == ""
     assert not wait_for(lambda: len(HANDED_ON) > 1, timeout=1)
@@ -173,7 +179,8 @@ def test_orders_of_a_replaced_account_are_not_synced_and_say_so(control: Any) ->
     SourceAccount.objects.filter(pk=supplier_order.source_account.pk).update(status=SourceAccountStatus.REPLACED)
     source_account_connect(control, order.account, AE, name="ae-replacement")
     due_before = SupplierOrder.objects.get(pk=supplier_order.pk).next_sync_at
-    assert due_before is not None and due_before <= timezone.now()
+    assert due_before is not None
+    assert due_before <= timezone.now()
 
     assert supplier_orders_claim_due() == []
     result = supplier_order_sync(supplier_order_id=supplier_order.pk)
@@ -203,11 +210,13 @@ def test_a_failing_supplier_backs_off_and_the_account_says_why(control: Any, set
 
     assert (first.outcome, second.outcome) == (SyncOutcome.FAILED, SyncOutcome.FAILED)
     supplier_order.refresh_from_db()
-    assert supplier_order.sync_failures == 2 and supplier_order.state == SupplierOrderState.PLACED
+    assert supplier_order.sync_failures == 2
+    assert supplier_order.state == SupplierOrderState.PLACED
     assert timedelta(minutes=4) < first_gap <= timedelta(minutes=5)
     assert timedelta(minutes=9) < supplier_order.next_sync_at - timezone.now() <= timedelta(minutes=10)  # type: ignore[operator]
     source = SourceAccount.objects.get(pk=supplier_order.source_account_id)
-    assert source.last_error.startswith(ERROR_PREFIX) and "CJdropshipping" in source.last_error
+    assert source.last_error.startswith(ERROR_PREFIX)
+    assert "CJdropshipping" in source.last_error
 
     assert supplier_order_sync(supplier_order_id=supplier_order.pk).outcome == SyncOutcome.SYNCED
     supplier_order.refresh_from_db()
@@ -234,7 +243,8 @@ def test_an_order_aliexpress_split_is_read_part_by_part(control: Any) -> None:
     first.refresh_from_db()
 
     assert first.external_order_id.endswith(f",{second.external_order_id}")
-    assert second.cost is not None and both == second.cost * 2  # two identical orders: twice one
+    assert second.cost is not None
+    assert both == second.cost * 2  # two identical orders: twice one
     assert first.cost == both  # read again: the same sum, not added up again
     assert first.state == SupplierOrderState.PLACED
 
@@ -256,7 +266,8 @@ def test_beat_claims_due_orders_once_and_a_worker_syncs_them(
     assert all(name == "suppliers.sync_supplier_orders" for name, _ in suppliers_worker)
     for supplier_order in SupplierOrder.objects.filter(pk__in=ids):
         assert supplier_order.sync_claimed_until is None
-        assert supplier_order.next_sync_at is not None and supplier_order.next_sync_at > timezone.now()
+        assert supplier_order.next_sync_at is not None
+        assert supplier_order.next_sync_at > timezone.now()
     assert supplier_orders_claim_due() == []  # not due for ten minutes
 
 
