@@ -226,7 +226,10 @@ def _record(supplier_order_id: int, info: SupplierOrderInfo, external_ids: str, 
         fields += ["external_order_id", "sync_claimed_until", "sync_failures", "last_synced_at"]
         outcome, note = SyncOutcome.SYNCED, ""
         if info.canceled:
-            supplier_order.canceled_by = CanceledBy.SUPPLIER
+            # Left unpaid after the customer canceled in the channel (AliExpress has no cancel
+            # call: it closes the order itself): the channel's cancellation, not the supplier's.
+            by_channel = supplier_order.order.channel_canceled and supplier_order.state != SupplierOrderState.PAID
+            supplier_order.canceled_by = CanceledBy.CHANNEL if by_channel else CanceledBy.SUPPLIER
             supplier_order.cancel_reason = (
                 sanitize(info.cancel_reason, 255)
                 or _("Canceled by %(supplier)s (it gave no reason).")

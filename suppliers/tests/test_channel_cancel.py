@@ -20,6 +20,7 @@ from suppliers.providers.base import SupplierRefused
 from suppliers.services.cancel import REFUND_NOTE, TOLD_HOW, channel_cancels_sweep, order_channel_canceled
 from suppliers.services.connection import provider_for
 from suppliers.services.placement import order_place
+from suppliers.services.sync import SyncOutcome, supplier_order_sync
 from suppliers.tests.placing import link_sku, merchant, order_to_place, source_account_connect
 from tests.factories import line
 from tests.workers import running_worker, wait_for
@@ -98,6 +99,13 @@ def test_before_payment_aliexpress_has_no_cancel_call_and_the_order_says_how(con
     assert not at_supplier(supplier_order).paid
     assert status(order) == (OrderStatus.CANCELED, SubStatus.CHANNEL_CANCELED)
     assert channel_cancels_sweep(now=timezone.now() + timedelta(hours=1)) == []  # dealt with
+    # AliExpress closes it unpaid (the deadline passed); the sync records the channel's doing
+    assert supplier_order.source_account is not None
+    control.supplier_cancel(AE, supplier_order.source_account.name, supplier_order.external_order_id)
+    assert supplier_order_sync(supplier_order_id=supplier_order.pk).outcome == SyncOutcome.CANCELED
+    supplier_order.refresh_from_db()
+    assert (supplier_order.state, supplier_order.canceled_by) == (SupplierOrderState.CANCELED, CanceledBy.CHANNEL)
+    assert status(order) == (OrderStatus.CANCELED, SubStatus.CHANNEL_CANCELED)
 
 
 @pytest.mark.parametrize("provider", [AE, CJ])
