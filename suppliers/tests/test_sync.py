@@ -166,7 +166,7 @@ def test_a_tracking_number_is_stored_once_and_handed_on_by_task_name(
     supplier_order.refresh_from_db()
     assert supplier_order.tracking_number == shipped["tracking_number"]
     assert supplier_order.next_sync_at is None  # tracking takes over from here
-    assert wait_for(lambda: [supplier_order.pk] == HANDED_ON), suppliers_worker
+    assert wait_for(lambda: [supplier_order.pk] == HANDED_ON, timeout=60), suppliers_worker
     # read again (a message, a support resync): stored already, not handed on twice
     assert supplier_order_sync(supplier_order_id=supplier_order.pk).tracking_number == ""
     assert not wait_for(lambda: len(HANDED_ON) > 1, timeout=1)
@@ -262,7 +262,9 @@ def test_beat_claims_due_orders_once_and_a_worker_syncs_them(
 
     assert sorted(pk for batch in batches for pk in batch) == ids
     assert again == []  # claimed: the next beat leaves them to their task
-    assert wait_for(lambda: SupplierOrder.objects.filter(pk__in=ids, last_synced_at__isnull=False).count() == 3)
+    assert wait_for(
+        lambda: SupplierOrder.objects.filter(pk__in=ids, last_synced_at__isnull=False).count() == 3, timeout=60
+    )
     assert all(name == "suppliers.sync_supplier_orders" for name, _ in suppliers_worker)
     for supplier_order in SupplierOrder.objects.filter(pk__in=ids):
         assert supplier_order.sync_claimed_until is None
