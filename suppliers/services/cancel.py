@@ -23,9 +23,11 @@ from django.utils.translation import gettext as _
 
 from orders.enums import OrderEventType, SupplierOrderState
 from orders.models import Order, OrderEvent
-from suppliers.enums import CanceledBy, PlacementOutcome
+from suppliers.enums import CanceledBy
 from suppliers.models import SupplierOrder
+from suppliers.providers.base import REGISTRY, SupplierProvider
 from suppliers.services.payment import supplier_order_cancel, supplier_order_reconcile
+from suppliers.services.protocol import lease_live
 from suppliers.services.records import CURRENT
 
 UNPAID = (SupplierOrderState.DRAFT, SupplierOrderState.PLACED, SupplierOrderState.PAYMENT_FAILED)
@@ -80,7 +82,7 @@ def order_channel_canceled(*, order_id: int) -> ChannelCancelResult:
     reason = _("Canceled by the customer in the sales channel.")
     for supplier_order in SupplierOrder.objects.filter(CURRENT, order_id=order_id).order_by("id"):
         if supplier_order.state in IN_FLIGHT:
-            if supplier_order.in_flight_until is not None and supplier_order.in_flight_until <= timezone.now():
+            if not lease_live(supplier_order, timezone.now()):  # its worker is gone: ask the supplier
                 supplier_order_reconcile(supplier_order_id=supplier_order.pk)
             result.in_flight.append(supplier_order.pk)
         elif supplier_order.state in UNPAID:
@@ -96,13 +98,28 @@ def order_channel_canceled(*, order_id: int) -> ChannelCancelResult:
     return result
 
 
+def _has_cancel_call(provider: str) -> bool:
+    """The supplier's provider implements ``cancel`` (CJ); AliExpress has no cancel call."""
+    cls = REGISTRY.get(provider)
+    return cls is not None and cls.cancel is not SupplierProvider.cancel
+
+
 def _unpaid_cancel(supplier_order: SupplierOrder, reason: str, result: ChannelCancelResult) -> None:
-    outcome = supplier_order_cancel(supplier_order_id=supplier_order.pk, by=CanceledBy.CHANNEL, reason=reason)
-    state = SupplierOrder.objects.values_list("state", flat=True).get(pk=supplier_order.pk)
-    if state == SupplierOrderState.CANCELED:
+    supplier_order_cancel(supplier_order_id=supplier_order.pk, by=CanceledBy.CHANNEL, reason=reason)
+    after = SupplierOrder.objects.only("state", "in_flight_until").get(pk=supplier_order.pk)
+    if after.state == SupplierOrderState.CANCELED:
         result.canceled.append(supplier_order.pk)
-    elif outcome.outcome == PlacementOutcome.SKIPPED and state in UNPAID:
-        # The supplier has no cancel call (AliExpress): say how, once.
+    elif after.state in IN_FLIGHT or lease_live(after, timezone.now()):
+        result.in_flight.append(supplier_order.pk)  # a payment or another cancel holds it: later
+    elif after.state == SupplierOrderState.PAID:  # paid meanwhile
+        _note_once(
+            supplier_order.order_id,
+            supplier_order,
+            REFUND_NOTE,
+            _("Canceled by the customer after payment: ask the supplier for a refund."),
+        )
+        result.refund_asked.append(supplier_order.pk)
+    elif not _has_cancel_call(supplier_order.provider):  # AliExpress: say how, once
         _note_once(
             supplier_order.order_id,
             supplier_order,
@@ -114,16 +131,6 @@ def _unpaid_cancel(supplier_order: SupplierOrder, reason: str, result: ChannelCa
             % {"supplier": supplier_order.get_provider_display(), "id": supplier_order.external_order_id},
         )
         result.told_how.append(supplier_order.pk)
-    elif state in IN_FLIGHT:  # a payment started meanwhile
-        result.in_flight.append(supplier_order.pk)
-    elif state == SupplierOrderState.PAID:  # paid meanwhile
-        _note_once(
-            supplier_order.order_id,
-            supplier_order,
-            REFUND_NOTE,
-            _("Canceled by the customer after payment: ask the supplier for a refund."),
-        )
-        result.refund_asked.append(supplier_order.pk)
     else:  # the supplier refused or did not answer
         result.failed.append(supplier_order.pk)
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import partial
 
 from celery import current_app
@@ -47,7 +46,7 @@ from suppliers.enums import CanceledBy, SourceAccountStatus
 from suppliers.models import SYNCED_STATES, SourceAccount, SupplierOrder
 from suppliers.providers.base import SupplierOrderInfo
 from suppliers.services.connection import provider_for
-from suppliers.services.placement import supplier_order_locked
+from suppliers.services.protocol import lease_live, supplier_order_locked
 from suppliers.services.records import (
     failure_set,
     fx_apply,
@@ -62,6 +61,7 @@ UNPAID_EVERY = timedelta(minutes=10)
 PAID_EVERY = timedelta(minutes=20)
 AFTER_DEADLINE_EVERY = timedelta(hours=1)
 JUST_AFTER_DEADLINE = timedelta(minutes=1)
+LEASED_RETRY = timedelta(minutes=1)  # a row held for a supplier call is read again this much later
 BACKOFF_BASE = timedelta(minutes=5)
 BACKOFF_MAX = timedelta(hours=2)
 # A claimed batch is left alone this long: more than a batch's reads may take (each read is
@@ -160,41 +160,17 @@ def supplier_order_sync(*, supplier_order_id: int, now: datetime | None = None) 
     if source is None or not source.is_current:
         SupplierOrder.objects.filter(pk=supplier_order_id).update(sync_claimed_until=None, next_sync_at=None)
         return SyncResult(SyncOutcome.NOT_SYNCED, _("Placed with a previous supplier account: no longer synced."))
-    external_ids = [part.strip() for part in supplier_order.external_order_id.split(",") if part.strip()]
-    if not external_ids:
+    if not supplier_order.external_order_id.strip(", "):
         return _failed(supplier_order_id, source, _("The supplier order has no id at the supplier."), now)
-    provider = provider_for(source)
     try:
-        info = combined([provider.get(external_id) for external_id in external_ids])
+        # An order AliExpress split by store (ids comma-separated) is read part by part and
+        # summed by the provider: paid or canceled only when every part is.
+        info = provider_for(source).get(supplier_order.external_order_id)
     except (ProviderError, MalformedPayload) as error:
         return _failed(supplier_order_id, source, str(error), now)
-    result = _record(supplier_order_id, info, ", ".join(external_ids), now)
+    result = _record(supplier_order_id, info, now)
     _account_healthy(source.pk, now)
     return result
-
-
-def combined(infos: list[SupplierOrderInfo]) -> SupplierOrderInfo:
-    """One view of an order the supplier split in several (AliExpress, one per store)."""
-    if len(infos) == 1:
-        return infos[0]
-
-    def total(values: list[Decimal | None]) -> Decimal | None:
-        return None if any(value is None for value in values) else sum((v for v in values if v), Decimal(0))
-
-    deadlines = [info.pay_by for info in infos if info.pay_by is not None]
-    return SupplierOrderInfo(
-        external_id=",".join(info.external_id for info in infos),
-        status=",".join(dict.fromkeys(info.status for info in infos)),
-        paid=all(info.paid or info.canceled for info in infos) and not all(info.canceled for info in infos),
-        items_total=total([info.items_total for info in infos]),
-        shipping_total=total([info.shipping_total for info in infos]),
-        total=total([info.total for info in infos]),
-        currency=next((info.currency for info in infos if info.currency), ""),
-        pay_by=min(deadlines) if deadlines else None,
-        tracking_number=",".join(info.tracking_number for info in infos if info.tracking_number),
-        canceled=all(info.canceled for info in infos),
-        cancel_reason=next((info.cancel_reason for info in infos if info.cancel_reason), ""),
-    )
 
 
 def next_sync_at(*, state: str, tracking_number: str, pay_by: datetime | None, now: datetime) -> datetime | None:
@@ -211,19 +187,21 @@ def next_sync_at(*, state: str, tracking_number: str, pay_by: datetime | None, n
     return upcoming
 
 
-def _record(supplier_order_id: int, info: SupplierOrderInfo, external_ids: str, now: datetime) -> SyncResult:
+def _record(supplier_order_id: int, info: SupplierOrderInfo, now: datetime) -> SyncResult:
     with supplier_order_locked(supplier_order_id) as supplier_order:
-        if supplier_order.state not in SYNCED_STATES:  # moved meanwhile (a payment started, a cancel)
+        if supplier_order.state not in SYNCED_STATES or lease_live(supplier_order, now):
+            # Moved meanwhile, or a worker holds it for a supplier call (a payment, a cancel):
+            # that call records what happened; the sync looks again soon.
             supplier_order.sync_claimed_until = None
-            supplier_order.save(update_fields=("sync_claimed_until", "updated_at"))
+            supplier_order.next_sync_at = now + LEASED_RETRY if supplier_order.state in SYNCED_STATES else None
+            supplier_order.save(update_fields=("sync_claimed_until", "next_sync_at", "updated_at"))
             return SyncResult(SyncOutcome.SKIPPED)
         had_tracking = supplier_order.tracking_number
         before = (supplier_order.cost, supplier_order.currency)
         fields = list(info_apply(supplier_order, info))
-        supplier_order.external_order_id = external_ids.replace(" ", "")[:64]
         supplier_order.sync_claimed_until, supplier_order.sync_failures = None, 0
         supplier_order.last_synced_at = now
-        fields += ["external_order_id", "sync_claimed_until", "sync_failures", "last_synced_at"]
+        fields += ["sync_claimed_until", "sync_failures", "last_synced_at"]
         outcome, note = SyncOutcome.SYNCED, ""
         if info.canceled:
             # Left unpaid after the customer canceled in the channel (AliExpress has no cancel
@@ -236,8 +214,8 @@ def _record(supplier_order_id: int, info: SupplierOrderInfo, external_ids: str, 
                 % {"supplier": supplier_order.get_provider_display()}
             )[:255]
             supplier_order.canceled_at = now
-            supplier_order.in_flight_until = None
-            fields += ["canceled_by", "cancel_reason", "canceled_at", "in_flight_until"]
+            supplier_order.lease_id, supplier_order.in_flight_until = None, None  # an expired lease, if any
+            fields += ["canceled_by", "cancel_reason", "canceled_at", "lease_id", "in_flight_until"]
             state, outcome, note = SupplierOrderState.CANCELED, SyncOutcome.CANCELED, supplier_order.cancel_reason
         elif info.paid and supplier_order.state != SupplierOrderState.PAID:
             supplier_order.paid_at = supplier_order.paid_at or now
