@@ -265,7 +265,7 @@ def test_beat_claims_due_orders_once_and_a_worker_syncs_them(
     assert wait_for(
         lambda: SupplierOrder.objects.filter(pk__in=ids, last_synced_at__isnull=False).count() == 3, timeout=60
     )
-    assert all(name == "suppliers.sync_supplier_orders" for name, _ in suppliers_worker)
+    assert wait_for(lambda: [name for name, _ in suppliers_worker] == ["suppliers.sync_supplier_orders"])
     for supplier_order in SupplierOrder.objects.filter(pk__in=ids):
         assert supplier_order.sync_claimed_until is None
         assert supplier_order.next_sync_at is not None
