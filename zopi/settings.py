@@ -558,10 +558,8 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
     "task": "suppliers.sweep_channel_cancels",
     "schedule": timedelta(minutes=10),
 }
-# The operator's AliExpress open-platform app: its key and secret sign the order-status messages
-# AliExpress pushes (and the authorization). Dev defaults: the sandbox's dev app.
-ALIEXPRESS_APP_KEY = os.environ.get("ALIEXPRESS_APP_KEY", "zopi-dev-aliexpress" if _SANDBOX_APPS else "")
-ALIEXPRESS_APP_SECRET = os.environ.get("ALIEXPRESS_APP_SECRET", "zopi-dev-aliexpress-secret" if _SANDBOX_APPS else "")
+# The order-status messages AliExpress pushes are checked with the operator's app
+# (ALIEXPRESS_APP_KEY / ALIEXPRESS_APP_SECRET, above).
 # The tracking app's task a new supplier tracking number is handed to, by name, with the supplier
 # order's id ("" until the tracking issue builds it: the number is stored and shown only).
 SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "")
