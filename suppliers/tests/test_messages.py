@@ -14,6 +14,7 @@ import requests
 from django.urls import reverse
 
 from orders.enums import OrderStatus, SubStatus, SupplierOrderState
+from sandbox.models import SimAccount
 from sandbox.webhooks import deliveries_send_due
 from suppliers.enums import PaymentMode, SourceAccountStatus, SupplierMessageState, SupplierProvider
 from suppliers.models import SourceAccount, SupplierMessage, SupplierOrder
@@ -21,6 +22,8 @@ from suppliers.services.connection import provider_for
 from suppliers.services.messages import MAX_BODY, supplier_message_process
 from suppliers.services.placement import order_place, place_request
 from suppliers.tests.placing import link_sku, merchant, order_to_place, source_account_connect
+from suppliers.tests.test_accounts import connect_aliexpress
+from suppliers.tests.test_accounts import operator_app as sandbox_operator_app
 from tests.workers import running_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -232,3 +235,32 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(live_server: Any, oper
 
 def test_only_post_is_accepted(live_server: Any, operator_app: None) -> None:
     assert requests.get(endpoint(live_server), timeout=10).status_code == 405
+
+
+def test_an_account_connected_through_the_authorization_page_gets_messages_signed_with_the_operators_app(
+    owner_client: Any, account: Any, store: Any, control: Any, live_server: Any, settings: Any
+) -> None:
+    """As in the dev profile: the merchant authorized the operator's app, and AliExpress signs the
+    messages of that buyer's orders with the app's secret, the one our endpoint checks."""
+    sandbox_operator_app(settings, live_server.url)
+    control.account(AE, "ae-oauth-buyer")
+    buyer = SimAccount.objects.get(provider=AE, name="ae-oauth-buyer")
+    assert connect_aliexpress(owner_client, buyer.pk).status_code == 302
+    source = SourceAccount.objects.get(account=account, provider=AE)
+    SourceAccount.objects.filter(pk=source.pk).update(payment_mode=PaymentMode.LATER)
+    link_sku(account, "EB-1", AE)
+    order = order_to_place(store)
+    order_place(account=account, order_id=order.pk)
+    supplier_order = SupplierOrder.objects.get(order=order)
+    assert supplier_order.state == SupplierOrderState.PLACED
+    control.webhook(AE, "ae-oauth-buyer", endpoint(live_server))
+    # the buyer pays at AliExpress: the sandbox signs "PaymentAuthorized" with the operator's app
+    source.refresh_from_db()
+    provider_for(source).place(place_request(supplier_order, pay=True))
+
+    assert deliveries_send_due() >= 1
+
+    message = SupplierMessage.objects.get()  # accepted: the signature is the operator app's
+    assert supplier_message_process(message_id=message.pk) == SupplierMessageState.PROCESSED
+    supplier_order.refresh_from_db()
+    assert supplier_order.state == SupplierOrderState.PAID
