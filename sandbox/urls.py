@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from sandbox import control, status
-from sandbox.providers import _webhook_control
+from sandbox.providers import _supplier_control, _webhook_control
 from sandbox.providers.aliexpress import urls as aliexpress_urls
 from sandbox.providers.cj import urls as cj_urls
 from sandbox.providers.shopify import urls as shopify_urls
@@ -26,6 +26,7 @@ urlpatterns = [
     path(
         "_control/<str:provider>/<str:name>/webhook", _webhook_control.webhook_address, name="sandbox-control-webhook"
     ),
+    path("_control/", include(_supplier_control.urlpatterns)),
     # TikTok Shop, AliExpress, CJ, Temu (simulated shape), 17TRACK
     path("_control/tiktok/", include(tiktok_urls.control_urlpatterns)),
     path("tiktok/", include(tiktok_urls)),

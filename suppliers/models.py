@@ -250,6 +250,9 @@ class SupplierOrder(models.Model):
     # Supplier sync: when beat looks again, and the claim of the worker looking.
     next_sync_at = models.DateTimeField(_("next sync"), null=True, blank=True)
     sync_claimed_until = models.DateTimeField(_("sync held until"), null=True, blank=True)
+    # The last read of the order at the supplier, and how many reads in a row failed (backoff).
+    last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    sync_failures = models.PositiveSmallIntegerField(_("failed syncs in a row"), default=0)
     # Who asked: a user, or an auto-order rule (its store's rule), or a re-place of another order.
     placed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

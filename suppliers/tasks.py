@@ -113,3 +113,60 @@ def prune_attempts() -> int:
 def prune_authorizations() -> int:
     """Beat, daily: supplier authorizations (the AliExpress connect states) older than a week go."""
     return supplier_authorizations_prune()
+
+
+# Supplier sync, AliExpress messages, channel cancellations ---------------------------------------
+
+# A channel cancellation waiting on an in-flight supplier call (or a supplier that did not
+# answer) runs again this much later, up to CHANNEL_CANCEL_RETRIES times (about two hours).
+CHANNEL_CANCEL_RETRY_DELAY = 60
+CHANNEL_CANCEL_RETRIES = 120
+
+
+@shared_task(name="suppliers.sync_due_supplier_orders")
+def sync_due_supplier_orders() -> int:
+    """Beat: claim the due supplier orders and queue one sync task per batch."""
+    from suppliers.services.sync import supplier_orders_claim_due
+
+    return sum(len(batch) for batch in supplier_orders_claim_due())
+
+
+@shared_task(name="suppliers.sync_supplier_orders")
+def sync_supplier_orders(supplier_order_ids: list[int]) -> dict[str, int]:
+    from suppliers.services.sync import supplier_orders_sync
+
+    return supplier_orders_sync(supplier_order_ids=[int(pk) for pk in supplier_order_ids])
+
+
+@shared_task(name="suppliers.process_supplier_message")
+def process_supplier_message(message_id: int) -> str:
+    from suppliers.services.messages import supplier_message_process
+
+    return supplier_message_process(message_id=message_id)
+
+
+@shared_task(name="suppliers.requeue_pending_messages")
+def requeue_pending_messages() -> int:
+    """Beat: supplier messages stored while the broker was away get their task."""
+    from suppliers.services.messages import supplier_messages_requeue_stuck
+
+    return len(supplier_messages_requeue_stuck())
+
+
+@shared_task(bind=True, name="suppliers.order_channel_canceled", max_retries=CHANNEL_CANCEL_RETRIES)
+def order_channel_canceled(self: Any, order_id: int) -> dict[str, list[int]]:
+    """Enqueued by name by orders when a channel order becomes canceled."""
+    from suppliers.services.cancel import order_channel_canceled as carry
+
+    result = carry(order_id=order_id)
+    if result.retry:
+        raise self.retry(countdown=CHANNEL_CANCEL_RETRY_DELAY)
+    return {"canceled": result.canceled, "told_how": result.told_how, "refund_asked": result.refund_asked}
+
+
+@shared_task(name="suppliers.sweep_channel_cancels")
+def sweep_channel_cancels() -> int:
+    """Beat: channel cancellations whose supplier orders were not dealt with get their task again."""
+    from suppliers.services.cancel import channel_cancels_sweep
+
+    return len(channel_cancels_sweep())

@@ -544,3 +544,22 @@ WEBHOOK_RATE_PER_SECOND = float(os.environ.get("WEBHOOK_RATE_PER_SECOND", "100")
 WEBHOOK_RATE_BURST = int(os.environ.get("WEBHOOK_RATE_BURST", "2000"))
 if WEBHOOK_RATE_PER_SECOND < 0 or WEBHOOK_RATE_BURST < 1:
     raise ImproperlyConfigured("WEBHOOK_RATE_PER_SECOND must be 0 or more and WEBHOOK_RATE_BURST 1 or more.")
+
+# --- Supplier sync, AliExpress messages, channel cancellations (docs/suppliers.md) ---------
+CELERY_BEAT_SCHEDULE["suppliers-sync-due-supplier-orders"] = {
+    "task": "suppliers.sync_due_supplier_orders",
+    "schedule": timedelta(minutes=1),
+}
+CELERY_BEAT_SCHEDULE["suppliers-requeue-pending-messages"] = {
+    "task": "suppliers.requeue_pending_messages",
+    "schedule": timedelta(minutes=5),
+}
+CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
+    "task": "suppliers.sweep_channel_cancels",
+    "schedule": timedelta(minutes=10),
+}
+# The order-status messages AliExpress pushes are checked with the operator's app
+# (ALIEXPRESS_APP_KEY / ALIEXPRESS_APP_SECRET, above).
+# The tracking app's task a new supplier tracking number is handed to, by name, with the supplier
+# order's id ("" until the tracking issue builds it: the number is stored and shown only).
+SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "")

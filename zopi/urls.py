@@ -23,6 +23,7 @@ urlpatterns = [
     path("rules/", include("suppliers.urls_rules")),
     path("", include("suppliers.urls")),
     path("", include("channels_sync.urls")),
+    path("webhooks/suppliers/aliexpress/", include("suppliers.urls_messages")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -27,6 +27,7 @@ from accounts.models import Account
 from orders import events
 from orders.models import Order, OrderLine, PurchaseId
 from orders.search_text import search_text_with
+from orders.services.cancel_hook import orders_channel_canceled_announce
 from orders.services.intake import ADDRESS_FIELDS, LineData, OrderData, order_insert, orders_insert_fresh
 from orders.services.locks import advisory_locks, number_lock_key, purchase_lock_key
 from orders.services.recompute import orders_derived_status
@@ -263,6 +264,13 @@ def _updates_store(*, updates: list[_Update], writes: StatusWrites, result: Upse
         else:  # only the channel time or the search text moved
             result.unchanged.append(order.pk)
     events.events_channel_updated(updates=[(update.order, update.changes) for update in updates if update.changes])
+    orders_channel_canceled_announce(
+        order_ids=[
+            update.order.pk
+            for update in updates
+            if "channel_canceled" in update.changes and update.order.channel_canceled
+        ]
+    )
 
 
 ADDRESS_ORDER_FIELDS = tuple(field for field, _ in ADDRESS_FIELDS.values())

@@ -357,3 +357,36 @@ def tick(*, now: datetime, rng: random.Random) -> dict[str, int]:
             moved += 1
     refunds = _refunds_advance(now, rng)
     return {k: v for k, v in (("supplier_orders_moved", moved), ("refunds_moved", refunds)) if v}
+
+
+# Cancels and shipments asked for directly (CJ's deleteOrder, the control API) -------------------
+
+
+def supplier_order_cancel(*, order_id: int, reason: str, now: datetime, buyer: bool) -> tuple[bool, str]:
+    """Close an order now, refunding what it was charged: (done, why not).
+
+    ``buyer``: the buyer asked (CJ ``deleteOrder``): only an unpaid order, a canceled one again is
+    done. Otherwise the supplier cancels it (the control API's stand-in for "Out of stock").
+    """
+    with transaction.atomic():
+        order = SupplierOrder.objects.select_for_update(of=("self",)).select_related("account").get(pk=order_id)
+        phase = phase_of(order)
+        if phase == Phase.CANCELED:
+            return True, ""
+        if phase == Phase.FINISHED or (buyer and (phase != Phase.UNPAID or order.charges.exists())):
+            return False, "The order has been paid and cannot be deleted" if buyer else "The order is finished"
+        order.failure_reason = reason[:255]
+        _execute(order, {"next": Phase.CANCELED.value, "at": now.isoformat(), "why": reason})
+        return True, ""
+
+
+def supplier_order_ship(*, order_id: int, now: datetime) -> str:
+    """Hand a paid order's parcel to its carrier now (the control API): its tracking number."""
+    with transaction.atomic():
+        order = SupplierOrder.objects.select_for_update(of=("self",)).select_related("account").get(pk=order_id)
+        phase = phase_of(order)
+        if phase not in PAID_PHASES or phase == Phase.SHIPPED:
+            return order.tracking_number
+        seed = random.Random(f"ship-now:{order.idempotency_key}").random()
+        _execute(order, {"next": Phase.SHIPPED.value, "at": now.isoformat(), "seed": seed})
+        return order.tracking_number

@@ -72,6 +72,18 @@ class Control:
     def update_order(self, provider: str, name: str, order_id: str, **body: Any) -> dict[str, Any]:
         return self._call("POST", f"{provider}/{name}/orders/{order_id}/update", (200,), body)["order"]
 
+    def supplier_cancel(self, provider: str, name: str, order_id: str, **body: Any) -> dict[str, Any]:
+        """The supplier cancels one of its orders now (refunding a charge): {"id", "status", …}."""
+        return self._call("POST", f"{provider}/{name}/supplier-orders/{order_id}/cancel", (200,), body)["order"]
+
+    def supplier_ship(self, provider: str, name: str, order_id: str) -> dict[str, Any]:
+        """A paid supplier order's parcel goes to its carrier now: {"tracking_number", …}."""
+        return self._call("POST", f"{provider}/{name}/supplier-orders/{order_id}/ship", (200,))["order"]
+
+    def webhook(self, provider: str, name: str, url: str | None) -> dict[str, Any]:
+        """The account's webhook address (AliExpress, TikTok Shop, 17TRACK); None unsubscribes."""
+        return self._call("POST", f"{provider}/{name}/webhook", (200,), {"url": url})
+
     def shopify_uninstall(self, name: str, **body: Any) -> dict[str, Any]:
         """Uninstall the Shopify app from the shop: {"revoked", "queued"}."""
         return self._call("POST", f"shopify/{name}/uninstall", (200,), body)

@@ -75,9 +75,13 @@ def on_change(order: SupplierOrder, event: str, when: datetime) -> None:
         "timestamp": int(when.timestamp()),
     }
     body = json.dumps(payload, separators=(",", ":"))
-    signature = webhook_signature(
-        app_key=credentials["app_key"], app_secret=credentials["app_secret"], body=body.encode()
+    # Signed with the app the buyer authorized (the operator's app, one for every merchant);
+    # an account never authorized through an app (older tests) signs with its own key.
+    code = account.auth_codes.filter(used_at__isnull=False).select_related("app").order_by("-used_at").first()
+    app_key, app_secret = (
+        (code.app.client_id, code.app.client_secret) if code else (credentials["app_key"], credentials["app_secret"])
     )
+    signature = webhook_signature(app_key=app_key, app_secret=app_secret, body=body.encode())
     webhook_enqueue(
         account=account,
         topic="DROPSHIPPER_ORDER_STATUS_UPDATE",

@@ -6,7 +6,8 @@ success; errors keep HTTP 200 with result false (rate limit: HTTP 429; faults: 5
 (1600001 and 1600200 seen in the wild, the others chosen; see docs/sandbox.md):
 1600001 invalid API key / access token, 1600100 not found, 1600101 invalid parameter,
 1600200 too many requests, 1600500 internal error, 1602001 insufficient balance,
-1602002 payment declined, 1602003 order cannot be paid, 1603001 refund not allowed.
+1602002 payment declined, 1602003 order cannot be paid, 1603001 refund not allowed, 1603002 order
+cannot be deleted (paid).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sandbox.providers._faults import FaultShape, fault_response
 
 INVALID_TOKEN, NOT_FOUND, INVALID_PARAM, TOO_MANY_REQUESTS, INTERNAL = 1600001, 1600100, 1600101, 1600200, 1600500
 INSUFFICIENT_BALANCE, PAYMENT_DECLINED, NOT_PAYABLE, REFUND_NOT_ALLOWED = 1602001, 1602002, 1602003, 1603001
+NOT_DELETABLE = 1603002  # deleteOrder of a paid order (chosen)
 
 
 class CjError(Exception):

@@ -207,6 +207,22 @@ def pay_balance(request: HttpRequest, call: Call) -> Any:
     return None
 
 
+@cj_api("DELETE")
+def delete_order(request: HttpRequest, call: Call) -> str:
+    """``DELETE shopping/order/deleteOrder?orderId=``: an unpaid order is canceled (again: done);
+    a paid one is refused (1603002, code chosen)."""
+    order_id = request.GET.get("orderId")
+    if not order_id:
+        raise CjError(api.INVALID_PARAM, "orderId is required")
+    order = _order(call, order_id)
+    done, why = suppliers.supplier_order_cancel(
+        order_id=order.pk, reason="Deleted by the buyer", now=sim_now(), buyer=True
+    )
+    if not done:
+        raise CjError(api.NOT_DELETABLE, why)
+    return order.external_id
+
+
 @cj_api("GET")
 def order_detail(request: HttpRequest, call: Call) -> dict[str, Any]:
     """``orderId``: CJ's order id, or the orderNumber the order was created under."""

@@ -13,6 +13,8 @@ placed under ``orderNumber`` (our idempotency key) and paid from the CJ wallet.
 - ``find``: ``GET shopping/order/getOrderDetail?orderId=<orderNumber>`` (CJ looks an order up by
   its own id or by the orderNumber; 1600100 = none under it).
 - ``pay``: ``POST shopping/pay/payBalance {"orderId"}``, then the order read back.
+- ``cancel``: ``DELETE shopping/order/deleteOrder?orderId=<CJ's order id>`` (an order not paid
+  yet; CJ refuses one it has been paid for). ``data`` is the deleted order's id.
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ from suppliers.providers.cj.client import CjClient, CjRefusal
 
 TOKEN_PATH = "authentication/getAccessToken"  # noqa: S105 - a path, not a secret
 REFRESH_PATH = "authentication/refreshAccessToken"  # noqa: S105
-CREATE_PATH, PAY_PATH, DETAIL_PATH = (
+CREATE_PATH, PAY_PATH, DETAIL_PATH, DELETE_PATH = (
     "shopping/order/createOrderV2",
     "shopping/pay/payBalance",
     "shopping/order/getOrderDetail",
+    "shopping/order/deleteOrder",
 )
 NEW_TOKEN_INTERVAL = timedelta(minutes=5)
 REFRESHES_PER_MINUTE = 5
@@ -275,3 +278,24 @@ class CjProvider(SupplierProvider):
         except CjRefusal as refusal:
             raise _refused(refusal, payment=True) from None
         return self.get(external_id)
+
+    def cancel(self, external_id: str) -> None:
+        """Delete an unpaid order at CJ (``SupplierRefused`` when CJ will not, e.g. it is paid).
+
+        A second delete of a deleted order may find nothing under the id (1600100): the order is
+        gone at CJ, which is what was asked (the id is the one CJ gave at create, never a guess).
+        """
+        if not external_id:
+            raise ValueError("a CJ order id is required")
+        try:
+            self.client.call("DELETE", DELETE_PATH, params={"orderId": external_id}, idempotent=True)
+        except CjRefusal as refusal:
+            if refusal.code == errors.NOT_FOUND:
+                return
+            raise SupplierRefused(
+                Refusal(
+                    code=str(refusal.code),
+                    message=f"CJ did not cancel the order: {refusal.said or refusal.code}",
+                    fix="Open the order at CJ: if it was paid, ask CJ for a refund instead.",
+                )
+            ) from None
