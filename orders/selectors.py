@@ -139,7 +139,12 @@ def order_center_page(
         )
     rows = list(
         orders.select_related("store")
-        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
+            # The row's placement column (state, "no longer synced"): suppliers' rows read through
+            # our reverse relation, two queries whatever the page holds.
+            "supplier_orders__source_account",
+        )
         .order_by("-placed_at", "-id")[: page_size + 1]
     )
     next_cursor = None
@@ -147,6 +152,13 @@ def order_center_page(
         rows = rows[:page_size]
         next_cursor = Cursor(placed_at=rows[-1].placed_at, id=rows[-1].pk)
     return rows, next_cursor
+
+
+def order_ids_matching(*, account: Account, order_filter: OrderFilter, limit: int) -> list[int]:
+    """The ids of the orders ``order_filter`` shows (a whole filtered tab), newest first, at most
+    ``limit`` of them: the caller asks for one more than it accepts to know the filter is too wide."""
+    orders = _filtered_orders(account=account, order_filter=order_filter).order_by("-placed_at", "-id")
+    return list(orders.values_list("pk", flat=True)[:limit])
 
 
 def order_get(*, account: Account, order_id: int) -> Order:
