@@ -122,6 +122,7 @@ def _supplier_orders_prefetch() -> Prefetch:
     """The order's supplier orders with their supplier account in one query. The model is found
     through the relation, not imported: ``orders`` imports no other app (import-linter)."""
     supplier_order = Order._meta.get_field("supplier_orders").related_model
+    assert not isinstance(supplier_order, str)  # a resolved model once the apps are loaded
     return Prefetch("supplier_orders", queryset=supplier_order._default_manager.select_related("source_account"))
 
 

@@ -40,7 +40,9 @@ def placement_batch_results(*, batch: PlacementBatch, limit: int) -> list[Placem
         PlacementResult.objects.filter(batch=batch)
         .exclude(outcome="")
         .select_related("order")
-        .annotate(problem=Case(When(outcome__in=PROBLEMS, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        .annotate(
+            problem=Case(When(outcome__in=PROBLEMS, then=Value(0)), default=Value(1), output_field=IntegerField())
+        )
         .order_by("problem", "-finished_at", "-id")[:limit]
     )
 

@@ -37,8 +37,8 @@ from suppliers.presentation import placement_row
 from suppliers.services.batches import placement_batch_create, placement_batch_of
 from suppliers.services.payment import PAYABLE_STATES, order_replace, supplier_order_cancel
 from suppliers.services.records import CURRENT
-from suppliers.templatetags.placement import FILTER_FIELDS
 from suppliers.tasks import pay_supplier_order
+from suppliers.templatetags.placement import FILTER_FIELDS
 
 # "Place the whole filtered tab" takes at most this many orders in one batch.
 DEFAULT_MAX_BATCH = 5_000
@@ -296,9 +296,9 @@ def order_cancel_supplier_orders(request: HttpRequest, order_id: int) -> HttpRes
             button=_("Cancel at the supplier"),
         )
     unpaid = list(
-        SupplierOrder.objects.filter(
-            CURRENT, account=order.account_id, order=order, state__in=PAYABLE_STATES
-        ).order_by("pk")
+        SupplierOrder.objects.filter(CURRENT, account=order.account_id, order=order, state__in=PAYABLE_STATES).order_by(
+            "pk"
+        )
     )
     if not unpaid:
         return _refused(request, _("Only an unpaid supplier order can be canceled."))
