@@ -61,6 +61,7 @@ _FIX_LABELS = {
     "suppliers:links": gettext_lazy("Check the product links"),
     "suppliers:accounts": gettext_lazy("Connect supplier"),
     "orders:address_edit": gettext_lazy("Edit address"),
+    "orders:address": gettext_lazy("Edit address"),  # the address form's name on the address branch
 }
 
 
