@@ -31,7 +31,7 @@ from tests.workers import running_worker
 with contextlib.suppress(ImportError):
     from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from .conftest import log_in
+from .conftest import PHONE, expect_no_sideways_scroll, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -203,6 +203,19 @@ def test_the_progress_survives_a_reload_and_works_without_javascript(
     expect(page.locator(".placement-batch").first).to_have_attribute("data-done", "0")
     expect(page.locator(".placement-batch").first).to_have_attribute("hx-trigger", "every 1s")
     page.screenshot(path=str(tmp_path / "reload.png"), full_page=True)
+
+    # With the keyboard: the row's Place is a link that Enter activates
+    row(page, orders[1].number).locator('[data-action="place"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".placement-batch")).to_have_count(2)
+    expect(page.locator(".placement-batch").first).to_have_attribute("data-total", "1")
+
+    # On a phone: the progress and the row's actions fit, the page never scrolls sideways
+    phone = new_context(viewport=PHONE).new_page()
+    log_in(phone, "placer", PASSWORD)
+    expect(phone.locator(".placement-batch")).to_have_count(2)
+    expect_no_sideways_scroll(phone, PHONE["width"])
+    phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
 
     # Without JavaScript: the confirmation page, then the progress page with a refresh link
     plain = new_context(java_script_enabled=False).new_page()
