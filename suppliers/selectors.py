@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import Account
+from orders.enums import OrderStatus
 from orders.models import Order
 from suppliers.enums import PlacementOutcome
 from suppliers.models import PlacementBatch, PlacementResult, SupplierOrder, SupplierOrderTransition
@@ -70,3 +71,11 @@ def order_of_account(*, account: Account, order_id: int) -> Order:
         .prefetch_related("lines", "supplier_orders__source_account")
         .get(account=account, pk=order_id)
     )
+
+
+def orders_found_and_placeable(*, account: Account, order_ids: list[int]) -> tuple[int, int]:
+    """How many of ``order_ids`` are the account's, and how many of those are in New: one query."""
+    counts = Order.objects.filter(account=account, pk__in=order_ids).aggregate(
+        found=Count("pk"), placeable=Count("pk", filter=Q(archived=False, status=OrderStatus.NEW))
+    )
+    return counts["found"], counts["placeable"]

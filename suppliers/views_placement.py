@@ -19,6 +19,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
@@ -32,11 +33,10 @@ from orders.forms import OrderCenterForm, parse_order_ids
 from orders.models import Order
 from suppliers import selectors
 from suppliers.enums import CanceledBy
-from suppliers.models import IN_FLIGHT_STATES, PlacementBatch, SupplierOrder
+from suppliers.models import IN_FLIGHT_STATES, PlacementBatch
 from suppliers.presentation import placement_row
 from suppliers.services.batches import placement_batch_create, placement_batch_of
 from suppliers.services.payment import PAYABLE_STATES, order_replace, supplier_order_cancel
-from suppliers.services.records import CURRENT
 from suppliers.tasks import pay_supplier_order
 from suppliers.templatetags.placement import FILTER_FIELDS
 
@@ -77,7 +77,8 @@ def _wanted_ids(request: HttpRequest, data: Any) -> tuple[list[int], dict[str, s
     order_filter = form.order_filter()
     if order_filter.tab != OrderStatus.NEW:
         raise PlacementInputError(_("Only orders in New can be placed."))
-    if order_filter.store_id is not None and not account.stores.filter(pk=order_filter.store_id).exists():
+    stores = order_selectors.stores_for_account(account=account)
+    if order_filter.store_id is not None and not stores.filter(pk=order_filter.store_id).exists():
         raise Http404(_("No such store in this account."))
     cap = _max_batch()
     ids = order_selectors.order_ids_matching(account=account, order_filter=order_filter, limit=cap + 1)
@@ -87,7 +88,7 @@ def _wanted_ids(request: HttpRequest, data: Any) -> tuple[list[int], dict[str, s
                 "This tab holds more than %(n)s orders: narrow it with the filters (store, dates, search) "
                 "and place it in parts."
             )
-            % {"n": f"{cap:,}"}
+            % {"n": number_format(cap, force_grouping=True)}
         )
     if not ids:
         raise PlacementInputError(_("No orders match these filters."))
@@ -123,8 +124,8 @@ def placement_start(request: HttpRequest) -> HttpResponse:
 
     if request.method == "GET":
         if not filters:  # a selection: every id must be the account's
-            found = order_selectors.orders_by_ids(account=account, order_ids=order_ids)
-            if len(found) != len(order_ids):
+            found_count, _placeable = selectors.orders_found_and_placeable(account=account, order_ids=order_ids)
+            if found_count != len(order_ids):
                 raise Http404(_("Some of these orders do not exist in this account."))
         shown = order_selectors.orders_by_ids(account=account, order_ids=order_ids[:20])
         context = {
@@ -137,10 +138,11 @@ def placement_start(request: HttpRequest) -> HttpResponse:
         }
         return render(request, "suppliers/placement_confirm.html", context)
 
-    if not filters and Order.objects.filter(account=account, pk__in=order_ids).count() != len(order_ids):
+    found, placeable = selectors.orders_found_and_placeable(account=account, order_ids=order_ids)
+    if not filters and found != len(order_ids):
         raise Http404(_("Some of these orders do not exist in this account."))
     nothing_to_place = _("Nothing to place: only orders in New can be placed.")
-    if not Order.objects.filter(account=account, pk__in=order_ids, archived=False, status=OrderStatus.NEW).exists():
+    if not placeable:
         return _refused(request, nothing_to_place)  # a second click on a placed order: no empty batch
     batch = placement_batch_create(account=account, order_ids=order_ids, actor=request.user)  # type: ignore[arg-type]
     if batch.total == 0:
@@ -205,6 +207,12 @@ def _done(request: HttpRequest, message: str) -> HttpResponse:
     return HttpResponseRedirect(_next_url(request, request.POST))
 
 
+def _unpaid_ids(order: Order) -> list[int]:
+    """The order's supplier orders waiting for payment (placed, or payment failed), from the
+    prefetched rows (``selectors.order_of_account``); the services re-check each under its lock."""
+    return sorted(so.pk for so in order.supplier_orders.all() if so.state in PAYABLE_STATES)
+
+
 def _confirm(request: HttpRequest, *, title: str, explanation: str, button: str) -> HttpResponse:
     """The page a row action's link opens without JavaScript: one button that POSTs."""
     context = {
@@ -241,14 +249,10 @@ def order_retry_payment(request: HttpRequest, order_id: int) -> HttpResponse:
             explanation=_("The supplier is asked to take the payment again; the order shows the outcome."),
             button=_("Retry payment"),
         )
-    payable = list(
-        SupplierOrder.objects.filter(CURRENT, account=order.account_id, order=order, state__in=PAYABLE_STATES)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    payable = _unpaid_ids(order)
     number = {"number": order.number}
     if not payable:
-        paying = SupplierOrder.objects.filter(order=order, state__in=IN_FLIGHT_STATES).exists()
+        paying = any(so.state in IN_FLIGHT_STATES for so in order.supplier_orders.all())
         message = (
             _("Order %(number)s is already being paid.") % number
             if paying
@@ -295,21 +299,17 @@ def order_cancel_supplier_orders(request: HttpRequest, order_id: int) -> HttpRes
             ),
             button=_("Cancel at the supplier"),
         )
-    unpaid = list(
-        SupplierOrder.objects.filter(CURRENT, account=order.account_id, order=order, state__in=PAYABLE_STATES).order_by(
-            "pk"
-        )
-    )
+    unpaid = _unpaid_ids(order)
     if not unpaid:
         return _refused(request, _("Only an unpaid supplier order can be canceled."))
     answers = [
         supplier_order_cancel(
-            supplier_order_id=supplier_order.pk,
+            supplier_order_id=supplier_order_id,
             by=CanceledBy.MERCHANT,
             reason=_("Canceled by %(user)s") % {"user": request.user.get_username()},
             actor=request.user,  # type: ignore[arg-type]
         ).message
-        for supplier_order in unpaid
+        for supplier_order_id in unpaid
     ]
     return _done(request, " ".join(answer for answer in answers if answer))
 
