@@ -37,6 +37,11 @@ def supplier_order_url(supplier_order: SupplierOrder) -> str:
     return ""
 
 
+# FALLBACK (remove once merged): the placement services name the address form "orders:address_edit";
+# the address branch names it "orders:address". Either reverses until the lead settles on one.
+_FIX_ALIASES: dict[str, tuple[str, ...]] = {"orders:address_edit": ("orders:address",)}
+
+
 def placement_fix_url(fix: object) -> str:
     """The link of ``Order.placement_issue_fix`` ({"view", "args", "query"}), or "".
 
@@ -47,9 +52,14 @@ def placement_fix_url(fix: object) -> str:
     if not isinstance(fix, dict) or not isinstance(fix.get("view"), str) or not fix["view"]:
         return ""
     args = [arg for arg in fix.get("args") or [] if isinstance(arg, int | str)]
-    try:
-        url = reverse(fix["view"], args=args)
-    except NoReverseMatch:
+    url = ""
+    for view in (fix["view"], *_FIX_ALIASES.get(fix["view"], ())):
+        try:
+            url = reverse(view, args=args)
+            break
+        except NoReverseMatch:
+            continue
+    if not url:
         return ""
     query = fix.get("query")
     return f"{url}?{query}" if isinstance(query, str) and query else url
