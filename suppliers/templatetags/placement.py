@@ -77,7 +77,9 @@ def placement_batches(context: dict[str, Any]) -> dict[str, Any]:
         if account is not None and request.user.is_authenticated
         else []
     )
-    return {"batches": batches, "request": request}
+    # Each polls its own progress (and results) a second later: the page renders the counts only.
+    entries = [{"batch": batch, "polling": batch.finished_at is None, "results": []} for batch in batches]
+    return {"batches": entries, "request": request}
 
 
 @register.inclusion_tag("suppliers/_supplier_orders_panel.html", takes_context=True)
