@@ -23,12 +23,19 @@ from accounts.models import Account, Membership
 from orders.enums import OrderStatus, SubStatus, SupplierOrderState
 from orders.models import Order
 from suppliers.enums import PlacementOutcome, SourceAccountStatus, SupplierProvider
-from suppliers.models import ExchangeRate, PlacementBatch, SourceAccount, SupplierOrder
+from suppliers.models import (
+    AutoOrderRule,
+    ExchangeRate,
+    PlacementBatch,
+    SourceAccount,
+    SupplierOrder,
+    SupplierOrderTransition,
+)
 from suppliers.presentation import placement_fix_url, supplier_order_url
 from suppliers.services.batches import placement_result_run
 from suppliers.services.placement import order_place
 from suppliers.tests.placing import link_sku, merchant, order_to_place, source_account_connect
-from tests.factories import UserFactory
+from tests.factories import SupplierOrderFactory, UserFactory
 from tests.workers import running_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -440,3 +447,30 @@ def test_a_channel_cancel_after_payment_asks_for_a_refund_at_the_supplier(contro
     message = "Canceled by the customer after payment: ask the supplier for a refund."
     assert message in row
     assert message in drawer
+
+
+def test_the_drawer_history_names_the_rule_or_the_user_and_temu_is_labelled_simulated() -> None:
+    account, store = merchant()
+    order = order_to_place(store)
+    rule = AutoOrderRule.objects.create(account=account, store=store, enabled=True)
+    client = staff_client(account)
+    supplier_order = SupplierOrderFactory(
+        order=order, provider=SupplierProvider.TEMU, state=SupplierOrderState.PLACED, pay_by=timezone.now()
+    )
+    SupplierOrderTransition.objects.create(
+        supplier_order=supplier_order, from_state="draft", to_state="placing", rule=rule
+    )
+    SupplierOrderTransition.objects.create(
+        supplier_order=supplier_order,
+        from_state="placing",
+        to_state="placed",
+        actor=client.user,  # type: ignore[attr-defined]
+    )
+
+    drawer = client.get(f"/orders/{order.pk}/", **HTMX).content.decode()
+
+    assert "Temu (simulated) · Placed, not paid" in drawer
+    assert f"auto-order rule of {store.name}" in drawer
+    assert client.user.get_username() in drawer  # type: ignore[attr-defined]
+    assert "Pay by" in drawer
+    assert "data-supplier-link" not in drawer  # Temu has no buyer site to link to
