@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -38,10 +37,8 @@ from suppliers.presentation import placement_row
 from suppliers.services.batches import placement_batch_create, placement_batch_of
 from suppliers.services.payment import PAYABLE_STATES, order_replace, supplier_order_cancel
 from suppliers.tasks import pay_supplier_order
-from suppliers.templatetags.placement import FILTER_FIELDS
+from suppliers.templatetags.placement import FILTER_FIELDS, max_batch
 
-# "Place the whole filtered tab" takes at most this many orders in one batch.
-DEFAULT_MAX_BATCH = 5_000
 # Results listed under a batch's progress (problems first).
 RESULTS_SHOWN = 100
 # A row's placement cell keeps watching a just-retried payment this long for the worker to start.
@@ -52,10 +49,6 @@ ORDERS_CHANGED = "orders-changed"
 
 class PlacementInputError(Exception):
     """What the merchant asked for cannot be placed as asked; the message says why."""
-
-
-def _max_batch() -> int:
-    return int(getattr(settings, "PLACEMENT_MAX_BATCH", DEFAULT_MAX_BATCH))
 
 
 def _next_url(request: HttpRequest, data: Any) -> str:
@@ -80,7 +73,7 @@ def _wanted_ids(request: HttpRequest, data: Any) -> tuple[list[int], dict[str, s
     stores = order_selectors.stores_for_account(account=account)
     if order_filter.store_id is not None and not stores.filter(pk=order_filter.store_id).exists():
         raise Http404(_("No such store in this account."))
-    cap = _max_batch()
+    cap = max_batch()
     ids = order_selectors.order_ids_matching(account=account, order_filter=order_filter, limit=cap + 1)
     if len(ids) > cap:
         raise PlacementInputError(

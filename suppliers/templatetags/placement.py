@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django import template
+from django.conf import settings
 from django.http import QueryDict
+from django.utils.formats import number_format
 
 from orders.models import Order
 from suppliers import presentation, selectors
@@ -20,6 +22,13 @@ from suppliers.models import SupplierOrder
 
 # The order center's filters a "Place the whole tab" carries (the views read the same names).
 FILTER_FIELDS = ("status", "sub_status", "store", "q", "date_from", "date_to")
+# "Place the whole filtered tab" takes at most this many orders in one batch (PLACEMENT_MAX_BATCH).
+DEFAULT_MAX_BATCH = 5_000
+
+
+def max_batch() -> int:
+    return int(getattr(settings, "PLACEMENT_MAX_BATCH", DEFAULT_MAX_BATCH))
+
 
 register = template.Library()
 
@@ -65,6 +74,12 @@ def placement_tab_query(current_url: str) -> str:
     query = QueryDict(urlsplit(current_url).query)
     values = {name: query[name] for name in FILTER_FIELDS if query.get(name)}
     return urlencode({"scope": "filtered", **values, "next": current_url})
+
+
+@register.simple_tag
+def placement_max_batch() -> str:
+    """The most orders one "Place all in this tab" takes, formatted for the page's language."""
+    return number_format(max_batch(), force_grouping=True)
 
 
 @register.inclusion_tag("suppliers/_placement_batches.html", takes_context=True)
