@@ -474,3 +474,19 @@ def test_the_drawer_history_names_the_rule_or_the_user_and_temu_is_labelled_simu
     assert client.user.get_username() in drawer  # type: ignore[attr-defined]
     assert "Pay by" in drawer
     assert "data-supplier-link" not in drawer  # Temu has no buyer site to link to
+
+
+def test_an_unlinked_line_and_a_missing_account_link_to_their_fix(control: Any) -> None:
+    # given an order with an unlinked line, and another whose supplier has no account
+    account, store = merchant()
+    link_sku(account, "EB-1", CJ)
+    unlinked = order_to_place(store, skus=("NOPE-1",))
+    no_account = order_to_place(store)
+    for order in (unlinked, no_account):
+        assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.BLOCKED
+
+    page = staff_client(account).get("/orders/").content.decode()
+
+    line_id = unlinked.lines.get().pk
+    assert f'href="/links/new/?order_line={line_id}" data-fix>Link product</a>' in row_html(page, unlinked.number)
+    assert 'href="/suppliers/" data-fix>Connect supplier</a>' in row_html(page, no_account.number)
