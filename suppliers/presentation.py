@@ -37,29 +37,19 @@ def supplier_order_url(supplier_order: SupplierOrder) -> str:
     return ""
 
 
-# FALLBACK (remove once merged): the placement services name the address form "orders:address_edit";
-# the address branch names it "orders:address". Either reverses until the lead settles on one.
-_FIX_ALIASES: dict[str, tuple[str, ...]] = {"orders:address_edit": ("orders:address",)}
-
-
 def placement_fix_url(fix: object) -> str:
     """The link of ``Order.placement_issue_fix`` ({"view", "args", "query"}), or "".
 
-    FALLBACK (remove once merged): the fix pages are built by other helpers (suppliers:link_new,
-    suppliers:link_edit, suppliers:links, suppliers:accounts, orders:address_edit); until their URL
-    names are on main a NoReverseMatch gives "" and the row shows the problem without the link.
+    FALLBACK (the lead may remove it): the fix pages were built by other helpers (suppliers:link_new,
+    suppliers:link_edit, suppliers:links, suppliers:accounts, orders:address_edit); all of them are on
+    main now. Until it goes, a NoReverseMatch gives "" and the row shows the problem without a link.
     """
     if not isinstance(fix, dict) or not isinstance(fix.get("view"), str) or not fix["view"]:
         return ""
     args = [arg for arg in fix.get("args") or [] if isinstance(arg, int | str)]
-    url = ""
-    for view in (fix["view"], *_FIX_ALIASES.get(fix["view"], ())):
-        try:
-            url = reverse(view, args=args)
-            break
-        except NoReverseMatch:
-            continue
-    if not url:
+    try:
+        url = reverse(fix["view"], args=args)
+    except NoReverseMatch:
         return ""
     query = fix.get("query")
     return f"{url}?{query}" if isinstance(query, str) and query else url
@@ -71,7 +61,6 @@ _FIX_LABELS = {
     "suppliers:links": gettext_lazy("Check the product links"),
     "suppliers:accounts": gettext_lazy("Connect supplier"),
     "orders:address_edit": gettext_lazy("Edit address"),
-    "orders:address": gettext_lazy("Edit address"),  # the address form's name on the address branch
 }
 
 
