@@ -118,6 +118,14 @@ def _midnight(day: date) -> datetime | None:
         return None
 
 
+def _supplier_orders_prefetch() -> Prefetch:
+    """The order's supplier orders with their supplier account in one query. The model is found
+    through the relation, not imported: ``orders`` imports no other app (import-linter)."""
+    supplier_order = Order._meta.get_field("supplier_orders").related_model
+    assert not isinstance(supplier_order, str)  # a resolved model once the apps are loaded
+    return Prefetch("supplier_orders", queryset=supplier_order._default_manager.select_related("source_account"))
+
+
 def order_center_page(
     *, account: Account, order_filter: OrderFilter, cursor: Cursor | None, page_size: int
 ) -> tuple[list[Order], Cursor | None]:
@@ -139,7 +147,12 @@ def order_center_page(
         )
     rows = list(
         orders.select_related("store")
-        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
+            # The row's placement column (state, "no longer synced"): the suppliers' rows read
+            # through our reverse relation, one query whatever the page holds.
+            _supplier_orders_prefetch(),
+        )
         .order_by("-placed_at", "-id")[: page_size + 1]
     )
     next_cursor = None
@@ -147,6 +160,13 @@ def order_center_page(
         rows = rows[:page_size]
         next_cursor = Cursor(placed_at=rows[-1].placed_at, id=rows[-1].pk)
     return rows, next_cursor
+
+
+def order_ids_matching(*, account: Account, order_filter: OrderFilter, limit: int) -> list[int]:
+    """The ids of the orders ``order_filter`` shows (a whole filtered tab), newest first, at most
+    ``limit`` of them: the caller asks for one more than it accepts to know the filter is too wide."""
+    orders = _filtered_orders(account=account, order_filter=order_filter).order_by("-placed_at", "-id")
+    return list(orders.values_list("pk", flat=True)[:limit])
 
 
 def order_get(*, account: Account, order_id: int) -> Order:

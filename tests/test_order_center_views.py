@@ -510,16 +510,67 @@ def test_the_order_list_runs_the_same_queries_for_3_or_60_orders(
     # then
     assert few == many == later_page
     assert few_htmx == many_htmx
-    assert few <= 10
+    assert few <= 11
+
+
+def test_the_order_list_runs_the_same_queries_with_supplier_orders_on_3_or_50_rows(
+    member_client: Client, store: Any, settings: Any
+) -> None:
+    """The placement column (supplier orders, their accounts, the user's batches) is prefetched."""
+    from suppliers.models import SourceAccount
+
+    settings.ORDER_CENTER_PAGE_SIZE = 50
+    source = SourceAccount.objects.create(account=store.account, provider="aliexpress", name="AE")
+
+    def order_with_supplier_orders() -> None:
+        order = OrderFactory(store=store, lines=(line("A", sku="A"),))
+        for provider in ("aliexpress", "cj"):
+            SupplierOrderFactory(order=order, provider=provider, state="payment_failed", source_account=source)
+        order_recompute_status(order_id=order.pk)
+
+    for _ in range(3):
+        order_with_supplier_orders()
+    few = count_queries(member_client, f"{CENTER}?status=payment")
+    for _ in range(47):
+        order_with_supplier_orders()
+    assert len(order_numbers(member_client.get(f"{CENTER}?status=payment"))) == 50
+    many = count_queries(member_client, f"{CENTER}?status=payment")
+    assert few == many
+    assert few <= 11
+
+
+def supplier_order_history(supplier_order: Any, *, steps: int) -> None:
+    """Lines and transitions (one by a user, one by an auto-order rule) of a supplier order."""
+    from suppliers.models import AutoOrderRule, SupplierOrderLine, SupplierOrderTransition
+
+    order = supplier_order.order
+    for order_line in order.lines.all():
+        SupplierOrderLine.objects.create(
+            supplier_order=supplier_order, order_line=order_line, supplier_product_id="1005", quantity=1
+        )
+    rule, _created = AutoOrderRule.objects.get_or_create(account=order.account, store=order.store)
+    for step in range(steps):
+        SupplierOrderTransition.objects.create(
+            supplier_order=supplier_order,
+            from_state="placing",
+            to_state=supplier_order.state,
+            actor=UserFactory() if step % 2 == 0 else None,
+            rule=rule if step % 2 else None,
+        )
 
 
 def test_the_drawer_runs_the_same_queries_for_1_or_5_lines_and_events(member_client: Client, store: Any) -> None:
     # given an order with one line, parcel, scan and event, and one with 5 lines, parcels, scans and events
     # (an order without any parcel saves the scans query: compare like with like)
     small = OrderFactory(store=store, lines=(line(),))
-    TrackingEventFactory(shipment=ShipmentFactory(order=small))
+    small_supplier_order = SupplierOrderFactory(order=small, state=SupplierOrderState.PAID)
+    supplier_order_history(small_supplier_order, steps=1)
+    TrackingEventFactory(shipment=ShipmentFactory(order=small, supplier_order=small_supplier_order))
     big = OrderFactory(store=store, lines=tuple(line(f"Item {n}", sku=f"S{n}") for n in range(5)))
     supplier_order = SupplierOrderFactory(order=big, state=SupplierOrderState.PAID)
+    supplier_order_history(supplier_order, steps=3)
+    for provider in ("cj", "temu"):
+        supplier_order_history(SupplierOrderFactory(order=big, provider=provider, state="payment_failed"), steps=2)
     for _ in range(2):
         shipment = ShipmentFactory(order=big, supplier_order=supplier_order, tracking_status=TrackingStatus.IN_TRANSIT)
         for _ in range(3):

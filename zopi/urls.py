@@ -19,6 +19,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("", include("accounts.urls")),
+    path("orders/place/", include("suppliers.urls_placement")),
     path("orders/", include("orders.urls")),
     path("rules/", include("suppliers.urls_rules")),
     path("", include("suppliers.urls")),
