@@ -40,9 +40,10 @@ def supplier_order_url(supplier_order: SupplierOrder) -> str:
 def placement_fix_url(fix: object) -> str:
     """The link of ``Order.placement_issue_fix`` ({"view", "args", "query"}), or "".
 
-    FALLBACK (the lead may remove it): the fix pages were built by other helpers (suppliers:link_new,
-    suppliers:link_edit, suppliers:links, suppliers:accounts, orders:address_edit); all of them are on
-    main now. Until it goes, a NoReverseMatch gives "" and the row shows the problem without a link.
+    The fix is stored with the order when the problem is found; a page renamed since then would
+    otherwise make the whole order center fail, so a name that no longer resolves gives "" (the
+    row shows the problem without a link). ``test_every_fix_page_the_services_name_exists`` keeps
+    the names the services write resolvable.
     """
     if not isinstance(fix, dict) or not isinstance(fix.get("view"), str) or not fix["view"]:
         return ""

@@ -130,8 +130,9 @@ def _decide(rule: AutoOrderRule, order: Order, verdict: Verdict, now: datetime, 
 
 
 def _placeable(rule: AutoOrderRule, now: datetime) -> QuerySet[Order]:
-    """The rule's store's orders in New that have waited its hold (a TikTok purchase, even one
-    that came through another channel, at least an hour)."""
+    """The rule's store's orders in New that have waited its hold since they reached us (a TikTok
+    purchase, even one that came through another channel, at least an hour). Counted from when the
+    order was received, never earlier than it was placed: an old order imported today waits too."""
     held_since = now - rule_hold(rule)
     tiktok_purchase = PurchaseId.objects.filter(order=OuterRef("pk"))
     return (
@@ -141,10 +142,9 @@ def _placeable(rule: AutoOrderRule, now: datetime) -> QuerySet[Order]:
             status=OrderStatus.NEW,
             archived=False,
             channel_canceled=False,
-            placed_at__lte=held_since,
             created_at__lte=held_since,
         )
-        .exclude(Exists(tiktok_purchase), placed_at__gt=now - TIKTOK_MIN_HOLD)
+        .exclude(Exists(tiktok_purchase), created_at__gt=now - TIKTOK_MIN_HOLD)
         .select_related("account")
     )
 
@@ -161,7 +161,7 @@ def auto_order_rules_run(*, now: datetime | None = None) -> int:
     for rule in AutoOrderRule.objects.filter(enabled=True).select_related("store", "account"):
         decided = RuleDecision.objects.filter(rule=rule, order=OuterRef("pk"), decided_at__gte=rule.updated_at)
         if rule.place:
-            for order in _placeable(rule, now).exclude(Exists(decided)).order_by("placed_at", "pk")[:BATCH]:
+            for order in _placeable(rule, now).exclude(Exists(decided)).order_by("created_at", "pk")[:BATCH]:
                 verdict = rule_verdict(rule, order)
                 if (
                     _decide(rule, order, verdict, now, partial(place_by_rule.delay, order.pk, rule.pk))

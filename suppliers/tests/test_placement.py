@@ -521,3 +521,20 @@ def test_replace_is_refused_for_another_tenants_order_and_for_a_paid_one(control
         order_replace(account=account, order_id=foreign.pk)
     assert order_replace(account=other, order_id=foreign.pk).outcome == PlacementOutcome.SKIPPED
     assert SupplierOrder.objects.get(order=foreign).state == SupplierOrderState.PAID
+
+
+@pytest.mark.django_db(transaction=False)
+def test_every_fix_page_the_services_name_exists() -> None:
+    import pathlib
+    import re
+
+    from django.urls import reverse
+
+    services = pathlib.Path(__file__).resolve().parent.parent / "services"
+    named = set()
+    for source in services.glob("*.py"):
+        named |= set(re.findall(r'"((?:suppliers|orders):[a-z_]+)"', source.read_text()))
+    assert {"suppliers:link_new", "suppliers:accounts", "orders:address_edit"} <= named
+    for view in sorted(named):
+        needs_id = view in ("suppliers:link_edit", "orders:address_edit")
+        assert reverse(view, args=[1] if needs_id else [])
