@@ -26,9 +26,18 @@ from accounts.models import Account
 from integrations.errors import ProviderError
 from integrations.oauth import GrantRefused
 from sandbox.models import SimAccount, SimApp
+from sandbox.sim.purchases import CATALOG
 from sandbox.tests.conftest import Control
 from suppliers.enums import PaymentMode, SourceAccountStatus
-from suppliers.models import SourceAccount, SupplierAttempt, SupplierAuthorization, SupplierOrder
+from suppliers.models import (
+    AutoOrderRule,
+    ExchangeRate,
+    ProductLink,
+    SourceAccount,
+    SupplierAttempt,
+    SupplierAuthorization,
+    SupplierOrder,
+)
 from suppliers.providers.base import PlaceLine, PlaceRequest, ShipTo
 from suppliers.services.attempts import supplier_attempts_prune
 from suppliers.services.connection import provider_for
@@ -494,6 +503,13 @@ def test_the_demo_seed_connects_the_three_suppliers_to_the_sandbox(app: SimApp, 
     assert provider_for(sources["temu"]).find("acc-demo-none") is None
     call_command("sandbox_seed", verbosity=0)  # idempotent
     assert SourceAccount.objects.filter(account=demo).count() == 3
+    # the demo's products are linked (a few left to link by hand), with rates and a rule that places
+    links = ProductLink.objects.filter(account=demo)
+    assert len(CATALOG) < links.count() < len(CATALOG) + 6  # the demo orders' six products, most linked
+    assert set(links.values_list("provider", flat=True)) == {"aliexpress", "cj", "temu"}
+    assert ExchangeRate.objects.filter(from_currency="USD", to_currency="EUR").exists()
+    rule = AutoOrderRule.objects.get(account=demo)
+    assert (rule.store.name, rule.enabled, rule.pay) == ("Demo Shopify", True, True)
 
 
 def test_an_expired_token_is_refreshed_before_the_call(owner_client: Client, buyers: list[SimAccount]) -> None:

@@ -37,10 +37,12 @@ from sandbox.providers._state import options_update
 from sandbox.providers.cj.views import _token_data as cj_token_data
 from sandbox.providers.tiktok.sellers import grant_issue, seller_shops, tiktok_app_ensure, token_data
 from sandbox.registry import PROVIDERS
+from sandbox.sim.purchases import CATALOG
 from suppliers.enums import SourceAccountStatus
-from suppliers.models import SourceAccount
+from suppliers.models import AutoOrderRule, ExchangeRate, ProductLink, SourceAccount
 from suppliers.services.accounts import source_account_connected
 from zopi.management.commands.seed_demo import ACCOUNT_NAME as DEMO_ACCOUNT_NAME
+from zopi.management.commands.seed_demo import PRODUCTS as DEMO_PRODUCTS
 
 # (provider, name, first orders, options)
 DEMO_ACCOUNTS: list[tuple[str, str, int, dict[str, Any]]] = [
@@ -85,6 +87,7 @@ class Command(BaseCommand):
         clock_set(speed=options["speed"])
         dev_apps_ensure()  # the dev profile's operator apps, known to the install pages and token endpoints
         connected = _connect_demo_stores() + _connect_demo_suppliers()
+        _demo_links_and_rules()
         self.stdout.write(json.dumps({"created": created, "connected": connected, "clock_speed": options["speed"]}))
 
 
@@ -225,3 +228,55 @@ def _connect_demo_suppliers() -> list[str]:
             )
         connected.append(f"{source.name} ({provider})")
     return connected
+
+
+# The demo catalogue's suppliers, in turn: AliExpress (product id + sku_attr), CJ (the vid), Temu.
+DEMO_SUPPLIERS = ("aliexpress", "cj", "temu")
+# Rates the demo's margins use (support keeps real ones in admin).
+DEMO_RATES = (("USD", "EUR", "0.92"), ("USD", "GBP", "0.79"), ("CNY", "USD", "0.14"))
+
+
+def _demo_links_and_rules() -> None:
+    """Every product the sandbox's customers buy is linked to a demo supplier (a few left unlinked
+    so the demo shows "Link product"); the demo Shopify store places and pays by itself after a
+    10-minute hold, so orders are seen moving from New to Payment without a click."""
+    account = Account.objects.filter(name=DEMO_ACCOUNT_NAME).first()
+    if account is None:
+        return
+    products = [(product_id, sku, title, price) for product_id, _v, sku, title, _t, price, _g in CATALOG]
+    products += [
+        (7_990_000_000 + n, sku, title, str(price)) for n, (title, sku, _v, price, _c) in enumerate(DEMO_PRODUCTS)
+    ]
+    for index, (product_id, sku, title, price) in enumerate(products):
+        if index % 7 == 6:  # left for the merchant to link from the order row
+            continue
+        provider = DEMO_SUPPLIERS[index % len(DEMO_SUPPLIERS)]
+        supplier_product, supplier_sku = {
+            "aliexpress": (f"100500{product_id}", "14:193#Default"),
+            "cj": (f"VID-{product_id}", ""),
+            "temu": (f"60{product_id}", ""),
+        }[provider]
+        ProductLink.objects.get_or_create(
+            account=account,
+            sku=sku,
+            channel_variant_id="",
+            channel_product_id="",
+            defaults={
+                "title": title,
+                "provider": provider,
+                "supplier_product_id": supplier_product,
+                "supplier_sku": supplier_sku,
+                "unit_cost": (Decimal(price) * Decimal("0.35")).quantize(Decimal("0.01")),
+            },
+        )
+    for from_currency, to_currency, rate in DEMO_RATES:
+        ExchangeRate.objects.get_or_create(
+            from_currency=from_currency,
+            to_currency=to_currency,
+            defaults={"rate": Decimal(rate), "source": "demo rates", "as_of": timezone.now()},
+        )
+    store = Store.objects.filter(account=account, name="Demo Shopify").first()
+    if store is not None:
+        AutoOrderRule.objects.get_or_create(
+            account=account, store=store, defaults={"enabled": True, "place": True, "pay": True, "hold_minutes": 10}
+        )
