@@ -228,6 +228,9 @@ class SupplierOrder(models.Model):
     # Handed to tracking by task name (the tracking app builds shipments from it).
     tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True, default="")
     carrier = models.CharField(_("carrier"), max_length=64, blank=True, default="")
+    # When the tracking number was handed to the tracking app (``SUPPLIER_TRACKING_TASK``); empty
+    # with a number: not yet (beat's sweep hands it on, also once the setting is turned on).
+    tracking_handed_at = models.DateTimeField(_("tracking handed on"), null=True, blank=True)
     # The worker making the supplier call holds the row until then; past it (a killed worker, a
     # lost answer) the outcome is unknown and ``placement.reconcile`` asks the supplier.
     in_flight_until = models.DateTimeField(_("call held until"), null=True, blank=True)

@@ -120,14 +120,15 @@ def prune_authorizations() -> int:
 # A channel cancellation waiting on an in-flight supplier call (or a supplier that did not
 # answer) runs again this much later, up to CHANNEL_CANCEL_RETRIES times (about two hours).
 CHANNEL_CANCEL_RETRY_DELAY = 60
-CHANNEL_CANCEL_RETRIES = 120
+CHANNEL_CANCEL_RETRIES = 8
 
 
 @shared_task(name="suppliers.sync_due_supplier_orders")
 def sync_due_supplier_orders() -> int:
     """Beat: claim the due supplier orders and queue one sync task per batch."""
-    from suppliers.services.sync import supplier_orders_claim_due
+    from suppliers.services.sync import supplier_orders_claim_due, tracking_hand_on_due
 
+    tracking_hand_on_due()
     return sum(len(batch) for batch in supplier_orders_claim_due())
 
 
@@ -159,8 +160,8 @@ def order_channel_canceled(self: Any, order_id: int) -> dict[str, list[int]]:
     from suppliers.services.cancel import order_channel_canceled as carry
 
     result = carry(order_id=order_id)
-    if result.retry:
-        raise self.retry(countdown=CHANNEL_CANCEL_RETRY_DELAY)
+    if result.retry:  # a supplier order in flight: after it settles (backing off, about two hours in all)
+        raise self.retry(countdown=min(CHANNEL_CANCEL_RETRY_DELAY * 2**self.request.retries, 1800))
     return {"canceled": result.canceled, "told_how": result.told_how, "refund_asked": result.refund_asked}
 
 

@@ -113,6 +113,7 @@ def aliexpress_callback_view(request: HttpRequest) -> HttpResponse:
             state=request.GET.get("state", "")[:300],
             code=request.GET.get("code", "")[:2000],
             session_key=_session_key(request),
+            by_user_id=request.user.pk,
         )
     except ConnectCanceled as canceled:
         messages.info(request, str(canceled))

@@ -8,6 +8,7 @@ submit is harmless (the services hold each supplier call under a lease and recor
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -269,6 +270,8 @@ def order_placement_cell(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order_or_404(request, order_id)
     try:
         since = float(request.GET["since"]) if request.GET.get("since") else None
+        if since is not None and not (math.isfinite(since) and since <= time.time()):
+            since = None  # a watch from the future (or infinity) would poll for ever
     except ValueError:
         since = None
     response, polling = _cell(request, order, watch_since=since)

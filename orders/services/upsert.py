@@ -22,11 +22,14 @@ from typing import Protocol
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Prefetch
+from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from orders import events
-from orders.models import Order, OrderLine, PurchaseId
+from orders.enums import OrderEventType
+from orders.models import Order, OrderEvent, OrderLine, PurchaseId
 from orders.search_text import search_text_with
+from orders.services.address_edit import order_address_locked
 from orders.services.cancel_hook import orders_channel_canceled_announce
 from orders.services.intake import ADDRESS_FIELDS, LineData, OrderData, order_insert, orders_insert_fresh
 from orders.services.locks import advisory_locks, number_lock_key, purchase_lock_key
@@ -222,6 +225,20 @@ def _order_update(*, order: Order, item: ChannelOrderLike) -> _Update | None:
     address = _address_apply(order=order, data=data)
     if address == "changed":
         changes.append("address")
+    elif address == "held":
+        OrderEvent.objects.create(
+            order=order,
+            type=OrderEventType.NOTE,
+            parameters={
+                "code": "address_changed_after_sent",
+                "text": str(
+                    _(
+                        "The customer changed the shipping address in the channel after it was sent to the "
+                        "supplier: the supplier has the earlier address. Change it at the supplier if needed."
+                    )
+                ),
+            },
+        )
     if _lines_merge(order=order, lines=data.lines):
         changes.append("lines")
     # Appended, never rebuilt: tracking numbers and supplier ids were added since.
@@ -282,7 +299,8 @@ def _address_apply(*, order: Order, data: OrderData) -> str:
     erased (their address stays erased).
 
     "" when nothing changed; "filled" when the order had no address yet (an order stored before
-    addresses were kept: not a change the merchant needs told about); else "changed".
+    addresses were kept: not a change the merchant needs told about); "held" when a supplier
+    already has the address (kept as sent; the caller notes the customer's change); else "changed".
     """
     if order.ship_edited_at is not None or order.customer_erased_at is not None:
         return ""
@@ -291,6 +309,9 @@ def _address_apply(*, order: Order, data: OrderData) -> str:
     if not differing:
         return ""
     was_blank = not any(getattr(order, name) for name in wanted)
+    if not was_blank and order.pk is not None and order_address_locked(order=order):
+        # A supplier has the address as it was: the order keeps showing what the supplier has.
+        return "held"
     for name, value in differing.items():
         setattr(order, name, value)
     return "filled" if was_blank else "changed"

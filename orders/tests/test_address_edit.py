@@ -297,3 +297,20 @@ def test_on_the_orders_own_page_a_save_reloads_the_page(member_client: Client, s
     assert (saved.status_code, saved["HX-Refresh"]) == (200, "true")
     order.refresh_from_db()
     assert order.ship_edited_at is not None
+
+
+def test_a_channel_address_change_after_a_supplier_has_the_address_is_noted_not_applied(store: Any) -> None:
+    from tests.factories import SupplierOrderFactory
+
+    order = OrderFactory(store=store, number="#1004", ship=MASKED)
+    SupplierOrderFactory(order=order, state="paid")
+    moved = AddressData(
+        name="Bob Norman", phone="+1 502-***-2181", address1="1 New Street", city="Lexington",
+        province="Kentucky", zip="40507", country_code="US",
+    )  # fmt: skip
+    _update(Order.objects.get(pk=order.pk), moved)
+
+    order.refresh_from_db()
+    assert order.ship_address1 == "Chestnut Street 92"  # what the supplier has
+    note = OrderEvent.objects.get(order=order, type=OrderEventType.NOTE)
+    assert note.parameters["code"] == "address_changed_after_sent"

@@ -33,7 +33,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Account
+from accounts.enums import Role
+from accounts.models import Account, Membership
 from integrations.errors import CredentialsError, MalformedPayload, NotSupported, ProviderError
 from integrations.http import sanitize
 from integrations.oauth import GrantRefused, TokenGrant, new_state, state_digest
@@ -183,9 +184,20 @@ def _finish(authorization: SupplierAuthorization, outcome: str, error: str = "")
     authorization.save(update_fields=["outcome", "error"])
 
 
-def aliexpress_callback(*, state: str, code: str, session_key: str) -> SourceAccount:
-    """The owner is back from AliExpress's page. Raises ``ConnectError`` (``ConnectCanceled``)."""
+def aliexpress_callback(*, state: str, code: str, session_key: str, by_user_id: int | None = None) -> SourceAccount:
+    """The owner is back from AliExpress's page. Raises ``ConnectError`` (``ConnectCanceled``).
+
+    With ``by_user_id``: only the user who started the connect, still an owner of the account it
+    connects (a role changed meanwhile, or another account switched to, does not carry it)."""
     authorization = authorization_claim(provider=SupplierProvider.ALIEXPRESS, state=state, session_key=session_key)
+    if by_user_id is not None and (
+        authorization.user_id != by_user_id
+        or not Membership.objects.filter(
+            user_id=by_user_id, account_id=authorization.account_id, role=Role.OWNER
+        ).exists()
+    ):
+        _finish(authorization, "failed", "not an owner of the account any more")
+        raise ConnectError(_("Only an owner of the account can connect its AliExpress account: nothing was connected."))
     if not code:
         _finish(authorization, "canceled", "declined on AliExpress")
         raise ConnectCanceled(_("AliExpress was not authorized: nothing was connected."))

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.enums import OrderEventType, SupplierOrderState
 from orders.models import Order, OrderEvent
-from suppliers.enums import CanceledBy
+from suppliers.enums import CanceledBy, PlacementOutcome
 from suppliers.models import SupplierOrder
 from suppliers.providers.base import REGISTRY, SupplierProvider
 from suppliers.services.payment import supplier_order_cancel, supplier_order_reconcile
@@ -34,6 +35,8 @@ UNPAID = (SupplierOrderState.DRAFT, SupplierOrderState.PLACED, SupplierOrderStat
 IN_FLIGHT = (SupplierOrderState.PLACING, SupplierOrderState.PAYING)
 REFUND_NOTE = "refund_after_channel_cancel"
 TOLD_HOW = "cancel_told_how"
+CANCEL_BY_HAND = "cancel_by_hand"
+DEALT_WITH_NOTES = (REFUND_NOTE, TOLD_HOW, CANCEL_BY_HAND)
 
 
 @dataclass
@@ -82,6 +85,10 @@ def order_channel_canceled(*, order_id: int) -> ChannelCancelResult:
     reason = _("Canceled by the customer in the sales channel.")
     for supplier_order in SupplierOrder.objects.filter(CURRENT, order_id=order_id).order_by("id"):
         if supplier_order.state in IN_FLIGHT:
+            if supplier_order.in_flight_until is None:  # left for support: it cannot be asked
+                _note_once(order_id, supplier_order, CANCEL_BY_HAND, _by_hand_text(supplier_order, ""))
+                result.told_how.append(supplier_order.pk)
+                continue
             if not lease_live(supplier_order, timezone.now()):  # its worker is gone: ask the supplier
                 supplier_order_reconcile(supplier_order_id=supplier_order.pk)
             result.in_flight.append(supplier_order.pk)
@@ -104,8 +111,26 @@ def _has_cancel_call(provider: str) -> bool:
     return cls is not None and cls.cancel is not SupplierProvider.cancel
 
 
+def _by_hand_text(supplier_order: SupplierOrder, why: str) -> str:
+    text = _(
+        "Canceled by the customer, but %(supplier)s order %(id)s could not be canceled from here%(why)s: "
+        "cancel it in the supplier's order list (an unpaid order closes there by itself)."
+    ) % {
+        "supplier": supplier_order.get_provider_display(),
+        "id": supplier_order.external_order_id or supplier_order.idempotency_key,
+        "why": f" ({why[:200]})" if why else "",
+    }
+    return str(text)
+
+
 def _unpaid_cancel(supplier_order: SupplierOrder, reason: str, result: ChannelCancelResult) -> None:
-    supplier_order_cancel(supplier_order_id=supplier_order.pk, by=CanceledBy.CHANNEL, reason=reason)
+    source = supplier_order.source_account
+    if supplier_order.state != SupplierOrderState.DRAFT and (source is None or not source.is_current):
+        # Placed with an account since replaced or disconnected: it cannot be asked from here.
+        _note_once(supplier_order.order_id, supplier_order, CANCEL_BY_HAND, _by_hand_text(supplier_order, ""))
+        result.told_how.append(supplier_order.pk)
+        return
+    outcome = supplier_order_cancel(supplier_order_id=supplier_order.pk, by=CanceledBy.CHANNEL, reason=reason)
     after = SupplierOrder.objects.only("state", "in_flight_until").get(pk=supplier_order.pk)
     if after.state == SupplierOrderState.CANCELED:
         result.canceled.append(supplier_order.pk)
@@ -131,7 +156,14 @@ def _unpaid_cancel(supplier_order: SupplierOrder, reason: str, result: ChannelCa
             % {"supplier": supplier_order.get_provider_display(), "id": supplier_order.external_order_id},
         )
         result.told_how.append(supplier_order.pk)
-    else:  # the supplier refused or did not answer
+    elif outcome.outcome == PlacementOutcome.REFUSED:
+        # The supplier refused (or could not be reached): said once, then left to the merchant;
+        # the sync still follows the order (an unpaid one closes at the supplier by itself).
+        _note_once(
+            supplier_order.order_id, supplier_order, CANCEL_BY_HAND, _by_hand_text(supplier_order, outcome.message)
+        )
+        result.told_how.append(supplier_order.pk)
+    else:
         result.failed.append(supplier_order.pk)
 
 
@@ -149,26 +181,22 @@ def channel_cancels_sweep(*, now: datetime | None = None, limit: int = 200) -> l
     from suppliers import tasks  # the task module imports the services
 
     now = now or timezone.now()
-    rows = list(
+    noted = OrderEvent.objects.filter(
+        order_id=OuterRef("order_id"), type=OrderEventType.NOTE, parameters__code__in=DEALT_WITH_NOTES
+    )
+    # Settled rows only: one in flight is reconciled by beat and is caught here once it settles.
+    order_ids = list(
         SupplierOrder.objects.filter(
             CURRENT,
             order__channel_canceled=True,
             order__updated_at__lt=now - SWEEP_AFTER,
-            state__in=(*UNPAID, *IN_FLIGHT, SupplierOrderState.PAID),
+            state__in=(*UNPAID, SupplierOrderState.PAID),
         )
-        .order_by("order_id", "id")
-        .values_list("pk", "order_id")[: limit * 4]
+        .exclude(Exists(noted))
+        .order_by("order_id")
+        .values_list("order_id", flat=True)
+        .distinct()[:limit]
     )
-    noted = {
-        int(pk)
-        for pk in OrderEvent.objects.filter(
-            order_id__in={order_id for _, order_id in rows},
-            type=OrderEventType.NOTE,
-            parameters__code__in=[REFUND_NOTE, TOLD_HOW],
-        ).values_list("parameters__supplier_order", flat=True)
-        if isinstance(pk, int)
-    }
-    order_ids = sorted({order_id for pk, order_id in rows if pk not in noted})[:limit]
     for order_id in order_ids:
         tasks.order_channel_canceled.delay(order_id)
     return order_ids

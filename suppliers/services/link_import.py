@@ -210,9 +210,11 @@ def _row_data(cells: list[str], columns: dict[str, int], stores: _StoreNames) ->
     if cost_text:
         try:
             cost = Decimal(cost_text)
+            # Above what a price column holds (12 digits), quantize itself fails: refused as a row error.
+            exact = cost.is_finite() and abs(cost) < Decimal("1e10") and cost == cost.quantize(Decimal("0.01"))
         except InvalidOperation:
-            cost = None
-        if cost is None or not cost.is_finite() or cost != cost.quantize(Decimal("0.01")):
+            cost, exact = None, False
+        if cost is None or not exact:
             problems.append(_("unit_cost must be a number with at most 2 decimals, with a dot (12.50)"))
         else:
             values["unit_cost"] = cost

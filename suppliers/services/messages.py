@@ -167,7 +167,11 @@ def supplier_message_process(*, message_id: int) -> str:
         return _finish(
             message_id, SupplierMessageState.IGNORED, "placed with a previous supplier account: no longer synced"
         )
-    result = supplier_order_sync_now(supplier_order_id=supplier_order.pk)
+    try:
+        result = supplier_order_sync_now(supplier_order_id=supplier_order.pk)
+    except Exception as error:  # a bug or the database: kept FAILED for support, not re-queued for ever
+        logger.exception("supplier message %s failed", message_id)
+        return _finish(message_id, SupplierMessageState.FAILED, f"internal error: {type(error).__name__}: {error}")
     if result.outcome == SyncOutcome.FAILED:
         # The read failed: the sync's backoff reads it again; the message did its part.
         return _finish(message_id, SupplierMessageState.PROCESSED, f"read failed, the sync retries: {result.message}")

@@ -150,12 +150,13 @@ def payment_failed_record(
             return Result(PlacementOutcome.SKIPPED)
         fields = info_apply(supplier_order, info) if info is not None else ()
         supplier_order.lease_id, supplier_order.in_flight_until = None, None
+        supplier_order.next_sync_at = timezone.now()  # the sync follows it (paid by hand, closed, …)
         supplier_order_move(
             supplier_order,
             SupplierOrderState.PAYMENT_FAILED,
             note=refusal.message,
             actor=actor,
-            fields=(*fields, "lease_id", "in_flight_until", *failure_set(supplier_order, refusal)),
+            fields=(*fields, "lease_id", "in_flight_until", "next_sync_at", *failure_set(supplier_order, refusal)),
         )
         order_after_supplier_change(order_id=supplier_order.order_id, actor=actor)
     return Result(PlacementOutcome.PAYMENT_FAILED, f"{refusal.message} {refusal.fix}".strip(), [supplier_order_id])
@@ -180,10 +181,15 @@ def supplier_order_reconcile(*, supplier_order_id: int) -> Result:
         if supplier_order.in_flight_until > now:
             return Result(PlacementOutcome.SKIPPED, _("A worker is still on it."))
         source = supplier_order.source_account
-        if source is None or source.status != SourceAccountStatus.CONNECTED:
+        if source is not None and source.status == SourceAccountStatus.RECONNECT:
             supplier_order.in_flight_until = now + timedelta(seconds=RECONNECT_WAIT)
             supplier_order.save(update_fields=("in_flight_until", "updated_at"))
             return Result(PlacementOutcome.UNKNOWN, _("Waiting for the supplier account to be reconnected."))
+        if source is None or source.status != SourceAccountStatus.CONNECTED:  # replaced or disconnected
+            return by_hand_record(
+                supplier_order,
+                _("Placed with a supplier account that is no longer connected: check it in that account's order list."),
+            )
         if supplier_order.reconcile_attempts >= RECONCILE_LIMIT:
             return by_hand_record(supplier_order, _("The supplier has not given a clear answer after several tries."))
         paying = supplier_order.state == SupplierOrderState.PAYING
@@ -240,12 +246,12 @@ def _payment_reconcile(supplier_order: SupplierOrder, *, provider: object, lease
             return Result(PlacementOutcome.SKIPPED)
         if not order_still_wanted(held.order):  # canceled or archived since: not paid again
             refusal = Refusal(code="not_paid", message=_("Not paid: the order was canceled or archived meanwhile."))
-            held.lease_id, held.in_flight_until = None, None
+            held.lease_id, held.in_flight_until, held.next_sync_at = None, None, now
             supplier_order_move(
                 held,
                 SupplierOrderState.PAYMENT_FAILED,
                 note=refusal.message,
-                fields=("lease_id", "in_flight_until", *failure_set(held, refusal)),
+                fields=("lease_id", "in_flight_until", "next_sync_at", *failure_set(held, refusal)),
             )
             order_after_supplier_change(order_id=held.order_id)
             return Result(PlacementOutcome.PAYMENT_FAILED, refusal.message)
@@ -355,7 +361,7 @@ def order_replace(*, account: Account, order_id: int, actor: AbstractBaseUser | 
             PlacementOutcome.SKIPPED,
             _("Only orders whose payment failed or that the supplier canceled can be re-placed."),
         )
-    current = list(SupplierOrder.objects.filter(CURRENT, order=order))
+    current = list(SupplierOrder.objects.filter(CURRENT, order=order).select_related("source_account"))
     if any(
         so.state not in (*PAYABLE_STATES, SupplierOrderState.DRAFT)
         for so in current
@@ -369,8 +375,14 @@ def order_replace(*, account: Account, order_id: int, actor: AbstractBaseUser | 
     for supplier_order in current:
         if supplier_order.state not in PAYABLE_STATES:
             continue
+        if supplier_order.source_account is None or not supplier_order.source_account.is_current:
+            # Placed with an account since replaced: it cannot be asked; the history says so.
+            notes[supplier_order.pk] = str(
+                _("Placed with a previous supplier account: cancel it there if it is still open.")
+            )
+            continue
         try:
-            info = provider_for(supplier_order.source_account).get(supplier_order.external_order_id)  # type: ignore[arg-type]
+            info = provider_for(supplier_order.source_account).get(supplier_order.external_order_id)
         except (MalformedPayload, ProviderError) as error:
             return Result(
                 PlacementOutcome.REFUSED,

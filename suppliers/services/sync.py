@@ -158,7 +158,8 @@ def supplier_order_sync(*, supplier_order_id: int, now: datetime | None = None) 
         return SyncResult(SyncOutcome.SKIPPED)
     source = supplier_order.source_account
     if source is None or not source.is_current:
-        SupplierOrder.objects.filter(pk=supplier_order_id).update(sync_claimed_until=None, next_sync_at=None)
+        # ``next_sync_at`` is kept: should the same account be connected again, it is due again.
+        SupplierOrder.objects.filter(pk=supplier_order_id).update(sync_claimed_until=None)
         return SyncResult(SyncOutcome.NOT_SYNCED, _("Placed with a previous supplier account: no longer synced."))
     if not supplier_order.external_order_id.strip(", "):
         return _failed(supplier_order_id, source, _("The supplier order has no id at the supplier."), now)
@@ -193,7 +194,9 @@ def _record(supplier_order_id: int, info: SupplierOrderInfo, now: datetime) -> S
             # Moved meanwhile, or a worker holds it for a supplier call (a payment, a cancel):
             # that call records what happened; the sync looks again soon.
             supplier_order.sync_claimed_until = None
-            supplier_order.next_sync_at = now + LEASED_RETRY if supplier_order.state in SYNCED_STATES else None
+            # A row in flight is looked at again too: the call may end in a state the sync follows.
+            followed = supplier_order.state in (*SYNCED_STATES, SupplierOrderState.PLACING, SupplierOrderState.PAYING)
+            supplier_order.next_sync_at = now + LEASED_RETRY if followed else None
             supplier_order.save(update_fields=("sync_claimed_until", "next_sync_at", "updated_at"))
             return SyncResult(SyncOutcome.SKIPPED)
         had_tracking = supplier_order.tracking_number
@@ -248,9 +251,33 @@ def _record(supplier_order_id: int, info: SupplierOrderInfo, now: datetime) -> S
 def _tracking_hand_on(supplier_order_id: int) -> None:
     """After commit: the task named by ``SUPPLIER_TRACKING_TASK`` (the tracking app's), by name:
     suppliers never imports tracking. Empty setting: the number is stored and shown only."""
-    name = str(getattr(settings, "SUPPLIER_TRACKING_TASK", "") or "")
-    if name:
-        transaction.on_commit(partial(current_app.send_task, name, args=(supplier_order_id,)))
+    if _tracking_task():
+        transaction.on_commit(partial(tracking_hand_on_now, supplier_order_id))
+
+
+def _tracking_task() -> str:
+    return str(getattr(settings, "SUPPLIER_TRACKING_TASK", "") or "")
+
+
+def tracking_hand_on_now(supplier_order_id: int) -> bool:
+    """Send the tracking task for one supplier order and note it; a broker error leaves it for the
+    sweep (``tracking_hand_on_due``)."""
+    try:
+        current_app.send_task(_tracking_task(), args=(supplier_order_id,))
+    except Exception:  # the broker is away: the sweep sends it again
+        logger.exception("tracking hand-on of supplier order %s failed", supplier_order_id)
+        return False
+    SupplierOrder.objects.filter(pk=supplier_order_id).update(tracking_handed_at=timezone.now())
+    return True
+
+
+def tracking_hand_on_due(*, limit: int = 200) -> int:
+    """Beat: tracking numbers not handed on yet (a broker error, or stored before the setting was
+    turned on) are handed on now; the number handed on."""
+    if not _tracking_task():
+        return 0
+    due = SupplierOrder.objects.filter(tracking_handed_at=None).exclude(tracking_number="")
+    return sum(tracking_hand_on_now(pk) for pk in due.order_by("pk").values_list("pk", flat=True)[:limit])
 
 
 def backoff(failures: int) -> timedelta:

@@ -285,3 +285,11 @@ def test_the_example_file_imports_cleanly(account: Any, store: Any, member_clien
     # and it is the example docs/suppliers.md shows
     docs = (Path(settings.BASE_DIR) / "docs" / "suppliers.md").read_text()
     assert f"```csv\n{EXAMPLE_CSV}```" in docs
+
+
+@pytest.mark.parametrize("cost", ["1e30", "99999999999999999999999999999", "1E+10", "NaN", "sNaN", "-Infinity"])
+def test_a_cost_no_price_column_holds_is_a_row_error_not_a_crash(account: Any, cost: str) -> None:
+    data = HEADER + f",,,HUGE-1,Huge,aliexpress,123,,{cost},USD,\n"
+    result = product_links_import(account=account, data=data.encode())
+    assert [error.row for error in result.errors] == [2]
+    assert not ProductLink.objects.exists()

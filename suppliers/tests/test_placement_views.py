@@ -291,11 +291,14 @@ def test_the_view_order_links_go_to_the_suppliers_pages() -> None:
 # --- Payment tab -----------------------------------------------------------------------------
 
 
-def payment_failed_order(control: Any) -> tuple[Account, Order, SupplierOrder, SourceAccount]:
+def payment_failed_order(control: Any, provider: str = CJ) -> tuple[Account, Order, SupplierOrder, SourceAccount]:
     account, store = merchant()
-    source = source_account_connect(control, account, CJ)
-    link_sku(account, "EB-1", CJ)
-    control.options("cj", source.name, balance="1.00")
+    source = source_account_connect(control, account, provider)
+    link_sku(account, "EB-1", provider)
+    if provider == CJ:
+        control.options("cj", source.name, balance="1.00")
+    else:
+        control.options(provider, source.name, payment_failure="card_declined")
     order = order_to_place(store)
     assert order_place(account=account, order_id=order.pk).outcome == PlacementOutcome.PAYMENT_FAILED
     return account, Order.objects.get(pk=order.pk), SupplierOrder.objects.get(order=order), source
@@ -347,15 +350,26 @@ def test_retry_with_nothing_to_pay_says_so(control: Any) -> None:
     assert "has nothing waiting for payment" in response.content.decode()
 
 
-def test_cancel_says_how_when_the_supplier_has_no_cancel_call(control: Any) -> None:
+def test_cancel_cancels_at_cj(control: Any) -> None:
     account, order, supplier_order, _source = payment_failed_order(control)
+    client = staff_client(account)
+
+    response = client.post(f"/orders/place/{order.pk}/cancel/", **HTMX)
+
+    assert response.status_code == 200
+    assert triggers(response)["toast"]["message"].startswith("Canceled at the supplier")
+    assert SupplierOrder.objects.get(pk=supplier_order.pk).state == SupplierOrderState.CANCELED
+
+
+def test_cancel_says_how_when_the_supplier_has_no_cancel_call(control: Any) -> None:
+    account, order, supplier_order, _source = payment_failed_order(control, "aliexpress")
     client = staff_client(account)
     assert "Cancel the supplier order of" in client.get(f"/orders/place/{order.pk}/cancel/").content.decode()
 
     response = client.post(f"/orders/place/{order.pk}/cancel/", **HTMX)
 
     assert response.status_code == 200
-    assert triggers(response)["toast"]["message"].startswith("CJdropshipping has no cancel call: cancel it in")
+    assert triggers(response)["toast"]["message"].startswith("AliExpress has no cancel call: cancel it in")
     assert "orders-changed" in triggers(response)
     assert SupplierOrder.objects.get(pk=supplier_order.pk).state == SupplierOrderState.PAYMENT_FAILED
 

@@ -16,6 +16,7 @@ from orders.models import Order
 from suppliers.enums import CanceledBy, PaymentMode, SourceAccountStatus, SupplierProvider
 from suppliers.models import SourceAccount, SupplierOrder
 from suppliers.services.connection import provider_for
+from suppliers.services.payment import supplier_order_pay
 from suppliers.services.placement import order_place, place_request
 from suppliers.services.sync import (
     ERROR_PREFIX,
@@ -189,11 +190,11 @@ def test_orders_of_a_replaced_account_are_not_synced_and_say_so(control: Any) ->
     assert "no longer synced" in result.message
     supplier_order.refresh_from_db()
     assert supplier_order.no_longer_synced
-    assert (supplier_order.state, supplier_order.next_sync_at, supplier_order.last_synced_at) == (
-        SupplierOrderState.PLACED,
-        None,
-        None,
-    )
+    # nothing was read; the row keeps its due time (due again should that account come back) but
+    # is never claimed while the account is replaced
+    assert (supplier_order.state, supplier_order.last_synced_at) == (SupplierOrderState.PLACED, None)
+    assert supplier_order.next_sync_at == due_before
+    assert supplier_orders_claim_due() == []
 
 
 def test_a_failing_supplier_backs_off_and_the_account_says_why(control: Any, settings: Any) -> None:
@@ -281,3 +282,29 @@ def test_aliexpress_paid_through_its_create_call_is_synced_to_paid(control: Any)
 
     assert supplier_order_sync(supplier_order_id=supplier_order.pk).outcome == SyncOutcome.PAID
     assert status(order) == (OrderStatus.PAYMENT, SubStatus.AWAITING_FULFILLMENT)
+
+
+def test_a_sync_read_overlapping_a_failed_payment_leaves_the_order_followed(control: Any) -> None:
+    from suppliers.providers.base import SupplierOrderInfo
+    from suppliers.services.sync import _record
+
+    account, store = merchant()
+    source = source_account_connect(control, account, "cj", payment_mode="later")
+    link_sku(account, "EB-1", "cj")
+    order = order_to_place(store)
+    order_place(account=account, order_id=order.pk)
+    supplier_order = SupplierOrder.objects.get(order=order)
+    control.options("cj", source.name, balance="1.00")
+    # the sync read the order (unpaid) while a payment was starting: the row is PAYING now
+    SupplierOrder.objects.filter(pk=supplier_order.pk).update(state=SupplierOrderState.PAYING)
+    _record(
+        supplier_order.pk,
+        SupplierOrderInfo(external_id=supplier_order.external_order_id, status="CREATED", paid=False),
+        timezone.now(),
+    )
+    assert SupplierOrder.objects.get(pk=supplier_order.pk).next_sync_at is not None
+    SupplierOrder.objects.filter(pk=supplier_order.pk).update(state=SupplierOrderState.PLACED, next_sync_at=None)
+
+    assert supplier_order_pay(supplier_order_id=supplier_order.pk).outcome == "payment_failed"
+
+    assert SupplierOrder.objects.get(pk=supplier_order.pk).next_sync_at is not None  # still followed
