@@ -1,6 +1,6 @@
 """Our own pacing of supplier calls: a rate limit shared by every process calling one supplier account.
 
-The suppliers limit their callers (see docs/suppliers.md, "Call rate limits"): CJdropshipping per
+The suppliers limit their callers (see docs/suppliers.md, "Never twice (for support)", pacing): CJdropshipping per
 CJ account (1, 2, 4 or 6 requests a second by the account's level, a 429 "QPS limit is 1
 time/1second" above it), AliExpress per app key and per API (``aliexpress.ds.order.create`` 150
 a second, ``aliexpress.trade.ds.order.get`` 1000, …; ApiCallLimit above it). A 429 is harmless

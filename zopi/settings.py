@@ -460,7 +460,7 @@ CJ_TOKEN_REFRESH_MIN_INTERVAL = timedelta(seconds=int(os.environ.get("CJ_TOKEN_R
 # Our own pacing of supplier calls (suppliers.ratelimit; calls a second, 0 = not paced), shared by
 # every process through Redis (the database without it). CJ limits each CJ account: 1/s for Free
 # accounts (Plus 2, Prime 4, Advanced 6: CJ_CALLS_PER_SECOND to match yours). AliExpress limits
-# each app key per API, per its QPS table (docs/suppliers.md, "Call rate limits").
+# each app key per API, per its QPS table (docs/suppliers.md, "Never twice (for support)", pacing).
 SUPPLIER_RATE_LIMITS: dict[str, object] = {
     "cj": float(os.environ.get("CJ_CALLS_PER_SECOND", "1")),
     "aliexpress": {
