@@ -367,7 +367,7 @@ class Command(BaseCommand):
                             with lock:
                                 deferred[0] += 1
                             time.sleep(placed.retry_after or 0.0)
-                            placed = placement_result_run(result_id=result_id, resend=placed.supplier_orders)
+                            placed = placement_result_run(result_id=result_id)
                         with lock:
                             queries.append(count[0])
                             outcomes[placed.outcome] = outcomes.get(placed.outcome, 0) + 1
