@@ -182,6 +182,13 @@ def test_every_supplier_order_is_charged_once_despite_faults_races_and_a_killed_
     log = workers[0].log.read_text()
     assert "signal 9 (SIGKILL)" in log
     lost = "WorkerLostError" in log
+    by_rule = current.exclude(placed_by_rule=None).count()
+    asked = current.filter(key_maybe_made=True).count()
+    results = Counter(PlacementResult.objects.filter(batch_id__in=batches).values_list("outcome", flat=True))
+    print(  # noqa: T201 - the run's numbers, for docs
+        f"chaos placement: {by_rule} supplier orders sent by a rule, the rest by the bulk action; "
+        f"{asked} settled by asking the supplier after an unknown outcome; bulk results {dict(results)}"
+    )
     print(  # noqa: T201 - the run's numbers, for docs
         f"chaos placement: {N} orders ({expected + len(theirs)} supplier orders, {len(charges)} charges) "
         f"in {time.monotonic() - started:.1f}s; killed pool process {victim} "
