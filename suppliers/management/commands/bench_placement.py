@@ -111,9 +111,9 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=2_000, help="Orders placed and paid (timed).")
         parser.add_argument("--supplier", choices=["cj", "aliexpress"], default="cj")
         parser.add_argument(
-            "--rate-limit", type=float, default=30.0, help="Calls/s the sandbox allows the account (and we pace to)."
+            "--rate-limit", type=float, default=10.0, help="Calls/s the sandbox allows the account (and we pace to)."
         )
-        parser.add_argument("--concurrency", type=int, default=4, help="Placing threads (as many workers).")
+        parser.add_argument("--concurrency", type=int, default=6, help="Placing threads (as many workers).")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers serving the sandbox (-w).")
         parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker.")
         parser.add_argument("--base-url", default="", help="Use this running server (sandbox on) instead of gunicorn.")
