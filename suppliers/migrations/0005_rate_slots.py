@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('suppliers', '0003_auto_order_rules_and_leases'),
+        ('suppliers', '0004_supplier_authorization'),
     ]
 
     operations = [
