@@ -279,16 +279,17 @@ class Command(BaseCommand):
             credentials.update(
                 CjProvider.token_get(base_url=sim["base_url"], api_key=credentials["api_key"]).credentials()
             )
-        source = SourceAccount.objects.create(
+        source = SourceAccount(
             account=account,
             provider=provider,
             name=sim["name"],
             external_id=sim["name"],
             base_url=sim["base_url"],
-            credentials=credentials,
             payment_mode=PaymentMode.WITH_ORDER,
             connected_at=timezone.now(),
         )
+        source.credentials = credentials
+        source.save()
         product_id, sku = PRODUCTS[provider]
         ProductLink.objects.create(
             account=account,
