@@ -21,13 +21,15 @@ from django.test import override_settings
 from integrations.errors import RateLimited
 from orders.enums import SupplierOrderState
 from suppliers.enums import PlacementOutcome, SupplierProvider
-from suppliers.models import RateSlot, SupplierOrder
+from suppliers.models import PlacementBatch, PlacementResult, RateSlot, SupplierOrder
 from suppliers.providers.base import REGISTRY, PlaceLine, PlaceRequest, ShipTo
 from suppliers.ratelimit import Rate, SupplierPacer, slot_reserve, supplier_pacer_for
+from suppliers.services.batches import placement_batch_create
 from suppliers.services.connection import provider_for
 from suppliers.services.placement import NOT_SENT, order_place
 from suppliers.tests.placing import PRODUCTS, link_sku, merchant, order_to_place, source_account_connect
 from tests.service_gate import redis_available, require_or_skip
+from tests.workers import running_worker, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -235,3 +237,28 @@ def test_a_client_refused_a_slot_raises_rate_limited_before_sending(control: Any
     assert len(control.ledger()) == 1  # the second was never sent
     assert provider.client.attempts[-1].path.endswith("createOrderV2")  # type: ignore[attr-defined]
     assert len(provider.client.attempts) == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.redis
+@pytest.mark.celery_worker
+@override_settings(SUPPLIER_RATE_LIMITS={"cj": 0.5}, OUTBOUND_MAX_INLINE_WAIT=0.5)
+def test_a_deferred_bulk_placement_is_sent_by_its_task_when_the_slot_comes(control: Any) -> None:
+    account, store = merchant()
+    source_account_connect(control, account, CJ)
+    link_sku(account, "EB-1", CJ)
+    orders = [order_to_place(store), order_to_place(store)]
+
+    with running_worker(["suppliers"]) as ran:
+        batch = placement_batch_create(account=account, order_ids=[order.pk for order in orders], actor=None)
+
+        # the second order's slot is 2 s after the first: more than the 0.5 s a call may wait, so its
+        # task is retried with a countdown instead of sleeping, and sends it then, under the same key
+        assert wait_for(lambda: PlacementBatch.objects.get(pk=batch.pk).finished_at is not None, timeout=30)
+
+    results = dict(PlacementResult.objects.filter(batch=batch).values_list("order_id", "outcome"))
+    assert results == {order.pk: PlacementOutcome.PAID for order in orders}
+    keys = list(SupplierOrder.objects.filter(order__in=orders).values_list("idempotency_key", flat=True))
+    assert sorted(charge["idempotency_key"] for charge in control.ledger()) == sorted(keys)
+    deferred = SupplierOrder.objects.get(order__in=orders, transitions__to_state=SupplierOrderState.DRAFT)
+    assert list(deferred.transitions.values_list("to_state", flat=True)) == ["placing", "draft", "placing", "paid"]
+    assert [name for name, _thread in ran].count("suppliers.place_batch_order") == 3  # two, and one retry
