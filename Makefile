@@ -18,6 +18,7 @@ PYTEST_ARGS ?=
 BENCH_ORDERS ?= 10000
 INGEST_ORDERS ?= 5000
 IMPORT_ORDERS ?= 200000
+PLACEMENT_ORDERS ?= 2000
 IMPORT_TIME_LIMIT ?= 60
 BENCH_ARGS ?=
 
@@ -26,7 +27,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(DEPS_KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEPS_KEY)
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: help run test lint migrate seed bench bench-ingest bench-import clean distclean install install-dev
+.PHONY: help run test lint migrate seed bench bench-ingest bench-import bench-placement clean distclean install install-dev
 
 help:
 	@echo "make run      start web + Celery worker + beat on http://127.0.0.1:$(PORT)/ (login demo / demo)"
@@ -35,6 +36,7 @@ help:
 	@echo "make migrate  apply migrations          make seed  migrate and load the demo data"
 	@echo "make bench    order center benchmark ($(BENCH_ORDERS) orders; BENCH_ORDERS=, BENCH_ARGS=)"
 	@echo "make bench-ingest  channel pull + webhook intake benchmark (INGEST_ORDERS=5000, BENCH_ARGS=)"
+	@echo "make bench-placement  place and pay under the supplier's rate limit (PLACEMENT_ORDERS=2000, BENCH_ARGS=)"
 	@echo "make bench-import  a 200,000-order import over several 60 s tasks (IMPORT_ORDERS=, IMPORT_TIME_LIMIT=)"
 	@echo "make clean    remove .run/ (SQLite, broker files) and caches; make distclean also removes .venv"
 
@@ -149,15 +151,15 @@ lint: $(DEV_STAMP)
 # Production-like profile (DEBUG off, so no query log in memory) with the same local
 # defaults as the test suite; a separate run dir keeps the demo database untouched.
 # Export DATABASE_URL to measure on PostgreSQL.
-bench bench-ingest bench-import: export DEBUG ?= 0
-bench bench-ingest bench-import: export SECRET_KEY ?= bench-run-secret-key-0123456789abcdefghijklmnopqrstuvwxyz
-bench bench-ingest bench-import: export FIELD_ENCRYPTION_KEY ?= bench-run-field-key-0123456789abcdefghijklmnopqrstuvwxyz
-bench bench-ingest bench-import: export ALLOWED_HOSTS ?= testserver,127.0.0.1,localhost
-bench bench-ingest bench-import: export SECURE_SSL_REDIRECT ?= 0
-bench bench-ingest bench-import: export SESSION_COOKIE_SECURE ?= 0
-bench bench-ingest bench-import: export CSRF_COOKIE_SECURE ?= 0
-bench bench-ingest bench-import: export STATIC_MANIFEST ?= 0
-bench bench-ingest bench-import: export ZOPI_RUN_DIR ?= .run/bench
+bench bench-ingest bench-import bench-placement: export DEBUG ?= 0
+bench bench-ingest bench-import bench-placement: export SECRET_KEY ?= bench-run-secret-key-0123456789abcdefghijklmnopqrstuvwxyz
+bench bench-ingest bench-import bench-placement: export FIELD_ENCRYPTION_KEY ?= bench-run-field-key-0123456789abcdefghijklmnopqrstuvwxyz
+bench bench-ingest bench-import bench-placement: export ALLOWED_HOSTS ?= testserver,127.0.0.1,localhost
+bench bench-ingest bench-import bench-placement: export SECURE_SSL_REDIRECT ?= 0
+bench bench-ingest bench-import bench-placement: export SESSION_COOKIE_SECURE ?= 0
+bench bench-ingest bench-import bench-placement: export CSRF_COOKIE_SECURE ?= 0
+bench bench-ingest bench-import bench-placement: export STATIC_MANIFEST ?= 0
+bench bench-ingest bench-import bench-placement: export ZOPI_RUN_DIR ?= .run/bench
 bench: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_order_center --orders $(BENCH_ORDERS) $(BENCH_ARGS)
@@ -170,6 +172,15 @@ bench-ingest: export OUTBOUND_ALLOW_LOOPBACK ?= 1
 bench-ingest: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_ingest --orders $(INGEST_ORDERS) $(BENCH_ARGS)
+
+# Placing and paying under the supplier's call rate limit (the sandbox enforcing it); the command
+# starts its own gunicorn. docs/benchmarks.md, "Placement".
+bench-placement: export SANDBOX_ENABLED ?= 1
+bench-placement: export SANDBOX_IN_PRODUCTION_FOR_TESTS ?= 1
+bench-placement: export OUTBOUND_ALLOW_LOOPBACK ?= 1
+bench-placement: $(DEV_STAMP)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) bench_placement --orders $(PLACEMENT_ORDERS) $(BENCH_ARGS)
 
 # A store too big for one task: IMPORT_ORDERS through a real worker whose tasks are killed after
 # IMPORT_TIME_LIMIT s (needs REDIS_URL). docs/benchmarks.md, "Resumable import".

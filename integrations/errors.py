@@ -8,6 +8,7 @@ API cannot do this), ``MalformedPayload`` (a body we cannot map; the message nam
 the caller asks the provider what happened) and, for the rest, ``ProviderError`` with
 ``retryable`` true only for what may pass by itself (429, 5xx, timeouts) and ``retry_after``
 (seconds) when the provider or our backoff says how long to wait: a task uses it as its countdown.
+``RateLimited`` (a ``ProviderError``) is our own pacing saying "not now": nothing was sent.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ class HostNotAllowed(ProviderError):
 class OutcomeUnknown(ProviderError):
     """A write that is not safe to repeat was sent, and no answer came (timeout, reset, 5xx):
     the provider may or may not have done it. Not re-sent; the caller asks the provider."""
+
+
+class RateLimited(ProviderError):
+    """Not sent: our own pacing of the provider's call rate (``integrations.http.Pacer``) has no
+    slot within the short wait a call may take inline. Nothing reached the provider, so even a
+    write may be sent later; ``retry_after`` says when the next slot is (the task's countdown)."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, retryable=True, retry_after=retry_after)
 
 
 class MalformedPayload(ValueError):

@@ -14,10 +14,14 @@ Every request, every attempt:
    A write without that is sent again only when nothing of it was sent (no connection) or the
    provider refused it unseen (429); one that timed out, was reset or got a 5xx raises
    ``OutcomeUnknown``: the caller asks the provider what happened.
-4. Waits. A backoff or ``Retry-After`` of at most ``OUTBOUND_MAX_INLINE_WAIT`` seconds is slept
+4. Pacing. A client given a ``pacer`` (a call-rate limit shared by every process calling the same
+   provider account: ``suppliers.ratelimit``) reserves a slot before every attempt and sleeps
+   until it, when that is at most ``OUTBOUND_MAX_INLINE_WAIT`` away (and within the deadline);
+   otherwise nothing is sent and ``RateLimited`` says when the next slot is.
+5. Waits. A backoff or ``Retry-After`` of at most ``OUTBOUND_MAX_INLINE_WAIT`` seconds is slept
    (``sleep`` is injectable); a longer one is not slept in a worker: the call raises a retryable
    ``ProviderError`` whose ``retry_after`` the task uses as its countdown.
-5. Each attempt is recorded (``Attempt``: provider, method, path without the query, status,
+6. Each attempt is recorded (``Attempt``: provider, method, path without the query, status,
    duration, error) in ``attempts`` and given to the ``recorder`` the caller passed (support sees
    them in admin). The merchant only ever sees a short, sanitised reason (``Failure.message``); the
    answer's detail goes to the attempt record (``Failure.detail``).
@@ -41,7 +45,7 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from integrations.errors import CredentialsError, OutcomeUnknown, ProviderError
+from integrations.errors import CredentialsError, OutcomeUnknown, ProviderError, RateLimited
 from integrations.fields import JsonTooDeep
 from integrations.hosts import PUBLIC_HTTPS, HostRule, Resolver, check_url, without_query
 from integrations.oauth import TokenSource
@@ -99,6 +103,18 @@ class Attempt:
             "duration_ms": round(self.duration * 1000),
             "error": self.error,
         }
+
+
+class Pacer(Protocol):
+    """A call-rate limit shared across processes (``suppliers.ratelimit``)."""
+
+    def reserve(self, operation: str, *, max_wait: float) -> tuple[bool, float]:
+        """Reserve the next call slot of ``operation`` (a path, or AliExpress's method name).
+
+        ``(True, wait)``: the slot is ``wait`` seconds away (``wait <= max_wait``), the caller
+        sleeps that long and sends. ``(False, wait)``: the next slot is ``wait`` seconds away,
+        more than ``max_wait``; nothing was reserved."""
+        ...
 
 
 class AttemptRecorder(Protocol):
@@ -227,8 +243,12 @@ class ProviderHttpClient:
         resolver: Resolver | None = None,
         finish_by: float | None = None,
         token_source: TokenSource | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Our own limit on the provider's call rate (None: not paced); see the module docstring.
+        self.pacer = pacer
+        self.paced_seconds = 0.0  # slept waiting for a slot, all calls of this client
         # Where the access token comes from, when it expires (an app's OAuth token): read per
         # attempt through ``attempt_token()``; a refused one is refreshed once per call.
         self.token_source = token_source
@@ -261,6 +281,10 @@ class ProviderHttpClient:
 
     def waited(self, seconds: float) -> None:
         """Called after a backoff or Retry-After wait (Shopify's bucket leaked meanwhile)."""
+
+    def operation(self, method: str, url: str, params: Params) -> str:
+        """What the pacer counts the call against: its path (AliExpress: the method name)."""
+        return urlsplit(url).path
 
     def credentials_message(self, response: Response) -> str:
         return f"{self.label} refused the credentials ({response.status_code}): {self.credentials_hint}"
@@ -333,6 +357,8 @@ class ProviderHttpClient:
         attempt = 0
         while attempt < self.max_attempts:
             attempt += 1
+            if self.pacer is not None:
+                self._pace(self.operation(method, url, dict(params or {})))
             self.before_attempt()
             try:
                 return self._attempt(method, url, dict(params or {}), body, idempotent=idempotent)
@@ -351,6 +377,21 @@ class ProviderHttpClient:
                     ) from again
                 self.pause(self._backoff(attempt) if again.wait is None else again.wait, again.reason)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _pace(self, operation: str) -> None:
+        """Wait for our own next call slot, or raise ``RateLimited`` (nothing sent) when it is
+        further than the inline wait or the call's deadline allows."""
+        assert self.pacer is not None
+        budget = max(0.0, min(self.limits.max_inline_wait, self._deadline - time.monotonic()))
+        granted, wait = self.pacer.reserve(operation, max_wait=budget)
+        if not granted:
+            raise RateLimited(
+                f"{self.label} was not called: its call rate limit is used up for {round(wait, 1)} s",
+                retry_after=wait,
+            )
+        if wait > 0:
+            self.sleep(wait)
+            self.paced_seconds += wait
 
     def _attempt(self, method: str, url: str, params: Params, body: bytes, *, idempotent: bool) -> Response:
         """One attempt: the answer, a final error, or ``_TryAgain`` (a failure worth another try)."""

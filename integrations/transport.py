@@ -18,6 +18,7 @@ Errors say how far the request got: ``ConnectFailed`` (nothing was sent: safe to
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import socket
 import ssl
@@ -146,6 +147,11 @@ class _Watchdog:
 PoolKey = tuple[str, str, int, str]
 
 
+@functools.cache
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file)
+
+
 class Transport:
     """Connections of one client, kept alive between calls that may be repeated (reads).
 
@@ -153,8 +159,15 @@ class Transport:
     """
 
     def __init__(self, *, ca_file: str | None = None) -> None:
-        self.context = ssl.create_default_context(cafile=ca_file or None)
+        self.ca_file = ca_file or None
         self.idle: dict[PoolKey, http.client.HTTPConnection] = {}
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        """The TLS context, built on first use: loading the CA bundle costs ~10 ms of CPU, more than
+        the rest of a supplier call, and a client that only talks to the loopback sandbox (or is
+        built and never used) needs none. Shared: an ``SSLContext`` may wrap sockets from any thread."""
+        return _tls_context(self.ca_file)
 
     def close(self) -> None:
         for connection in self.idle.values():

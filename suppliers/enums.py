@@ -36,6 +36,9 @@ class PlacementOutcome(models.TextChoices):
     REFUSED = "refused", _("Refused by the supplier")
     SKIPPED = "skipped", _("Nothing to do")  # already placed, canceled, not in New
     UNKNOWN = "unknown", _("Outcome being checked with the supplier")
+    # Not sent yet: the supplier's call rate limit is used up for longer than a call may wait;
+    # the task comes back when the next slot is free (never written as a batch result).
+    DEFERRED = "deferred", _("Waiting for the supplier's call rate limit")
 
 
 class SupplierMessageState(models.TextChoices):

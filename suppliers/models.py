@@ -517,6 +517,21 @@ class SupplierAuthorization(models.Model):
         return f"{self.provider} authorization {self.pk}"
 
 
+class RateSlot(models.Model):
+    """The next free call slot of one supplier rate-limit bucket (``suppliers.ratelimit``), for
+    processes without Redis: a Unix time in seconds, updated under the row's lock."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    next_at = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name = _("supplier rate slot")
+        verbose_name_plural = _("supplier rate slots")
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.next_at:.3f}"
+
+
 def in_flight_expired(supplier_order: SupplierOrder, now: datetime) -> bool:
     return (
         supplier_order.state in IN_FLIGHT_STATES

@@ -7,19 +7,21 @@ and reject-on-worker-lost): the services hold each supplier call under a lease a
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 
 from integrations.errors import ProviderError
 from integrations.oauth import GrantRefused
+from suppliers.enums import PlacementOutcome
 from suppliers.services.accounts import supplier_authorizations_prune
 from suppliers.services.attempts import supplier_attempts_prune
 from suppliers.services.batches import placement_result_run, placement_results_requeue
 from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile, supplier_orders_to_reconcile
-from suppliers.services.protocol import RECONCILE_DELAY
+from suppliers.services.protocol import RECONCILE_DELAY, Result
 from suppliers.services.rules import auto_order_rules_run, order_place_by_rule, supplier_order_pay_by_rule
 from suppliers.services.tokens import source_account_token_refresh, source_accounts_due_for_refresh
 
@@ -27,10 +29,27 @@ logger = logging.getLogger(__name__)
 
 MAX_COUNTDOWN = 900
 
+# A placement our pacing did not send (the supplier's call rate limit is used up for longer than
+# a call may sleep inline: docs/suppliers.md, "Never twice (for support)") comes back when its
+# slot is free, plus a little spread so the tasks deferred together do not all wake at once; at
+# most this many times, then the order stays in New with the reason (beat's sweep of unfinished
+# batches queues a bulk placement again).
+DEFERRED_RETRIES = 50
+DEFERRED_SPREAD = 0.5  # seconds
 
-@shared_task(name="suppliers.place_batch_order")
-def place_batch_order(result_id: int, pay: bool | None = None) -> str:
-    return placement_result_run(result_id=result_id, pay=pay)
+
+def _again(task: Task, result: Result, *args: object) -> None:
+    """Retry ``task`` with ``args`` after a DEFERRED result's wait (raises ``Retry``)."""
+    if result.outcome == PlacementOutcome.DEFERRED:
+        countdown = (result.retry_after or 0.0) + random.random() * DEFERRED_SPREAD  # noqa: S311 - spread only
+        raise task.retry(args=args, kwargs={}, countdown=countdown, max_retries=DEFERRED_RETRIES)
+
+
+@shared_task(name="suppliers.place_batch_order", bind=True)
+def place_batch_order(self: Task, result_id: int, pay: bool | None = None) -> str:
+    result = placement_result_run(result_id=result_id, pay=pay)
+    _again(self, result, result_id, pay)
+    return result.outcome
 
 
 @shared_task(name="suppliers.requeue_placement_results")
@@ -64,9 +83,11 @@ def run_auto_order_rules() -> int:
     return auto_order_rules_run()
 
 
-@shared_task(name="suppliers.place_by_rule")
-def place_by_rule(order_id: int, rule_id: int) -> str:
-    return order_place_by_rule(order_id=order_id, rule_id=rule_id).outcome
+@shared_task(name="suppliers.place_by_rule", bind=True)
+def place_by_rule(self: Task, order_id: int, rule_id: int) -> str:
+    result = order_place_by_rule(order_id=order_id, rule_id=rule_id)
+    _again(self, result, order_id, rule_id)
+    return result.outcome
 
 
 @shared_task(name="suppliers.pay_by_rule")

@@ -457,6 +457,26 @@ ALIEXPRESS_AUTHORIZE_URL = os.environ.get(
 # CJ gives a new access token at most once per 5 minutes and refreshes 5 times a minute
 # (docs/suppliers.md, "Supplier accounts"): one account asks for either no more often than this.
 CJ_TOKEN_REFRESH_MIN_INTERVAL = timedelta(seconds=int(os.environ.get("CJ_TOKEN_REFRESH_MIN_INTERVAL_SECONDS", "300")))
+# Our own pacing of supplier calls (suppliers.ratelimit; calls a second, 0 = not paced), shared by
+# every process through Redis (the database without it). CJ limits each CJ account: 1/s for Free
+# accounts (Plus 2, Prime 4, Advanced 6: CJ_CALLS_PER_SECOND to match yours). AliExpress limits
+# each app key per API, per its QPS table (docs/suppliers.md, "Never twice (for support)", pacing).
+SUPPLIER_RATE_LIMITS: dict[str, object] = {
+    "cj": float(os.environ.get("CJ_CALLS_PER_SECOND", "1")),
+    "aliexpress": {
+        "aliexpress.ds.order.create": 150.0,
+        "aliexpress.trade.ds.order.get": 1000.0,
+        "aliexpress.ds.order.tracking.get": 100.0,
+        "aliexpress.ds.freight.query": 350.0,
+        "aliexpress.ds.product.get": 500.0,
+        "aliexpress.ds.address.get": 4.0,
+        "*": float(os.environ.get("ALIEXPRESS_CALLS_PER_SECOND", "100")),
+    },
+}
+# Calls at once after a quiet spell (1: always evenly spaced, what a per-second limit allows).
+SUPPLIER_RATE_BURST = int(os.environ.get("SUPPLIER_RATE_BURST", "1"))
+if SUPPLIER_RATE_BURST < 1:
+    raise ImproperlyConfigured("SUPPLIER_RATE_BURST must be 1 or more.")
 WOOCOMMERCE_APP_NAME = os.environ.get("WOOCOMMERCE_APP_NAME", "Zopi order center")
 # An approval not come back within this long is void (its state is refused).
 CHANNEL_AUTHORIZATION_TTL = timedelta(minutes=int(os.environ.get("CHANNEL_AUTHORIZATION_TTL_MINUTES", "30")))

@@ -8,6 +8,7 @@ short transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,5 +36,32 @@ def counter_take(account: SimAccount, key: str, *, start: int, count: int = 1) -
         first = int(options.get(key, start))
         options[key] = first + count
         return first
+
+    return options_update(account, take)
+
+
+def rate_admit(account: SimAccount, scope: str = "") -> bool:
+    """One call against the account's documented call rate limit, when the option turns it on.
+
+    Options: ``rate_limit_per_second`` (0 or absent: no limit) and ``rate_limit_burst`` (calls at
+    once, default one second's worth: "N requests per second"); a token bucket per ``scope`` (CJ:
+    the whole account; AliExpress: each method) on the real clock, not the simulated one. Calls
+    refused are counted in the ``rate_limited`` option (the benchmark reads it).
+    """
+    rate = float(account.options.get("rate_limit_per_second") or 0)
+    if rate <= 0:
+        return True
+    burst = float(account.options.get("rate_limit_burst") or max(1.0, rate))
+
+    def take(options: dict[str, Any]) -> bool:
+        now = time.time()
+        buckets = options.setdefault("rate_buckets", {})
+        bucket = buckets.get(scope) or {"tokens": burst, "at": now}
+        tokens = min(burst, float(bucket["tokens"]) + max(0.0, now - float(bucket["at"])) * rate)
+        admitted = tokens >= 1
+        buckets[scope] = {"tokens": tokens - 1 if admitted else tokens, "at": now}
+        options["rate_admitted"] = int(options.get("rate_admitted", 0)) + int(admitted)
+        options["rate_limited"] = int(options.get("rate_limited", 0)) + int(not admitted)
+        return admitted
 
     return options_update(account, take)

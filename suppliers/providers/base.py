@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from integrations.errors import NotSupported
-from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS, AttemptRecorder
+from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS, AttemptRecorder, Pacer
 from integrations.oauth import TokenSource
 
 
@@ -131,9 +131,12 @@ class SupplierProvider:
         max_attempts: int = MAX_ATTEMPTS,
         recorder: AttemptRecorder | None = None,
         token_source: TokenSource | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
+        # Our own limit on the account's call rate, shared across processes (None: not paced).
+        self.pacer = pacer
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.recorder = recorder
@@ -148,6 +151,7 @@ class SupplierProvider:
             "max_attempts": self.max_attempts,
             "recorder": self.recorder,
             "token_source": self.token_source,
+            "pacer": self.pacer,
         }
 
     def place(self, request: PlaceRequest) -> Placed:

@@ -24,7 +24,7 @@ from orders.enums import OrderStatus
 from orders.models import Order
 from suppliers.enums import PlacementOutcome
 from suppliers.models import AutoOrderRule, PlacementBatch, PlacementResult
-from suppliers.services.placement import order_place
+from suppliers.services.placement import Result, order_place
 
 logger = logging.getLogger(__name__)
 
@@ -83,22 +83,25 @@ def placement_results_requeue(*, older_than: timedelta = timedelta(minutes=5)) -
     return len(waiting)
 
 
-def placement_result_run(*, result_id: int, pay: bool | None = None, rule: AutoOrderRule | None = None) -> str:
-    """Place the result's order and write the outcome once (a second run: nothing)."""
+def placement_result_run(*, result_id: int, pay: bool | None = None, rule: AutoOrderRule | None = None) -> Result:
+    """Place the result's order and write the outcome once (a second run: nothing). A DEFERRED
+    placement (the supplier's call rate limit) is not written: the task comes back for it."""
     result = PlacementResult.objects.select_related("batch", "batch__account", "batch__created_by").get(pk=result_id)
     if result.outcome:
-        return result.outcome
+        return Result(PlacementOutcome(result.outcome), result.message)
     batch = result.batch
     try:
         placed = order_place(
             account=batch.account, order_id=result.order_id, actor=batch.created_by, rule=rule, pay=pay
         )
-        outcome, message = placed.outcome, placed.message
     except Order.DoesNotExist:
-        outcome, message = PlacementOutcome.SKIPPED, _("The order is gone.")
+        placed = Result(PlacementOutcome.SKIPPED, _("The order is gone."))
     except Exception:  # a bug or the database: the supplier order itself stays safe (in flight at worst)
         logger.exception("placing order %s of batch %s failed", result.order_id, batch.pk)
-        outcome, message = PlacementOutcome.UNKNOWN, _("Something went wrong on our side; the order is checked again.")
+        placed = Result(PlacementOutcome.UNKNOWN, _("Something went wrong on our side; the order is checked again."))
+    if placed.outcome == PlacementOutcome.DEFERRED:
+        return placed
+    outcome, message = placed.outcome, placed.message
     with transaction.atomic():
         written = PlacementResult.objects.filter(pk=result_id, outcome="").update(
             outcome=outcome, message=message[:500], finished_at=timezone.now()
@@ -116,7 +119,7 @@ def placement_result_run(*, result_id: int, pay: bool | None = None, rule: AutoO
             PlacementBatch.objects.filter(pk=batch.pk, done__gte=F("total"), finished_at=None).update(
                 finished_at=timezone.now()
             )
-    return outcome
+    return placed
 
 
 def placement_batch_of(*, account: Account, public_id: str) -> PlacementBatch:

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from suppliers.models import SourceAccount
 from suppliers.providers.base import REGISTRY, SupplierProvider
+from suppliers.ratelimit import supplier_pacer_for
 from suppliers.services.attempts import SupplierAttemptLog
 from suppliers.services.tokens import EXPIRING, SourceAccountTokens, operator_credentials
 
@@ -15,21 +16,30 @@ def provider_base_url(provider: str) -> str:
     return str(getattr(settings, "SUPPLIER_API_URLS", {}).get(provider, ""))
 
 
-def provider_for(source_account: SourceAccount, *, timeout: float | None = None) -> SupplierProvider:
+def provider_for(
+    source_account: SourceAccount, *, timeout: float | None = None, paced: bool = True
+) -> SupplierProvider:
     """A provider ready to call for ``source_account`` (its own base URL, else the operator's):
     its attempts recorded (``SupplierAttempt``, the account's last call and error) and, for the
-    suppliers whose tokens expire (AliExpress, CJ), its token from ``SourceAccountTokens``."""
+    suppliers whose tokens expire (AliExpress, CJ), its token from ``SourceAccountTokens``.
+
+    ``paced``: its calls keep to the supplier's call rate limit (``suppliers.ratelimit``), shared
+    with every other process calling the same supplier account."""
     cls = REGISTRY[source_account.provider]
+    credentials = {**operator_credentials(source_account.provider), **source_account.credentials}
     options: dict[str, object] = {
         "recorder": SupplierAttemptLog(source_account_id=source_account.pk, provider=source_account.provider),
     }
     if source_account.provider in EXPIRING and source_account.pk is not None:
         options["token_source"] = SourceAccountTokens(source_account.pk)
+    pacer = supplier_pacer_for(source_account, credentials=credentials) if paced else None
+    if pacer is not None:
+        options["pacer"] = pacer
     timeout = timeout if timeout is not None else getattr(settings, "SUPPLIER_CALL_TIMEOUT", None)
     if timeout is not None:
         options["timeout"] = float(timeout)
     return cls(
         base_url=source_account.base_url or provider_base_url(source_account.provider),
-        credentials={**operator_credentials(source_account.provider), **source_account.credentials},
+        credentials=credentials,
         **options,  # type: ignore[arg-type]
     )

@@ -254,10 +254,12 @@ def order_place(
     ]
     worst = min(results, key=lambda result: _OUTCOME_RANK.index(result.outcome))
     message = " ".join(result.message for result in results if result.message)
-    return Result(worst.outcome, message, prepared.supplier_orders)
+    waits = [result.retry_after or 0.0 for result in results if result.outcome == PlacementOutcome.DEFERRED]
+    return Result(worst.outcome, message, prepared.supplier_orders, retry_after=max(waits) if waits else None)
 
 
 _OUTCOME_RANK = (
+    PlacementOutcome.DEFERRED,  # first: the task must come back for it (the rest is sent then)
     PlacementOutcome.REFUSED,
     PlacementOutcome.BLOCKED,
     PlacementOutcome.UNKNOWN,

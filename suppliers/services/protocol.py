@@ -15,6 +15,7 @@ a later send under it is taken to support, not as "nothing was made".
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from integrations.errors import (
     NotSupported,
     OutcomeUnknown,
     ProviderError,
+    RateLimited,
 )
 from orders.address import tax_id_compact
 from orders.enums import SupplierOrderState
@@ -80,6 +82,7 @@ class Result:
     outcome: PlacementOutcome
     message: str = ""
     supplier_orders: list[int] = field(default_factory=list)
+    retry_after: float | None = None  # DEFERRED: seconds until the supplier's next free call slot
 
 
 # Locks and leases -------------------------------------------------------------------------------
@@ -172,6 +175,8 @@ def create_call(
     provider = provider_for(supplier_order.source_account)
     try:
         placed = provider.place(request)
+    except RateLimited as limited:  # our own pacing: nothing was sent
+        return rate_limited_record(supplier_order.pk, limited, lease=lease)
     except PaymentFailed as failed:  # a payment refusal on a create: the order may have been made
         return outcome_unknown(supplier_order.pk, lease, failed.refusal.message)
     except SupplierRefused as refused:
@@ -293,6 +298,41 @@ def not_sent_record(supplier_order_id: int, why: str, *, lease: uuid.UUID | None
         order_issue_set(supplier_order.order_id, NOT_SENT, str(message), fix)
         order_after_supplier_change(order_id=supplier_order.order_id)
     return Result(PlacementOutcome.BLOCKED, str(message))
+
+
+def rate_limited_record(supplier_order_id: int, limited: RateLimited, *, lease: uuid.UUID | None) -> Result:
+    """Our pacing kept a create from being sent (the supplier's call rate limit is used up for
+    longer than a call may sleep). A first send goes back to draft under the same key and the
+    result is DEFERRED: its task comes back after ``retry_after``. A key that may have made an
+    order stays in flight until the slot, and reconciliation asks then."""
+    from suppliers.tasks import reconcile_soon  # the task module imports the services
+
+    wait = float(limited.retry_after or 0.0)
+    message = _("The supplier's call rate limit is used up for now: it is sent in %(seconds)s s.") % {
+        "seconds": round(wait, 1)
+    }
+    with supplier_order_locked(supplier_order_id) as supplier_order:
+        if supplier_order.state != SupplierOrderState.PLACING or not held_by(supplier_order, lease):
+            return Result(PlacementOutcome.SKIPPED)
+        if supplier_order.key_maybe_made:
+            supplier_order.lease_id = None
+            supplier_order.in_flight_until = timezone.now() + timedelta(seconds=wait)
+            supplier_order.save(update_fields=("lease_id", "in_flight_until", "updated_at"))
+            reconcile_soon(supplier_order_id, countdown=max(1, math.ceil(wait)))
+            return Result(PlacementOutcome.UNKNOWN, message, [supplier_order_id])
+        supplier_order.attempts = max(0, supplier_order.attempts - 1)  # not an attempt: nothing was sent
+        supplier_order_move(
+            supplier_order,
+            SupplierOrderState.DRAFT,
+            note=message,
+            fields=(
+                *_lease_end(supplier_order),
+                "attempts",
+                *failure_set(supplier_order, Refusal(code=NOT_SENT, message=message)),
+            ),
+        )
+        order_after_supplier_change(order_id=supplier_order.order_id)
+    return Result(PlacementOutcome.DEFERRED, message, [supplier_order_id], retry_after=wait)
 
 
 def placed_record(supplier_order_id: int, placed: Placed, *, actor: AbstractBaseUser | None, note: str = "") -> Result:

@@ -25,6 +25,7 @@ from sandbox.enums import Provider
 from sandbox.http import json_response
 from sandbox.models import SimAccount, SimApp
 from sandbox.providers._faults import FaultShape, fault_response
+from sandbox.providers._state import rate_admit
 from sandbox.providers.aliexpress.signing import request_sign
 
 Method = Callable[[SimAccount, dict[str, str]], dict[str, Any]]
@@ -152,6 +153,8 @@ def sync(request: HttpRequest) -> HttpResponse:
         params = request_params(request)
         try:
             account, handler = _authenticate(params)
+            if not rate_admit(account, params["method"]):
+                return _rate_limited(request)
             result = handler(account, params)
         except AeError as exc:
             return json_response(error_json(exc))

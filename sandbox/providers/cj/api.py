@@ -27,6 +27,7 @@ from sandbox.enums import Provider
 from sandbox.http import json_response
 from sandbox.models import SimAccount
 from sandbox.providers._faults import FaultShape, fault_response
+from sandbox.providers._state import rate_admit
 
 INVALID_TOKEN, NOT_FOUND, INVALID_PARAM, TOO_MANY_REQUESTS, INTERNAL = 1600001, 1600100, 1600101, 1600200, 1600500
 INSUFFICIENT_BALANCE, PAYMENT_DECLINED, NOT_PAYABLE, REFUND_NOT_ALLOWED = 1602001, 1602002, 1602003, 1603001
@@ -93,6 +94,11 @@ def cj_api(method: str, *, authenticated: bool = True) -> Callable[[Callable[...
                         account = token_account(request.headers.get("CJ-Access-Token", ""))
                         if account is None:
                             raise CjError(INVALID_TOKEN, "Invalid API key or access token")
+                        if not rate_admit(account):
+                            rate = account.options.get("rate_limit_per_second")
+                            raise CjError(
+                                TOO_MANY_REQUESTS, f"Too Many Requests, QPS limit is {rate:g} time/1second", status=429
+                            )
                     body = json_object(request) if method == "POST" else {}
                     data = view(request, Call(account=account, body=body), **kwargs)  # type: ignore[arg-type]
                 except CjError as exc:

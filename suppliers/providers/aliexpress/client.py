@@ -84,6 +84,10 @@ class AliExpressClient(ProviderHttpClient):
         signed["sign"] = sign(self.app_secret, signed, self._api_path)
         return signed, {}
 
+    def operation(self, method: str, url: str, params: Params) -> str:
+        """AliExpress limits each API (method) per app key; system calls by their path."""
+        return params.get("method") or super().operation(method, url, params)
+
     def failure_of(self, response: Response) -> Failure | None:
         if response.status_code != 200:
             return super().failure_of(response)
