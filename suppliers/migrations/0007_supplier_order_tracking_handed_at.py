@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('suppliers', '0005_supplier_order_sync_health'),
+        ('suppliers', '0006_rate_slots'),
     ]
 
     operations = [
