@@ -443,6 +443,9 @@ SUPPLIER_API_URLS = {
 # Seconds a supplier may take to answer one request (the lease on a supplier order is longer
 # than the whole call: OUTBOUND_CALL_DEADLINE bounds it).
 SUPPLIER_CALL_TIMEOUT = float(os.environ.get("SUPPLIER_CALL_TIMEOUT", "20"))
+# AliExpress answers a repeat of an out_order_id with the order it made for 24 h: a create whose
+# outcome is unknown is repeated only this long before that window ends (docs/suppliers.md).
+SUPPLIER_REPEAT_MARGIN = float(os.environ.get("SUPPLIER_REPEAT_MARGIN_SECONDS", "3600"))
 # The operator's AliExpress Open Platform app (Dropshipping API): merchants authorize it on
 # AliExpress's page (ALIEXPRESS_AUTHORIZE_URL) and come back to /suppliers/aliexpress/callback/,
 # which must be the app's registered callback URL. Empty key: AliExpress's Connect is not offered.
