@@ -164,11 +164,14 @@ class ProductLink(models.Model):
                 fields=("account", "store", "channel_variant_id"),
                 condition=~Q(channel_variant_id=""),
                 name="productlink_variant_uniq",
+                # "Any store" (no store) is one key too: two racing "any store" links collide.
+                nulls_distinct=False,
             ),
             models.UniqueConstraint(
                 fields=("account", "store", "channel_product_id"),
                 condition=Q(channel_variant_id="") & ~Q(channel_product_id=""),
                 name="productlink_product_uniq",
+                nulls_distinct=False,
             ),
             models.UniqueConstraint(
                 fields=("account", "sku"),

@@ -442,3 +442,19 @@ def test_bulk_link_leaves_a_sku_linked_meanwhile(member_client: Client, account:
         "DL-9": "1005006454451334",
         "MUG": "999",
     }
+
+
+@pytest.mark.postgres
+def test_two_any_store_links_for_one_variant_cannot_both_exist(account: Any) -> None:
+    from django.db import IntegrityError, transaction
+
+    fields = {
+        "account": account,
+        "store": None,
+        "channel_variant_id": "4381",
+        "provider": "cj",
+        "supplier_product_id": "V-1",
+    }
+    ProductLink.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ProductLink.objects.create(**{**fields, "supplier_product_id": "V-2"})
