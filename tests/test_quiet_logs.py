@@ -31,6 +31,17 @@ def record(name: str, message: str, level: int = logging.INFO) -> logging.LogRec
         ("django.server", '"POST /webhooks/shopify/0c26862c-45c5/ HTTP/1.1" 401 0', True),
         ("django.server", '"GET /sandbox/ HTTP/1.1" 500 12', True),
         ("django.server", '"GET /orders/ HTTP/1.1" 200 5120', True),
+        # our every-minute dispatchers: quiet while they find nothing, heard when they queue work
+        (
+            "celery.beat",
+            "Scheduler: Sending due task suppliers-reconcile-in-flight (suppliers.reconcile_in_flight)",
+            False,
+        ),
+        ("celery.worker.strategy", "Task suppliers.run_auto_order_rules[1f2e] received", False),
+        ("celery.app.trace", "Task suppliers.sync_due_supplier_orders[1f2e] succeeded in 0.01s: 0", False),
+        ("celery.app.trace", "Task suppliers.sweep_channel_cancels[1f2e] succeeded in 0.01s: []", False),
+        ("celery.app.trace", "Task suppliers.run_auto_order_rules[1f2e] succeeded in 0.05s: 3", True),
+        ("celery.app.trace", "Task suppliers.place_by_rule[1f2e] succeeded in 0.4s: 'paid'", True),
     ],
 )
 def test_routine_sandbox_traffic_is_dropped_and_the_rest_kept(name: str, message: str, kept: bool) -> None:
