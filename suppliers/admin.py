@@ -16,8 +16,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from orders.enums import SupplierOrderState
 from suppliers.models import (
+    IN_FLIGHT_STATES,
     AutoOrderRule,
     ExchangeRate,
     PlacementBatch,
@@ -69,7 +69,7 @@ class NeedsSupport(admin.SimpleListFilter):
         if self.value() == "by_hand":
             return queryset.filter(failure_code=BY_HAND)
         if self.value() == "in_flight":
-            return queryset.filter(state__in=(SupplierOrderState.PLACING, SupplierOrderState.PAYING))
+            return queryset.filter(state__in=IN_FLIGHT_STATES)
         return queryset
 
 

@@ -7,7 +7,6 @@ Money moves through ``SupplierOrder`` only, and only through ``suppliers.service
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -533,11 +532,3 @@ class RateSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.next_at:.3f}"
-
-
-def in_flight_expired(supplier_order: SupplierOrder, now: datetime) -> bool:
-    return (
-        supplier_order.state in IN_FLIGHT_STATES
-        and supplier_order.in_flight_until is not None
-        and supplier_order.in_flight_until <= now
-    )

@@ -14,16 +14,20 @@ from functools import partial
 
 from celery import current_app
 from django.db import transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 logger = logging.getLogger(__name__)
 
 CHANNEL_CANCELED_TASK = "suppliers.order_channel_canceled"
+# What sending a task raises when the broker cannot take it (Celery's publish retries are spent):
+# the caller's sweep sends it again later.
+BROKER_ERRORS = (KombuOperationalError, OSError)
 
 
 def _send(order_id: int) -> None:
     try:
         current_app.send_task(CHANNEL_CANCELED_TASK, args=(order_id,))
-    except Exception:  # the broker is away: the suppliers' sweep finds the order later
+    except BROKER_ERRORS:  # the suppliers' sweep finds the order later
         logger.warning("order %s: channel cancellation not announced (broker unavailable)", order_id, exc_info=True)
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Account
 from orders.enums import OrderStatus
 from orders.models import Order
+from orders.services.cancel_hook import BROKER_ERRORS
 from suppliers.enums import PlacementOutcome
 from suppliers.models import AutoOrderRule, PlacementBatch, PlacementResult
 from suppliers.services.placement import Result, order_place
@@ -64,7 +65,7 @@ def _enqueue(task: Any, result_ids: list[int], pay: bool | None) -> None:
     for result_id in result_ids:
         try:
             task.delay(result_id, pay)
-        except Exception:  # the broker refused this one: the sweep sends it again
+        except BROKER_ERRORS:  # the broker refused this one: the sweep sends it again
             logger.exception("placement result %s could not be queued", result_id)
 
 

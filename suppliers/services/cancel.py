@@ -28,11 +28,10 @@ from suppliers.enums import CanceledBy, PlacementOutcome
 from suppliers.models import SupplierOrder
 from suppliers.providers.base import REGISTRY, SupplierProvider
 from suppliers.services.payment import supplier_order_cancel, supplier_order_reconcile
-from suppliers.services.protocol import lease_live
+from suppliers.services.protocol import IN_FLIGHT, lease_live
 from suppliers.services.records import CURRENT
 
 UNPAID = (SupplierOrderState.DRAFT, SupplierOrderState.PLACED, SupplierOrderState.PAYMENT_FAILED)
-IN_FLIGHT = (SupplierOrderState.PLACING, SupplierOrderState.PAYING)
 REFUND_NOTE = "refund_after_channel_cancel"
 TOLD_HOW = "cancel_told_how"
 CANCEL_BY_HAND = "cancel_by_hand"

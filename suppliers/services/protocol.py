@@ -42,7 +42,7 @@ from orders.address import tax_id_compact
 from orders.enums import SupplierOrderState
 from orders.models import Order
 from suppliers.enums import PlacementOutcome, SourceAccountStatus
-from suppliers.models import ProductLink, SourceAccount, SupplierOrder
+from suppliers.models import IN_FLIGHT_STATES, ProductLink, SourceAccount, SupplierOrder
 from suppliers.providers.base import PaymentFailed, Placed, PlaceLine, PlaceRequest, Refusal, ShipTo, SupplierRefused
 from suppliers.services.connection import provider_for
 from suppliers.services.records import (
@@ -60,7 +60,7 @@ NOT_SENT = "not_sent"
 BY_HAND = "reconcile_by_hand"
 # Seconds after an unknown outcome before the supplier is asked what happened.
 RECONCILE_DELAY = 15
-IN_FLIGHT = (SupplierOrderState.PLACING, SupplierOrderState.PAYING)
+IN_FLIGHT = IN_FLIGHT_STATES  # (the models' name, shorter here)
 
 
 def lease_length() -> timedelta:

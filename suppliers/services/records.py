@@ -96,17 +96,20 @@ def info_apply(supplier_order: SupplierOrder, info: SupplierOrderInfo) -> tuple[
     return tuple(changed)
 
 
+def rate_between(from_currency: str, to_currency: str) -> tuple[Decimal, str] | None:
+    """1 ``from_currency`` in ``to_currency`` and where the rate comes from (None: no rate known)."""
+    if from_currency == to_currency:
+        return Decimal(1), "same currency"
+    rate = ExchangeRate.objects.filter(from_currency=from_currency, to_currency=to_currency).first()
+    return (rate.rate, f"{rate.source} ({rate.as_of:%Y-%m-%d})"[:100]) if rate is not None else None
+
+
 def fx_apply(supplier_order: SupplierOrder, order: Order, now: datetime) -> tuple[str, ...]:
     """Record the rate turning the supplier's currency into the store's, at payment."""
-    if supplier_order.currency == order.currency:
-        supplier_order.fx_rate, supplier_order.fx_source = Decimal(1), "same currency"
-    else:
-        rate = ExchangeRate.objects.filter(from_currency=supplier_order.currency, to_currency=order.currency).first()
-        if rate is None:
-            supplier_order.fx_rate, supplier_order.fx_source = None, ""
-        else:
-            supplier_order.fx_rate = rate.rate
-            supplier_order.fx_source = f"{rate.source} ({rate.as_of:%Y-%m-%d})"[:100]
+    supplier_order.fx_rate, supplier_order.fx_source = rate_between(supplier_order.currency, order.currency) or (
+        None,
+        "",
+    )
     return ("fx_rate", "fx_source")
 
 

@@ -24,10 +24,11 @@ from django.utils.translation import gettext as _
 from orders.enums import Channel, OrderEventType, OrderStatus, SupplierOrderState
 from orders.models import Order, OrderEvent, PurchaseId
 from suppliers.enums import PlacementOutcome
-from suppliers.models import AutoOrderRule, ExchangeRate, RuleDecision, SupplierOrder
+from suppliers.models import IN_FLIGHT_STATES, AutoOrderRule, RuleDecision, SupplierOrder
 from suppliers.services.links import links_for_lines
 from suppliers.services.payment import supplier_order_pay
 from suppliers.services.placement import Result, order_place
+from suppliers.services.records import rate_between
 
 # TikTok Shop buyers may cancel within the first hour: its orders wait at least this long.
 TIKTOK_MIN_HOLD = timedelta(hours=1)
@@ -48,14 +49,6 @@ def rule_hold(rule: AutoOrderRule) -> timedelta:
     return max(hold, TIKTOK_MIN_HOLD) if rule.store.channel == Channel.TIKTOK else hold
 
 
-def rate_between(from_currency: str, to_currency: str) -> Decimal | None:
-    """1 ``from_currency`` in ``to_currency`` (None: no rate known)."""
-    if from_currency == to_currency:
-        return Decimal(1)
-    rate = ExchangeRate.objects.filter(from_currency=from_currency, to_currency=to_currency).first()
-    return rate.rate if rate is not None else None
-
-
 def order_margin_estimate(order: Order) -> Decimal | None:
     """The order's total less its linked products' cost, in its currency (None: not known)."""
     lines = list(order.lines.all())
@@ -68,7 +61,7 @@ def order_margin_estimate(order: Order) -> Decimal | None:
         rate = rate_between(link.cost_currency, order.currency)
         if rate is None:
             return None
-        cost += link.unit_cost * line.quantity * rate
+        cost += link.unit_cost * line.quantity * rate[0]
     return order.total - cost
 
 
@@ -171,7 +164,7 @@ def auto_order_rules_run(*, now: datetime | None = None) -> int:
             lost = (
                 RuleDecision.objects.filter(rule=rule, queued=True, decided_at__lt=now - LOST_AFTER)
                 .filter(order__status=OrderStatus.NEW, order__archived=False, order__placement_issue="")
-                .exclude(order__supplier_orders__state__in=(SupplierOrderState.PLACING, SupplierOrderState.PAYING))
+                .exclude(order__supplier_orders__state__in=IN_FLIGHT_STATES)
                 .values_list("pk", "order_id")[:BATCH]
             )
             for decision_id, order_id in lost:

@@ -42,8 +42,9 @@ from django.utils.translation import gettext as _
 from integrations.errors import MalformedPayload, ProviderError
 from integrations.http import sanitize
 from orders.enums import SupplierOrderState
+from orders.services.cancel_hook import BROKER_ERRORS
 from suppliers.enums import CanceledBy, SourceAccountStatus
-from suppliers.models import SYNCED_STATES, SourceAccount, SupplierOrder
+from suppliers.models import IN_FLIGHT_STATES, SYNCED_STATES, SourceAccount, SupplierOrder
 from suppliers.providers.base import SupplierOrderInfo
 from suppliers.services.connection import provider_for
 from suppliers.services.protocol import lease_live, supplier_order_locked
@@ -150,7 +151,7 @@ def supplier_order_sync(*, supplier_order_id: int, now: datetime | None = None) 
         return SyncResult(SyncOutcome.SKIPPED)
     if supplier_order.state not in SYNCED_STATES:
         # In flight: placement records it (and asks for a sync); anything else is finished with.
-        in_flight = supplier_order.state in (SupplierOrderState.PLACING, SupplierOrderState.PAYING)
+        in_flight = supplier_order.state in IN_FLIGHT_STATES
         changes: dict[str, object] = {"sync_claimed_until": None}
         if not in_flight:
             changes["next_sync_at"] = None
@@ -195,7 +196,7 @@ def _record(supplier_order_id: int, info: SupplierOrderInfo, now: datetime) -> S
             # that call records what happened; the sync looks again soon.
             supplier_order.sync_claimed_until = None
             # A row in flight is looked at again too: the call may end in a state the sync follows.
-            followed = supplier_order.state in (*SYNCED_STATES, SupplierOrderState.PLACING, SupplierOrderState.PAYING)
+            followed = supplier_order.state in (*SYNCED_STATES, *IN_FLIGHT_STATES)
             supplier_order.next_sync_at = now + LEASED_RETRY if followed else None
             supplier_order.save(update_fields=("sync_claimed_until", "next_sync_at", "updated_at"))
             return SyncResult(SyncOutcome.SKIPPED)
@@ -264,7 +265,7 @@ def tracking_hand_on_now(supplier_order_id: int) -> bool:
     sweep (``tracking_hand_on_due``)."""
     try:
         current_app.send_task(_tracking_task(), args=(supplier_order_id,))
-    except Exception:  # the broker is away: the sweep sends it again
+    except BROKER_ERRORS:  # the sweep sends it again
         logger.exception("tracking hand-on of supplier order %s failed", supplier_order_id)
         return False
     SupplierOrder.objects.filter(pk=supplier_order_id).update(tracking_handed_at=timezone.now())
