@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
 import http.client
+import os
 import socket
 import ssl
 import threading
@@ -120,16 +122,56 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
         self.sock = self.context.wrap_socket(self.sock, server_hostname=self.host)
 
 
+class _Alarms:
+    """One daemon thread per process running every watchdog's deadline (a heap of them), instead of
+    a thread started for each exchange: starting a thread costs more CPU than a loopback call.
+
+    A forked process (a prefork worker) starts its own thread on first use."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.heap: list[tuple[float, int, _Watchdog]] = []
+        self.sequence = 0
+        self.pid = 0
+
+    def add(self, when: float, watchdog: _Watchdog) -> int:
+        with self.lock:
+            if self.pid != os.getpid():  # first use (and first use after a fork: threads do not follow)
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="zopi-http-watchdog", daemon=True).start()
+            self.sequence += 1
+            heapq.heappush(self.heap, (when, self.sequence, watchdog))
+            if self.heap[0][1] == self.sequence:
+                self.lock.notify()
+            return self.sequence
+
+    def _run(self) -> None:
+        with self.lock:
+            while True:
+                now = time.monotonic()
+                while self.heap and self.heap[0][0] <= now:
+                    _, _, watchdog = heapq.heappop(self.heap)
+                    watchdog.fire()
+                self.lock.wait(timeout=self.heap[0][0] - now if self.heap else None)
+
+
+_ALARMS = _Alarms()
+os.register_at_fork(after_in_child=_ALARMS.__init__)  # a lock held at the fork stays held otherwise
+
+
 class _Watchdog:
     """Shuts the connection's socket down at the deadline (a blocked read then returns)."""
 
     def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
         self.connection = connection
+        self.seconds = max(0.0, seconds)
+        self.armed = False
         self.fired = False
-        self.timer = threading.Timer(max(0.0, seconds), self._fire)
-        self.timer.daemon = True
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """At the deadline (on the alarms' thread, under their lock): nothing once disarmed."""
+        if not self.armed:
+            return
         self.fired = True
         sock = self.connection.sock
         if sock is not None:
@@ -137,11 +179,13 @@ class _Watchdog:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> _Watchdog:
-        self.timer.start()
+        self.armed = True
+        _ALARMS.add(time.monotonic() + self.seconds, self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.timer.cancel()
+        with _ALARMS.lock:  # a fire() running now finishes first; none comes after
+            self.armed = False
 
 
 PoolKey = tuple[str, str, int, str]
