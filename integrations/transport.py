@@ -21,6 +21,7 @@ import contextlib
 import functools
 import heapq
 import http.client
+import logging
 import os
 import socket
 import ssl
@@ -33,6 +34,8 @@ from typing import Any
 
 from integrations.fields import json_parse
 from integrations.hosts import Target
+
+logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 USER_AGENT = "zopi-order-center/0.1"
@@ -129,21 +132,23 @@ class _Alarms:
     A forked process (a prefork worker) starts its own thread on first use."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.lock = threading.Condition()
         self.heap: list[tuple[float, int, _Watchdog]] = []
         self.sequence = 0
         self.pid = 0
 
-    def add(self, when: float, watchdog: _Watchdog) -> int:
+    def add(self, when: float, watchdog: _Watchdog) -> None:
         with self.lock:
             if self.pid != os.getpid():  # first use (and first use after a fork: threads do not follow)
-                self.pid = os.getpid()
                 threading.Thread(target=self._run, name="zopi-http-watchdog", daemon=True).start()
+                self.pid = os.getpid()
             self.sequence += 1
             heapq.heappush(self.heap, (when, self.sequence, watchdog))
             if self.heap[0][1] == self.sequence:
                 self.lock.notify()
-            return self.sequence
 
     def _run(self) -> None:
         with self.lock:
@@ -151,32 +156,38 @@ class _Alarms:
                 now = time.monotonic()
                 while self.heap and self.heap[0][0] <= now:
                     _, _, watchdog = heapq.heappop(self.heap)
-                    watchdog.fire()
+                    try:
+                        watchdog.fire()
+                    except Exception:  # never the end of every later deadline
+                        logger.exception("an outbound call's watchdog failed")
                 self.lock.wait(timeout=self.heap[0][0] - now if self.heap else None)
 
 
 _ALARMS = _Alarms()
-os.register_at_fork(after_in_child=_ALARMS.__init__)  # a lock held at the fork stays held otherwise
+os.register_at_fork(after_in_child=_ALARMS.reset)  # a lock held at the fork stays held otherwise
 
 
 class _Watchdog:
     """Shuts the connection's socket down at the deadline (a blocked read then returns)."""
 
     def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
-        self.connection = connection
+        self.connection: http.client.HTTPConnection | None = connection
         self.seconds = max(0.0, seconds)
         self.armed = False
         self.fired = False
 
     def fire(self) -> None:
         """At the deadline (on the alarms' thread, under their lock): nothing once disarmed."""
-        if not self.armed:
+        if not self.armed or self.connection is None:
             return
         self.fired = True
         sock = self.connection.sock
         if sock is not None:
+            # The plain socket's shutdown, also under TLS: ``SSLSocket.shutdown`` unwraps first, and a
+            # read running meanwhile would fail as a ValueError (taken for "nothing was sent"), not
+            # as the cut-off connection it is.
             with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def __enter__(self) -> _Watchdog:
         self.armed = True
@@ -186,6 +197,7 @@ class _Watchdog:
     def __exit__(self, *exc: object) -> None:
         with _ALARMS.lock:  # a fire() running now finishes first; none comes after
             self.armed = False
+            self.connection = None  # (the heap keeps this watchdog until its deadline, not the connection)
 
 
 PoolKey = tuple[str, str, int, str]
