@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
@@ -476,7 +477,8 @@ class SupplierAttempt(models.Model):
     status = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     error = models.TextField(_("error"), blank=True, default="")
-    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    # When the attempt was made (set by its recorder: a buffered one writes its rows later).
+    created_at = models.DateTimeField(_("at"), default=timezone.now, editable=False, db_index=True)
 
     class Meta:
         verbose_name = _("supplier attempt")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -34,22 +35,35 @@ from django.db import transaction
 
 from suppliers.models import RateSlot, SourceAccount
 
+BOOK_MAX = 10  # slots a pacer reserves at once
+LATE = 0.1  # of an interval: a reserved slot come to later than this is given up
+
 # Per-operation limits of AliExpress's documented QPS table (calls a second per app key); "*":
 # any other method. CJ has one limit per account for every authenticated endpoint.
 ANY = "*"
 
+# Up to ARGV[4] consecutive slots at most ``max_wait`` away: {granted, wait of each granted slot}
+# ({0, wait of the next slot} when none is).
 _SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local interval, tolerance, max_wait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local count = tonumber(ARGV[4] or '1')
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local wait = tat - tolerance - now
-if wait < 0 then wait = 0 end
-if wait > max_wait then return {0, tostring(wait)} end
-local new_tat = tat + interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
-return {1, tostring(wait)}
+local waits = {}
+for i = 1, count do
+  local wait = tat - tolerance - now
+  if wait < 0 then wait = 0 end
+  if wait > max_wait then
+    if i == 1 then return {0, tostring(wait)} end
+    break
+  end
+  waits[#waits + 1] = tostring(wait)
+  tat = tat + interval
+end
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
+return {#waits, unpack(waits)}
 """
 
 
@@ -69,24 +83,44 @@ class Rate:
 
 def slot_reserve(key: str, rate: Rate, *, max_wait: float, now: float | None = None) -> tuple[bool, float]:
     """Reserve the next slot of bucket ``key`` (see ``integrations.http.Pacer.reserve``)."""
+    waits, refused_wait = slots_reserve(key, rate, count=1, max_wait=max_wait, now=now)
+    return (True, waits[0]) if waits else (False, refused_wait)
+
+
+def slots_reserve(
+    key: str, rate: Rate, *, count: int, max_wait: float, now: float | None = None
+) -> tuple[list[float], float]:
+    """Reserve up to ``count`` consecutive slots of bucket ``key``, each at most ``max_wait``
+    seconds away: the wait before each, and when none was that near (nothing was reserved), the
+    wait before the next slot."""
     if rate.per_second <= 0:
-        return True, 0.0
+        return [0.0] * count, 0.0
     if settings.REDIS_URL and now is None:
-        granted, wait = _script()(keys=[f"zopi:ratelimit:{key}"], args=[rate.interval, rate.tolerance, max_wait])
-        return bool(int(granted)), float(wait)
-    return _slot_reserve_db(key, rate, max_wait=max_wait, now=time.time() if now is None else now)
+        granted, *waits = _script()(
+            keys=[f"zopi:ratelimit:{key}"], args=[rate.interval, rate.tolerance, max_wait, count]
+        )
+        if not int(granted):
+            return [], float(waits[0])
+        return [float(wait) for wait in waits], 0.0
+    return _slots_reserve_db(key, rate, count=count, max_wait=max_wait, now=time.time() if now is None else now)
 
 
-def _slot_reserve_db(key: str, rate: Rate, *, max_wait: float, now: float) -> tuple[bool, float]:
+def _slots_reserve_db(key: str, rate: Rate, *, count: int, max_wait: float, now: float) -> tuple[list[float], float]:
     RateSlot.objects.bulk_create([RateSlot(key=key, next_at=0.0)], ignore_conflicts=True)
+    waits: list[float] = []
     with transaction.atomic():
         slot = RateSlot.objects.select_for_update().get(key=key)
         tat = max(slot.next_at, now)
-        wait = max(0.0, tat - rate.tolerance - now)
-        if wait > max_wait:
-            return False, wait
-        RateSlot.objects.filter(key=key).update(next_at=tat + rate.interval)
-    return True, wait
+        for _ in range(count):
+            wait = max(0.0, tat - rate.tolerance - now)
+            if wait > max_wait:
+                if not waits:
+                    return [], wait
+                break
+            waits.append(wait)
+            tat += rate.interval
+        RateSlot.objects.filter(key=key).update(next_at=tat)
+    return waits, 0.0
 
 
 _scripts: dict[str, redis.commands.core.Script] = {}
@@ -110,9 +144,26 @@ class SupplierPacer:
     ``rates`` maps an operation to its rate (``ANY`` for the others); a scope with ``shared``
     counts every operation against one bucket (CJ's per-account limit)."""
 
-    def __init__(self, scope: str, rates: Mapping[str, Rate], *, shared: bool = False, skip: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        scope: str,
+        rates: Mapping[str, Rate],
+        *,
+        shared: bool = False,
+        skip: tuple[str, ...] = (),
+        ahead: float = 0.0,
+    ):
         self.scope, self.rates, self.shared, self.skip = scope, dict(rates), shared, skip
         self.reserved = 0  # slots this pacer took (the bench counts them)
+        self.round_trips = 0  # reservations made (one per slot, or one for several booked ahead)
+        # ``ahead`` seconds: a pacer that makes a run of calls (a bulk placement's chunk) reserves
+        # the slots its calls use in that many seconds at once (one round trip for several calls,
+        # at most BOOK_MAX, counted at the pace its calls come); a slot its run comes to late is
+        # given up, never used to crowd the next.
+        self.ahead = ahead
+        self.booked: dict[str, deque[float]] = {}
+        self.gap: float | None = None  # seconds between this pacer's calls, as they come (smoothed)
+        self.last_at: float | None = None
 
     def rate_of(self, operation: str) -> Rate | None:
         if any(part in operation for part in self.skip):
@@ -124,9 +175,35 @@ class SupplierPacer:
         if rate is None or rate.per_second <= 0:
             return True, 0.0
         key = self.scope if self.shared else f"{self.scope}:{operation}"
-        granted, wait = slot_reserve(key, rate, max_wait=max_wait)
-        self.reserved += int(granted)
-        return granted, wait
+        now = time.monotonic()
+        if self.last_at is not None:
+            seen = now - self.last_at
+            self.gap = seen if self.gap is None else (self.gap + seen) / 2
+        self.last_at = now
+        booked = self.booked.get(key)
+        while booked:
+            at = booked[0]
+            if at > now + max_wait:  # further than this caller may wait: kept for the next one
+                return False, at - now
+            booked.popleft()
+            if at >= now - rate.interval * LATE:
+                return True, max(0.0, at - now)
+        waits, refused_wait = slots_reserve(key, rate, count=self._count(rate), max_wait=max_wait)
+        self.round_trips += 1
+        if not waits:
+            return False, refused_wait
+        self.reserved += len(waits)
+        if len(waits) > 1:
+            after = time.monotonic()  # (the slots are relative to the reservation: never earlier than it)
+            self.booked[key] = deque(after + wait for wait in waits[1:])
+        return True, waits[0]
+
+    def _count(self, rate: Rate) -> int:
+        """Slots to reserve at once: what this pacer's calls, at the pace they come, use within
+        ``ahead`` seconds (one until that pace is known)."""
+        if not self.ahead or self.gap is None:
+            return 1
+        return max(1, min(BOOK_MAX, int(self.ahead / max(rate.interval, self.gap))))
 
 
 def _rate(value: object, burst: int) -> Rate:
@@ -134,7 +211,7 @@ def _rate(value: object, burst: int) -> Rate:
 
 
 def supplier_pacer_for(
-    source_account: SourceAccount, *, credentials: Mapping[str, str] | None = None
+    source_account: SourceAccount, *, credentials: Mapping[str, str] | None = None, ahead: float = 0.0
 ) -> SupplierPacer | None:
     """The pacer for calls made with ``source_account`` (None: its supplier is not paced).
 
@@ -150,10 +227,21 @@ def supplier_pacer_for(
     if source_account.provider == "cj":
         identity = str(credentials.get("api_key") or credentials.get("access_token") or source_account.pk)
         digest = hashlib.sha256(identity.encode()).hexdigest()[:20]
-        return SupplierPacer(f"cj:{digest}", {ANY: _rate(limits, burst)}, shared=True, skip=("/authentication/",))
+        return SupplierPacer(
+            f"cj:{digest}", {ANY: _rate(limits, burst)}, shared=True, skip=("/authentication/",), ahead=ahead
+        )
     if source_account.provider == "aliexpress":
         app_key = str(credentials.get("app_key") or source_account.pk)
         table = limits if isinstance(limits, Mapping) else {ANY: limits}
         rates = {operation: _rate(value, burst) for operation, value in table.items()}
-        return SupplierPacer(f"aliexpress:{app_key}", rates, skip=("/rest/auth/",))
-    return SupplierPacer(f"{source_account.provider}:{source_account.pk}", {ANY: _rate(limits, burst)}, shared=True)
+        return SupplierPacer(f"aliexpress:{app_key}", rates, skip=("/rest/auth/",), ahead=ahead)
+    return SupplierPacer(
+        f"{source_account.provider}:{source_account.pk}", {ANY: _rate(limits, burst)}, shared=True, ahead=ahead
+    )
+
+
+def calls_per_second(source_account: SourceAccount) -> float | None:
+    """The slowest rate our pacing keeps ``source_account``'s calls to (None: not paced)."""
+    pacer = supplier_pacer_for(source_account)
+    rates = [rate.per_second for rate in pacer.rates.values() if rate.per_second > 0] if pacer else []
+    return min(rates) if rates else None

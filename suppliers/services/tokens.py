@@ -96,16 +96,29 @@ class SourceAccountTokens:
         now: Callable[[], datetime] = timezone.now,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float | None = None,
+        reuse_for: float = 0.0,
     ) -> None:
         self.source_account_id = source_account_id
         self.now = now
         self.sleep = sleep
         self.max_wait = settings.OUTBOUND_MAX_INLINE_WAIT if max_wait is None else max_wait
+        # A run of calls (a bulk placement's chunk) reads the token once per ``reuse_for`` seconds
+        # instead of once a call; a refusal of it still reads it again (``refreshed``).
+        self.reuse_for = reuse_for
+        self.reused: tuple[str, float] | None = None
 
     def _load(self) -> SourceAccount:
         return SourceAccount.objects.get(pk=self.source_account_id)
 
     def current(self) -> str:
+        if self.reused is not None and time.monotonic() - self.reused[1] < self.reuse_for:
+            return self.reused[0]
+        token = self._current()
+        if self.reuse_for > 0:
+            self.reused = (token, time.monotonic())
+        return token
+
+    def _current(self) -> str:
         source_account = self._load()
         token = _token_of(source_account)
         if source_account.status != SourceAccountStatus.CONNECTED or not token:
@@ -127,6 +140,7 @@ class SourceAccountTokens:
         return token
 
     def refreshed(self, stale: str) -> str:
+        self.reused = None
         source_account = self._load()
         token = _token_of(source_account)
         if token and token != stale:
