@@ -26,6 +26,7 @@ from orders import events
 from orders.derivation import DerivedStatus, OrderFacts, derive_status
 from orders.models import Order
 from orders.services.counts import CountKey, count_key, counts_apply
+from orders.services.rows import rows_update
 
 STATUS_FIELDS = ("status", "sub_status")
 
@@ -72,6 +73,25 @@ class StatusWrites:
             fields += STATUS_FIELDS
         if fields:
             order.save(update_fields=[*fields, "updated_at"])
+        return moved
+
+    def store_many(self, stored: Sequence[tuple[Order, DerivedStatus]], *, save_with: Sequence[str] = ()) -> int:
+        """``store`` for many known orders (the caller holds their row locks) in one UPDATE; how
+        many moved. Each order's ``save_with`` fields and status are written, moved or not."""
+        if not stored:
+            return 0
+        now = timezone.now()
+        moved = 0
+        for order, new in stored:
+            old: DerivedStatus = (order.status, order.sub_status)  # type: ignore[assignment]
+            if new != old:
+                moved += 1
+                self.deltas[count_key(order)] -= 1
+                order.status, order.sub_status = new
+                self.deltas[count_key(order)] += 1
+                self.moves.append((order, old, new))
+            order.updated_at = now
+        rows_update([order for order, _ in stored], [*dict.fromkeys([*save_with, *STATUS_FIELDS, "updated_at"])])
         return moved
 
     def flush(self) -> None:
