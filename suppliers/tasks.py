@@ -20,6 +20,7 @@ from suppliers.enums import PlacementOutcome
 from suppliers.services.accounts import supplier_authorizations_prune
 from suppliers.services.attempts import supplier_attempts_prune
 from suppliers.services.batches import placement_result_run, placement_results_requeue
+from suppliers.services.bulk import placement_chunk_run
 from suppliers.services.payment import supplier_order_pay, supplier_order_reconcile, supplier_orders_to_reconcile
 from suppliers.services.protocol import RECONCILE_DELAY, Result
 from suppliers.services.rules import auto_order_rules_run, order_place_by_rule, supplier_order_pay_by_rule
@@ -50,6 +51,20 @@ def place_batch_order(self: Task, result_id: int, pay: bool | None = None) -> st
     result = placement_result_run(result_id=result_id, pay=pay)
     _again(self, result, result_id, pay)
     return result.outcome
+
+
+@shared_task(name="suppliers.place_batch_orders", bind=True)
+def place_batch_orders(self: Task, result_ids: list[int], pay: bool | None = None) -> dict[str, int]:
+    """A chunk of a bulk placement; the results our pacing deferred come back after their wait."""
+    outcomes = placement_chunk_run(result_ids=result_ids, pay=pay)
+    deferred = [result_id for result_id, result in outcomes.items() if result.outcome == PlacementOutcome.DEFERRED]
+    if deferred:
+        wait = max(outcomes[result_id].retry_after or 0.0 for result_id in deferred)
+        _again(self, Result(PlacementOutcome.DEFERRED, retry_after=wait), deferred, pay)
+    counted: dict[str, int] = {}
+    for result in outcomes.values():
+        counted[result.outcome] = counted.get(result.outcome, 0) + 1
+    return counted
 
 
 @shared_task(name="suppliers.requeue_placement_results")

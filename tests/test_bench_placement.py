@@ -22,6 +22,7 @@ def test_bench_placement_places_and_pays_every_order_under_the_rate_limit(live_s
         supplier=supplier,
         rate_limit=20,
         concurrency=3,
+        chunk=4,
         base_url=live_server.url,
         stdout=out,
     )
@@ -47,8 +48,10 @@ def test_bench_placement_places_and_pays_every_order_under_the_rate_limit(live_s
     assert report["supplier_calls"] == 16  # one create, paid with the order, per order
     # 16 orders at 20 calls/s with calls spaced 50 ms: at least 0.75 s
     assert report["elapsed_seconds"] >= 15 / 20 - 0.05
-    queries = report["queries_per_order"]
-    assert queries["min"] == queries["max"] > 0  # the same queries for every order
+    # four chunks of four: the same queries for each (none deferred), a share of them per order
+    assert report["chunk_orders"] == 4
+    assert len(report["queries_per_full_chunk"]) == 1
+    assert 0 < report["queries_per_order"] == report["queries_per_full_chunk"][0] / 4
     assert report["our_cpu_ms_per_order"] > 0
     assert report["tab_counts_exact"] is True
     assert report["goals"]["never_above_the_limit"] is True

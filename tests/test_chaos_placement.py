@@ -109,9 +109,9 @@ def test_every_supplier_order_is_charged_once_despite_faults_races_and_a_killed_
     control.faults({AE: FAULTS, CJ: FAULTS})
     control.clock(seed=7)
 
-    # when the merchants select rows two by two and place them from New, and each pair becomes due
-    # for its store's rule at that moment, so a bulk task and a rule task for one order are queued
-    # side by side (and run at once on two pool processes)
+    # when the merchants select rows two by two and place them from New (a bulk placement's chunk
+    # of two), and each pair becomes due for its store's rule at that moment, so a bulk task and a
+    # rule task for one order are queued side by side (and run at once on two pool processes)
     owner_of = {**dict.fromkeys(ours, account), **dict.fromkeys(theirs, broke)}
     batches, queued = [], 0
     for index in range(0, N, 2):
@@ -119,8 +119,9 @@ def test_every_supplier_order_is_charged_once_despite_faults_races_and_a_killed_
         Order.objects.filter(pk__in=pair).update(placed_at=timezone.now() - timedelta(minutes=1))
         if index % 4:
             queued += auto_order_rules_run()
-        for pk in pair:
-            batches.append(placement_batch_create(account=owner_of[pk], order_ids=[pk], actor=None).pk)
+        for owner in {owner_of[pk] for pk in pair}:  # one batch of the pair (a chunk of two) per merchant
+            mine = [pk for pk in pair if owner_of[pk] == owner]
+            batches.append(placement_batch_create(account=owner, order_ids=mine, actor=None).pk)
         if not index % 4:
             queued += auto_order_rules_run()
     assert queued > N // 2  # most orders were still in New when their rule looked

@@ -1,23 +1,22 @@
 """Bulk placement: one batch per "Place" click, one result per order, progress that survives a reload.
 
 The batch is written first (one row per order of the account in New, others dropped), then one
-task per order is enqueued after the commit; each task places its order and writes its result.
-A task run twice (a retried or redelivered task) finds its result written and does nothing.
+task per chunk of ``bulk.CHUNK`` results is enqueued after the commit; each places its orders
+together (``bulk.placement_chunk_run``) and writes each result once. A task run twice (a retried
+or redelivered task) finds its results written and does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.models import Account
 from orders.enums import OrderStatus
@@ -25,19 +24,16 @@ from orders.models import Order
 from orders.services.cancel_hook import BROKER_ERRORS
 from suppliers.enums import PlacementOutcome
 from suppliers.models import AutoOrderRule, PlacementBatch, PlacementResult
-from suppliers.services.placement import Result, order_place
+from suppliers.services.bulk import CHUNK, results_write
+from suppliers.services.placement import Result, order_place_reported
 
 logger = logging.getLogger(__name__)
-
-SUCCESS = (PlacementOutcome.PAID, PlacementOutcome.PLACED)
 
 
 def placement_batch_create(
     *, account: Account, order_ids: Iterable[int], actor: AbstractBaseUser | None, pay: bool | None = None
 ) -> PlacementBatch:
     """A batch for those of ``order_ids`` that are the account's and in New (others ignored)."""
-    from suppliers.tasks import place_batch_order  # the task module imports the services
-
     wanted = sorted(set(order_ids))
     placeable = list(
         Order.objects.filter(account=account, pk__in=wanted, archived=False, status=OrderStatus.NEW)
@@ -52,35 +48,41 @@ def placement_batch_create(
             total=len(placeable),
         )
         results = PlacementResult.objects.bulk_create(PlacementResult(batch=batch, order_id=pk) for pk in placeable)
-        pay_option = pay
-        transaction.on_commit(lambda: [place_batch_order.delay(result.pk, pay_option) for result in results])
+        result_ids = [result.pk for result in results]
+        transaction.on_commit(lambda: chunks_enqueue(result_ids, pay))
         if not placeable:
             PlacementBatch.objects.filter(pk=batch.pk).update(finished_at=timezone.now())
     return batch
 
 
-def _enqueue(task: Any, result_ids: list[int], pay: bool | None) -> None:
-    """One task per result; a failure to send one does not stop the others (beat's sweep
-    ``placement_results_requeue`` sends what is still waiting)."""
-    for result_id in result_ids:
+def chunks_enqueue(result_ids: list[int], pay: bool | None) -> None:
+    """One task per ``CHUNK`` results; a failure to send one does not stop the others (beat's
+    sweep ``placement_results_requeue`` sends what is still waiting)."""
+    from suppliers.tasks import place_batch_orders  # the task module imports the services
+
+    for start in range(0, len(result_ids), CHUNK):
+        chunk = result_ids[start : start + CHUNK]
         try:
-            task.delay(result_id, pay)
+            place_batch_orders.delay(chunk, pay)
         except BROKER_ERRORS:  # the broker refused this one: the sweep sends it again
-            logger.exception("placement result %s could not be queued", result_id)
+            logger.exception("placement results %s… could not be queued", chunk[0])
 
 
 def placement_results_requeue(*, older_than: timedelta = timedelta(minutes=5)) -> int:
     """Beat: results of unfinished batches not done after a while (a task lost with its broker or
     worker) are queued again; running one twice writes its outcome once."""
-    from suppliers.tasks import place_batch_order
-
     waiting = list(
         PlacementResult.objects.filter(
             outcome="", batch__finished_at=None, batch__created_at__lt=timezone.now() - older_than
-        ).values_list("pk", "batch__pay")[:1000]
+        )
+        .order_by("pk")
+        .values_list("pk", "batch__pay")[:1000]
     )
+    by_pay: dict[bool, list[int]] = defaultdict(list)
     for result_id, pay in waiting:
-        place_batch_order.delay(result_id, pay)
+        by_pay[pay].append(result_id)
+    for pay, result_ids in by_pay.items():
+        chunks_enqueue(result_ids, pay)
     return len(waiting)
 
 
@@ -91,35 +93,10 @@ def placement_result_run(*, result_id: int, pay: bool | None = None, rule: AutoO
     if result.outcome:
         return Result(PlacementOutcome(result.outcome), result.message)
     batch = result.batch
-    try:
-        placed = order_place(
-            account=batch.account, order_id=result.order_id, actor=batch.created_by, rule=rule, pay=pay
-        )
-    except Order.DoesNotExist:
-        placed = Result(PlacementOutcome.SKIPPED, _("The order is gone."))
-    except Exception:  # a bug or the database: the supplier order itself stays safe (in flight at worst)
-        logger.exception("placing order %s of batch %s failed", result.order_id, batch.pk)
-        placed = Result(PlacementOutcome.UNKNOWN, _("Something went wrong on our side; the order is checked again."))
-    if placed.outcome == PlacementOutcome.DEFERRED:
-        return placed
-    outcome, message = placed.outcome, placed.message
-    with transaction.atomic():
-        written = PlacementResult.objects.filter(pk=result_id, outcome="").update(
-            outcome=outcome, message=message[:500], finished_at=timezone.now()
-        )
-        if written:
-            succeeded = 1 if outcome in SUCCESS else 0
-            failed = (
-                1
-                if outcome in (PlacementOutcome.BLOCKED, PlacementOutcome.REFUSED, PlacementOutcome.PAYMENT_FAILED)
-                else 0
-            )
-            PlacementBatch.objects.filter(pk=batch.pk).update(
-                done=F("done") + 1, succeeded=F("succeeded") + succeeded, failed=F("failed") + failed
-            )
-            PlacementBatch.objects.filter(pk=batch.pk, done__gte=F("total"), finished_at=None).update(
-                finished_at=timezone.now()
-            )
+    placed = order_place_reported(
+        account=batch.account, order_id=result.order_id, actor=batch.created_by, rule=rule, pay=pay
+    )
+    results_write(batch_id=batch.pk, outcomes={result_id: placed})
     return placed
 
 

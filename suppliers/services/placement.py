@@ -8,6 +8,7 @@ order's state: one create per key, one payment per supplier order.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -37,6 +38,8 @@ from suppliers.services.protocol import (
     supplier_order_locked,
 )
 from suppliers.services.records import CURRENT, failure_set, new_idempotency_key, supplier_order_move
+
+logger = logging.getLogger(__name__)
 
 __all__ = [  # what other modules take from here (the protocol's names included, for one import)
     "BY_HAND",
@@ -70,7 +73,7 @@ class Blocker:
 # Checks ---------------------------------------------------------------------------------------
 
 
-def _current_accounts(account: Account) -> dict[str, SourceAccount]:
+def current_accounts(account: Account) -> dict[str, SourceAccount]:
     return {
         source.provider: source
         for source in SourceAccount.objects.filter(
@@ -143,7 +146,9 @@ def order_blockers(
 # Drafts ---------------------------------------------------------------------------------------
 
 
-def _issue_set(order: Order, blockers: list[Blocker]) -> None:
+def blockers_record(order: Order, blockers: list[Blocker]) -> None:
+    """The order's placement issue from ``blockers`` (the first one's fix; none: cleared), written
+    when it changed, with a "placement blocked" event."""
     code = blockers[0].code if blockers else ""
     message = " ".join(blocker.message for blocker in blockers)[:500]
     if (order.placement_issue, order.placement_issue_message) == (code, message):
@@ -185,9 +190,9 @@ def _drafts_prepare(
         open_lines = [line for line in lines if line.pk not in links or links[line.pk].provider not in covered]
         if lines and not open_lines:
             return Result(PlacementOutcome.SKIPPED, _("This order is already placed."))
-        sources = _current_accounts(account)
+        sources = current_accounts(account)
         blockers = order_blockers(order=order, lines=open_lines, links=links, sources=sources)
-        _issue_set(order, blockers)
+        blockers_record(order, blockers)
         if blockers:
             return Result(PlacementOutcome.BLOCKED, " ".join(blocker.message for blocker in blockers))
         now = timezone.now()
@@ -203,32 +208,54 @@ def _drafts_prepare(
             if draft is not None and not draft.failure_code and draft.updated_at > now - lease_length():
                 ids.append(draft.pk)  # prepared moments ago by another click: sent as it is
                 continue
-            source = sources[provider]
-            draft = draft or SupplierOrder(
-                account=account, order=order, provider=provider, idempotency_key=new_idempotency_key()
+            draft = draft_fill(
+                draft or SupplierOrder(account=account, order=order, provider=provider),
+                source=sources[provider],
+                pay=pay,
+                actor=actor,
+                rule=rule,
             )
-            draft.source_account = source
-            draft.pay_with_order = source.payment_mode == PaymentMode.WITH_ORDER if pay is None else pay
-            draft.placed_by_id = actor.pk if actor is not None else None
-            draft.placed_by_rule = rule
             draft.save()
             draft.lines.all().delete()
-            SupplierOrderLine.objects.bulk_create(
-                SupplierOrderLine(
-                    supplier_order=draft,
-                    order_line=line,
-                    product_link=links[line.pk],
-                    supplier_product_id=links[line.pk].supplier_product_id,
-                    supplier_sku=links[line.pk].supplier_sku,
-                    shipping_method=links[line.pk].shipping_method,
-                    quantity=line.quantity,
-                    unit_cost=links[line.pk].unit_cost,
-                )
-                for line in open_lines
-                if links[line.pk].provider == provider
-            )
+            SupplierOrderLine.objects.bulk_create(draft_lines(draft, open_lines, links))
             ids.append(draft.pk)
         return Result(PlacementOutcome.PLACED, supplier_orders=ids)
+
+
+def draft_fill(
+    draft: SupplierOrder,
+    *,
+    source: SourceAccount,
+    pay: bool | None,
+    actor: AbstractBaseUser | None,
+    rule: AutoOrderRule | None,
+) -> SupplierOrder:
+    """A draft (new: with a fresh key) to send with ``source``, paid with the order per the
+    account's setting unless ``pay`` says; not saved."""
+    draft.idempotency_key = draft.idempotency_key or new_idempotency_key()
+    draft.source_account = source
+    draft.pay_with_order = source.payment_mode == PaymentMode.WITH_ORDER if pay is None else pay
+    draft.placed_by_id = actor.pk if actor is not None else None
+    draft.placed_by_rule = rule
+    return draft
+
+
+def draft_lines(draft: SupplierOrder, lines: list[OrderLine], links: dict[int, ProductLink]) -> list[SupplierOrderLine]:
+    """The draft's lines: those of ``lines`` linked to its supplier, as their links say (unsaved)."""
+    return [
+        SupplierOrderLine(
+            supplier_order=draft,
+            order_line=line,
+            product_link=links[line.pk],
+            supplier_product_id=links[line.pk].supplier_product_id,
+            supplier_sku=links[line.pk].supplier_sku,
+            shipping_method=links[line.pk].shipping_method,
+            quantity=line.quantity,
+            unit_cost=links[line.pk].unit_cost,
+        )
+        for line in lines
+        if links[line.pk].provider == draft.provider
+    ]
 
 
 # Sending --------------------------------------------------------------------------------------
@@ -252,13 +279,32 @@ def order_place(
     results = [
         supplier_order_send(supplier_order_id=so_id, actor=actor, rule=rule) for so_id in prepared.supplier_orders
     ]
-    worst = min(results, key=lambda result: _OUTCOME_RANK.index(result.outcome))
+    return results_combined(results, prepared.supplier_orders)
+
+
+def results_combined(results: list[Result], supplier_orders: list[int]) -> Result:
+    """An order's outcome from its supplier orders' (the worst; their messages; the longest wait)."""
+    worst = min(results, key=lambda result: OUTCOME_RANK.index(result.outcome))
     message = " ".join(result.message for result in results if result.message)
     waits = [result.retry_after or 0.0 for result in results if result.outcome == PlacementOutcome.DEFERRED]
-    return Result(worst.outcome, message, prepared.supplier_orders, retry_after=max(waits) if waits else None)
+    return Result(worst.outcome, message, supplier_orders, retry_after=max(waits) if waits else None)
 
 
-_OUTCOME_RANK = (
+def order_place_reported(
+    *, account: Account, order_id: int, actor: AbstractBaseUser | None, rule: AutoOrderRule | None, pay: bool | None
+) -> Result:
+    """``order_place`` for a batch's result: a missing order or an error of ours is an outcome
+    (logged), never an exception; the supplier orders stay safe (in flight at worst)."""
+    try:
+        return order_place(account=account, order_id=order_id, actor=actor, rule=rule, pay=pay)
+    except Order.DoesNotExist:
+        return Result(PlacementOutcome.SKIPPED, _("The order is gone."))
+    except Exception:  # a bug or the database: logged; the order is checked again (reconciliation)
+        logger.exception("placing order %s failed", order_id)
+        return Result(PlacementOutcome.UNKNOWN, _("Something went wrong on our side; the order is checked again."))
+
+
+OUTCOME_RANK = (
     PlacementOutcome.DEFERRED,  # first: the task must come back for it (the rest is sent then)
     PlacementOutcome.REFUSED,
     PlacementOutcome.BLOCKED,

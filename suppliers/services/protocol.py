@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,10 +42,20 @@ from orders.address import tax_id_compact
 from orders.enums import SupplierOrderState
 from orders.models import Order
 from suppliers.enums import PlacementOutcome, SourceAccountStatus
-from suppliers.models import IN_FLIGHT_STATES, ProductLink, SourceAccount, SupplierOrder
-from suppliers.providers.base import PaymentFailed, Placed, PlaceLine, PlaceRequest, Refusal, ShipTo, SupplierRefused
+from suppliers.models import IN_FLIGHT_STATES, ProductLink, SourceAccount, SupplierOrder, SupplierOrderLine
+from suppliers.providers.base import (
+    PaymentFailed,
+    Placed,
+    PlaceLine,
+    PlaceRequest,
+    Refusal,
+    ShipTo,
+    SupplierProvider,
+    SupplierRefused,
+)
 from suppliers.services.connection import provider_for
 from suppliers.services.records import (
+    Rates,
     failure_set,
     fx_apply,
     info_apply,
@@ -130,9 +140,13 @@ def order_still_wanted(order: Order) -> bool:
 
 
 def place_request(supplier_order: SupplierOrder, *, pay: bool) -> PlaceRequest:
-    order = supplier_order.order
+    return request_for(supplier_order.order, supplier_order.lines.all(), key=supplier_order.idempotency_key, pay=pay)
+
+
+def request_for(order: Order, lines: Iterable[SupplierOrderLine], *, key: str, pay: bool) -> PlaceRequest:
+    """The create request of a supplier order under ``key``: its lines, the order's address."""
     return PlaceRequest(
-        idempotency_key=supplier_order.idempotency_key,
+        idempotency_key=key,
         lines=tuple(
             PlaceLine(
                 product_id=line.supplier_product_id,
@@ -140,7 +154,7 @@ def place_request(supplier_order: SupplierOrder, *, pay: bool) -> PlaceRequest:
                 quantity=line.quantity,
                 shipping_method=line.shipping_method,
             )
-            for line in supplier_order.lines.all()
+            for line in lines
         ),
         ship_to=ShipTo(
             name=order.ship_name,
@@ -168,11 +182,22 @@ def order_issue_set(order_id: int, code: str, message: str, fix: dict[str, objec
 
 
 def create_call(
-    *, supplier_order: SupplierOrder, request: PlaceRequest, lease: uuid.UUID, actor: AbstractBaseUser | None
+    *,
+    supplier_order: SupplierOrder,
+    request: PlaceRequest,
+    lease: uuid.UUID,
+    actor: AbstractBaseUser | None,
+    provider: SupplierProvider | None = None,
+    on_placed: Callable[[Placed], Result] | None = None,
 ) -> Result:
-    """Make the create call of a supplier order held under ``lease`` and record its outcome."""
-    assert supplier_order.source_account is not None
-    provider = provider_for(supplier_order.source_account)
+    """Make the create call of a supplier order held under ``lease`` and record its outcome.
+
+    ``provider``: the caller's (a bulk placement's chunk calls one for all its supplier orders);
+    ``on_placed``: who records a success (a chunk records its successes together; by default
+    ``placed_record`` at once). Every other outcome is recorded here, at once."""
+    if provider is None:
+        assert supplier_order.source_account is not None
+        provider = provider_for(supplier_order.source_account)
     try:
         placed = provider.place(request)
     except RateLimited as limited:  # our own pacing: nothing was sent
@@ -189,6 +214,8 @@ def create_call(
         return not_sent_record(supplier_order.pk, str(error), lease=lease)
     except (OutcomeUnknown, ProviderError) as error:
         return outcome_unknown(supplier_order.pk, lease, str(error), retry_after=error.retry_after)
+    if on_placed is not None:
+        return on_placed(placed)
     return placed_record(supplier_order.pk, placed, actor=actor)
 
 
@@ -300,6 +327,12 @@ def not_sent_record(supplier_order_id: int, why: str, *, lease: uuid.UUID | None
     return Result(PlacementOutcome.BLOCKED, str(message))
 
 
+def deferred_message(wait: float) -> str:
+    return _("The supplier's call rate limit is used up for now: it is sent in %(seconds)s s.") % {
+        "seconds": round(wait, 1)
+    }
+
+
 def rate_limited_record(supplier_order_id: int, limited: RateLimited, *, lease: uuid.UUID | None) -> Result:
     """Our pacing kept a create from being sent (the supplier's call rate limit is used up for
     longer than a call may sleep). A first send goes back to draft under the same key and the
@@ -308,9 +341,7 @@ def rate_limited_record(supplier_order_id: int, limited: RateLimited, *, lease: 
     from suppliers.tasks import reconcile_soon  # the task module imports the services
 
     wait = float(limited.retry_after or 0.0)
-    message = _("The supplier's call rate limit is used up for now: it is sent in %(seconds)s s.") % {
-        "seconds": round(wait, 1)
-    }
+    message = deferred_message(wait)
     with supplier_order_locked(supplier_order_id) as supplier_order:
         if supplier_order.state != SupplierOrderState.PLACING or not held_by(supplier_order, lease):
             return Result(PlacementOutcome.SKIPPED)
@@ -335,36 +366,48 @@ def rate_limited_record(supplier_order_id: int, limited: RateLimited, *, lease: 
     return Result(PlacementOutcome.DEFERRED, message, [supplier_order_id], retry_after=wait)
 
 
+def placed_apply(
+    supplier_order: SupplierOrder,
+    placed: Placed,
+    *,
+    order: Order,
+    now: datetime,
+    note: str = "",
+    rates: Rates | None = None,
+) -> tuple[SupplierOrderState, PlacementOutcome, str, tuple[str, ...]]:
+    """Put what the supplier made on an in-flight supplier order (not saved): the state it moves to,
+    the placement's outcome, the note and the fields changed (the caller moves and saves it)."""
+    fields = [*info_apply(supplier_order, placed.order), *_lease_end(supplier_order)]
+    supplier_order.placed_at = supplier_order.placed_at or now
+    supplier_order.next_sync_at = now  # the sync reads amounts and status soon
+    supplier_order.reconcile_attempts = 0
+    fields += ["placed_at", "next_sync_at", "reconcile_attempts"]
+    if placed.order.paid:
+        supplier_order.paid_at = now
+        fields += ["paid_at", *fx_apply(supplier_order, order, now, rates=rates), *failure_set(supplier_order, None)]
+        state, outcome = SupplierOrderState.PAID, PlacementOutcome.PAID
+    elif placed.payment_failure is not None:
+        fields += failure_set(supplier_order, placed.payment_failure)
+        state, outcome = SupplierOrderState.PAYMENT_FAILED, PlacementOutcome.PAYMENT_FAILED
+        note = note or placed.payment_failure.message
+    else:
+        fields += failure_set(supplier_order, None)
+        state, outcome = SupplierOrderState.PLACED, PlacementOutcome.PLACED
+    if supplier_order.cost is not None and not supplier_order.fx_source:
+        fields += fx_apply(supplier_order, order, now, rates=rates)
+    return state, outcome, note, tuple(dict.fromkeys(fields))
+
+
 def placed_record(supplier_order_id: int, placed: Placed, *, actor: AbstractBaseUser | None, note: str = "") -> Result:
     """The supplier made the order: placed, paid, or placed with its payment failed. Recorded for
     any supplier order still in flight, whoever holds its lease (a success is never lost)."""
     with supplier_order_locked(supplier_order_id) as supplier_order:
-        now = timezone.now()
         if supplier_order.state not in IN_FLIGHT:
             return Result(PlacementOutcome.SKIPPED)
-        fields = [*info_apply(supplier_order, placed.order), *_lease_end(supplier_order)]
-        supplier_order.placed_at = supplier_order.placed_at or now
-        supplier_order.next_sync_at = now  # the sync reads amounts and status soon
-        supplier_order.reconcile_attempts = 0
-        fields += ["placed_at", "next_sync_at", "reconcile_attempts"]
-        if placed.order.paid:
-            supplier_order.paid_at = now
-            fields += [
-                "paid_at",
-                *fx_apply(supplier_order, supplier_order.order, now),
-                *failure_set(supplier_order, None),
-            ]
-            state, outcome = SupplierOrderState.PAID, PlacementOutcome.PAID
-        elif placed.payment_failure is not None:
-            fields += failure_set(supplier_order, placed.payment_failure)
-            state, outcome = SupplierOrderState.PAYMENT_FAILED, PlacementOutcome.PAYMENT_FAILED
-            note = note or placed.payment_failure.message
-        else:
-            fields += failure_set(supplier_order, None)
-            state, outcome = SupplierOrderState.PLACED, PlacementOutcome.PLACED
-        if supplier_order.cost is not None and not supplier_order.fx_source:
-            fields += fx_apply(supplier_order, supplier_order.order, now)
-        supplier_order_move(supplier_order, state, note=note, actor=actor, fields=tuple(dict.fromkeys(fields)))
+        state, outcome, note, fields = placed_apply(
+            supplier_order, placed, order=supplier_order.order, now=timezone.now(), note=note
+        )
+        supplier_order_move(supplier_order, state, note=note, actor=actor, fields=fields)
         if (
             not supplier_order.order.supplier_orders.filter(state=SupplierOrderState.DRAFT)
             .exclude(pk=supplier_order.pk)

@@ -7,6 +7,7 @@ locked (``select_for_update``), and ends by re-deriving the order's status in th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -42,15 +43,26 @@ def supplier_order_move(
     supplier_order.save(update_fields=("state", "updated_at", *fields))
     if before == to and not note:
         return
-    SupplierOrderTransition.objects.create(
-        supplier_order=supplier_order,
-        from_state=before,
-        to_state=to,
-        note=note[:500],
-        actor_id=actor.pk if actor is not None else None,
-        rule=rule,
+    transition, event = move_rows(supplier_order, before, to, note=note, actor=actor, rule=rule)
+    transition.save()
+    event.save()
+
+
+def move_rows(
+    supplier_order: SupplierOrder,
+    before: str,
+    to: str,
+    *,
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+    rule: AutoOrderRule | None = None,
+) -> tuple[SupplierOrderTransition, OrderEvent]:
+    """The history of one move (unsaved): its transition and the order's event."""
+    actor_id = actor.pk if actor is not None else None
+    transition = SupplierOrderTransition(
+        supplier_order=supplier_order, from_state=before, to_state=to, note=note[:500], actor_id=actor_id, rule=rule
     )
-    OrderEvent.objects.create(
+    event = OrderEvent(
         order_id=supplier_order.order_id,
         type=OrderEventType.SUPPLIER_ORDER,
         parameters={
@@ -61,8 +73,15 @@ def supplier_order_move(
             "note": note[:500],
             "rule": rule.pk if rule is not None else None,
         },
-        actor_id=actor.pk if actor is not None else None,
+        actor_id=actor_id,
     )
+    return transition, event
+
+
+def moves_write(rows: list[tuple[SupplierOrderTransition, OrderEvent]]) -> None:
+    """Write the history of many moves (``move_rows``): two INSERTs."""
+    SupplierOrderTransition.objects.bulk_create([transition for transition, _ in rows])
+    OrderEvent.objects.bulk_create([event for _, event in rows])
 
 
 def failure_set(supplier_order: SupplierOrder, refusal: Refusal | None) -> tuple[str, ...]:
@@ -104,12 +123,19 @@ def rate_between(from_currency: str, to_currency: str) -> tuple[Decimal, str] | 
     return (rate.rate, f"{rate.source} ({rate.as_of:%Y-%m-%d})"[:100]) if rate is not None else None
 
 
-def fx_apply(supplier_order: SupplierOrder, order: Order, now: datetime) -> tuple[str, ...]:
-    """Record the rate turning the supplier's currency into the store's, at payment."""
-    supplier_order.fx_rate, supplier_order.fx_source = rate_between(supplier_order.currency, order.currency) or (
-        None,
-        "",
-    )
+Rates = dict[tuple[str, str], "tuple[Decimal, str] | None"]
+
+
+def fx_apply(
+    supplier_order: SupplierOrder, order: Order, now: datetime, *, rates: Rates | None = None
+) -> tuple[str, ...]:
+    """Record the rate turning the supplier's currency into the store's, at payment. ``rates``:
+    the rates already looked up by the caller's run (one query per currency pair)."""
+    pair = (supplier_order.currency, order.currency)
+    rates = {} if rates is None else rates
+    if pair not in rates:
+        rates[pair] = rate_between(*pair)
+    supplier_order.fx_rate, supplier_order.fx_source = rates[pair] or (None, "")
     return ("fx_rate", "fx_source")
 
 
@@ -119,13 +145,16 @@ def order_after_supplier_change(*, order_id: int, actor: AbstractBaseUser | None
     The cost is empty while any current supplier order has no amount or no known rate: a
     margin from part of the cost would be wrong.
     """
-    costs: list[Decimal | None] = [
-        supplier_order.margin_cost()
-        for supplier_order in SupplierOrder.objects.filter(CURRENT, order_id=order_id).exclude(
-            state=SupplierOrderState.DRAFT
-        )
-    ]
-    known = [cost for cost in costs if cost is not None]
-    total = sum(known, Decimal(0)) if costs and len(known) == len(costs) else None
+    total = supplier_cost_of(SupplierOrder.objects.filter(CURRENT, order_id=order_id))
     Order.objects.filter(pk=order_id).update(supplier_cost=total)
     order_recompute_status(order_id=order_id, actor=actor)
+
+
+def supplier_cost_of(current: Iterable[SupplierOrder]) -> Decimal | None:
+    """An order's supplier cost from its current supplier orders (drafts count for nothing):
+    None while any has no amount or no known rate, or none was sent."""
+    costs = [
+        supplier_order.margin_cost() for supplier_order in current if supplier_order.state != SupplierOrderState.DRAFT
+    ]
+    known = [cost for cost in costs if cost is not None]
+    return sum(known, Decimal(0)) if costs and len(known) == len(costs) else None

@@ -2,16 +2,17 @@
 
 A bench merchant with one connected supplier account (``--supplier``: CJ by default, AliExpress)
 and N orders in New, each one line linked to the sandbox's product, is placed and paid by the
-code a bulk placement's tasks run (``placement_result_run`` per order, pay with the order), from
-``--concurrency`` threads of this process, each with its own database connection, as that many
-workers would. The sandbox enforces the account's call rate (``--rate-limit`` calls a second,
+code a bulk placement's tasks run (``bulk.placement_chunk_run`` per chunk of ``bulk.CHUNK`` orders,
+pay with the order), from ``--concurrency`` threads of this process, each with its own database
+connection, as that many workers would. The sandbox enforces the account's call rate (``--rate-limit`` calls a second,
 its per-account option: CJ's 429 "QPS limit", AliExpress's ApiCallLimit) and our pacing is set
 to the same rate (``SUPPLIER_RATE_LIMITS``): the goal is to run at 90% of it or more, never above
 it (no 429), with at most 3 supplier calls and a constant number of queries per order.
 
 Measured: orders placed and paid per second; supplier calls per order (what the sandbox saw for
-the account, admitted and refused); queries per order (counted on each thread's connection: min,
-median, max); our CPU per order (this process's CPU time over the run, threads included: the
+the account, admitted and refused); queries per order (counted on each thread's connection: all of
+them over N, and the queries of each full chunk none of whose orders was deferred, which are the
+same for every such chunk whatever N); our CPU per order (this process's CPU time over the run, threads included: the
 sandbox runs in a separate process, so its CPU is not counted; with ``--base-url`` pointing at a
 server inside this process, it would be, and the JSON says so); the sandbox server's own CPU
 (from /proc, when this command started it). A placement our pacing deferred (its slot further
@@ -28,7 +29,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -55,7 +55,7 @@ from orders.services.intake import LineData, OrderData, order_create
 from suppliers.enums import PaymentMode, PlacementOutcome, SupplierProvider
 from suppliers.models import PlacementBatch, PlacementResult, ProductLink, SourceAccount, SupplierOrder
 from suppliers.providers.cj import CjProvider
-from suppliers.services.batches import placement_result_run
+from suppliers.services.bulk import CHUNK, placement_chunk_run
 
 ACCOUNT = "Zopi bench placement"
 SKU = "BENCH-1"
@@ -114,14 +114,16 @@ class Command(BaseCommand):
             "--rate-limit", type=float, default=10.0, help="Calls/s the sandbox allows the account (and we pace to)."
         )
         parser.add_argument("--concurrency", type=int, default=6, help="Placing threads (as many workers).")
+        parser.add_argument("--chunk", type=int, default=CHUNK, help="Orders per task (the bulk action's chunk).")
         parser.add_argument("--workers", type=int, default=2, help="gunicorn workers serving the sandbox (-w).")
         parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker.")
         parser.add_argument("--base-url", default="", help="Use this running server (sandbox on) instead of gunicorn.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         n, rate, concurrency = options["orders"], options["rate_limit"], options["concurrency"]
-        if n < 1 or concurrency < 1 or not rate > 0:
-            raise CommandError("--orders and --concurrency must be at least 1, --rate-limit above 0.")
+        self.chunk = options["chunk"]
+        if n < 1 or concurrency < 1 or self.chunk < 1 or not rate > 0:
+            raise CommandError("--orders, --concurrency and --chunk must be at least 1, --rate-limit above 0.")
         provider = SupplierProvider(options["supplier"])
         result: dict[str, Any] = {"orders": n, "supplier": provider.value, **self.machine()}
         limits = self.our_limits(provider, rate)
@@ -146,7 +148,8 @@ class Command(BaseCommand):
         calls, refused = int(seen.get("rate_admitted", 0)), int(seen.get("rate_limited", 0))
         elapsed = timed["elapsed"]
         paid = SupplierOrder.objects.filter(order_id__in=order_ids, state="paid").count()
-        queries = sorted(timed["queries"])
+        chunks = timed["chunks"]
+        full = sorted({queries for queries, size, was_deferred in chunks if size == self.chunk and not was_deferred})
         result.update(
             {
                 "rate_limit_per_second": rate,
@@ -162,12 +165,9 @@ class Command(BaseCommand):
                 "rate_used": round((calls + refused) / elapsed / rate, 3),
                 "http_429": refused,
                 "supplier_calls_per_order": round((calls + refused) / n, 3),
-                "queries_per_order": {
-                    "min": queries[0],
-                    "median": statistics.median(queries),
-                    "max": queries[-1],
-                    "mean": round(statistics.fmean(queries), 2),
-                },
+                "chunk_orders": self.chunk,
+                "queries_per_order": round(sum(queries for queries, _, _ in chunks) / n, 2),
+                "queries_per_full_chunk": full,  # chunks of CHUNK orders none of which was deferred
                 "our_cpu_ms_per_order": round(timed["cpu"] * 1000 / n, 2),
                 "our_cpu_seconds": round(timed["cpu"], 2),
                 "sandbox_cpu_ms_per_order": (
@@ -182,7 +182,7 @@ class Command(BaseCommand):
             "rate_at_least_90_percent": result["rate_used"] >= 0.9,
             "never_above_the_limit": refused == 0 and result["rate_used"] <= 1.0,
             "calls_per_order_at_most_3": result["supplier_calls_per_order"] <= MAX_CALLS_PER_ORDER,
-            "queries_per_order_constant": queries[0] == queries[-1],
+            "queries_per_order_constant": len(full) == 1,
             "cpu_per_order_at_most_5_ms": result["our_cpu_ms_per_order"] <= 5,
         }
         self.stdout.write(json.dumps(result, indent=2))
@@ -336,15 +336,16 @@ class Command(BaseCommand):
     # The run ---------------------------------------------------------------------------------
 
     def place(self, account: Account, *, concurrency: int, order_ids: list[int] | None = None) -> dict[str, Any]:
-        """One batch of ``order_ids`` (else every order in New), its results run from threads."""
+        """One batch of ``order_ids`` (else every order in New), its chunks run from threads."""
         wanted = order_ids or list(
             Order.objects.filter(account=account, status=OrderStatus.NEW).values_list("pk", flat=True)
         )
         batch = PlacementBatch.objects.create(account=account, pay=True, total=len(wanted))
         results = PlacementResult.objects.bulk_create(PlacementResult(batch=batch, order_id=pk) for pk in wanted)
-        pending = iter([result.pk for result in results])
+        ids = [result.pk for result in results]
+        pending = iter([ids[start : start + self.chunk] for start in range(0, len(ids), self.chunk)])
         lock = threading.Lock()
-        queries: list[int] = []
+        chunks: list[tuple[int, int, bool]] = []  # queries, orders, deferred
         outcomes: dict[str, int] = {}
         deferred = [0]
 
@@ -359,19 +360,23 @@ class Command(BaseCommand):
                 with connection.execute_wrapper(counted):
                     while True:
                         with lock:
-                            result_id = next(pending, None)
-                        if result_id is None:
+                            chunk = next(pending, None)
+                        if chunk is None:
                             return
                         count[0] = 0
-                        placed = placement_result_run(result_id=result_id)
-                        while placed.outcome == PlacementOutcome.DEFERRED:  # the task's countdown
+                        placed = placement_chunk_run(result_ids=chunk)
+                        waiting = [pk for pk, result in placed.items() if result.outcome == PlacementOutcome.DEFERRED]
+                        was_deferred = bool(waiting)
+                        while waiting:  # the task's countdown
                             with lock:
-                                deferred[0] += 1
-                            time.sleep(placed.retry_after or 0.0)
-                            placed = placement_result_run(result_id=result_id)
+                                deferred[0] += len(waiting)
+                            time.sleep(max(placed[pk].retry_after or 0.0 for pk in waiting))
+                            placed.update(placement_chunk_run(result_ids=waiting))
+                            waiting = [pk for pk in waiting if placed[pk].outcome == PlacementOutcome.DEFERRED]
                         with lock:
-                            queries.append(count[0])
-                            outcomes[placed.outcome] = outcomes.get(placed.outcome, 0) + 1
+                            chunks.append((count[0], len(chunk), was_deferred))
+                            for result in placed.values():
+                                outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
             finally:
                 if concurrency > 1:
                     connection.close()
@@ -389,7 +394,7 @@ class Command(BaseCommand):
         return {
             "elapsed": elapsed,
             "cpu": cpu,
-            "queries": queries,
+            "chunks": chunks,
             "outcomes": outcomes,
             "deferred": deferred[0],
         }
