@@ -43,7 +43,8 @@ def _object(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] 
     return value
 
 
-def _list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
+def optional_list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    """An optional list field ([] when absent or null)."""
     value = data.get(key)
     if value is None:
         return []
@@ -140,13 +141,13 @@ def track_info_of(item: Any, where: str = "tracking") -> TrackInfo:
     tracking = _object(info, "tracking", f"{where}: track_info") or {}
     carrier_name = ""
     events: dict[tuple[datetime, str, str], TrackEvent] = {}
-    for p_index, provider in enumerate(_list(tracking, "providers", f"{where}: tracking")):
+    for p_index, provider in enumerate(optional_list(tracking, "providers", f"{where}: tracking")):
         here = f"{where}: providers[{p_index}]"
         if not isinstance(provider, dict):
             raise MalformedPayload(f"{here} is not an object")
         named = _object(provider, "provider", here) or {}
         carrier_name = carrier_name or _text(named, "name", f"{here}.provider", MAX_CARRIER_NAME_LENGTH)
-        for e_index, raw in enumerate(_list(provider, "events", here)):
+        for e_index, raw in enumerate(optional_list(provider, "events", here)):
             event = event_of(raw, f"{here}.events[{e_index}]")
             events.setdefault((event.time, event.description, event.location), event)
     ordered = tuple(sorted(events.values(), key=lambda e: e.time))

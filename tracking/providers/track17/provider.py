@@ -43,7 +43,7 @@ from tracking.providers.track17.client import (
     MESSAGE_LENGTH,
     Track17Client,
 )
-from tracking.providers.track17.payload import MAX_TAG_LENGTH, carrier_key, track_info_of
+from tracking.providers.track17.payload import MAX_TAG_LENGTH, carrier_key, optional_list, track_info_of
 
 REGISTER, GETTRACKINFO, STOPTRACK, GETQUOTA = "register", "gettrackinfo", "stoptrack", "getquota"
 
@@ -65,15 +65,6 @@ def _rejection(item: Any, where: str) -> tuple[str, int | None, str]:
     )
 
 
-def _items(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedPayload(f"17TRACK {where}: '{key}' is not a list")
-    return value
-
-
 def _count(data: Mapping[str, Any], key: str) -> int:
     value = data.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -84,9 +75,9 @@ def _count(data: Mapping[str, Any], key: str) -> int:
 def _batch_result(
     data: Mapping[str, Any], where: str, *, already: int, accepted_item: Callable[[Any], Accepted]
 ) -> RegisterResult:
-    accepted = [accepted_item(item) for item in _items(data, "accepted", where)]
+    accepted = [accepted_item(item) for item in optional_list(data, "accepted", f"17TRACK {where}")]
     rejected: list[Rejected] = []
-    for item in _items(data, "rejected", where):
+    for item in optional_list(data, "rejected", f"17TRACK {where}"):
         number, code, message = _rejection(item, where)
         if code == already:
             accepted.append(Accepted(number=number, already=True))
@@ -156,14 +147,14 @@ class Track17Provider(TrackingProvider):
         data = self._call(GETTRACKINFO, [{"number": number} for number in numbers])
         tracked: list[TrackInfo] = []
         rejected: list[Rejected] = []
-        for index, item in enumerate(_items(data, "accepted", GETTRACKINFO)):
+        for index, item in enumerate(optional_list(data, "accepted", f"17TRACK {GETTRACKINFO}")):
             try:
                 tracked.append(track_info_of(item, f"17TRACK gettrackinfo accepted[{index}]"))
             except MalformedPayload as error:
                 number = item.get("number") if isinstance(item, dict) else None
                 shown = normalize_number(number) if isinstance(number, str) else ""
                 rejected.append(Rejected(number=shown, code=MALFORMED, reason=str(error)))
-        for item in _items(data, "rejected", GETTRACKINFO):
+        for item in optional_list(data, "rejected", f"17TRACK {GETTRACKINFO}"):
             number, code, message = _rejection(item, GETTRACKINFO)
             rejected.append(Rejected(number=number, code=str(code) if code is not None else "", reason=message))
         return PollResult(tracked=tuple(tracked), rejected=tuple(rejected))
