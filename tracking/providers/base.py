@@ -206,6 +206,9 @@ class TrackingProvider:
     def quota(self) -> Quota:
         raise NotSupported(f"{self.provider} does not report a quota")
 
+    def close(self) -> None:
+        """Close kept-alive connections (a provider may be used for many calls, then closed)."""
+
     # One provider call each ----------------------------------------------------------------
 
     def register_batch(self, items: Sequence[Registration]) -> RegisterResult:
