@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from integrations.errors import CredentialsError, MalformedPayload, ProviderError, RateLimited
+from integrations.errors import CredentialsError, MalformedPayload, OutcomeUnknown, ProviderError, RateLimited
 from tracking.providers.base import MALFORMED, Registration
 from tracking.providers.track17 import Track17Provider
 from tracking.providers.track17.client import Track17Refusal
@@ -23,6 +24,7 @@ class Hostile:
 
     def __init__(self) -> None:
         self.answers: list[tuple[int, bytes, dict[str, str]]] = [(200, b"{}", {})]
+        self.delay = 0.0  # seconds before answering (a server slower than the client's timeout)
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         hostile = self
 
@@ -31,6 +33,7 @@ class Hostile:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 hostile.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 status, content, headers = hostile.answers[min(len(hostile.requests), len(hostile.answers)) - 1]
+                time.sleep(hostile.delay)
                 self.send_response(status)
                 for name, value in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(name, value)
@@ -189,3 +192,19 @@ def test_an_internal_error_is_retried_then_retryable(hostile: Hostile, provider:
     assert result.accepted_numbers == ("RR123456789CN",)
     assert failed.value.retryable
     assert len(hostile.requests) == 2  # max_attempts
+
+
+def test_a_timeout_is_retried_then_retryable_never_an_unknown_outcome(hostile: Hostile) -> None:
+    # every 17TRACK call may be repeated (register twice = "already registered"), so a timeout is
+    # tried again, not left as an outcome to find out
+    hostile.answer((200, ok({"accepted": [], "rejected": []})))
+    hostile.delay = 1.0
+    slow = Track17Provider(base_url=hostile.url, api_key="K", timeout=0.2, max_attempts=2, sleep=lambda s: None)
+
+    with pytest.raises(ProviderError) as failed:
+        slow.register([Registration("RR123456789CN")])
+
+    assert failed.value.retryable
+    assert not isinstance(failed.value, OutcomeUnknown)
+    assert [a.status for a in slow.client.attempts] == [None, None]
+    slow.close()
