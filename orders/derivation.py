@@ -23,7 +23,8 @@ Precedence, first match wins:
    A paid supplier order with parcels takes the lowest stage of its parcels. Parcels that
    belong to no supplier order (added by hand) count as parts of their own.
 
-A parcel's stage comes from its tracking status; a parcel that is not final (awaiting,
+A parcel's stage comes from its tracking status (``unknown``, a provider status we do not know,
+counts as In Transit); a parcel that is not final (awaiting,
 in transit, pickup) and has had no event for ``expire_after`` is Expired.
 """
 
@@ -109,6 +110,7 @@ _TRACKING_SUB_STATUS = {
     TrackingStatus.DELIVERY_FAILURE: SubStatus.FAILED,
     TrackingStatus.EXCEPTION: SubStatus.FAILED,
     TrackingStatus.EXPIRED: SubStatus.EXPIRED,
+    TrackingStatus.UNKNOWN: SubStatus.IN_TRANSIT,  # a provider status we do not know: still on its way
 }
 # Sub-statuses that turn Expired with time alone (the beat job looks for them).
 EXPIRABLE_SUB_STATUSES = (SubStatus.AWAITING_SHIPMENT, SubStatus.IN_TRANSIT, SubStatus.PICKUP)

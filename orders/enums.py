@@ -105,6 +105,9 @@ class TrackingStatus(models.TextChoices):
     DELIVERY_FAILURE = "delivery_failure", _("Delivery failure")  # courier could not deliver
     EXCEPTION = "exception", _("Exception")  # returned, lost, customs, damaged
     EXPIRED = "expired", _("Expired")  # the tracker gave up: no update for too long
+    # A status the provider sent that we do not know: kept as received beside it, never a crash;
+    # counted as on its way (Shipment, In Transit) until the provider says more.
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class RefundState(models.TextChoices):

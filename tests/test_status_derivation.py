@@ -128,6 +128,19 @@ EXAMPLES: list[tuple[str, OrderFacts, tuple[OrderStatus, SubStatus]]] = [
         facts(supplier_orders=(so(1, PAID),), shipments=(parcel(TrackingStatus.EXCEPTION),)),
         (OrderStatus.SHIPMENT, S.FAILED),
     ),
+    (
+        "in transit: a provider status we do not know",
+        facts(supplier_orders=(so(1, PAID),), shipments=(parcel(TrackingStatus.UNKNOWN),)),
+        (OrderStatus.SHIPMENT, S.IN_TRANSIT),
+    ),
+    (
+        "expired: a provider status we do not know, silent too long",
+        facts(
+            supplier_orders=(so(1, PAID),),
+            shipments=(parcel(TrackingStatus.UNKNOWN, silent_for=timedelta(days=31)),),
+        ),
+        (OrderStatus.SHIPMENT, S.EXPIRED),
+    ),
     # Canceled.
     ("channel canceled", facts(channel_canceled=True), (OrderStatus.CANCELED, S.CHANNEL_CANCELED)),
     (
@@ -355,6 +368,7 @@ NON_FINAL = (
     TrackingStatus.IN_TRANSIT,
     TrackingStatus.OUT_FOR_DELIVERY,
     TrackingStatus.AVAILABLE_FOR_PICKUP,
+    TrackingStatus.UNKNOWN,
 )
 FINAL = (TrackingStatus.DELIVERED, TrackingStatus.DELIVERY_FAILURE, TrackingStatus.EXCEPTION)
 

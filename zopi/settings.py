@@ -440,6 +440,15 @@ SUPPLIER_API_URLS = {
     # Temu has no public buyer API: only the sandbox's simulation exists.
     "temu": os.environ.get("TEMU_API_URL", f"{SITE_URL}/sandbox/temu/v1" if _SANDBOX_APPS else ""),
 }
+# The tracking provider (17TRACK Tracking API v2.2; the sandbox's simulation in development) and
+# the security key it gave the operator (sent as the ``17token`` header, and the key of its
+# webhook ``sign``). The host rule in tracking/providers/track17/client.py refuses any other host
+# outside the sandbox profile.
+TRACK17_API_URL = os.environ.get(
+    "TRACK17_API_URL",
+    f"{SITE_URL}/sandbox/17track/track/v2.2" if _SANDBOX_APPS else "https://api.17track.net/track/v2.2",
+)
+TRACK17_API_KEY = os.environ.get("TRACK17_API_KEY", "")
 # Seconds a supplier may take to answer one request (the lease on a supplier order is longer
 # than the whole call: OUTBOUND_CALL_DEADLINE bounds it).
 SUPPLIER_CALL_TIMEOUT = float(os.environ.get("SUPPLIER_CALL_TIMEOUT", "20"))
