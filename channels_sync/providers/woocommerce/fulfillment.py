@@ -25,7 +25,7 @@ with its code and words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -179,7 +179,7 @@ def _note_add(client: WooCommerceClient, order_id: str, text: str, number: str) 
     return added if isinstance(added, dict) else {}
 
 
-def _refused_as_push(client: WooCommerceClient, call: Any) -> Any:
+def _refused_as_push(client: WooCommerceClient, call: Callable[[], Any]) -> Any:
     """``call()``, a WooCommerce refusal (4xx with its code and message) raised as ``PushRefused``."""
     client.refusal = None
     try:
