@@ -35,8 +35,8 @@ from channels_sync.carriers import carrier_for, carrier_key
 from channels_sync.fulfillment import AlreadyFulfilled, FulfillmentRequest, Pushed, PushRefused, PushResult
 from channels_sync.providers.tiktok.client import TikTokClient
 from channels_sync.providers.tiktok.provider import TikTokProvider
-from integrations.errors import OutcomeUnknown, ProviderError
-from integrations.fields import optional_ident
+from integrations.errors import MalformedPayload, OutcomeUnknown, ProviderError
+from integrations.fields import money, optional_ident
 from integrations.http import sanitize
 from orders.enums import Channel
 
@@ -63,7 +63,10 @@ def units_of(order: Mapping[str, Any]) -> list[Unit]:
         if not isinstance(item, dict):
             raise ProviderError(_("TikTok Shop sent a line item that is not an object"))
         sku_id, package_id = optional_ident(item, "sku_id"), optional_ident(item, "package_id")
-        price = sanitize(str(item.get("sale_price") or ""), 20)
+        try:  # as the mapping writes it into ``channel_line_id`` (``<sku_id>@<price>``)
+            price = str(money(item, "sale_price", "TikTok Shop line item"))
+        except MalformedPayload:
+            price = ""
         units.append(
             Unit(
                 line_ids=(sku_id, f"{sku_id}@{price}"),
