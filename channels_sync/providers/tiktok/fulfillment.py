@@ -92,7 +92,7 @@ def packages_for(request: FulfillmentRequest, units: list[Unit]) -> dict[str, Un
                 % {"order": request.channel_order_id, "line": line.channel_line_id},
             )
         matching.sort(key=lambda unit: unit.package_status != TO_FULFILL)  # units still to ship first
-        for unit in matching[: max(1, line.quantity)]:
+        for unit in matching[: max(0, line.quantity)]:
             if unit.package_id:
                 chosen.setdefault(unit.package_id, unit)
     return chosen
