@@ -32,6 +32,7 @@ def provider(site: dict[str, Any]) -> WooCommerceProvider:
     made = provider_for("woocommerce", base_url=site["base_url"], credentials=site["credentials"])
     assert isinstance(made, WooCommerceProvider)
     made.client.sleep = lambda seconds: None
+    made.client.jitter = lambda: 0.0  # backoffs of 0 s: a 5xx is tried to the last attempt, with no countdown
     return made
 
 
