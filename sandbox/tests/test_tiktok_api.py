@@ -165,6 +165,22 @@ def test_ship_package_moves_order_in_transit_and_records_the_fulfillment(control
     ]
 
 
+def test_a_cancelled_orders_package_is_not_shippable(control: Any, shop: dict[str, Any]) -> None:
+    (order_id,) = control.create_orders("tiktok", "tt-shop", count=1, seed=12)
+    client = TikTok(shop)
+    _, detail = client.call("GET", "/order/202309/orders", {"ids": order_id})
+    package_id = detail["data"]["orders"][0]["packages"][0]["id"]
+    control.cancel_order("tiktok", "tt-shop", order_id, reason="Changed my mind")
+    ship = {
+        "self_shipment": {"tracking_number": "9400111899223197428491", "shipping_provider_id": "6617675021119438849"}
+    }
+
+    _, body = client.call("POST", f"/fulfillment/202309/packages/{package_id}/ship", body=ship)
+
+    assert (body["code"], body["message"]) == (21011003, "The order status CANCELLED does not allow shipping.")
+    assert control.fulfillments() == []
+
+
 def test_status_change_webhook_is_signed_like_tiktok(control: Any, shop: dict[str, Any], webhook_receiver: Any) -> None:
     control._call("POST", "tiktok/tt-shop/webhook", (200,), {"url": webhook_receiver.url + "/tiktok"})
 

@@ -334,12 +334,20 @@ class ShopifyClient(ProviderHttpClient):
                 lines["nodes"] = [*have, *answer_list(more.get("nodes"), "an order's lines")]
                 info = more.get("pageInfo")
 
+    def fulfillment_state(self, order_id: str) -> dict[str, Any] | None:
+        """One order's fulfillment orders and fulfillments (``queries.FULFILLMENT_ORDERS``); None when
+        Shopify has no such order (or the id is not one)."""
+        if not (order_id.isascii() and order_id.isdigit()):
+            return None
+        order = self.query(queries.FULFILLMENT_ORDERS, {"id": f"gid://shopify/Order/{order_id}"}).get("order")
+        return None if order is None else answer_object(order, "an order")
+
     def fulfillment_orders(self, order_id: str) -> list[Any]:
         """The fulfillment orders of one order (id, status, lines with remaining quantities)."""
-        order = self.query(queries.FULFILLMENT_ORDERS, {"id": f"gid://shopify/Order/{order_id}"}).get("order")
+        order = self.fulfillment_state(order_id)
         if order is None:
             raise ProviderError(_("Shopify has no order %(id)s") % {"id": order_id})
-        connection = answer_object(answer_object(order, "an order").get("fulfillmentOrders"), "fulfillment orders")
+        connection = answer_object(order.get("fulfillmentOrders"), "fulfillment orders")
         return [node for node in answer_list(connection.get("nodes"), "fulfillment orders") if isinstance(node, dict)]
 
     # Writes -----------------------------------------------------------------------------------
@@ -356,7 +364,36 @@ class ShopifyClient(ProviderHttpClient):
     ) -> dict[str, Any]:
         """One fulfillment with one tracking number (``lines``: fulfillment order line gids and
         quantities; None fulfils every remaining line). Not repeatable: an unknown outcome raises
-        OutcomeUnknown for the caller to look at the order's fulfillments."""
+        OutcomeUnknown for the caller to look at the order's fulfillments. userErrors are raised
+        as one ProviderError (``fulfillment_create_payload`` returns them instead)."""
+        payload = self.fulfillment_create_payload(
+            fulfillment_order_id=fulfillment_order_id,
+            tracking_number=tracking_number,
+            tracking_company=tracking_company,
+            tracking_url=tracking_url,
+            lines=lines,
+            notify_customer=notify_customer,
+        )
+        problems = user_errors(payload, "fulfillmentCreate")
+        if problems:
+            raise ProviderError(_("Shopify refused it: %(said)s") % {"said": "; ".join(problems[:3])})
+        made = payload.get("fulfillment")
+        if not isinstance(made, dict):
+            raise ProviderError(_("Shopify sent no fulfillment"))
+        return made
+
+    def fulfillment_create_payload(
+        self,
+        *,
+        fulfillment_order_id: str,
+        tracking_number: str,
+        tracking_company: str = "",
+        tracking_url: str = "",
+        lines: list[tuple[str, int]] | None = None,
+        notify_customer: bool = False,
+    ) -> dict[str, Any]:
+        """``fulfillmentCreate``'s payload as Shopify sent it (``fulfillment``, ``userErrors``): a
+        refusal is the caller's to read. See ``fulfillment_create`` for the arguments."""
         group: dict[str, Any] = {"fulfillmentOrderId": fulfillment_order_id}
         if lines is not None:
             group["fulfillmentOrderLineItems"] = [{"id": line, "quantity": count} for line, count in lines]
@@ -366,11 +403,8 @@ class ShopifyClient(ProviderHttpClient):
             "notifyCustomer": notify_customer,
             "trackingInfo": {key: value for key, value in tracking.items() if value},
         }
-        payload = self.mutate(queries.FULFILLMENT_CREATE, {"fulfillment": fulfillment}, "fulfillmentCreate")
-        made = payload.get("fulfillment")
-        if not isinstance(made, dict):
-            raise ProviderError(_("Shopify sent no fulfillment"))
-        return made
+        data = self.query(queries.FULFILLMENT_CREATE, {"fulfillment": fulfillment}, idempotent=False)
+        return answer_object(data.get("fulfillmentCreate"), "a fulfillmentCreate result")
 
     def webhook_subscriptions(self) -> list[Subscription]:
         found: list[Subscription] = []

@@ -104,9 +104,16 @@ query OrderLines($id: ID!, $after: String) {
     + LINE_FIELDS
 )
 
+# What a fulfillment push reads first: the order's fulfillment orders (open ones are fulfilled,
+# their lines' remaining quantities say what is left) and its fulfillments with their tracking
+# (a parcel pushed already, or fulfilled by hand, is recognised by its number). Requested cost:
+# order 1 + fulfillmentOrders 2 + 5 × (1 + lineItems 2 + 50 × 2) + fulfillments 20 × (1 + 5) = 638.
 FULFILLMENT_ORDERS = """
 query OrderFulfillmentOrders($id: ID!) {
   order(id: $id) {
+    id
+    cancelledAt
+    displayFulfillmentStatus
     fulfillmentOrders(first: 5) {
       nodes {
         id
@@ -114,6 +121,7 @@ query OrderFulfillmentOrders($id: ID!) {
         lineItems(first: 50) { nodes { id totalQuantity remainingQuantity lineItem { id sku } } }
       }
     }
+    fulfillments(first: 20) { id name status trackingInfo(first: 5) { company number url } }
   }
 }
 """

@@ -4,7 +4,9 @@ Every call carries ``app_key``, ``timestamp``, ``shop_cipher`` (shop-scoped APIs
 the query and ``x-tts-access-token`` as a header; the signature (``request_sign``) is computed again
 for every attempt because it covers the timestamp.
 
-Calls: the order search is a POST that only reads (repeatable); there are no writes yet.
+Calls: the order search is a POST that only reads (repeatable). The one write is shipping a
+package (``package_ship``): not repeatable; a lost answer is ``OutcomeUnknown`` and the caller
+reads the order again (a shipped package carries its tracking number).
 Host: TikTok Shop's API hosts only (``integrations.hosts.TIKTOK_SHOP_API``).
 """
 
@@ -34,6 +36,9 @@ from integrations.transport import Response
 SEARCH_PATH = "/order/202309/orders/search"
 DETAIL_PATH = "/order/202309/orders"
 SHOPS_PATH = "/authorization/202309/shops"
+SHIP_PATH = "/fulfillment/202309/packages/{package_id}/ship"
+PROVIDERS_PATH = "/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers"
+DELIVERY_OPTIONS_PATH = "/logistics/202309/warehouses/{warehouse_id}/delivery_options"
 NOT_SHOP_SCOPED = ("/authorization/",)
 MAX_PAGE_SIZE, MAX_IDS = 100, 50
 EXCLUDED_FROM_SIGN = ("sign", "access_token")
@@ -71,6 +76,7 @@ class TikTokClient(ProviderHttpClient):
         self.app_key, self.app_secret = app_key, app_secret
         self.access_token, self.shop_cipher = access_token, shop_cipher
         self.base_path = urlsplit(self.base_url).path.rstrip("/")
+        self.refusal_code = ""  # the envelope code of the last refused call ("" when none)
 
     def api_path(self, url: str) -> str:
         """The path TikTok signs: the part after the API host (and after the sandbox's prefix)."""
@@ -115,6 +121,8 @@ class TikTokClient(ProviderHttpClient):
                 detail=detail,
             )
         retryable = code in (RATE_LIMITED, INTERNAL_ERROR) or response.status_code == 429 or response.status_code >= 500
+        if not retryable:
+            self.refusal_code = str(code)
         return Failure(f"TikTok Shop error {code}: {message}", retryable=retryable, detail=detail)
 
     def data(
@@ -154,3 +162,14 @@ class TikTokClient(ProviderHttpClient):
 
     def shops(self) -> Any:
         return self.data("GET", SHOPS_PATH)
+
+    def shipping_providers(self, delivery_option_id: str) -> Any:
+        return self.data("GET", PROVIDERS_PATH.format(delivery_option_id=delivery_option_id))
+
+    def delivery_options(self, warehouse_id: str) -> Any:
+        return self.data("GET", DELIVERY_OPTIONS_PATH.format(warehouse_id=warehouse_id))
+
+    def package_ship(self, package_id: str, *, tracking_number: str, shipping_provider_id: str) -> Any:
+        """Ship one package with the seller's own tracking (``self_shipment``). Not repeatable."""
+        body = {"self_shipment": {"tracking_number": tracking_number, "shipping_provider_id": shipping_provider_id}}
+        return self.data("POST", SHIP_PATH.format(package_id=package_id), json_body=body, idempotent=False)

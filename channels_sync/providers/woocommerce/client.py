@@ -23,7 +23,7 @@ from channels_sync.providers.base import Subscription, subscriptions_of
 from channels_sync.providers.woocommerce.oauth import oauth_params
 from integrations.errors import OutcomeUnknown, ProviderError
 from integrations.hosts import PUBLIC_HTTPS
-from integrations.http import Headers, Params, ProviderHttpClient, json_or_none, sanitize
+from integrations.http import Failure, Headers, Params, ProviderHttpClient, json_or_none, sanitize
 from integrations.transport import Response
 
 API_PREFIX = "wp-json/wc/v3"
@@ -44,6 +44,16 @@ class WooCommerceClient(ProviderHttpClient):
         super().__init__(f"{base_url.rstrip('/')}/{API_PREFIX}", **kwargs)
         self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
         self.https = urlsplit(self.base_url).scheme == "https"
+        self.refusal: tuple[str, str] | None = None  # (code, message) of the last refused call
+
+    def failure_of(self, response: Response) -> Failure | None:
+        """As the base; a refusal's WooCommerce ``code`` and ``message`` are kept in ``refusal``
+        (the fulfillment push shows the merchant WooCommerce's own words)."""
+        failure = super().failure_of(response)
+        body = json_or_none(response)
+        if failure is not None and not failure.retryable and not failure.credentials and isinstance(body, dict):
+            self.refusal = (sanitize(str(body.get("code") or ""), 60), sanitize(str(body.get("message") or ""), 120))
+        return failure
 
     def credentials_message(self, response: Response) -> str:
         body = json_or_none(response)
@@ -92,6 +102,27 @@ class WooCommerceClient(ProviderHttpClient):
 
     def orders_probe(self) -> Any:
         body, _ = self.request_json("GET", "orders", params={"per_page": "1"}, shape="list")
+        return body
+
+    def order(self, order_id: str) -> Any:
+        body, _ = self.request_json("GET", f"orders/{order_id}", shape="object")
+        return body
+
+    def order_update(self, order_id: str, changes: dict[str, Any]) -> Any:
+        """PUT orders/<id>: setting fields to given values is repeatable (the same state again)."""
+        body, _ = self.request_json("PUT", f"orders/{order_id}", json_body=changes, idempotent=True, shape="object")
+        return body
+
+    def order_notes(self, order_id: str) -> Any:
+        body, _ = self.request_json("GET", f"orders/{order_id}/notes", shape="list")
+        return body
+
+    def order_note_add(self, order_id: str, *, note: str, customer_note: bool) -> Any:
+        """POST orders/<id>/notes: not repeatable (a second note, and a second e-mail to the customer)."""
+        payload = {"note": note, "customer_note": customer_note}
+        body, _ = self.request_json(
+            "POST", f"orders/{order_id}/notes", json_body=payload, idempotent=False, shape="object"
+        )
         return body
 
     def webhooks(self) -> list[Subscription]:

@@ -215,6 +215,9 @@ def package_ship(*, account: SimAccount, package_id: str, body: dict[str, Any]) 
         raise ShipError(PACKAGE_NOT_FOUND, f"Package {package_id} does not exist.")
     order = ChannelOrder.objects.select_for_update(of=("self",)).select_related("account").get(pk=order.pk)
     package = next(p for p in order.extra["packages"] if p["id"] == package_id)
+    # A cancelled order's packages are cancelled, not "already shipped".
+    if order.status == render.CANCELLED or package["status"] == "CANCELLED":
+        raise ShipError(ORDER_NOT_SHIPPABLE, f"The order status {order.status} does not allow shipping.")
     if package["status"] != "TO_FULFILL":
         raise ShipError(PACKAGE_SHIPPED, "The package has already been shipped.")
     if order.status not in render.SHIPPABLE:
