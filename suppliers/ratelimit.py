@@ -157,13 +157,13 @@ class SupplierPacer:
         self.reserved = 0  # slots this pacer took (the bench counts them)
         self.round_trips = 0  # reservations made (one per slot, or one for several booked ahead)
         # ``ahead`` seconds: a pacer that makes a run of calls (a bulk placement's chunk) reserves
-        # the slots its calls use in that many seconds at once (one round trip for several calls,
-        # at most BOOK_MAX, counted at the pace its calls come); a slot its run comes to late is
+        # the slots of that many seconds at once while its calls are quicker than the rate's spacing
+        # (one round trip for several calls, at most BOOK_MAX); a slot its run comes to late is
         # given up, never used to crowd the next.
         self.ahead = ahead
         self.booked: dict[str, deque[float]] = {}
-        self.gap: float | None = None  # seconds between this pacer's calls, as they come (smoothed)
-        self.last_at: float | None = None
+        self.busy: float | None = None  # seconds from a slot to this pacer's next reservation: a call's time
+        self.slot_at: float | None = None  # the last slot it granted
 
     def rate_of(self, operation: str) -> Rate | None:
         if any(part in operation for part in self.skip):
@@ -176,10 +176,9 @@ class SupplierPacer:
             return True, 0.0
         key = self.scope if self.shared else f"{self.scope}:{operation}"
         now = time.monotonic()
-        if self.last_at is not None:
-            seen = now - self.last_at
-            self.gap = seen if self.gap is None else (self.gap + seen) / 2
-        self.last_at = now
+        if self.slot_at is not None and now >= self.slot_at:
+            took = now - self.slot_at
+            self.busy = took if self.busy is None else (self.busy + took) / 2
         booked = self.booked.get(key)
         while booked:
             at = booked[0]
@@ -187,23 +186,27 @@ class SupplierPacer:
                 return False, at - now
             booked.popleft()
             if at >= now - rate.interval * LATE:
+                self.slot_at = max(at, now)
                 return True, max(0.0, at - now)
         waits, refused_wait = slots_reserve(key, rate, count=self._count(rate), max_wait=max_wait)
         self.round_trips += 1
         if not waits:
             return False, refused_wait
         self.reserved += len(waits)
+        after = time.monotonic()  # (the slots are relative to the reservation: never earlier than it)
         if len(waits) > 1:
-            after = time.monotonic()  # (the slots are relative to the reservation: never earlier than it)
             self.booked[key] = deque(after + wait for wait in waits[1:])
+        self.slot_at = after + waits[0]
         return True, waits[0]
 
     def _count(self, rate: Rate) -> int:
-        """Slots to reserve at once: what this pacer's calls, at the pace they come, use within
-        ``ahead`` seconds (one until that pace is known)."""
-        if not self.ahead or self.gap is None:
+        """Slots to reserve at once: those of the next ``ahead`` seconds while this pacer's calls
+        take less than the rate's spacing (each comes back before its next slot and waits for it);
+        one while a call takes longer (it would reach each booked slot later than the last, and give
+        it up) or before the calls' time is known."""
+        if not self.ahead or self.busy is None or self.busy > rate.interval:
             return 1
-        return max(1, min(BOOK_MAX, int(self.ahead / max(rate.interval, self.gap))))
+        return max(1, min(BOOK_MAX, int(self.ahead / rate.interval)))
 
 
 def _rate(value: object, burst: int) -> Rate:

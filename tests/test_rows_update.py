@@ -1,4 +1,4 @@
-"""``orders.services.rows.rows_update``: many rows, each with its own values, in one statement."""
+"""``orders.services.rows``: many rows, each with its own values, in one statement."""
 
 from __future__ import annotations
 

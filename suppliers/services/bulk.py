@@ -40,7 +40,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -123,6 +123,35 @@ RECORD_FIELDS = (
 )
 
 
+# What recording a success reads of a supplier order: what ``protocol.placed_apply`` reads and
+# writes, and what its history names.
+PLACED_FIELDS = (
+    "order_id",
+    "provider",
+    "state",
+    "external_order_id",
+    "external_status",
+    "items_total",
+    "shipping_total",
+    "cost",
+    "currency",
+    "pay_by",
+    "tracking_number",
+    "lease_id",
+    "in_flight_until",
+    "placed_at",
+    "paid_at",
+    "next_sync_at",
+    "reconcile_attempts",
+    "fx_rate",
+    "fx_source",
+    "failure_code",
+    "failure_reason",
+    "failure_fix",
+    "updated_at",
+)
+
+
 @dataclass
 class _Item:
     """One order of the chunk on the bulk path: the drafts the chunk wrote, and their results."""
@@ -172,28 +201,28 @@ def placement_chunk_run(*, result_ids: Sequence[int], pay: bool | None = None) -
     """Place the orders of these results (of one batch or several) and write each outcome once;
     a result written already is left alone. The results DEFERRED are returned and not written:
     the caller's task comes back for them."""
-    results = list(
+    by_batch: dict[int, dict[int, int]] = defaultdict(dict)  # batch id → order id → result id
+    for result_id, batch_id, order_id in (
         PlacementResult.objects.filter(pk__in=list(result_ids), outcome="")
-        .select_related("batch", "batch__account", "batch__created_by")
         .order_by("pk")
-    )
-    by_batch: dict[int, list[PlacementResult]] = defaultdict(list)
-    for result in results:
-        by_batch[result.batch_id].append(result)
+        .values_list("pk", "batch_id", "order_id")
+    ):
+        by_batch[batch_id][order_id] = result_id
     outcomes: dict[int, Result] = {}
-    for rows in by_batch.values():
-        batch = rows[0].batch
+    batches = PlacementBatch.objects.filter(pk__in=list(by_batch)).select_related("account", "created_by")
+    for batch in batches:
+        result_of = by_batch[batch.pk]
         chunk = _Chunk(batch=batch, account=batch.account, actor=batch.created_by)
         try:
-            _chunk_place(chunk, {row.order_id: row.pk for row in rows}, pay=pay)
+            _chunk_place(chunk, result_of, pay=pay)
         except Exception:  # a bug or the database: logged; what was leased is reconciled, the rest retried
             logger.exception("placing a chunk of batch %s failed", batch.pk)
-            for row in rows:
-                if row.pk in chunk.outcomes:
+            for result_id in result_of.values():
+                if result_id in chunk.outcomes:
                     continue
-                chunk.outcomes[row.pk] = (
+                chunk.outcomes[result_id] = (
                     Result(PlacementOutcome.UNKNOWN, _("Something went wrong on our side; the order is checked again."))
-                    if row.pk in chunk.leased
+                    if result_id in chunk.leased
                     else Result(
                         PlacementOutcome.DEFERRED,
                         _("Something went wrong on our side; the order is sent again shortly."),
@@ -208,14 +237,14 @@ def placement_chunk_run(*, result_ids: Sequence[int], pay: bool | None = None) -
 
 
 def _chunk_place(chunk: _Chunk, result_of: dict[int, int], *, pay: bool | None) -> None:
-    items, one_by_one = _drafts_prepare(chunk, result_of, pay=pay)
+    items, one_by_one, first = _drafts_prepare(chunk, result_of, pay=pay)
     _results_write(chunk)  # the orders skipped or blocked show at once
     size = _window_size(items)
     deferred_for: float | None = None
     for start in range(0, len(items), size):
         window = items[start : start + size]
         if deferred_for is None:
-            deferred_for = _window_send(chunk, window)
+            deferred_for = _window_send(chunk, window, leased=first if start == 0 else None)
         else:  # a window not reached: its drafts wait, untouched
             for item in window:
                 item.results.append(_deferred(deferred_for))
@@ -235,9 +264,15 @@ def _deferred(wait: float) -> Result:
 # 1. Drafts ------------------------------------------------------------------------------------
 
 
-def _drafts_prepare(chunk: _Chunk, result_of: dict[int, int], *, pay: bool | None) -> tuple[list[_Item], list[int]]:
+_Leased = tuple[uuid.UUID, float, list["_Send"]]  # a window's lease, when it began (monotonic), its sends
+
+
+def _drafts_prepare(
+    chunk: _Chunk, result_of: dict[int, int], *, pay: bool | None
+) -> tuple[list[_Item], list[int], _Leased]:
     """Under the orders' locks: check each and write the drafts of those nothing was bought for
-    yet. The orders for the one-order path are returned apart; skipped and blocked ones get
+    yet, those of the first window already leased (in the same transaction: as a lease taken right
+    after). The orders for the one-order path are returned apart; skipped and blocked ones get
     their outcome."""
     account, actor = chunk.account, chunk.actor
     items: list[_Item] = []
@@ -290,16 +325,45 @@ def _drafts_prepare(chunk: _Chunk, result_of: dict[int, int], *, pay: bool | Non
                 draft = SupplierOrder(account=account, order=order, provider=provider)
                 item.drafts.append(draft_fill(draft, source=sources[provider], pay=pay, actor=actor, rule=None))
             items.append(item)
+        lease, now, started = uuid.uuid4(), timezone.now(), time.monotonic()
+        first = items[: _window_size(items)]
+        for item in first:
+            for draft in item.drafts:
+                _lease_put(draft, lease, now)
         SupplierOrder.objects.bulk_create([draft for item in items for draft in item.drafts])
-        SupplierOrderLine.objects.bulk_create(
-            [
-                line
-                for item in items
-                for draft in item.drafts
-                for line in draft_lines(draft, lines_of[item.order.pk], links)
-            ]
-        )
-    return items, one_by_one
+        lines_of_draft = {
+            id(draft): draft_lines(draft, lines_of[item.order.pk], links) for item in items for draft in item.drafts
+        }
+        SupplierOrderLine.objects.bulk_create([line for lines in lines_of_draft.values() for line in lines])
+        sends = [
+            _Send(item=item, supplier_order=draft, order=item.order, lines=lines_of_draft[id(draft)])
+            for item in first
+            for draft in item.drafts
+        ]
+        _leased_history(chunk, sends)
+    return items, one_by_one, (lease, started, sends)
+
+
+def _lease_put(supplier_order: SupplierOrder, lease: uuid.UUID, now: datetime) -> None:
+    """The fields of a window's lease on one of its supplier orders (in memory)."""
+    supplier_order.state = SupplierOrderState.PLACING
+    supplier_order.lease_id = lease
+    supplier_order.in_flight_until = now + lease_length() + timedelta(seconds=WINDOW_BUDGET)
+    supplier_order.first_sent_at = now
+    supplier_order.attempts += 1
+    supplier_order.reconcile_attempts = 0
+    supplier_order.updated_at = now
+
+
+def _leased_history(chunk: _Chunk, sends: list[_Send]) -> None:
+    """The draft → placing moves of a window's sends, and their results' marks (leased)."""
+    moves_write(
+        [
+            move_rows(send.supplier_order, SupplierOrderState.DRAFT, SupplierOrderState.PLACING, actor=chunk.actor)
+            for send in sends
+        ]
+    )
+    chunk.leased.update(send.item.result_id for send in sends)
 
 
 def _window_size(items: list[_Item]) -> int:
@@ -315,10 +379,10 @@ def _window_size(items: list[_Item]) -> int:
 # 2. A window --------------------------------------------------------------------------------------
 
 
-def _window_send(chunk: _Chunk, window: list[_Item]) -> float | None:
-    """Lease, send and record one window; the wait before the rest of the chunk may be sent when
-    our pacing deferred a call or the window's budget ran out (None: go on)."""
-    lease, started, sends = _window_lease(chunk, window)
+def _window_send(chunk: _Chunk, window: list[_Item], *, leased: _Leased | None = None) -> float | None:
+    """Lease (unless ``leased`` already), send and record one window; the wait before the rest of
+    the chunk may be sent when our pacing deferred a call or the window's budget ran out (None: go on)."""
+    lease, started, sends = leased or _window_lease(chunk, window)
     successes: list[tuple[_Send, Placed]] = []
     unsent: list[_Send] = []
     deferred_for: float | None = None
@@ -413,27 +477,14 @@ def _window_lease(chunk: _Chunk, window: list[_Item]) -> tuple[uuid.UUID, float,
             supplier_order_id__in=[send.supplier_order.pk for send in sends]
         ).order_by("pk"):
             lines_of[line.supplier_order_id].append(line)
-        until = now + lease_length() + timedelta(seconds=WINDOW_BUDGET)
-        SupplierOrder.objects.filter(pk__in=[send.supplier_order.pk for send in sends]).update(
-            state=SupplierOrderState.PLACING,
-            lease_id=lease,
-            in_flight_until=until,
-            first_sent_at=now,
-            attempts=F("attempts") + 1,
-            reconcile_attempts=0,
-            updated_at=now,
+        for send in sends:
+            send.lines = lines_of[send.supplier_order.pk]
+            _lease_put(send.supplier_order, lease, now)
+        rows_update(
+            [send.supplier_order for send in sends],
+            ["state", "lease_id", "in_flight_until", "first_sent_at", "attempts", "reconcile_attempts", "updated_at"],
         )
-        moves_write(
-            [
-                move_rows(send.supplier_order, SupplierOrderState.DRAFT, SupplierOrderState.PLACING, actor=chunk.actor)
-                for send in sends
-            ]
-        )
-    for send in sends:
-        row = send.supplier_order
-        send.lines = lines_of[row.pk]
-        row.state, row.lease_id, row.in_flight_until, row.first_sent_at = SupplierOrderState.PLACING, lease, until, now
-        chunk.leased.add(send.item.result_id)
+        _leased_history(chunk, sends)
     return lease, started, sends
 
 
@@ -497,6 +548,7 @@ def _successes_record(chunk: _Chunk, successes: list[tuple[_Send, Placed]]) -> N
             for supplier_order in SupplierOrder.objects.select_for_update(of=("self",))
             .filter(pk__in=[send.supplier_order.pk for send, _ in successes])
             .order_by("pk")
+            .only(*PLACED_FIELDS)
         }
         rates: Rates = {}
         changed: list[SupplierOrder] = []
