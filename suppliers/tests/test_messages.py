@@ -98,7 +98,11 @@ def test_a_payment_at_aliexpress_arrives_as_a_message_and_the_order_moves_to_pai
     assert deliveries_send_due() >= 1  # the sandbox POSTs "PaymentAuthorized" to our endpoint
 
     def paid() -> bool:
-        return SupplierOrder.objects.filter(pk=supplier_order.pk, state=SupplierOrderState.PAID).exists()
+        # The sync commits the order's move before the message is marked done: wait for both.
+        return (
+            SupplierOrder.objects.filter(pk=supplier_order.pk, state=SupplierOrderState.PAID).exists()
+            and not SupplierMessage.objects.filter(state=SupplierMessageState.PENDING).exists()
+        )
 
     # Generous: the worker thread shares two busy cores with the live server and this test.
     assert wait_for(paid, timeout=60), (
