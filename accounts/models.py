@@ -12,6 +12,14 @@ class Account(models.Model):
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     expire_after_days = models.PositiveSmallIntegerField(_("expire parcels after (days without an update)"), default=30)
+    # The "stalled" warning (tracking issue): no tracking number this long after payment, or no
+    # tracking event this long in transit.
+    stalled_no_tracking_days = models.PositiveSmallIntegerField(
+        _("stalled: no tracking number after payment (days)"), default=7
+    )
+    stalled_no_event_days = models.PositiveSmallIntegerField(_("stalled: no tracking update in transit (days)"), default=5)
+    # Fulfillment push-back: whether the channel e-mails the customer (Shopify's notifyCustomer).
+    notify_customer_on_fulfillment = models.BooleanField(_("channel e-mails the customer when shipped"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -50,3 +50,14 @@ class ComplianceState(models.TextChoices):
     RECEIVED = "received", _("Received")  # stored with its body, waiting for the worker
     PROCESSED = "processed", _("Processed")  # done: the outcome says what was found and erased; body dropped
     FAILED = "failed", _("Failed")  # the body could not be used (error says why); body dropped
+
+
+class PushState(models.TextChoices):
+    """A fulfillment push-back (``FulfillmentPush``): one parcel told to one channel order."""
+
+    PENDING = "pending", _("Waiting to be sent")
+    PUSHING = "pushing", _("Sending")  # a worker holds it until ``claimed_until``
+    RETRYING = "retrying", _("Failed, retrying")  # a retryable failure: sent again at ``next_attempt_at``
+    PUSHED = "pushed", _("Fulfilled in the channel")
+    ALREADY_FULFILLED = "already_fulfilled", _("Already fulfilled in the channel")  # by hand: recorded, not sent
+    FAILED = "failed", _("Push failed")  # refused, or retries used up: shown with the channel's error and Retry

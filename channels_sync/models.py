@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from channels_sync.enums import (
+    PushState,
     AuthKind,
     AuthorizationState,
     ComplianceState,
@@ -331,3 +332,79 @@ class ComplianceRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.shop_domain} ({self.state})"
+
+
+class FulfillmentPush(models.Model):
+    """The outbox of fulfillment push-back: one row per (order, parcel), the parcel told to the
+    order's channel once (``channels_sync/providers/<channel>/fulfillment.py``, run on the ``push``
+    queue). Created from the tracking app's task by name, so the parcel is named by its shipment id
+    and carries what the push needs; a push that keeps failing shows on the order and in admin with
+    the channel's error and Retry."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="fulfillment_pushes")
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="fulfillment_pushes")
+    # ``tracking.Shipment``'s id (not a foreign key: channels_sync and tracking meet by task name).
+    shipment_id = models.BigIntegerField(_("shipment"))
+    tracking_number = models.CharField(_("tracking number"), max_length=64)
+    carrier = models.CharField(_("carrier (as the supplier named it)"), max_length=100, blank=True, default="")
+    # What was sent: the channel's carrier name (mapped), the tracking URL if one was needed.
+    carrier_sent = models.CharField(_("carrier sent"), max_length=100, blank=True, default="")
+    tracking_url = models.URLField(_("tracking URL"), max_length=500, blank=True, default="")
+    # The order lines in the parcel: [{"order_line_id": int, "quantity": int}]; empty: every open line.
+    lines = models.JSONField(_("lines"), default=list, blank=True)
+    state = models.CharField(_("state"), max_length=20, choices=PushState.choices, default=PushState.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    error_code = models.CharField(_("channel error code"), max_length=64, blank=True, default="")
+    last_error = models.CharField(_("channel error"), max_length=500, blank=True, default="")
+    external_id = models.CharField(_("id at the channel"), max_length=255, blank=True, default="")
+    detail = models.CharField(_("detail"), max_length=500, blank=True, default="")
+    pushed_at = models.DateTimeField(_("pushed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("fulfillment push")
+        verbose_name_plural = _("fulfillment pushes")
+        ordering = ("-id",)
+        constraints = [models.UniqueConstraint(fields=("order", "shipment_id"), name="fulfillmentpush_parcel_uniq")]
+        indexes = [
+            models.Index(
+                fields=("next_attempt_at",),
+                name="fulfillmentpush_due_idx",
+                condition=models.Q(state__in=("pending", "retrying", "pushing")),
+            ),
+            models.Index(fields=("account", "state"), name="fulfillmentpush_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tracking_number} → {self.order_id} ({self.state})"
+
+
+class CarrierMapping(models.Model):
+    """An account's own carrier name for a channel: the supplier's name → the channel's carrier
+    (``channels_sync.carriers.carrier_for`` reads these before its defaults)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="carrier_mappings")
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
+    supplier_carrier = models.CharField(_("carrier as the supplier names it"), max_length=100)
+    # ``carriers.carrier_key`` of the above (case, spaces and punctuation ignored): one per name.
+    supplier_carrier_key = models.CharField(max_length=100, editable=False)
+    channel_carrier = models.CharField(_("carrier to tell the channel"), max_length=100)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("carrier mapping")
+        verbose_name_plural = _("carrier mappings")
+        ordering = ("channel", "supplier_carrier")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("account", "channel", "supplier_carrier_key"), name="carriermapping_name_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.supplier_carrier} → {self.channel_carrier} ({self.channel})"

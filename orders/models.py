@@ -77,6 +77,9 @@ class Order(models.Model):
     )
     possible_duplicate = models.BooleanField(_("possible duplicate"), default=False)
     duplicate_confirmed = models.BooleanField(_("duplicate confirmed by the merchant"), default=False)
+    # Written by tracking's daily job (``tracking.enums.StalledReason``): the parcel does not move.
+    stalled = models.CharField(_("stalled"), max_length=16, blank=True, default="", db_default="")
+    stalled_since = models.DateTimeField(_("stalled since"), null=True, blank=True)
     archived = models.BooleanField(_("archived"), default=False)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     # Lower-cased number, customer, SKUs and tracking numbers: one trigram-indexed column
@@ -110,6 +113,12 @@ class Order(models.Model):
             models.Index(fields=("store", "archived", "status", "-placed_at", "-id"), name="order_store_tab_idx"),
             models.Index(fields=("store", "archived", "-placed_at", "-id"), name="order_store_archive_idx"),
             models.Index(fields=("account", "base_number"), name="order_base_number_idx"),
+            # The stalled filter and its count: only the few stalled orders are in it.
+            models.Index(
+                fields=("account", "archived", "-placed_at", "-id"),
+                name="order_stalled_idx",
+                condition=~models.Q(stalled=""),
+            ),
         ]
 
     def __str__(self) -> str:

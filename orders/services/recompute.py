@@ -43,15 +43,23 @@ def orders_facts(*, orders: Sequence[Order]) -> dict[int, OrderFacts]:
         "pk", "supplier_orders__id", "supplier_orders__state"
     ):
         supplier_orders[order_id].append(SupplierOrderFact(id=so_id, state=SupplierOrderState(state)))
-    for order_id, status, created_at, last_event_at, supplier_order_id in of_orders.filter(
-        shipments__isnull=False
-    ).values_list(
+    # Its own parcels and the parcels whose number the supplier also gave for it (a shared
+    # number, ``tracking.ShipmentOrder``): one statement.
+    own = of_orders.filter(shipments__isnull=False).values_list(
         "pk",
         "shipments__tracking_status",
         "shipments__created_at",
         "shipments__last_event_at",
         "shipments__supplier_order_id",
-    ):
+    )
+    shared = of_orders.filter(shared_shipments__isnull=False).values_list(
+        "pk",
+        "shared_shipments__shipment__tracking_status",
+        "shared_shipments__shipment__created_at",
+        "shared_shipments__shipment__last_event_at",
+        "shared_shipments__supplier_order_id",
+    )
+    for order_id, status, created_at, last_event_at, supplier_order_id in own.union(shared, all=True):
         shipments[order_id].append(
             ShipmentFact(
                 tracking_status=TrackingStatus(status),

@@ -31,6 +31,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -44,7 +45,7 @@ from integrations.http import sanitize
 from orders.enums import SupplierOrderState
 from orders.services.cancel_hook import BROKER_ERRORS
 from suppliers.enums import CanceledBy, SourceAccountStatus
-from suppliers.models import IN_FLIGHT_STATES, SYNCED_STATES, SourceAccount, SupplierOrder
+from suppliers.models import IN_FLIGHT_STATES, SYNCED_STATES, SourceAccount, SupplierOrder, SupplierOrderLine
 from suppliers.providers.base import SupplierOrderInfo
 from suppliers.services.connection import provider_for
 from suppliers.services.protocol import lease_live, supplier_order_locked
@@ -260,11 +261,42 @@ def _tracking_task() -> str:
     return str(getattr(settings, "SUPPLIER_TRACKING_TASK", "") or "")
 
 
+def tracking_hand_on_kwargs(supplier_order_id: int) -> dict[str, Any] | None:
+    """What the tracking task is told besides the supplier order's id (tracking reads no supplier
+    model): ``order_id``, ``account_id``, ``tracking_number``, ``carrier`` and ``lines`` (the order
+    lines in the parcel, ``[{"order_line_id", "quantity"}]``). None: no number (any more)."""
+    row = (
+        SupplierOrder.objects.filter(pk=supplier_order_id)
+        .exclude(tracking_number="")
+        .values("order_id", "order__account_id", "tracking_number", "carrier")
+        .first()
+    )
+    if row is None:
+        return None
+    lines = [
+        {"order_line_id": order_line_id, "quantity": quantity}
+        for order_line_id, quantity in SupplierOrderLine.objects.filter(supplier_order_id=supplier_order_id)
+        .order_by("id")
+        .values_list("order_line_id", "quantity")
+    ]
+    return {
+        "order_id": row["order_id"],
+        "account_id": row["order__account_id"],
+        "tracking_number": row["tracking_number"],
+        "carrier": row["carrier"],
+        "lines": lines,
+    }
+
+
 def tracking_hand_on_now(supplier_order_id: int) -> bool:
     """Send the tracking task for one supplier order and note it; a broker error leaves it for the
-    sweep (``tracking_hand_on_due``)."""
+    sweep (``tracking_hand_on_due``). The task gets ``args=(supplier_order_id,)`` and the
+    ``tracking_hand_on_kwargs``."""
+    kwargs = tracking_hand_on_kwargs(supplier_order_id)
+    if kwargs is None:
+        return False
     try:
-        current_app.send_task(_tracking_task(), args=(supplier_order_id,))
+        current_app.send_task(_tracking_task(), args=(supplier_order_id,), kwargs=kwargs)
     except BROKER_ERRORS:  # the sweep sends it again
         logger.exception("tracking hand-on of supplier order %s failed", supplier_order_id)
         return False

@@ -34,11 +34,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 AE, CJ = SupplierProvider.ALIEXPRESS, SupplierProvider.CJ
 HANDED_ON: list[int] = []  # what the stand-in tracking task received (it runs in the worker thread)
+HANDED_PARCELS: list[dict[str, Any]] = []
 
 
 @shared_task(name="suppliers.tests.tracking_stand_in")
-def tracking_stand_in(supplier_order_id: int) -> None:
+def tracking_stand_in(supplier_order_id: int, **parcel: Any) -> None:
     HANDED_ON.append(supplier_order_id)
+    HANDED_PARCELS.append(parcel)
 
 
 def placed(control: Any, provider: str, *, pay: bool = True, name: str = "") -> tuple[Order, SupplierOrder]:
@@ -156,6 +158,7 @@ def test_a_tracking_number_is_stored_once_and_handed_on_by_task_name(
 ) -> None:
     settings.SUPPLIER_TRACKING_TASK = "suppliers.tests.tracking_stand_in"
     HANDED_ON.clear()
+    HANDED_PARCELS.clear()
     order, supplier_order = placed(control, provider, name=f"{provider}-tracking")
     assert supplier_order_sync(supplier_order_id=supplier_order.pk).tracking_number == ""
     shipped = control.supplier_ship(provider, sim_name(supplier_order), supplier_order.external_order_id)
@@ -168,6 +171,16 @@ def test_a_tracking_number_is_stored_once_and_handed_on_by_task_name(
     assert supplier_order.tracking_number == shipped["tracking_number"]
     assert supplier_order.next_sync_at is None  # tracking takes over from here
     assert wait_for(lambda: [supplier_order.pk] == HANDED_ON, timeout=60), suppliers_worker
+    line = order.lines.get()
+    assert HANDED_PARCELS == [
+        {
+            "order_id": order.pk,
+            "account_id": order.account_id,
+            "tracking_number": shipped["tracking_number"],
+            "carrier": supplier_order.carrier,
+            "lines": [{"order_line_id": line.pk, "quantity": line.quantity}],
+        }
+    ]
     # read again (a message, a support resync): stored already, not handed on twice
     assert supplier_order_sync(supplier_order_id=supplier_order.pk).tracking_number == ""
     assert not wait_for(lambda: len(HANDED_ON) > 1, timeout=1)
