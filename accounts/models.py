@@ -17,7 +17,9 @@ class Account(models.Model):
     stalled_no_tracking_days = models.PositiveSmallIntegerField(
         _("stalled: no tracking number after payment (days)"), default=7
     )
-    stalled_no_event_days = models.PositiveSmallIntegerField(_("stalled: no tracking update in transit (days)"), default=5)
+    stalled_no_event_days = models.PositiveSmallIntegerField(
+        _("stalled: no tracking update in transit (days)"), default=5
+    )
     # Fulfillment push-back: whether the channel e-mails the customer (Shopify's notifyCustomer).
     notify_customer_on_fulfillment = models.BooleanField(_("channel e-mails the customer when shipped"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -10,12 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
 from channels_sync.enums import (
-    PushState,
     AuthKind,
     AuthorizationState,
     ComplianceState,
     ComplianceTopic,
     DeliveryState,
+    PushState,
     StoreStatus,
 )
 from integrations.crypto import decrypt_json, encrypt_json
