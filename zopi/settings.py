@@ -183,6 +183,9 @@ else:
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "sync", "suppliers", "tracking", "push")]
 CELERY_TASK_ROUTES = {
+    # Fulfillment push-back (channels_sync/services/push.py) has its own queue, first: a glob
+    # route is taken in this order.
+    "channels_sync.fulfillment_*": {"queue": "push"},
     "channels_sync.*": {"queue": "sync"},
     "suppliers.*": {"queue": "suppliers"},
     "tracking.*": {"queue": "tracking"},
@@ -593,5 +596,7 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
 # The order-status messages AliExpress pushes are checked with the operator's app
 # (ALIEXPRESS_APP_KEY / ALIEXPRESS_APP_SECRET, above).
 # The tracking app's task a new supplier tracking number is handed to, by name, with the supplier
-# order's id ("" until the tracking issue builds it: the number is stored and shown only).
+# order's id and the parcel's facts ("": the number is stored and shown only).
 SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "")
+# The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
+FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")
