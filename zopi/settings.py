@@ -451,7 +451,8 @@ TRACK17_API_URL = os.environ.get(
     "TRACK17_API_URL",
     f"{SITE_URL}/sandbox/17track/track/v2.2" if _SANDBOX_APPS else "https://api.17track.net/track/v2.2",
 )
-TRACK17_API_KEY = os.environ.get("TRACK17_API_KEY", "")
+# The dev profile's key is the sandbox demo tracking account's (``sandbox_seed`` gives it that key).
+TRACK17_API_KEY = os.environ.get("TRACK17_API_KEY", "ZOPIDEV17TRACKSECURITYKEY0000000" if _SANDBOX_APPS else "")
 # Seconds a supplier may take to answer one request (the lease on a supplier order is longer
 # than the whole call: OUTBOUND_CALL_DEADLINE bounds it).
 SUPPLIER_CALL_TIMEOUT = float(os.environ.get("SUPPLIER_CALL_TIMEOUT", "20"))

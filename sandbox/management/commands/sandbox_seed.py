@@ -72,8 +72,12 @@ class Command(BaseCommand):
         created = []
         for provider, name, first_orders, account_options in DEMO_ACCOUNTS:
             spec = PROVIDERS[provider]
+            credentials = spec.make_credentials(name)
+            if provider == "17track" and settings.TRACK17_API_KEY:
+                # The order center calls the demo tracking account with the dev profile's key.
+                credentials = {"token": settings.TRACK17_API_KEY}
             account, is_new = SimAccount.objects.get_or_create(
-                provider=provider, name=name, defaults={"credentials": spec.make_credentials(name)}
+                provider=provider, name=name, defaults={"credentials": credentials}
             )
             if not is_new:
                 continue
