@@ -599,5 +599,9 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
 # The tracking app's task a new supplier tracking number is handed to, by name, with the supplier
 # order's id and the parcel's facts ("": the number is stored and shown only).
 SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "")
+# How often a paid supplier order without a tracking number is read (suppliers/services/sync.py):
+# the tracking number's latency to the channel is this plus about a minute (docs/tracking.md).
+# Each read is one supplier call, paced under the account's rate with the placements.
+SUPPLIER_SYNC_PAID_MINUTES = int(os.environ.get("SUPPLIER_SYNC_PAID_MINUTES", "10"))
 # The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
 FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")

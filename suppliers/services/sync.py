@@ -16,7 +16,8 @@ named by ``SUPPLIER_TRACKING_TASK`` after commit.
 When it looks again (``next_sync_at``):
 - unpaid (placed, payment failed): every ``UNPAID_EVERY`` (10 min) until the payment deadline,
   once just after it, then every ``AFTER_DEADLINE_EVERY`` (1 h) until the supplier closes it;
-- paid, no tracking number yet: every ``PAID_EVERY`` (20 min);
+- paid, no tracking number yet: every ``PAID_EVERY`` (``SUPPLIER_SYNC_PAID_MINUTES``, 10 min: a new
+  tracking number reaches the channel within that plus a minute);
 - paid with a tracking number, or canceled: never (tracking follows the parcel from there);
 - a failed read (5xx, timeout, a refused token): ``BACKOFF_BASE`` doubled per failure in a row,
   at most ``BACKOFF_MAX``, the error on the supplier account's ``last_error``.
@@ -60,7 +61,7 @@ from suppliers.services.records import (
 logger = logging.getLogger(__name__)
 
 UNPAID_EVERY = timedelta(minutes=10)
-PAID_EVERY = timedelta(minutes=20)
+PAID_EVERY = timedelta(minutes=settings.SUPPLIER_SYNC_PAID_MINUTES)
 AFTER_DEADLINE_EVERY = timedelta(hours=1)
 JUST_AFTER_DEADLINE = timedelta(minutes=1)
 LEASED_RETRY = timedelta(minutes=1)  # a row held for a supplier call is read again this much later
