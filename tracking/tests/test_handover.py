@@ -56,9 +56,10 @@ def test_a_shipped_supplier_order_becomes_a_registered_shipment_and_a_push(
         shipped["tracking_number"],
     )
     assert shipment.registration_state == RegistrationState.REGISTERED  # at once, not waiting for beat
-    assert shipment.registered_at is not None and shipment.next_poll_at is not None
+    assert shipment.registered_at is not None
+    assert shipment.next_poll_at is not None
     line = order.lines.get()
-    assert PUSHED == [
+    assert [
         {
             "order_id": order.pk,
             "shipment_id": shipment.pk,
@@ -67,7 +68,7 @@ def test_a_shipped_supplier_order_becomes_a_registered_shipment_and_a_push(
             "lines": [{"order_line_id": line.pk, "quantity": line.quantity}],
             "tracking_url": tracking_page_url(order.pk),
         }
-    ]
+    ] == PUSHED
     order.refresh_from_db()
     assert (order.status, order.sub_status) == (OrderStatus.SHIPMENT, SubStatus.AWAITING_SHIPMENT)
     ran = [name for name, _ in tracking_worker]
@@ -76,7 +77,8 @@ def test_a_shipped_supplier_order_becomes_a_registered_shipment_and_a_push(
     # handed over again (the supplier sweep, a support resync): nothing new, the push again (idempotent)
     assert tracking_hand_on_now(supplier_order.pk)
     assert wait_for(lambda: len(PUSHED) == 2, timeout=60), tracking_worker
-    assert Shipment.objects.count() == 1 and not ShipmentOrder.objects.exists()
+    assert Shipment.objects.count() == 1
+    assert not ShipmentOrder.objects.exists()
     assert PUSHED[1] == PUSHED[0]
 
 
@@ -108,7 +110,8 @@ def test_a_number_given_for_two_orders_is_flagged_on_both(track17: dict[str, Any
         assert (order.status, order.sub_status) == (OrderStatus.SHIPMENT, SubStatus.AWAITING_SHIPMENT)
     other_account = paid_order(name="Another merchant")
     own = hand_over(other_account, "LP00000000000042", carrier="Cainiao")
-    assert own.pk != shipment.pk and not own.shared_number  # another account: its own row
+    assert own.pk != shipment.pk
+    assert not own.shared_number  # another account: its own row
 
 
 def hostile_cases(order: Any, foreign: Any) -> list[tuple[dict[str, Any], str]]:

@@ -39,7 +39,7 @@ FATES = [
 ]
 
 
-def test_parcels_polled_through_every_sub_status_to_the_door(track17: dict[str, Any]) -> None:
+def test_parcels_polled_through_every_sub_status_to_the_door(track17: dict[str, Any]) -> None:  # noqa: F811
     start = sim_now()
     parcels = [planned_parcel(kind, start=start, ends_with=last) for kind, last, _, _ in FATES]
     shipments = [hand_over(paid_order(name=f"Merchant {i}"), parcel.number) for i, parcel in enumerate(parcels)]
@@ -226,7 +226,11 @@ def test_next_poll_at_is_sooner_near_the_door_later_when_quiet_and_rarer_with_we
     moving = after(T.IN_TRANSIT, last=now - timedelta(hours=3))
     quiet = after(T.IN_TRANSIT, last=now - timedelta(days=4))
     pushed = after(T.IN_TRANSIT, last=now - timedelta(days=4), source=WEBHOOK)
-    assert near is not None and just is not None and moving is not None and quiet is not None and pushed is not None
+    assert near is not None
+    assert just is not None
+    assert moving is not None
+    assert quiet is not None
+    assert pushed is not None
     assert near < moving < quiet < pushed
     assert just < moving
     assert quiet >= timedelta(hours=6)

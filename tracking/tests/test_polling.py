@@ -137,7 +137,7 @@ def shipped(track17_account: dict[str, Any], count: int) -> list[Shipment]:
 
 
 def test_a_429_releases_the_batch_until_retry_after_and_stops_the_run(
-    track17: dict[str, Any],
+    track17: dict[str, Any],  # noqa: F811
     control: Any,  # noqa: F811
 ) -> None:
     shipped(track17, 45)
@@ -153,7 +153,8 @@ def test_a_429_releases_the_batch_until_retry_after_and_stops_the_run(
     rows = Shipment.objects.filter(pk__in=outcome.claimed)
     assert not rows.exclude(poll_claimed_until=None).exists()
     for at in rows.values_list("next_poll_at", flat=True):
-        assert at is not None and before + timedelta(seconds=1) <= at <= timezone.now() + timedelta(seconds=1)
+        assert at is not None
+        assert before + timedelta(seconds=1) <= at <= timezone.now() + timedelta(seconds=1)
     assert Shipment.objects.filter(poll_failures=0).count() == 45
     control.faults({"17track": {}})
     Shipment.objects.update(next_poll_at=timezone.now())
@@ -172,11 +173,12 @@ def test_a_server_error_backs_off(track17: dict[str, Any], control: Any) -> None
     for row in Shipment.objects.all():
         assert row.poll_failures == 1
         assert row.poll_claimed_until is None
-        assert row.next_poll_at is not None and row.next_poll_at >= before + BACKOFF_BASE
+        assert row.next_poll_at is not None
+        assert row.next_poll_at >= before + BACKOFF_BASE
     assert poll_backoff(1) < poll_backoff(3) <= poll_backoff(30) == timedelta(hours=12)
 
 
-def test_a_number_the_provider_no_longer_knows_is_registered_again(track17: dict[str, Any]) -> None:
+def test_a_number_the_provider_no_longer_knows_is_registered_again(track17: dict[str, Any]) -> None:  # noqa: F811
     known, forgotten = shipped(track17, 1)[0], hand_over(paid_order(name="Forgotten"), "LP99999999999999", carrier="X")
     Shipment.objects.filter(pk=forgotten.pk).update(
         registration_state=RegistrationState.REGISTERED, next_poll_at=timezone.now()
@@ -188,14 +190,15 @@ def test_a_number_the_provider_no_longer_knows_is_registered_again(track17: dict
     known.refresh_from_db()
     assert outcome.reregister == 1
     assert (forgotten.registration_state, forgotten.next_poll_at) == (RegistrationState.PENDING, None)
-    assert known.last_polled_at is not None and known.provider_status == "NotFound"
+    assert known.last_polled_at is not None
+    assert known.provider_status == "NotFound"
     assert shipments_register(provider=provider()).registered == 1
     forgotten.refresh_from_db()
     assert forgotten.registration_state == RegistrationState.REGISTERED
 
 
 def test_registration_rejects_visibly_and_a_retryable_failure_leaves_it_pending(
-    track17: dict[str, Any],
+    track17: dict[str, Any],  # noqa: F811
     control: Any,  # noqa: F811
 ) -> None:
     good = hand_over(paid_order(name="Good"), "LP00000000000001", carrier="Cainiao")
@@ -204,14 +207,16 @@ def test_registration_rejects_visibly_and_a_retryable_failure_leaves_it_pending(
 
     failed = shipments_register(provider=provider(max_attempts=1))
 
-    assert failed.registered == 0 and failed.stopped_by
+    assert failed.registered == 0
+    assert failed.stopped_by
     assert set(Shipment.objects.values_list("registration_state", flat=True)) == {RegistrationState.PENDING}
     control.faults({"17track": {}})
     done = shipments_register(provider=provider())
     good.refresh_from_db()
     odd.refresh_from_db()
     assert (done.registered, done.rejected) == (1, 1)
-    assert good.registration_state == RegistrationState.REGISTERED and good.next_poll_at is not None
+    assert good.registration_state == RegistrationState.REGISTERED
+    assert good.next_poll_at is not None
     assert good.carrier_code == "190271"
     assert odd.registration_state == RegistrationState.REJECTED
     assert odd.registration_error.startswith("-18019903")
@@ -228,6 +233,7 @@ def test_the_pacer_spaces_our_calls_under_17tracks_rate(settings: Any) -> None:
         first = pacer.reserve("/gettrackinfo", max_wait=0)
         second = pacer.reserve("/register", max_wait=0)  # one bucket for every endpoint
         assert first[0] is True
-        assert second[0] is False and 0 < second[1] <= 0.5
+        assert second[0] is False
+        assert 0 < second[1] <= 0.5
         assert pacer.reserve("/register", max_wait=2)[0] is True
     assert 0 < settings.TRACK17_CALLS_PER_SECOND <= 3  # the default stays under 17TRACK's 3 a second

@@ -26,7 +26,15 @@ from tracking.providers.track17.webhook import push_sign
 from tracking.services.messages import MAX_BODY, tracking_message_process, tracking_messages_requeue
 from tracking.services.registration import shipments_register
 from tracking.tests.conftest import control, sandbox_url, webhook_receiver  # noqa: F401 - fixtures
-from tracking.tests.flow import SIM_ACCOUNT, hand_over, journey, paid_order, planned_parcel, provider, track17  # noqa: F401
+from tracking.tests.flow import (  # noqa: F401
+    SIM_ACCOUNT,
+    hand_over,
+    journey,
+    paid_order,
+    planned_parcel,
+    provider,
+    track17,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -82,7 +90,8 @@ def test_the_sandboxs_signed_pushes_are_stored_once_and_processed_by_the_worker(
     assert shipment.events.count() == 3
     assert shipment.last_pushed_at is not None
     assert shipment.order.sub_status == SubStatus.IN_TRANSIT
-    assert shipment.next_poll_at is not None and shipment.next_poll_at > timezone.now() + timedelta(hours=12)
+    assert shipment.next_poll_at is not None
+    assert shipment.next_poll_at > timezone.now() + timedelta(hours=12)
 
     message = TrackingMessage.objects.get()
     again = post(hook_url, bytes(message.body), push_sign(bytes(message.body), track17["credentials"]["token"]))
