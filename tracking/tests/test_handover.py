@@ -5,11 +5,13 @@ flagged on both orders; hostile kwargs are dropped with a reason."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 
 from orders.enums import OrderStatus, SubStatus
 from suppliers.enums import SupplierProvider
@@ -160,3 +162,38 @@ def test_hostile_handover_kwargs_are_dropped_with_a_reason_and_nothing_is_writte
     assert not Shipment.objects.exists()
     order.refresh_from_db()
     assert order.status != OrderStatus.SHIPMENT
+
+
+def test_two_handovers_of_one_number_at_once_make_one_row() -> None:
+    order = paid_order(name="Racing")
+    line = order.lines.get()
+    kwargs = {
+        "supplier_order_id": None,
+        "order_id": order.pk,
+        "account_id": order.account_id,
+        "tracking_number": "LP00000000000077",
+        "carrier": "Cainiao",
+        "lines": [{"order_line_id": line.pk, "quantity": 1}],
+        "register_now": False,
+    }
+    start = threading.Barrier(4)
+    results: list[Any] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            results.append(shipment_handover(**kwargs))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(results) == 4
+    assert Shipment.objects.count() == 1
+    assert {r.shipment_id for r in results} == {Shipment.objects.get().pk}
+    assert sum(r.created for r in results) == 1
+    assert not ShipmentOrder.objects.exists()
