@@ -601,7 +601,8 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
 # The order-status messages AliExpress pushes are checked with the operator's app
 # (ALIEXPRESS_APP_KEY / ALIEXPRESS_APP_SECRET, above).
 # The tracking app's task a new supplier tracking number is handed to, by name, with the supplier
-# order's id and the parcel's facts ("": the number is stored and shown only).
+# order's id and the parcel's facts (tracking/services/handover.py; "": the number is stored and
+# shown only).
 SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "tracking.shipment_handover")
 # The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
 FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")
