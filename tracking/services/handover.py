@@ -55,8 +55,11 @@ class _Checked:
     lines: list[dict[str, int]]
 
 
+MAX_ID = 2**63 - 1  # PostgreSQL's bigint: a larger id is refused here, not by the database
+
+
 def _positive(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID else None
 
 
 def _check(

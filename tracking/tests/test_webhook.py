@@ -96,6 +96,7 @@ def test_the_sandboxs_signed_pushes_are_stored_once_and_processed_by_the_worker(
     message = TrackingMessage.objects.get()
     again = post(hook_url, bytes(message.body), push_sign(bytes(message.body), track17["credentials"]["token"]))
     assert again.status_code == 200
+    assert "Set-Cookie" not in again.headers  # no session
     assert TrackingMessage.objects.count() == 1  # a repeat is one row
 
 
