@@ -73,6 +73,11 @@ NEAR_THE_DOOR = frozenset(
 RETRY_STOP = timedelta(hours=1)  # a terminal number the provider did not stop: polled again, stopped again
 
 
+def _word(value: str, limit: int = 64) -> str:
+    """A provider's status word as received, minus NUL (PostgreSQL text cannot hold it)."""
+    return value.replace("\x00", "")[:limit]
+
+
 def description_hash(description: str, location: str) -> str:
     return hashlib.sha256(f"{description}\x00{location}".encode()).hexdigest()
 
@@ -133,6 +138,9 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
     result = MergeResult()
     by_number: dict[str, TrackInfo] = {}
     for info in infos:  # the same number twice in one answer: the newest wins
+        if "\x00" in info.number:  # no number of ours (and PostgreSQL text cannot hold it)
+            result.unmatched.append(info.number.replace("\x00", "?"))
+            continue
         kept = by_number.get(info.number)
         if kept is None or (info.latest_event_at or now) >= (kept.latest_event_at or now):
             by_number[info.number] = info
@@ -146,7 +154,7 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
             .select_for_update(of=("self",))
         )
         matched = {row.tracking_number for row in rows}
-        result.unmatched = [number for number in by_number if number not in matched]
+        result.unmatched += [number for number in by_number if number not in matched]
         result.shipments = len(rows)
         if not rows:
             return result
@@ -168,7 +176,7 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
                         description_hash=description_hash(event.description, event.location),
                         location=event.location,
                         status=event.status,
-                        provider_sub_status=event.provider_sub_status[:64],
+                        provider_sub_status=_word(event.provider_sub_status),
                     )
                 )
             fresh = _is_fresh(info, row)
@@ -215,8 +223,8 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
 
 def _summary_apply(row: Shipment, info: TrackInfo, *, now: datetime, expire_after: timedelta) -> None:
     row.tracking_status = info.status
-    row.provider_status = info.provider_status[:64]
-    row.provider_sub_status = info.provider_sub_status[:64]
+    row.provider_status = _word(info.provider_status)
+    row.provider_sub_status = _word(info.provider_sub_status)
     if info.latest_event_at is not None:
         row.last_event_at = info.latest_event_at
     if info.events:

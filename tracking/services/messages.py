@@ -74,7 +74,8 @@ def _enqueue(message_id: int) -> None:
 
 
 def _finish(message_id: int, state: TrackingMessageState, error: str = "") -> None:
-    TrackingMessage.objects.filter(pk=message_id).update(state=state, error=error[:500], processed_at=timezone.now())
+    error = error.replace("\x00", "")[:500]
+    TrackingMessage.objects.filter(pk=message_id).update(state=state, error=error, processed_at=timezone.now())
 
 
 def tracking_message_process(*, message_id: int) -> str:

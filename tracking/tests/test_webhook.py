@@ -198,3 +198,35 @@ def test_pending_messages_older_than_a_few_minutes_are_requeued(track17: dict[st
     assert tracking_messages_requeue() == [message.pk]
     tracking_message_process(message_id=message.pk)
     assert tracking_messages_requeue() == []
+
+
+def test_nul_characters_in_a_signed_push_are_no_crash(track17: dict[str, Any], hook_url: str) -> None:  # noqa: F811
+    shipment = hand_over(paid_order(name="NUL merchant"), "YT0000000000000100")
+    Shipment.objects.filter(pk=shipment.pk).update(registration_state=RegistrationState.REGISTERED)
+    key = track17["credentials"]["token"]
+    event = {
+        "time_utc": "2026-11-30T10:00:00Z",
+        "description": "Scan\u0000ned",
+        "location": "A\u0000",
+        "sub_status": "",
+    }
+
+    def push(number: str) -> bytes:
+        info = {
+            "latest_status": {"status": "In\u0000Transit", "sub_status": "InTransit_\u0000Other"},
+            "tracking": {"providers": [{"provider": {"key": 190008, "name": "Yun\u0000"}, "events": [event]}]},
+        }
+        return json.dumps({"event": "TRACKING_UPDATED", "data": {"number": number, "track_info": info}}).encode()
+
+    followed_body, unknown_body = push(shipment.tracking_number), push("YT\u00000000000000100")
+    for body in (followed_body, unknown_body):
+        assert post(hook_url, body, push_sign(body, key)).status_code == 200
+    states = [
+        tracking_message_process(message_id=TrackingMessage.objects.get(body=body).pk)
+        for body in (followed_body, unknown_body)
+    ]
+
+    assert states == [TrackingMessageState.PROCESSED, TrackingMessageState.IGNORED]
+    shipment.refresh_from_db()
+    assert "\x00" not in shipment.provider_status + shipment.provider_sub_status + shipment.last_event_description
+    assert shipment.events.count() == 1
