@@ -9,12 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account
 from tests.factories import StoreFactory
+from tests.workers import running_worker, wait_for
 from tracking.enums import RegistrationState
 from tracking.models import Shipment
 from tracking.services.polling import (
@@ -237,3 +239,20 @@ def test_the_pacer_spaces_our_calls_under_17tracks_rate(settings: Any) -> None:
         assert 0 < second[1] <= 0.5
         assert pacer.reserve("/register", max_wait=2)[0] is True
     assert 0 < settings.TRACK17_CALLS_PER_SECOND <= 3  # the default stays under 17TRACK's 3 a second
+
+
+@pytest.mark.redis
+@pytest.mark.celery_worker
+def test_the_beat_tasks_register_and_poll_in_a_worker(track17: dict[str, Any]) -> None:  # noqa: F811
+    shipment = hand_over(paid_order(name="Beat"), "LP00000000000500", carrier="Cainiao")
+    with running_worker(["tracking"]) as ran:
+        current_app.send_task("tracking.register_due")
+        assert wait_for(lambda: Shipment.objects.filter(registration_state=RegistrationState.REGISTERED).exists())
+        Shipment.objects.update(next_poll_at=timezone.now())
+        current_app.send_task("tracking.poll_due")
+        assert wait_for(lambda: Shipment.objects.exclude(last_polled_at=None).exists()), ran
+    shipment.refresh_from_db()
+    assert shipment.provider_status == "NotFound"
+    assert shipment.next_poll_at is not None
+    assert shipment.poll_claimed_until is None
+    assert [name for name, _ in ran] == ["tracking.register_due", "tracking.poll_due"]
