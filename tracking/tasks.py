@@ -3,5 +3,62 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
+
+from celery import shared_task
+
+from tracking.services.handover import shipment_handover as handover_service
+from tracking.services.messages import tracking_message_process, tracking_messages_requeue
+from tracking.services.polling import shipments_poll_due
+from tracking.services.registration import shipments_register
 
 logger = logging.getLogger(__name__)
+
+
+@shared_task(name="tracking.shipment_handover")
+def shipment_handover(
+    supplier_order_id: Any = None,
+    *,
+    order_id: Any = None,
+    account_id: Any = None,
+    tracking_number: Any = None,
+    carrier: Any = None,
+    lines: Any = None,
+    **unexpected: Any,
+) -> str:
+    """A supplier's tracking number (contract 1): the kwargs are checked by the service; a bad
+    handover is dropped with its reason, never raised or retried."""
+    if unexpected:
+        logger.warning("tracking handover: unexpected arguments %s ignored", sorted(unexpected)[:10])
+    result = handover_service(
+        supplier_order_id=supplier_order_id,
+        order_id=order_id,
+        account_id=account_id,
+        tracking_number=tracking_number,
+        carrier=carrier,
+        lines=lines,
+    )
+    return result.dropped or f"shipment {result.shipment_id}"
+
+
+@shared_task(name="tracking.register_due")
+def register_due() -> int:
+    return shipments_register().registered
+
+
+@shared_task(name="tracking.poll_due")
+def poll_due() -> int:
+    return shipments_poll_due().polled
+
+
+@shared_task(name="tracking.process_tracking_message")
+def process_tracking_message(message_id: int) -> str:
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        logger.warning("tracking message id %r is not an id", str(message_id)[:40])
+        return ""
+    return tracking_message_process(message_id=message_id)
+
+
+@shared_task(name="tracking.requeue_tracking_messages")
+def requeue_tracking_messages() -> int:
+    return len(tracking_messages_requeue())

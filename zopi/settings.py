@@ -453,6 +453,11 @@ TRACK17_API_URL = os.environ.get(
 )
 # The dev profile's key is the sandbox demo tracking account's (``sandbox_seed`` gives it that key).
 TRACK17_API_KEY = os.environ.get("TRACK17_API_KEY", "ZOPIDEV17TRACKSECURITYKEY0000000" if _SANDBOX_APPS else "")
+# Our own call rate to 17TRACK, every process together (tracking/services/provider.py): 17TRACK
+# answers 429 above about 3 requests a second (external-apis.md section 5); 2 keeps a margin.
+TRACK17_CALLS_PER_SECOND = float(os.environ.get("TRACK17_CALLS_PER_SECOND", "2"))
+if TRACK17_CALLS_PER_SECOND < 0:
+    raise ImproperlyConfigured("TRACK17_CALLS_PER_SECOND must be 0 (not paced) or more.")
 # Seconds a supplier may take to answer one request (the lease on a supplier order is longer
 # than the whole call: OUTBOUND_CALL_DEADLINE bounds it).
 SUPPLIER_CALL_TIMEOUT = float(os.environ.get("SUPPLIER_CALL_TIMEOUT", "20"))
@@ -597,11 +602,20 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
 # The order-status messages AliExpress pushes are checked with the operator's app
 # (ALIEXPRESS_APP_KEY / ALIEXPRESS_APP_SECRET, above).
 # The tracking app's task a new supplier tracking number is handed to, by name, with the supplier
-# order's id and the parcel's facts ("": the number is stored and shown only).
-SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "")
+# order's id and the parcel's facts (tracking/services/handover.py; "": the number is stored and
+# shown only).
+SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "tracking.shipment_handover")
 # How often a paid supplier order without a tracking number is read (suppliers/services/sync.py):
 # the tracking number's latency to the channel is this plus about a minute (docs/tracking.md).
 # Each read is one supplier call, paced under the account's rate with the placements.
 SUPPLIER_SYNC_PAID_MINUTES = int(os.environ.get("SUPPLIER_SYNC_PAID_MINUTES", "10"))
 # The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
 FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")
+# Tracking (docs/tracking.md, "Shipments"): register new numbers, poll due shipments, re-queue
+# webhook pushes left pending.
+CELERY_BEAT_SCHEDULE["tracking-register-due"] = {"task": "tracking.register_due", "schedule": timedelta(minutes=1)}
+CELERY_BEAT_SCHEDULE["tracking-poll-due"] = {"task": "tracking.poll_due", "schedule": timedelta(minutes=1)}
+CELERY_BEAT_SCHEDULE["tracking-requeue-messages"] = {
+    "task": "tracking.requeue_tracking_messages",
+    "schedule": timedelta(minutes=5),
+}

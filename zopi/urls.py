@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("suppliers.urls")),
     path("", include("channels_sync.urls")),
     path("webhooks/suppliers/aliexpress/", include("suppliers.urls_messages")),
+    path("", include("tracking.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,101 @@
+"""Registering new shipments' numbers with the tracking provider (beat: ``tracking.register_due``).
+
+PENDING shipments (partial index ``shipment_unregistered_idx``) go in batches of at most 40, one
+provider call each, outside any transaction: accepted → REGISTERED with ``registered_at``, the
+provider's carrier code and a first poll in a few minutes; rejected → REJECTED with the
+provider's code and reason (``registration_error``, shown; not retried); a rate limit or a
+retryable failure stops the run and leaves the rest PENDING for the next beat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from integrations.errors import CredentialsError, MalformedPayload, ProviderError, RateLimited
+from tracking.enums import RegistrationState
+from tracking.models import Shipment
+from tracking.providers.base import BATCH_SIZE, Registration, TrackingProvider, batches
+
+logger = logging.getLogger(__name__)
+
+FIRST_POLL = timedelta(minutes=5)
+DUE_LIMIT = 400  # numbers a beat run registers at most (10 calls)
+
+
+@dataclass
+class RegisterOutcome:
+    registered: int = 0
+    rejected: int = 0
+    calls: int = 0
+    stopped_by: str = ""  # why the run stopped early ("" when it did not)
+
+
+def shipments_register(
+    *, shipment_ids: Sequence[int] | None = None, limit: int = DUE_LIMIT, provider: TrackingProvider | None = None
+) -> RegisterOutcome:
+    """Register PENDING shipments (``shipment_ids``, or the oldest due ones)."""
+    pending = Shipment.objects.filter(registration_state=RegistrationState.PENDING)
+    if shipment_ids is not None:
+        pending = pending.filter(pk__in=list(shipment_ids))
+    rows = list(pending.order_by("id").values_list("id", "tracking_number", "order_id")[:limit])
+    outcome = RegisterOutcome()
+    if not rows:
+        return outcome
+    ids_of: dict[str, list[int]] = defaultdict(list)
+    order_of: dict[str, int] = {}
+    for pk, number, order_id in rows:
+        ids_of[number].append(pk)
+        order_of.setdefault(number, order_id)
+    own = provider is None
+    if provider is None:
+        from tracking.services.provider import tracking_provider
+
+        provider = tracking_provider()
+    try:
+        for batch in batches(list(ids_of), BATCH_SIZE):
+            try:
+                result = provider.register([Registration(number, tag=f"order-{order_of[number]}") for number in batch])
+            except RateLimited as error:
+                outcome.stopped_by = f"rate limited ({error.retry_after} s)"
+                break
+            except (ProviderError, CredentialsError, MalformedPayload) as error:
+                logger.warning("17TRACK registration of %s numbers failed: %s", len(batch), error)
+                outcome.stopped_by = str(error)[:200]
+                break
+            outcome.calls += 1
+            now = timezone.now()
+            by_carrier: dict[str, list[int]] = defaultdict(list)
+            for accepted in result.accepted:
+                code = str(accepted.carrier_code) if accepted.carrier_code else ""
+                by_carrier[code].extend(ids_of.get(accepted.number, []))
+            for code, ids in by_carrier.items():
+                fields = {
+                    "registration_state": RegistrationState.REGISTERED,
+                    "registered_at": now,
+                    "registration_error": "",
+                    "next_poll_at": now + FIRST_POLL,
+                    "updated_at": now,
+                }
+                if code:
+                    fields["carrier_code"] = code
+                outcome.registered += Shipment.objects.filter(
+                    pk__in=ids, registration_state=RegistrationState.PENDING
+                ).update(**fields)
+            by_reason: dict[str, list[int]] = defaultdict(list)
+            for rejected in result.rejected:
+                reason = f"{rejected.code}: {rejected.reason}" if rejected.reason else rejected.code
+                by_reason[reason[:255]].extend(ids_of.get(rejected.number, []))
+            for reason, ids in by_reason.items():
+                outcome.rejected += Shipment.objects.filter(
+                    pk__in=ids, registration_state=RegistrationState.PENDING
+                ).update(registration_state=RegistrationState.REJECTED, registration_error=reason, updated_at=now)
+    finally:
+        if own:
+            provider.close()
+    return outcome
