@@ -598,5 +598,11 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
 # The tracking app's task a new supplier tracking number is handed to, by name, with the supplier
 # order's id and the parcel's facts ("": the number is stored and shown only).
 SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "")
+# Tracking's daily job (docs/tracking.md, "Expired, stalled, the public page"): parcels silent past
+# the account's days turn Expired and are stopped at the provider; stalled orders are flagged.
+CELERY_BEAT_SCHEDULE["tracking-expire-and-flag-stalled"] = {
+    "task": "tracking.expire_and_flag_stalled",
+    "schedule": timedelta(days=1),
+}
 # The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
 FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")
