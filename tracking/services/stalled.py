@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -35,6 +36,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.models import Account
 from integrations.errors import MalformedPayload, ProviderError
@@ -44,6 +46,7 @@ from orders.models import Order
 from orders.services import order_recompute_status
 from tracking.enums import RegistrationState, StalledReason
 from tracking.models import Shipment, ShipmentOrder
+from tracking.providers import track17  # noqa: F401 - registers REGISTRY["track17"]
 from tracking.providers.base import BATCH_SIZE, REGISTRY, TrackingProvider, batches
 
 logger = logging.getLogger(__name__)
@@ -65,6 +68,8 @@ LIVE_STATUSES = (OrderStatus.PAYMENT, OrderStatus.SHIPMENT)
 
 LOCK_KEY = "tracking:expire-and-flag-stalled"
 EXPIRE_AND_STALLED_TASK = "tracking.expire_and_flag_stalled"
+# What sending a task raises when the broker cannot take it.
+BROKER_ERRORS = (KombuOperationalError, OSError)
 
 
 @dataclass(frozen=True)
@@ -269,5 +274,12 @@ def account_tracking_settings_update(
         account.expire_after_days = expire_after_days
         account.stalled_no_tracking_days = stalled_no_tracking_days
         account.stalled_no_event_days = stalled_no_event_days
-        transaction.on_commit(lambda: current_app.send_task(EXPIRE_AND_STALLED_TASK, kwargs={"account_id": account.pk}))
+        transaction.on_commit(partial(_rerun_for_account, account.pk))
     return account
+
+
+def _rerun_for_account(account_id: int) -> None:
+    try:
+        current_app.send_task(EXPIRE_AND_STALLED_TASK, kwargs={"account_id": account_id})
+    except BROKER_ERRORS:  # the settings are saved: the daily run applies them
+        logger.warning("account %s: tracking job not queued after a settings change (broker unavailable)", account_id)

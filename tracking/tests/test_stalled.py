@@ -50,9 +50,7 @@ def shipped_order(store: Any, *, silent_days: float, status: TrackingStatus = Tr
     order = OrderFactory(store=store)
     supplier_order = SupplierOrderFactory(order=order, paid_at=NOW - timedelta(days=silent_days + 3))
     at = NOW - timedelta(days=silent_days)
-    ShipmentFactory(
-        order=order, supplier_order=supplier_order, tracking_status=status, last_event_at=at, created_at=at
-    )
+    ShipmentFactory(order=order, supplier_order=supplier_order, tracking_status=status, last_event_at=at, created_at=at)
     return order_recompute_status(order_id=order.pk, now=NOW)
 
 
