@@ -237,3 +237,33 @@ def test_a_parcel_silent_past_the_accounts_days_shows_expired(client: Client, st
         last_event_at=NOW - timedelta(days=31), tracking_status=TrackingStatus.IN_TRANSIT
     )
     assert "Expired" in body(client.get(page_url(order)))
+
+
+def test_hostile_headers_are_an_ordinary_answer(client: Client, store: Any) -> None:
+    order, _ = shipped(store, "YT2412345678901234")
+    url = page_url(order)
+    # an Accept-Language far too long, one of junk, a forwarded-for header that is not trusted
+    for headers in (
+        {"HTTP_ACCEPT_LANGUAGE": "fr;q=0.1," * 2000},
+        {"HTTP_ACCEPT_LANGUAGE": "<script>;q=é, \x00"},
+        {"HTTP_X_FORWARDED_FOR": "' OR 1=1 --, 999.1.1.1"},
+    ):
+        response = client.get(url, **headers)
+        assert response.status_code == 200, headers
+        assert response["Content-Language"] in {"en", "fr"}
+        assert "<script>" not in body(response)
+
+
+def test_with_the_cache_unreachable_the_page_is_served(
+    client: Client, store: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    order, _ = shipped(store, "YT2412345678901234")
+    url = page_url(order)
+    # given a cache (the rate limit's counters) that does not answer
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    settings.TRACKING_PAGE_RATE_LIMIT = 1
+    # then customers still get their page, and the missing limit is logged
+    assert [client.get(url).status_code for _ in range(3)] == [200, 200, 200]
+    assert "rate limit not applied" in caplog.text
