@@ -198,3 +198,18 @@ def test_a_second_run_while_one_holds_the_lock_does_nothing(store: Any) -> None:
     assert (result.ran, result.stalled) == (True, 1)
     assert flags(order) == [StalledReason.NO_TRACKING]
     assert cache.get(LOCK_KEY) is None
+
+
+def test_an_expired_order_is_not_stalled(store: Any) -> None:
+    # given an order in transit flagged no_event, whose parcel then stays silent past the 30 days
+    order = shipped_order(store, silent_days=6)
+    orders_flag_stalled(now=NOW)
+    assert flags(order) == [StalledReason.NO_EVENT]
+    order.shipments.update(
+        last_event_at=NOW - timedelta(days=31), created_at=NOW - timedelta(days=31), sub_status=SubStatus.IN_TRANSIT
+    )
+    # when the daily job runs (the parcel was never registered: nothing to stop at the provider)
+    result = tracking_expire_and_flag_stalled(now=NOW)
+    # then the order is Expired, and Expired replaces the warning
+    assert (result.expired, result.cleared) == (1, 1)
+    assert Order.objects.values_list("sub_status", "stalled").get(pk=order.pk) == (SubStatus.EXPIRED, "")

@@ -6,6 +6,7 @@ of that. Then the task itself, run by a real worker from the broker, and its bea
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orders.enums import OrderStatus, SubStatus, TrackingStatus
@@ -172,3 +174,38 @@ def test_the_task_runs_on_a_real_worker_from_the_broker() -> None:
         assert wait_for(lambda: Order.objects.filter(pk=order.pk, stalled=StalledReason.NO_TRACKING).exists())
     # then the worker ran it (routed to "tracking" by its name)
     assert [name for name, _ in ran] == ["tracking.expire_and_flag_stalled"]
+
+
+def test_a_parcel_a_poller_holds_is_left_for_the_next_run(track17: Track17Provider) -> None:
+    store = StoreFactory(account=AccountFactory(name="Edge A"), name="Edge A Shopify")
+    held = parcel(store, "RR000000051CN", silent_days=31)
+    free = parcel(store, "RR000000052CN", silent_days=31)
+    track17.register([Registration(held.tracking_number), Registration(free.tracking_number)])
+    locked, release = threading.Event(), threading.Event()
+
+    def poller() -> None:
+        # another worker holds the row (as a poller writing news to it does) until told to let go
+        try:
+            with transaction.atomic():
+                Shipment.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(timeout=20)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=poller)
+    thread.start()
+    try:
+        assert locked.wait(timeout=20)
+        # when the job runs while the row is held
+        result = tracking_expire_and_flag_stalled(now=NOW)
+    finally:
+        release.set()
+        thread.join()
+    # then it expired the free parcel without waiting, and left the held one as it was
+    assert result.expired == 1
+    assert state(free)[0] == SubStatus.EXPIRED
+    assert state(held) == (SubStatus.IN_TRANSIT, RegistrationState.REGISTERED, True)
+    # the next run takes it
+    assert tracking_expire_and_flag_stalled(now=NOW).expired == 1
+    assert state(held)[0] == SubStatus.EXPIRED
