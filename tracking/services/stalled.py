@@ -67,6 +67,8 @@ STALLED_SUB_STATUSES = (SubStatus.AWAITING_SHIPMENT, SubStatus.IN_TRANSIT)
 LIVE_STATUSES = (OrderStatus.PAYMENT, OrderStatus.SHIPMENT)
 
 LOCK_KEY = "tracking:expire-and-flag-stalled"
+# Parcels expired per transaction (their orders are recomputed, and their numbers stopped, after each).
+EXPIRE_CHUNK = 1000
 EXPIRE_AND_STALLED_TASK = "tracking.expire_and_flag_stalled"
 # What sending a task raises when the broker cannot take it.
 BROKER_ERRORS = (KombuOperationalError, OSError)
@@ -139,17 +141,43 @@ def shipments_due_for_expiry(*, now: datetime, account_id: int | None = None) ->
 def shipments_expire(
     *, now: datetime, account_id: int | None = None, provider: TrackingProvider | None = None
 ) -> tuple[int, int]:
-    """Expire the due parcels (see the module docstring); (parcels expired, stop batches failed)."""
+    """Expire the due parcels (see the module docstring), ``EXPIRE_CHUNK`` per transaction;
+    (parcels expired, stop calls failed)."""
+    expired = failures = 0
+    own = provider is None
+    try:
+        while True:
+            rows = _expire_chunk(now=now, account_id=account_id)
+            registered = [number for _, number, state, _ in rows if state == RegistrationState.REGISTERED]
+            if registered and provider is None:
+                provider = REGISTRY["track17"]()
+            if provider is not None:
+                failures += shipments_stop_at_provider(numbers=registered, provider=provider)
+            ids = [pk for pk, _, _, _ in rows]
+            order_ids = {order_id for _, _, _, order_id in rows}
+            order_ids.update(ShipmentOrder.objects.filter(shipment_id__in=ids).values_list("order_id", flat=True))
+            for order_id in sorted(order_ids):
+                order_recompute_status(order_id=order_id, now=now)
+            expired += len(rows)
+            if len(rows) < EXPIRE_CHUNK:
+                return expired, failures
+    finally:
+        if own and provider is not None:
+            provider.close()
+
+
+def _expire_chunk(*, now: datetime, account_id: int | None) -> list[tuple[int, str, str, int]]:
+    """Mark up to ``EXPIRE_CHUNK`` due parcels Expired in one transaction; their (id, number,
+    registration state before, order id)."""
     with transaction.atomic():
         # A poller holding a row is about to write news to it: left for the next run.
         rows = list(
             shipments_due_for_expiry(now=now, account_id=account_id)
             .select_for_update(of=("self",), skip_locked=True)
             .order_by("pk")
-            .values_list("pk", "tracking_number", "registration_state", "order_id")
+            .values_list("pk", "tracking_number", "registration_state", "order_id")[:EXPIRE_CHUNK]
         )
-        ids = [pk for pk, _, _, _ in rows]
-        Shipment.objects.filter(pk__in=ids).update(
+        Shipment.objects.filter(pk__in=[pk for pk, _, _, _ in rows]).update(
             sub_status=SubStatus.EXPIRED,
             next_poll_at=None,
             poll_claimed_until=None,
@@ -159,40 +187,24 @@ def shipments_expire(
             ),
             updated_at=now,
         )
-    if not rows:
-        return 0, 0
-    registered = [number for _, number, state, _ in rows if state == RegistrationState.REGISTERED]
-    failures = shipments_stop_at_provider(numbers=registered, provider=provider)
-    order_ids = {order_id for _, _, _, order_id in rows}
-    order_ids.update(ShipmentOrder.objects.filter(shipment_id__in=ids).values_list("order_id", flat=True))
-    for order_id in sorted(order_ids):
-        order_recompute_status(order_id=order_id, now=now)
-    return len(rows), failures
+    return rows
 
 
-def shipments_stop_at_provider(*, numbers: Sequence[str], provider: TrackingProvider | None = None) -> int:
+def shipments_stop_at_provider(*, numbers: Sequence[str], provider: TrackingProvider) -> int:
     """Tell the provider to stop following ``numbers``, ≤ 40 a call; how many calls failed (logged).
 
     Called after the commit, never inside a transaction: a slow provider holds no row.
     """
-    if not numbers:
-        return 0
-    own = provider is None
-    provider = provider or REGISTRY["track17"]()
     failures = 0
-    try:
-        for batch in batches(list(numbers), BATCH_SIZE):
-            try:
-                result = provider.stop(batch)
-            except (ProviderError, MalformedPayload) as error:
-                failures += 1
-                logger.warning("expire: the provider did not stop %s numbers: %r", len(batch), error)
-                continue
-            for rejected in result.rejected:
-                logger.info("expire: the provider refused to stop %s: %s", rejected.number, rejected.code)
-    finally:
-        if own:
-            provider.close()
+    for batch in batches(list(numbers), BATCH_SIZE):
+        try:
+            result = provider.stop(batch)
+        except (ProviderError, MalformedPayload) as error:
+            failures += 1
+            logger.warning("expire: the provider did not stop %s numbers: %r", len(batch), error)
+            continue
+        for rejected in result.rejected:
+            logger.info("expire: the provider refused to stop %s: %s", rejected.number, rejected.code)
     return failures
 
 

@@ -28,6 +28,7 @@ from tracking.enums import RegistrationState, StalledReason
 from tracking.models import Shipment, ShipmentOrder
 from tracking.providers.base import Registration
 from tracking.providers.track17 import Track17Provider
+from tracking.services import stalled
 from tracking.services.stalled import LOCK_KEY, tracking_expire_and_flag_stalled
 
 # The live server (the sandbox), the worker thread and this test write at once: PostgreSQL.
@@ -209,3 +210,17 @@ def test_a_parcel_a_poller_holds_is_left_for_the_next_run(track17: Track17Provid
     # the next run takes it
     assert tracking_expire_and_flag_stalled(now=NOW).expired == 1
     assert state(held)[0] == SubStatus.EXPIRED
+
+
+def test_many_parcels_expire_a_chunk_per_transaction(track17: Track17Provider, monkeypatch: Any) -> None:
+    monkeypatch.setattr(stalled, "EXPIRE_CHUNK", 2)
+    store = StoreFactory(account=AccountFactory(name="Edge A"), name="Edge A Shopify")
+    shipments = [parcel(store, f"RR{n:09d}CN", silent_days=31) for n in range(200, 205)]
+    track17.register([Registration(s.tracking_number) for s in shipments])
+    # when the job expires 5 parcels two at a time
+    result = tracking_expire_and_flag_stalled(now=NOW, provider=track17)
+    # then all of them, in three chunks (one stop call each), with their orders
+    stop_calls = [attempt for attempt in track17.client.attempts if attempt.path.endswith("/stoptrack")]
+    assert (result.expired, len(stop_calls)) == (5, 3)
+    assert all(state(s)[0] == SubStatus.EXPIRED for s in shipments)
+    assert {order_status(s.order_id) for s in shipments} == {(OrderStatus.SHIPMENT, SubStatus.EXPIRED)}
