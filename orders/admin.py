@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -43,10 +45,36 @@ class RefundInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class StalledFilter(admin.SimpleListFilter):
+    """The daily tracking job's warning (``Order.stalled``). The reasons are tracking's
+    (``tracking.enums.StalledReason``, which orders does not import): a tracking test keeps the two
+    lists equal."""
+
+    title = _("stalled")
+    parameter_name = "stalled"
+    REASONS = (
+        ("no_tracking", _("No tracking number since payment")),
+        ("no_event", _("No tracking update in transit")),
+    )
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Stalled (any reason)")), *self.REASONS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        if value == "yes":
+            return queryset.exclude(stalled="")
+        if value in dict(self.REASONS):
+            return queryset.filter(stalled=value)
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("number", "account", "store", "channel", "status", "sub_status", "archived", "total", "placed_at")
-    list_filter = ("status", "sub_status", "channel", "archived", "store", "account")
+    list_display = (
+        "number", "account", "store", "channel", "status", "sub_status", "stalled", "archived", "total", "placed_at"
+    )  # fmt: skip
+    list_filter = ("status", "sub_status", StalledFilter, "channel", "archived", "store", "account")
     search_fields = ("=number", "customer_email", "customer_name", "channel_order_id", "shipments__tracking_number")
     list_select_related = ("account", "store")
     date_hierarchy = "placed_at"

@@ -11,6 +11,7 @@ from tracking.services.handover import shipment_handover as handover_service
 from tracking.services.messages import tracking_message_process, tracking_messages_requeue
 from tracking.services.polling import shipments_poll_due
 from tracking.services.registration import shipments_register
+from tracking.services.stalled import EXPIRE_AND_STALLED_TASK, tracking_expire_and_flag_stalled
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +63,11 @@ def process_tracking_message(message_id: int) -> str:
 @shared_task(name="tracking.requeue_tracking_messages")
 def requeue_tracking_messages() -> int:
     return len(tracking_messages_requeue())
+
+
+@shared_task(name=EXPIRE_AND_STALLED_TASK)
+def expire_and_flag_stalled(account_id: int | None = None) -> dict[str, int | bool]:
+    """Beat, daily (and for one account after its settings change): parcels silent too long turn
+    Expired, stalled orders are flagged and cleared. One run at a time; safe to run twice."""
+    result = tracking_expire_and_flag_stalled(account_id=account_id)
+    return {"ran": result.ran, "expired": result.expired, "stalled": result.stalled, "cleared": result.cleared}

@@ -609,6 +609,22 @@ SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "tracking.ship
 # the tracking number's latency to the channel is this plus about a minute (docs/tracking.md).
 # Each read is one supplier call, paced under the account's rate with the placements.
 SUPPLIER_SYNC_PAID_MINUTES = int(os.environ.get("SUPPLIER_SYNC_PAID_MINUTES", "10"))
+# Tracking's daily job (docs/tracking.md, "Expired, stalled, the public page"): parcels silent past
+# the account's days turn Expired and are stopped at the provider; stalled orders are flagged.
+CELERY_BEAT_SCHEDULE["tracking-expire-and-flag-stalled"] = {
+    "task": "tracking.expire_and_flag_stalled",
+    "schedule": timedelta(days=1),
+}
+# The public tracking page (/t/<token>/): shared caches may keep it TRACKING_PAGE_MAX_AGE seconds;
+# one client address gets TRACKING_PAGE_RATE_LIMIT pages per TRACKING_PAGE_RATE_WINDOW seconds, then
+# 429 with Retry-After (counted in the cache; 0 turns the limit off).
+TRACKING_PAGE_MAX_AGE = int(os.environ.get("TRACKING_PAGE_MAX_AGE", "300"))
+TRACKING_PAGE_RATE_LIMIT = int(os.environ.get("TRACKING_PAGE_RATE_LIMIT", "60"))
+TRACKING_PAGE_RATE_WINDOW = int(os.environ.get("TRACKING_PAGE_RATE_WINDOW", "60"))
+if TRACKING_PAGE_MAX_AGE < 0 or TRACKING_PAGE_RATE_LIMIT < 0 or TRACKING_PAGE_RATE_WINDOW < 1:
+    raise ImproperlyConfigured(
+        "TRACKING_PAGE_MAX_AGE and TRACKING_PAGE_RATE_LIMIT must be 0 or more, TRACKING_PAGE_RATE_WINDOW 1 or more."
+    )
 # The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
 FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")
 # Tracking (docs/tracking.md, "Shipments"): register new numbers, poll due shipments, re-queue

@@ -24,6 +24,7 @@ urlpatterns = [
     path("rules/", include("suppliers.urls_rules")),
     path("", include("suppliers.urls")),
     path("", include("channels_sync.urls")),
+    path("", include("tracking.urls_public")),
     path("webhooks/suppliers/aliexpress/", include("suppliers.urls_messages")),
     path("", include("tracking.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
