@@ -152,7 +152,8 @@ def _related_model(name: str) -> type[Model]:
     """The model of one of Order's reverse relations, found through it, not imported: ``orders``
     imports no other app (import-linter)."""
     model = Order._meta.get_field(name).related_model
-    assert model is not None and not isinstance(model, str)  # resolved once the apps are loaded
+    assert model is not None  # a relation to a model
+    assert not isinstance(model, str)  # resolved once the apps are loaded
     return model
 
 
