@@ -338,7 +338,9 @@ def test_the_drawer_shows_the_push_state_of_each_parcel(member_client: Client, s
     response = member_client.get(f"/orders/{order.pk}/", **HTMX)
     page = text(response)
     # then
-    states = {tag.attrs["data-push"]: tag.attrs["data-push-state"] for tag in tags(response) if "data-push" in tag.attrs}
+    states = {
+        tag.attrs["data-push"]: tag.attrs["data-push-state"] for tag in tags(response) if "data-push" in tag.attrs
+    }
     assert states == {str(pushed.pk): "pushed", str(failed.pk): "failed", str(retrying.pk): "retrying"}
     ok = block_of(page, f'id="push-{pushed.pk}"')
     assert "<strong>Shopify</strong>" in ok
