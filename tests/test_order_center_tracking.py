@@ -121,10 +121,11 @@ def test_a_row_with_several_parcels_shows_the_latest_one_and_how_many_more(membe
     assert '<span aria-hidden="true">+2</span><span class="visually-hidden">2 more parcels</span>' in row
 
 
-def test_an_order_without_parcels_shows_a_dash(member_client: Client, store: Any) -> None:
+def test_an_order_without_parcels_shows_no_parcel(member_client: Client, store: Any) -> None:
     order = OrderFactory(store=store, number="#1001")
     row = row_html(center(member_client, status="new"), order)
-    assert '<td class="c-tracking" data-label="Tracking"><span class="muted">—</span></td>' in row.replace("\n", "")
+    assert "data-row-parcel" not in row
+    assert "data-tracking-number" not in row
 
 
 def count_queries(client: Client, url: str, **extra: Any) -> int:
