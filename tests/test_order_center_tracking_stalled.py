@@ -223,3 +223,15 @@ def test_the_filtered_page_runs_the_same_queries_for_1_or_20_stalled_orders(memb
         response = member_client.get(url)
     assert len(order_numbers(response)) == 20
     assert len(few) == len(many)
+
+
+def test_the_tabs_refresh_brings_the_stalled_count_up_to_date(member_client: Client, shipped: dict[str, Order]) -> None:
+    # given the page is open, then tracking's job flags another order
+    url = "/orders/?status=shipment&fragment=tabs"
+    assert stalled_chip(member_client.get(url, **HTMX))["data-count"] == "1"
+    stall(shipped["moving"], "no_event")
+    # when the tabs poll (every 30 s)
+    fragment = member_client.get(url, **HTMX)
+    # then
+    assert "<html" not in text(fragment)
+    assert stalled_chip(fragment)["data-count"] == "2"
