@@ -12,7 +12,8 @@ supplier name → channel carrier name, matched ignoring case, spaces and punctu
 then the defaults below (``DEFAULT_CARRIERS``: common supplier names → one canonical name), else
 the name as the supplier gave it. ``url_needed`` says the channel cannot link the number by itself
 (Shopify: the name is not on its list; WooCommerce: we know no such carrier), so the tracking URL
-must go with it (``tracking_url_for`` builds one for the carriers we know).
+must go with it (``tracking_url_for``, in ``integrations.carrier_links``, builds one for the
+carriers we know).
 
 Decisions:
 - AliExpress Standard / Selection / Saver Shipping and Cainiao's own lines are tracked on Cainiao's
@@ -24,12 +25,24 @@ Decisions:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
 
+# The tracking pages are shared with the order center (``orders`` imports no other app of ours):
+# kept importable from here for the pushes.
+from integrations.carrier_links import TRACKING_URLS, carrier_key, tracking_url_for
 from orders.enums import Channel
+
+__all__ = [
+    "DEFAULT_CARRIERS",
+    "SHOPIFY_TRACKING_COMPANIES",
+    "TRACKING_URLS",
+    "CarrierChoice",
+    "canonical_carrier",
+    "carrier_for",
+    "carrier_key",
+    "tracking_url_for",
+]
 
 # Shopify's supported tracking companies (FulfillmentTrackingInfo.company), exact spelling.
 SHOPIFY_TRACKING_COMPANIES: frozenset[str] = frozenset(
@@ -161,31 +174,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_CARRIERS: dict[str, str] = {}  # filled below: carrier_key(alias) → canonical name
 
-# Tracking pages for the canonical names, ``{}`` replaced by the (quoted) number.
-TRACKING_URLS: dict[str, str] = {
-    "Cainiao": "https://global.cainiao.com/newDetail.htm?mailNoList={}",
-    "YunExpress": "https://www.yuntrack.com/parcelTracking?id={}",
-    "4PX": "https://track.4px.com/#/result/0/{}",
-    "China Post": "https://track.chinapost.com.cn/?trackNumber={}",
-    "Yanwen": "https://track.yw56.com.cn/en/querydel?nums={}",
-    "CJPacket": "https://www.cjpacket.com/?trackingNumber={}",
-    "USPS": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
-    "UPS": "https://www.ups.com/track?tracknum={}",
-    "FedEx": "https://www.fedex.com/fedextrack/?trknbr={}",
-    "DHL eCommerce": "https://webtrack.dhlecs.com/orders?trackingNumber={}",
-    "DHL Express": "https://www.dhl.com/en/express/tracking.html?AWB={}",
-    "Correios": "https://rastreamento.correios.com.br/app/index.php?objetos={}",
-    "Royal Mail": "https://www.royalmail.com/track-your-item#/tracking-results/{}",
-}
-
-_NOT_KEY = re.compile(r"[^0-9a-z]+")
-
-
-def carrier_key(name: str) -> str:
-    """A name as compared: lower case, letters and digits only ("Yun Express" = "YUNEXPRESS")."""
-    return _NOT_KEY.sub("", name.casefold())
-
-
 for _canonical, _names in _ALIASES.items():
     for _name in _names:
         DEFAULT_CARRIERS[carrier_key(_name)] = _canonical
@@ -218,9 +206,3 @@ def carrier_for(channel: str, supplier_name: str, overrides: Mapping[str, str]) 
     if channel == Channel.WOOCOMMERCE:
         return CarrierChoice(name, url_needed=known is None)
     return CarrierChoice(name, url_needed=False)  # TikTok Shop takes a provider id, no URL
-
-
-def tracking_url_for(carrier: str | None, number: str) -> str:
-    """The carrier's tracking page for ``number`` ("" when we know no page for that carrier)."""
-    template = TRACKING_URLS.get(carrier or "")
-    return template.format(quote(number, safe="")) if template and number else ""

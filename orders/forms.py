@@ -66,6 +66,8 @@ class OrderCenterForm(forms.Form):
     date_from = forms.DateField(required=False)
     date_to = forms.DateField(required=False)
     cursor = forms.CharField(required=False, max_length=200)
+    # "1": only the stalled orders of the tab; anything else but nothing is a bad link (400).
+    stalled = forms.ChoiceField(choices=[("1", _("Stalled only"))], required=False)
 
     def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -106,6 +108,7 @@ class OrderCenterForm(forms.Form):
             q=data["q"],
             date_from=data["date_from"],
             date_to=data["date_to"],
+            stalled=data["stalled"] == "1",
         )
 
 

@@ -97,16 +97,7 @@ def _event_entry(event: OrderEvent) -> TimelineEntry:
 
 
 def order_timeline(order: Order) -> list[TimelineEntry]:
-    """Order events and carrier scans in one list, newest first (uses the prefetched rows)."""
+    """The order's own history, newest first (uses the prefetched rows). The carrier's scans are in
+    each parcel's timeline (``orders.presentation_parcels.order_parcels``), not repeated here."""
     entries = [_event_entry(event) for event in order.events.all()]
-    for shipment in order.shipments.all():
-        for scan in shipment.events.all():
-            entries.append(
-                TimelineEntry(
-                    at=scan.occurred_at,
-                    title=f"{shipment.tracking_number}: {scan.get_status_display()}",
-                    detail=" · ".join(part for part in (scan.description, scan.location) if part),
-                    source="carrier",
-                )
-            )
     return sorted(entries, key=lambda entry: entry.at, reverse=True)

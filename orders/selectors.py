@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connections
-from django.db.models import BooleanField, Prefetch, QuerySet, Sum, Value
+from django.db.models import BooleanField, Count, Model, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import StrIndex
 from django.utils import timezone
@@ -29,6 +29,7 @@ class OrderFilter:
     q: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    stalled: bool = False  # only the orders flagged as stalled (``Order.stalled``)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,25 @@ def order_tab_counts(*, account: Account, store_id: int | None = None) -> TabCou
     return TabCounts(tabs=tabs, sub_statuses=dict(sub_statuses))
 
 
+# A stalled order: the condition of the partial index ``order_stalled_idx``, written the same way
+# so PostgreSQL answers the filter and the count from that index (only the few stalled orders).
+STALLED = ~Q(stalled="")
+
+
+def order_stalled_counts(*, account: Account, store_id: int | None = None) -> dict[str, int]:
+    """Stalled orders per tab (the archive as one), in one COUNT over ``order_stalled_idx``: it holds
+    only the stalled orders, so the count never reads a tab."""
+    rows = Order.objects.filter(STALLED, account=account)
+    if store_id is not None:
+        rows = rows.filter(store_id=store_id)
+    counts: dict[str, int] = dict.fromkeys([*TAB_STATUSES, ARCHIVE_TAB], 0)
+    for row in rows.values("archived", "status").annotate(n=Count("pk")).order_by():
+        tab = ARCHIVE_TAB if row["archived"] else row["status"]
+        if tab in counts:
+            counts[tab] += row["n"]
+    return counts
+
+
 _WORD = re.compile(r"[^\W_]+")  # what pg_trgm counts as a word: runs of letters and digits
 
 
@@ -89,6 +109,8 @@ def _filtered_orders(*, account: Account, order_filter: OrderFilter) -> QuerySet
             orders = orders.filter(sub_status=order_filter.sub_status)
     if order_filter.store_id is not None:
         orders = orders.filter(store_id=order_filter.store_id)
+    if order_filter.stalled:
+        orders = orders.filter(STALLED)
     if order_filter.q:
         term = order_filter.q.lower()
         probe = _search_probe(term)
@@ -126,6 +148,38 @@ def _supplier_orders_prefetch() -> Prefetch:
     return Prefetch("supplier_orders", queryset=supplier_order._default_manager.select_related("source_account"))
 
 
+def _related_model(name: str) -> type[Model]:
+    """The model of one of Order's reverse relations, found through it, not imported: ``orders``
+    imports no other app (import-linter)."""
+    model = Order._meta.get_field(name).related_model
+    assert model is not None  # a relation to a model
+    assert not isinstance(model, str)  # resolved once the apps are loaded
+    return model
+
+
+def _parcels_prefetch(*, timelines: bool) -> list[Prefetch | str]:
+    """The order's parcels: its own (``tracking.Shipment``) and the ones whose number it shares
+    (``tracking.ShipmentOrder`` → shipment). For the drawer also each parcel's scans and the other
+    orders that carry the number, and the fulfillment pushes: a fixed number of queries."""
+    shipment = _related_model("shipments")
+    link = _related_model("shared_shipments")
+    if not timelines:
+        return [
+            Prefetch("shipments", queryset=shipment._default_manager.order_by("id")),
+            Prefetch("shared_shipments", queryset=link._default_manager.select_related("shipment")),
+        ]
+    others = Prefetch("other_orders", queryset=link._default_manager.select_related("order"))
+    parcels = shipment._default_manager.select_related("order").prefetch_related("events", others)
+    return [
+        Prefetch("shipments", queryset=parcels.order_by("id")),
+        Prefetch(
+            "shared_shipments",
+            queryset=link._default_manager.prefetch_related(Prefetch("shipment", queryset=parcels)),
+        ),
+        "fulfillment_pushes",
+    ]
+
+
 def order_center_page(
     *, account: Account, order_filter: OrderFilter, cursor: Cursor | None, page_size: int
 ) -> tuple[list[Order], Cursor | None]:
@@ -152,6 +206,8 @@ def order_center_page(
             # The row's placement column (state, "no longer synced"): the suppliers' rows read
             # through our reverse relation, one query whatever the page holds.
             _supplier_orders_prefetch(),
+            # The row's parcel column: two queries whatever the page holds.
+            *_parcels_prefetch(timelines=False),
         )
         .order_by("-placed_at", "-id")[: page_size + 1]
     )
@@ -177,7 +233,7 @@ def order_get(*, account: Account, order_id: int) -> Order:
         .prefetch_related(
             Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
             "supplier_orders",
-            "shipments__events",
+            *_parcels_prefetch(timelines=True),
             "refunds",
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("created_at", "id")),
         )

@@ -23,6 +23,7 @@ from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, Channel, OrderStat
 from orders.forms import TAB_CHOICES, AddressForm, OrderCenterForm, encode_cursor, parse_order_ids
 from orders.models import Order
 from orders.presentation import order_timeline, order_view_url
+from orders.presentation_parcels import order_parcels, parcel_summary, stalled_label
 from orders.services import (
     AddressLocked,
     OrdersNotFound,
@@ -74,6 +75,8 @@ def _row(order: Order) -> dict[str, Any]:
         else "",
         "more_lines": ngettext("+%(n)s more item", "+%(n)s more items", more) % {"n": more} if more > 0 else "",
         "confirm": confirm,
+        "parcel": parcel_summary(order),  # prefetched: no query per row
+        "stalled_label": stalled_label(order),
     }
 
 
@@ -100,7 +103,9 @@ def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | No
         "q": order_filter.q,
         "date_from": order_filter.date_from.isoformat() if order_filter.date_from else None,
         "date_to": order_filter.date_to.isoformat() if order_filter.date_to else None,
+        "stalled": "1" if order_filter.stalled else None,
     }
+    stalled_counts = selectors.order_stalled_counts(account=account, store_id=order_filter.store_id)
     current_params = {**base_params, "status": order_filter.tab, "sub_status": order_filter.sub_status}
     tabs = [
         {
@@ -138,6 +143,12 @@ def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | No
         "tab_label": dict(TAB_CHOICES)[order_filter.tab],
         "tabs_url": _center_url(current_params, fragment="tabs"),
         "sub_status_label": SubStatus(order_filter.sub_status).label if order_filter.sub_status else "",
+        "stalled_filter": {
+            "count": stalled_counts[order_filter.tab],
+            "active": order_filter.stalled,
+            # The same tab and pill, with the filter turned the other way (and back to the first page).
+            "url": _center_url(current_params, stalled=None if order_filter.stalled else "1"),
+        },
     }
     template = f"{CENTER_TEMPLATE}#{fragment}" if fragment else CENTER_TEMPLATE
     return render(request, template, context)
@@ -169,14 +180,24 @@ def _order_or_404(request: HttpRequest, order_id: int) -> Order:
         raise _not_found([order_id]) from None
 
 
+def _drawer_context(order: Order) -> dict[str, Any]:
+    parcels, other_pushes = order_parcels(order)
+    return {
+        "order": order,
+        "timeline": order_timeline(order),
+        "view_url": order_view_url(order),
+        "parcels": parcels,
+        "other_pushes": other_pushes,
+        "stalled_label": stalled_label(order),
+    }
+
+
 @require_GET
 @account_required
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order_or_404(request, order_id)
     context = {
-        "order": order,
-        "timeline": order_timeline(order),
-        "view_url": order_view_url(order),
+        **_drawer_context(order),
         "back_url": safe_next_path(request.GET.get("next")) or reverse("orders:center"),
     }
     template = "orders/order_detail.html#drawer" if request.htmx else "orders/order_detail.html"  # type: ignore[attr-defined]
@@ -241,8 +262,7 @@ def order_confirm_duplicate_view(request: HttpRequest, order_id: int) -> HttpRes
     message = _("Order %(number)s is confirmed as a separate order.") % {"number": order.number}
     if request.htmx:  # type: ignore[attr-defined]
         order = _order_or_404(request, order.pk)
-        context = {"order": order, "timeline": order_timeline(order), "view_url": order_view_url(order)}
-        response = render(request, "orders/order_detail.html#drawer", context)
+        response = render(request, "orders/order_detail.html#drawer", _drawer_context(order))
         return trigger_client_event(response, "toast", {"message": message})
     messages.success(request, message)
     return redirect_to_next(request.POST.get("next"), default=reverse("orders:detail", args=[order.pk]))
@@ -290,8 +310,7 @@ def order_address_edit(request: HttpRequest, order_id: int) -> HttpResponse:
         return HttpResponseClientRefresh()
     if in_drawer:
         order = _order_or_404(request, order.pk)
-        drawer = {"order": order, "timeline": order_timeline(order), "view_url": order_view_url(order)}
-        response = render(request, "orders/order_detail.html#drawer", drawer)
+        response = render(request, "orders/order_detail.html#drawer", _drawer_context(order))
         return trigger_client_event(reswap(retarget(response, "#drawer"), "innerHTML"), "toast", {"message": message})
     messages.success(request, message)
     return HttpResponseRedirect(reverse("orders:detail", args=[order.pk]))
