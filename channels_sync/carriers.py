@@ -224,3 +224,8 @@ def tracking_url_for(carrier: str | None, number: str) -> str:
     """The carrier's tracking page for ``number`` ("" when we know no page for that carrier)."""
     template = TRACKING_URLS.get(carrier or "")
     return template.format(quote(number, safe="")) if template and number else ""
+
+
+def default_carrier_names() -> dict[str, tuple[str, ...]]:
+    """The defaults as the carrier mapping page shows them: canonical name → the names read as it."""
+    return dict(_ALIASES)

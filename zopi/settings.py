@@ -600,3 +600,8 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
 SUPPLIER_TRACKING_TASK = os.environ.get("SUPPLIER_TRACKING_TASK", "")
 # The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
 FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")
+# Fulfillment push-back's sweep: due retries, and pushes a dead worker held (docs/channels.md).
+CELERY_BEAT_SCHEDULE["channels-sync-fulfillment-pushes-due"] = {
+    "task": "channels_sync.fulfillment_pushes_due",
+    "schedule": timedelta(minutes=1),
+}
