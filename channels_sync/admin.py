@@ -293,8 +293,8 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Retry the selected failed pushes"))
     def retry(self, request: HttpRequest, queryset: QuerySet[FulfillmentPush]) -> None:
-        retried, skipped = 0, 0
-        for push in queryset.filter(state=PushState.FAILED).select_related("account"):
+        retried, skipped = 0, queryset.exclude(state=PushState.FAILED).count()  # before any is sent again
+        for push in list(queryset.filter(state=PushState.FAILED).select_related("account")):
             try:
                 fulfillment_push_retry(account=push.account, push_id=push.pk, actor=request.user)  # type: ignore[arg-type]
             except PushRetryRefused:  # no longer failed (retried elsewhere meanwhile)
@@ -302,7 +302,6 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
                 continue
             transaction.on_commit(partial(fulfillment_push_run.delay, push.pk))
             retried += 1
-        skipped += queryset.exclude(state=PushState.FAILED).count()
         self.message_user(
             request,
             ngettext("%(n)s push sent again.", "%(n)s pushes sent again.", retried) % {"n": retried}
