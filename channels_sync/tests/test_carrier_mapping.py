@@ -12,9 +12,10 @@ from django.test import Client
 from django.urls import reverse
 
 from channels_sync.enums import PushState
-from channels_sync.models import CarrierMapping
+from channels_sync.models import CarrierMapping, FulfillmentPush
 from channels_sync.services.push import fulfillment_push_request
 from sandbox.models import Fulfillment as SimFulfillment
+from tests import factories
 
 from .conftest import LIVE_DB
 from .push_helpers import connect, new_order
@@ -206,3 +207,42 @@ def test_an_unknown_carrier_goes_with_the_tracking_page(control: Any, site_url: 
     )
     row = SimFulfillment.objects.get(order__external_id=order.channel_order_id)
     assert (row.tracking_company, row.payload["tracking_url"]) == ("Speedy Parcels", "https://zopi.example/t/tok/")
+
+
+@pytest.mark.django_db
+def test_support_admin_pages_for_pushes_and_mappings_load(admin_client: Client, account: Any, store: Any) -> None:
+    order = factories.OrderFactory(store=store)
+    push = FulfillmentPush.objects.create(
+        account=account, store=store, order=order, shipment_id=1, tracking_number="LP1", last_error="Nope"
+    )
+    mapping = CarrierMapping.objects.create(
+        account=account,
+        channel="shopify",
+        supplier_carrier="Speedy",
+        supplier_carrier_key="speedy",
+        channel_carrier="X",
+    )
+    for url in (
+        reverse("admin:channels_sync_fulfillmentpush_changelist")
+        + "?state__exact=pending&store__channel__exact=shopify",
+        reverse("admin:channels_sync_fulfillmentpush_changelist") + f"?q={order.number}",
+        reverse("admin:channels_sync_fulfillmentpush_change", args=[push.pk]),
+        reverse("admin:channels_sync_carriermapping_changelist") + "?channel__exact=shopify&q=speedy",
+        reverse("admin:channels_sync_carriermapping_change", args=[mapping.pk]),
+    ):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    assert (
+        "LP1" in admin_client.get(reverse("admin:channels_sync_fulfillmentpush_changelist") + "?q=LP1").content.decode()
+    )
+    change = reverse("admin:channels_sync_carriermapping_change", args=[mapping.pk])
+    response = admin_client.post(
+        change, {"channel": "tiktok", "supplier_carrier": "Speedy  Parcels", "channel_carrier": "USPS"}
+    )
+    assert response.status_code == 302
+    mapping.refresh_from_db()
+    assert (mapping.channel, mapping.supplier_carrier_key, mapping.channel_carrier) == (
+        "tiktok",
+        "speedyparcels",
+        "USPS",
+    )

@@ -21,6 +21,7 @@ from channels_sync.providers.tiktok.fulfillment import push_fulfillment as tikto
 from channels_sync.providers.woocommerce.fulfillment import push_fulfillment as woocommerce_push
 from channels_sync.services.push import (
     MAX_PUSH_ATTEMPTS,
+    _backoff,
     fulfillment_push_request,
     fulfillment_push_run,
     fulfillment_pushes_due,
@@ -28,6 +29,7 @@ from channels_sync.services.push import (
 from channels_sync.tasks import fulfillment_pushes_due as sweep_task
 from orders.enums import OrderEventType
 from orders.models import Order, OrderEvent
+from tests import factories
 
 from .conftest import LIVE_DB
 from .push_helpers import CHANNELS, connect, made, multi_line_order, new_order, units_fulfilled
@@ -239,3 +241,74 @@ def test_a_disconnected_store_fails_with_the_reason(control: Any, site_url: str,
     event = OrderEvent.objects.get(order=order, type=OrderEventType.NOTE)
     assert event.parameters["push_id"] == push.pk
     assert "disconnected" in event.parameters["text"]
+
+
+def test_refused_credentials_fail_asking_to_reconnect(control: Any, site_url: str, account: Any) -> None:
+    store = connect(control, account, "shopify", "pu-shop")
+    order = new_order(control, store, "pu-shop", seed=19)
+    store.credentials = {**store.credentials, "access_token": "shpat_revoked_in_the_shop"}  # revoked there
+    store.save(update_fields=["credentials_token"])
+
+    push = request(order, "UNINST000001")
+
+    assert (push.state, push.error_code) == (PushState.FAILED, "credentials")
+    assert push.last_error.endswith(": reconnect the store, then retry")
+    assert made(order) == []
+
+
+def test_backoff_doubles_to_an_hour_and_honours_the_channels_wait() -> None:
+    assert [_backoff(attempt, None) for attempt in range(1, 9)] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert _backoff(1, 299.2) == 300  # Retry-After / a full bucket, when longer
+    assert _backoff(3, 10) == 240
+    assert _backoff(1, 86_400) == 3600
+
+
+def test_the_sweep_is_one_query_on_the_due_index(account: Any, store: Store) -> None:
+    orders = [factories.OrderFactory(store=store) for _ in range(3)]
+    now = timezone.now()
+    rows = [
+        (orders[0], PushState.RETRYING, now - timedelta(minutes=1), None),
+        (orders[1], PushState.PUSHING, now - timedelta(seconds=5), now - timedelta(seconds=5)),  # a dead worker's
+        (orders[2], PushState.PENDING, now + timedelta(minutes=1), None),  # not due
+    ]
+    made_rows = [
+        FulfillmentPush.objects.create(
+            account=account,
+            store=store,
+            order=order,
+            shipment_id=1,
+            tracking_number=f"N{index}",
+            state=state,
+            next_attempt_at=due,
+            claimed_until=held,
+        )
+        for index, (order, state, due, held) in enumerate(rows)
+    ]
+    FulfillmentPush.objects.create(
+        account=account, store=store, order=orders[2], shipment_id=2, tracking_number="DONE", state=PushState.PUSHED
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        due = fulfillment_pushes_due()
+
+    assert due == [made_rows[0].pk, made_rows[1].pk]
+    selects = [query["sql"] for query in queries if query["sql"].startswith("SELECT")]
+    assert len(selects) == 1
+    assert "FOR UPDATE SKIP LOCKED" in selects[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("EXPLAIN " + selects[0].replace(" FOR UPDATE SKIP LOCKED", ""))
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "fulfillmentpush_due_idx" in plan
+
+
+def test_push_tasks_are_routed_to_the_push_queue() -> None:
+    from zopi.celery import app
+
+    for name in (
+        "channels_sync.fulfillment_push_request",
+        "channels_sync.fulfillment_push_run",
+        "channels_sync.fulfillment_pushes_due",
+    ):
+        assert name in app.tasks
+        assert app.amqp.router.route({}, name)["queue"].name == "push"
