@@ -32,6 +32,7 @@ from channels_sync.services.compliance import (
 from channels_sync.services.install import authorizations_prune
 from channels_sync.services.processing import MAX_ATTEMPTS, delivery_retry_schedule
 from channels_sync.services.pull import PullResult
+from channels_sync.services.push_input import PushInputError
 from channels_sync.services.tokens import store_token_refresh, stores_due_for_refresh
 from integrations.errors import ProviderError
 from integrations.oauth import GrantRefused
@@ -207,7 +208,7 @@ def fulfillment_push_request(
             lines=[] if lines is None else lines,
             tracking_url=tracking_url,
         )
-    except push_services.PushInputError as error:
+    except PushInputError as error:
         logger.warning("fulfillment push request dropped: %s", error)
         return f"dropped: {error}"
     return str(push.state)

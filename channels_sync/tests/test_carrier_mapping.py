@@ -179,7 +179,7 @@ def test_a_mapping_and_the_toggle_are_used_by_the_next_push(
         tracking_url="https://zopi.example/t/tok/",
     )
 
-    assert (push.state, push.carrier_sent) == (PushState.PUSHED, "UPS")
+    assert (push.state, push.carrier_sent, push.tracking_url) == (PushState.PUSHED, "UPS", "")  # no URL sent
     row = SimFulfillment.objects.get(order__external_id=order.channel_order_id)
     assert (row.tracking_company, row.payload["notify_customer"]) == ("UPS", False)
     # UPS is on Shopify's list: Shopify links it, our page's URL is not sent

@@ -4,6 +4,8 @@ hand-over twice, a disconnected store."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -312,3 +314,27 @@ def test_push_tasks_are_routed_to_the_push_queue() -> None:
     ):
         assert name in app.tasks
         assert app.amqp.router.route({}, name)["queue"].name == "push"
+
+
+def test_two_handovers_at_once_make_one_row_and_one_fulfillment(control: Any, site_url: str, account: Any) -> None:
+    store = connect(control, account, "woocommerce", "pt-race")
+    order = new_order(control, store, "pt-race", seed=20)
+    start = threading.Barrier(2)
+
+    def hand_over() -> str:
+        try:
+            start.wait(timeout=10)
+            return str(request(order, "RACE00000001", shipment_id=9).state)
+        finally:
+            connection.close()  # the thread's own connection
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        states = list(pool.map(lambda _: hand_over(), range(2)))
+
+    assert FulfillmentPush.objects.filter(order=order).count() == 1
+    push = FulfillmentPush.objects.get(order=order)
+    assert (push.state, push.attempts) == (PushState.PUSHED, 1)
+    # one ran it; the other found the row and either saw it held ("pushing") or done
+    assert PushState.PUSHED in states
+    assert set(states) <= {PushState.PUSHING, PushState.PUSHED}
+    assert made(order) == [("RACE00000001", "YunExpress")]
