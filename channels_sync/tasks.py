@@ -197,8 +197,12 @@ def fulfillment_push_request(
     carrier: Any = "",
     lines: Any = None,
     tracking_url: Any = "",
+    **unknown: Any,
 ) -> str:
     """Contract 2: tracking hands a parcel over (kwargs checked as hostile input by the service)."""
+    if unknown:
+        logger.warning("fulfillment push request dropped: unknown kwargs %s", sorted(unknown)[:5])
+        return f"dropped: unknown kwargs {', '.join(sorted(unknown)[:5])}"
     try:
         push = push_services.fulfillment_push_request(
             order_id=order_id,

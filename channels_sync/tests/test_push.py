@@ -131,11 +131,16 @@ def test_a_parcel_fulfilled_by_hand_is_recorded_not_sent(
     assert "OURS12345678" not in [number for number, _ in made(order)]
 
 
-@pytest.mark.parametrize("channel", CHANNELS)
-def test_a_5xx_is_retried_then_pushed_by_the_sweep(control: Any, site_url: str, account: Any, channel: str) -> None:
+@pytest.mark.parametrize(
+    ("channel", "fault"),
+    [("shopify", "http_5xx"), ("woocommerce", "http_5xx"), ("tiktok", "http_5xx"), ("woocommerce", "http_429")],
+)
+def test_a_5xx_is_retried_then_pushed_by_the_sweep(
+    control: Any, site_url: str, account: Any, channel: str, fault: str
+) -> None:
     store = connect(control, account, channel, f"pf-{channel}")
     order = new_order(control, store, f"pf-{channel}", seed=14)
-    control.faults({channel: {"http_5xx": 1.0}})
+    control.faults({channel: {fault: 1.0}})
 
     push = request(order, "FAULT0000001")
     control.faults({channel: {}})

@@ -270,4 +270,5 @@ def test_hostile_handovers_are_dropped_with_a_reason(account: Any, store: Store,
         request_task.apply(kwargs={"order_id": order.pk}).get()
         == "dropped: shipment_id must be a positive whole number"
     )
+    assert request_task.apply(kwargs={**good, "admin": True}).get() == "dropped: unknown kwargs admin"
     assert not FulfillmentPush.objects.exists()
