@@ -67,7 +67,10 @@ def fulfillment_push_retry_view(request: HttpRequest, push_id: int) -> HttpRespo
 
 def _defaults() -> list[dict[str, object]]:
     """What every account gets: canonical name and the supplier names read as it."""
-    return [{"name": name, "aliases": ", ".join(names)} for name, names in default_carrier_names().items()]
+    return [
+        {"name": name, "aliases": ", ".join(names), "shopify_linked": name in SHOPIFY_TRACKING_COMPANIES}
+        for name, names in default_carrier_names().items()
+    ]
 
 
 def _render(
