@@ -1,18 +1,34 @@
-"""Support's view of stores, webhook deliveries and provider attempts. Secrets are never shown:
-"•••• set" at most."""
+"""Support's view of stores, webhook deliveries, provider attempts, fulfillment pushes and carrier
+mappings. Secrets are never shown: "•••• set" at most."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from channels_sync.models import ChannelAuthorization, ComplianceRequest, ProviderAttempt, Store, WebhookDelivery
+from channels_sync.carriers import carrier_key
+from channels_sync.enums import PushState
+from channels_sync.models import (
+    CarrierMapping,
+    ChannelAuthorization,
+    ComplianceRequest,
+    FulfillmentPush,
+    ProviderAttempt,
+    Store,
+    WebhookDelivery,
+)
 from channels_sync.services import deliveries_replay
 from channels_sync.services.compliance import compliance_requests_replay
+from channels_sync.services.push import PushRetryRefused, fulfillment_push_retry
+from channels_sync.tasks import fulfillment_push_run
 
 
 def _secret_state(token: str) -> str:
@@ -239,3 +255,86 @@ class ComplianceRequestAdmin(admin.ModelAdmin):
             request,
             ngettext("%(n)s request queued again.", "%(n)s requests queued again.", len(queued)) % {"n": len(queued)},
         )
+
+
+@admin.register(FulfillmentPush)
+class FulfillmentPushAdmin(admin.ModelAdmin):
+    """The push-back outbox, read-only: support sees what was sent, the channel's error, and retries
+    failed pushes (after the merchant or the channel fixed the cause)."""
+
+    list_display = (
+        "order_number",
+        "store",
+        "tracking_number",
+        "carrier_sent",
+        "state",
+        "attempts",
+        "last_error",
+        "updated_at",
+    )
+    list_filter = ("state", "store__channel")
+    search_fields = ("=tracking_number", "=order__number")
+    list_select_related = ("store", "order")
+    show_full_result_count = False
+    actions = ("retry",)
+    readonly_fields = tuple(
+        field.name for field in FulfillmentPush._meta.get_fields() if getattr(field, "concrete", False)
+    )
+
+    @admin.display(description=_("order"), ordering="order__number")
+    def order_number(self, push: FulfillmentPush) -> str:
+        return push.order.number
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: FulfillmentPush | None = None) -> bool:
+        return False
+
+    @admin.action(description=_("Retry the selected failed pushes"))
+    def retry(self, request: HttpRequest, queryset: QuerySet[FulfillmentPush]) -> None:
+        retried, skipped = 0, queryset.exclude(state=PushState.FAILED).count()  # before any is sent again
+        for push in list(queryset.filter(state=PushState.FAILED).select_related("account")):
+            try:
+                fulfillment_push_retry(account=push.account, push_id=push.pk, actor=request.user)  # type: ignore[arg-type]
+            except PushRetryRefused:  # no longer failed (retried elsewhere meanwhile)
+                skipped += 1
+                continue
+            transaction.on_commit(partial(fulfillment_push_run.delay, push.pk))
+            retried += 1
+        self.message_user(
+            request,
+            ngettext("%(n)s push sent again.", "%(n)s pushes sent again.", retried) % {"n": retried}
+            + (
+                " " + ngettext("%(n)s was not failed.", "%(n)s were not failed.", skipped) % {"n": skipped}
+                if skipped
+                else ""
+            ),
+        )
+
+
+@admin.register(CarrierMapping)
+class CarrierMappingAdmin(admin.ModelAdmin):
+    """Accounts' own carrier names (merchants edit them on the carrier mapping page)."""
+
+    list_display = ("account", "channel", "supplier_carrier", "channel_carrier", "updated_at")
+    list_filter = ("channel",)
+    search_fields = ("supplier_carrier", "channel_carrier", "account__name")
+    list_select_related = ("account",)
+    readonly_fields = ("account", "supplier_carrier_key", "created_at", "updated_at")
+    fields = (
+        "account",
+        "channel",
+        "supplier_carrier",
+        "supplier_carrier_key",
+        "channel_carrier",
+        "created_at",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CarrierMapping, form: Any, change: bool) -> None:
+        obj.supplier_carrier_key = carrier_key(obj.supplier_carrier)
+        super().save_model(request, obj, form, change)

@@ -206,3 +206,8 @@ def carrier_for(channel: str, supplier_name: str, overrides: Mapping[str, str]) 
     if channel == Channel.WOOCOMMERCE:
         return CarrierChoice(name, url_needed=known is None)
     return CarrierChoice(name, url_needed=False)  # TikTok Shop takes a provider id, no URL
+
+
+def default_carrier_names() -> dict[str, tuple[str, ...]]:
+    """The defaults as the carrier mapping page shows them: canonical name → the names read as it."""
+    return dict(_ALIASES)

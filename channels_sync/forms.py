@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from channels_sync.carriers import carrier_key
 from channels_sync.models import Store
 from integrations.errors import ProviderError
 from integrations.hosts import PUBLIC_HTTPS, SHOPIFY_SHOP, TIKTOK_SHOP_API, HostRule, check_url
@@ -194,3 +195,31 @@ def app_form_prefix(channel: str) -> str:
 def update_form_for(store: Store, *, data: Any = None) -> ConnectForm:
     """The store's channel form in update-credentials mode (its own prefix on the stores page)."""
     return CONNECT_FORMS[store.channel](data, prefix=f"update-{store.pk}", store=store)
+
+
+class CarrierMappingForm(forms.Form):
+    """One of the account's own carrier names (``CarrierMapping``): the supplier's name → the
+    channel's carrier. Names are compared as ``carriers.carrier_key`` reads them (case, spaces and
+    punctuation ignored); the duplicate check against the account's rows is the service's."""
+
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    supplier_carrier = forms.CharField(label=_("Carrier as the supplier names it"), max_length=100)
+    channel_carrier = forms.CharField(label=_("Carrier to tell the channel"), max_length=100)
+
+    def clean_supplier_carrier(self) -> str:
+        value = " ".join(str(self.cleaned_data["supplier_carrier"]).split())
+        if not carrier_key(value):
+            raise forms.ValidationError(_("Give the carrier's name with letters or digits in it."))
+        return value
+
+    def clean_channel_carrier(self) -> str:
+        value = " ".join(str(self.cleaned_data["channel_carrier"]).split())
+        if not carrier_key(value):
+            raise forms.ValidationError(_("Give the carrier's name with letters or digits in it."))
+        return value
+
+
+class ShippingNotificationsForm(forms.Form):
+    notify_customer_on_fulfillment = forms.BooleanField(
+        label=_("Let the channel e-mail the customer when a parcel is fulfilled (Shopify)"), required=False
+    )

@@ -1,4 +1,4 @@
-"""Thin tasks (queue "sync"): load by id, call one service."""
+"""Thin tasks (queue "sync"; fulfillment push-back on "push"): load by id, call one service."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from celery import shared_task
 from django.conf import settings
 
 from channels_sync.enums import DeliveryState
-from channels_sync.models import ComplianceRequest, WebhookDelivery
+from channels_sync.models import ComplianceRequest, FulfillmentPush, WebhookDelivery
 from channels_sync.services import (
     ConnectError,
     attempts_prune,
@@ -23,6 +23,7 @@ from channels_sync.services import (
     store_pull,
     store_pull_enqueue,
 )
+from channels_sync.services import push as push_services
 from channels_sync.services.compliance import (
     compliance_request_fail,
     compliance_request_process,
@@ -31,6 +32,7 @@ from channels_sync.services.compliance import (
 from channels_sync.services.install import authorizations_prune
 from channels_sync.services.processing import MAX_ATTEMPTS, delivery_retry_schedule
 from channels_sync.services.pull import PullResult
+from channels_sync.services.push_input import PushInputError
 from channels_sync.services.tokens import store_token_refresh, stores_due_for_refresh
 from integrations.errors import ProviderError
 from integrations.oauth import GrantRefused
@@ -181,3 +183,54 @@ def requeue_stuck_compliance_requests() -> int:
     for request_id in stuck:
         process_compliance_request.delay(request_id)
     return len(stuck)
+
+
+# Fulfillment push-back (queue "push": CELERY_TASK_ROUTES "channels_sync.fulfillment_*") ------
+
+
+@shared_task(name="channels_sync.fulfillment_push_request")
+def fulfillment_push_request(
+    *,
+    order_id: Any = None,
+    shipment_id: Any = None,
+    tracking_number: Any = None,
+    carrier: Any = "",
+    lines: Any = None,
+    tracking_url: Any = "",
+    **unknown: Any,
+) -> str:
+    """Contract 2: tracking hands a parcel over (kwargs checked as hostile input by the service)."""
+    if unknown:
+        logger.warning("fulfillment push request dropped: unknown kwargs %s", sorted(unknown)[:5])
+        return f"dropped: unknown kwargs {', '.join(sorted(unknown)[:5])}"
+    try:
+        push = push_services.fulfillment_push_request(
+            order_id=order_id,
+            shipment_id=shipment_id,
+            tracking_number=tracking_number,
+            carrier=carrier,
+            lines=[] if lines is None else lines,
+            tracking_url=tracking_url,
+        )
+    except PushInputError as error:
+        logger.warning("fulfillment push request dropped: %s", error)
+        return f"dropped: {error}"
+    return str(push.state)
+
+
+@shared_task(name="channels_sync.fulfillment_push_run")
+def fulfillment_push_run(push_id: int) -> str:
+    """One try of one push (claimed by the service; a push not due or held elsewhere is left alone)."""
+    try:
+        return push_services.fulfillment_push_run(push_id=push_id)
+    except FulfillmentPush.DoesNotExist:
+        return "missing"
+
+
+@shared_task(name="channels_sync.fulfillment_pushes_due")
+def fulfillment_pushes_due() -> int:
+    """Beat: a run task per due push (waiting, retrying, or held past its time by a dead worker)."""
+    due = push_services.fulfillment_pushes_due()
+    for push_id in due:
+        fulfillment_push_run.delay(push_id)
+    return len(due)

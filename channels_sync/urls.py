@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from channels_sync import views, views_shopify, views_tiktok, views_woocommerce
+from channels_sync import views, views_push, views_shopify, views_tiktok, views_woocommerce
 
 app_name = "channels_sync"
 
@@ -32,6 +32,12 @@ urlpatterns = [
     path("stores/<int:store_id>/resync/", views.store_resync, name="resync"),
     path("stores/<int:store_id>/webhook-address/", views.store_webhook_rotate, name="rotate_webhook"),
     path("stores/orders/<int:order_id>/resync/", views.order_resync, name="order_resync"),
+    path("pushes/<int:push_id>/retry/", views_push.fulfillment_push_retry_view, name="fulfillment_push_retry"),
+    path("carriers/", views_push.carrier_mappings, name="carrier_mappings"),
+    path("carriers/add/", views_push.carrier_mapping_add, name="carrier_mapping_add"),
+    path("carriers/<int:mapping_id>/", views_push.carrier_mapping_edit, name="carrier_mapping_edit"),
+    path("carriers/<int:mapping_id>/delete/", views_push.carrier_mapping_delete_view, name="carrier_mapping_delete"),
+    path("carriers/notifications/", views_push.shipping_notifications, name="shipping_notifications"),
     path("webhooks/shopify/compliance/", views.compliance_webhook, name="compliance_webhook"),
     path("webhooks/<str:channel>/<uuid:public_id>/", views.webhook, name="webhook"),
 ]

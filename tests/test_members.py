@@ -75,6 +75,7 @@ def test_an_owner_sees_the_stores_and_members_sections(owner_client: Client) -> 
         "/links/",
         "/stores/",
         "/suppliers/",
+        "/carriers/",
         "/rules/",
         "/members/",
     }

@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from accounts.enums import Role
 from accounts.models import Membership
+from channels_sync.models import CarrierMapping
 from suppliers.models import ProductLink, SourceAccount
 from tests.factories import OrderFactory, StoreFactory
 
@@ -107,6 +108,13 @@ def kwarg_values(account: Any, owner: Any, user: Any) -> dict[str, Any]:
             account=account, sku="EB-1", provider="aliexpress", supplier_product_id="1005006454451334"
         ).pk,
         "source_account_id": SourceAccount.objects.create(account=account, provider="cj", name="Our CJ").pk,
+        "mapping_id": CarrierMapping.objects.create(
+            account=account,
+            channel="shopify",
+            supplier_carrier="Ours",
+            supplier_carrier_key="ours",
+            channel_carrier="UPS",
+        ).pk,
     }
 
 

@@ -635,3 +635,8 @@ CELERY_BEAT_SCHEDULE["tracking-requeue-messages"] = {
     "task": "tracking.requeue_tracking_messages",
     "schedule": timedelta(minutes=5),
 }
+# Fulfillment push-back's sweep: due retries, and pushes a dead worker held (docs/channels.md).
+CELERY_BEAT_SCHEDULE["channels-sync-fulfillment-pushes-due"] = {
+    "task": "channels_sync.fulfillment_pushes_due",
+    "schedule": timedelta(minutes=1),
+}
