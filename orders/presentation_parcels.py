@@ -147,6 +147,7 @@ class PushView:
     """One fulfillment push of a parcel to the order's channel (``channels_sync.FulfillmentPush``)."""
 
     pk: int
+    order_id: int
     tracking_number: str
     state: str
     state_label: str
@@ -206,6 +207,7 @@ def push_view(order: Order, push: Any) -> PushView:
         advice = str(_PUSH_ADVICE.get(push.error_code, _PUSH_ADVICE_DEFAULT))
     return PushView(
         pk=push.pk,
+        order_id=order.pk,
         tracking_number=push.tracking_number,
         state=push.state,
         state_label=str(push.get_state_display()),

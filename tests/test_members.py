@@ -76,6 +76,7 @@ def test_an_owner_sees_the_stores_and_members_sections(owner_client: Client) -> 
         "/stores/",
         "/suppliers/",
         "/carriers/",
+        "/tracking/settings/",
         "/rules/",
         "/members/",
     }

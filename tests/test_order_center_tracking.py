@@ -358,10 +358,14 @@ def test_the_drawer_shows_the_push_state_of_each_parcel(member_client: Client, s
     assert "Sent again automatically at 12/01/2026 noon." in again
     assert "Shopify said: Shopify answered 503" in again
     assert "data-push-advice" not in again
-    # the Retry button is the lead's to add (its view is elsewhere): no dead button, no form
-    assert "retry" not in " ".join(tag.attrs.get("data-action", "") for tag in tags(response))
-    assert "fulfillment_push_retry" not in page
-    assert "/pushes/" not in page
+    # Retry on the failed push only: a POST form (CSRF) that htmx sends too
+    assert [tag.attrs.get("data-action") for tag in tags(response)].count("retry-push") == 1
+    assert f'action="/pushes/{failed.pk}/retry/"' in refused
+    assert f'hx-post="/pushes/{failed.pk}/retry/"' in refused
+    assert 'name="csrfmiddlewaretoken"' in refused
+    assert f'name="next" value="/orders/{order.pk}/"' in refused
+    assert "/pushes/" not in ok
+    assert "/pushes/" not in again
 
 
 def test_a_failed_push_without_a_known_code_says_what_to_do(member_client: Client, store: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account
@@ -91,8 +92,18 @@ class Command(BaseCommand):
         clock_set(speed=options["speed"])
         dev_apps_ensure()  # the dev profile's operator apps, known to the install pages and token endpoints
         connected = _connect_demo_stores() + _connect_demo_suppliers()
+        _demo_tracking_pushes()
         _demo_links_and_rules()
         self.stdout.write(json.dumps({"created": created, "connected": connected, "clock_speed": options["speed"]}))
+
+
+def _demo_tracking_pushes() -> None:
+    """The demo tracking account pushes its parcels' updates to the order center's webhook (a
+    17TRACK dashboard setting there: no API)."""
+    account = SimAccount.objects.filter(provider="17track", name="demo-17track").first()
+    url = f"{settings.SITE_URL}{reverse('track17_webhook')}"
+    if account is not None and account.options.get("webhook_url") != url:
+        options_update(account, partial(_merge, extra={"webhook_url": url}))
 
 
 # The demo account's stores and the sandbox shops they are connected to.

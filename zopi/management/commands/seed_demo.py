@@ -37,6 +37,7 @@ from orders.services import (
 )
 from suppliers.enums import SupplierProvider
 from suppliers.models import SupplierOrder
+from tracking.enums import RegistrationState
 from tracking.models import Shipment, TrackingEvent
 
 ACCOUNT_NAME = "Demo Store Co"
@@ -306,6 +307,10 @@ class Command(BaseCommand):
             carrier="YunExpress" if order.pk % 2 else "Cainiao",
             tracking_status=status,
             last_event_at=silent_since if status != TrackingStatus.INFO_RECEIVED else None,
+            # A made-up history, not followed with the tracking provider (the sandbox's own parcels
+            # of make run are: placed, shipped, registered and polled like a merchant's).
+            registration_state=RegistrationState.STOPPED,
+            next_poll_at=None,
         )
         if key == "expired":
             Shipment.objects.filter(pk=shipment.pk).update(created_at=silent_since)
