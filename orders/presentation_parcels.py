@@ -228,7 +228,9 @@ def _events_of(shipment: Any) -> list[ParcelEvent]:
             at=scan.occurred_at,
             description=scan.description,
             location=scan.location,
-            provider_status=scan.provider_sub_status,
+            # A scan from the supplier's own tracking (the fallback while the provider has nothing)
+            # says so where the provider's sub-status would be.
+            provider_status=_("from the supplier") if scan.source == "supplier" else scan.provider_sub_status,
         )
         for scan in scans
     ]

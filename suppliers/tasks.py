@@ -207,3 +207,20 @@ def sweep_channel_cancels() -> int:
     from suppliers.services.cancel import channel_cancels_sweep
 
     return len(channel_cancels_sweep())
+
+
+@shared_task(name="suppliers.tracking_fallback_fetch")
+def tracking_fallback_fetch(
+    supplier_order_id: Any = None, *, shipment_id: Any = None, tracking_number: Any = None, **unexpected: Any
+) -> str:
+    """Sent by tracking by name while the tracking provider knows nothing of a parcel: the
+    supplier's own scans go back to tracking (AliExpress only; docs/tracking.md). Not retried:
+    tracking asks again later."""
+    from suppliers.services.tracking_fallback import supplier_tracking_fallback
+
+    if unexpected:
+        logger.warning("tracking fallback: unexpected arguments %s ignored", sorted(unexpected)[:10])
+    result = supplier_tracking_fallback(
+        supplier_order_id=supplier_order_id, shipment_id=shipment_id, tracking_number=tracking_number
+    )
+    return result.outcome

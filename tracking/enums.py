@@ -26,3 +26,11 @@ class StalledReason(models.TextChoices):
     NONE = "", _("—")
     NO_TRACKING = "no_tracking", _("No tracking number since payment")
     NO_EVENT = "no_event", _("No tracking update in transit")
+
+
+class EventSource(models.TextChoices):
+    """Who told us of a tracking event: the tracking provider, or the supplier's own tracking
+    (the fallback while the provider has nothing: docs/tracking.md, "Supplier tracking fallback")."""
+
+    PROVIDER = "provider", _("Tracking provider")
+    SUPPLIER = "supplier", _("Supplier")

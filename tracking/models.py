@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Account
 from orders.enums import SubStatus, TrackingStatus
 from orders.models import Order
-from tracking.enums import RegistrationState, TrackingMessageState
+from tracking.enums import EventSource, RegistrationState, TrackingMessageState
 
 
 class Shipment(models.Model):
@@ -57,6 +57,9 @@ class Shipment(models.Model):
     poll_failures = models.PositiveSmallIntegerField(_("poll failures"), default=0)
     last_polled_at = models.DateTimeField(_("last polled"), null=True, blank=True)
     last_pushed_at = models.DateTimeField(_("last provider push"), null=True, blank=True)
+    # The supplier's own tracking was last asked for at (tracking/services/fallback.py): while the
+    # provider has nothing, at most once per TRACKING_FALLBACK_EVERY_HOURS.
+    fallback_asked_at = models.DateTimeField(_("supplier tracking asked"), null=True, blank=True)
     # The number was also given for another order of the account (see ``ShipmentOrder``).
     shared_number = models.BooleanField(_("number in several orders"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -119,6 +122,9 @@ class TrackingEvent(models.Model):
     status = models.CharField(_("status"), max_length=24, choices=TrackingStatus.choices)
     # As the provider sent it (17TRACK's sub-status of the event), for display.
     provider_sub_status = models.CharField(_("provider sub-status"), max_length=64, blank=True, default="")
+    # The supplier's scans (the fallback) fill the timeline while the provider has nothing; they
+    # never set the shipment's status.
+    source = models.CharField(_("source"), max_length=16, choices=EventSource.choices, default=EventSource.PROVIDER)
 
     class Meta:
         verbose_name = _("tracking event")

@@ -71,3 +71,17 @@ def expire_and_flag_stalled(account_id: int | None = None) -> dict[str, int | bo
     Expired, stalled orders are flagged and cleared. One run at a time; safe to run twice."""
     result = tracking_expire_and_flag_stalled(account_id=account_id)
     return {"ran": result.ran, "expired": result.expired, "stalled": result.stalled, "cleared": result.cleared}
+
+
+@shared_task(name="tracking.supplier_events_merge")
+def supplier_events_merge(
+    *, shipment_id: Any = None, tracking_number: Any = None, events: Any = None, **unexpected: Any
+) -> str:
+    """The supplier's own scans of a parcel the provider has nothing for (sent by suppliers by
+    name): checked as hostile input, stored as supplier events; never raised or retried."""
+    from tracking.services.fallback import supplier_events_merge as merge
+
+    if unexpected:
+        logger.warning("supplier events: unexpected arguments %s ignored", sorted(unexpected)[:10])
+    result = merge(shipment_id=shipment_id, tracking_number=tracking_number, events=events)
+    return result.ignored or f"{result.inserted} inserted, {result.dropped} dropped"

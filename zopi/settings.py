@@ -625,6 +625,19 @@ if TRACKING_PAGE_MAX_AGE < 0 or TRACKING_PAGE_RATE_LIMIT < 0 or TRACKING_PAGE_RA
     raise ImproperlyConfigured(
         "TRACKING_PAGE_MAX_AGE and TRACKING_PAGE_RATE_LIMIT must be 0 or more, TRACKING_PAGE_RATE_WINDOW 1 or more."
     )
+# The supplier's own tracking as a fallback (docs/tracking.md, "Supplier tracking fallback"): a
+# registered parcel the tracking provider still has nothing for TRACKING_FALLBACK_AFTER_HOURS after
+# the handover is asked of its supplier by name (SUPPLIER_TRACKING_FALLBACK_TASK), at most once per
+# TRACKING_FALLBACK_EVERY_HOURS; the supplier's scans come back by name (SUPPLIER_EVENTS_MERGE_TASK).
+# An empty task name turns that side off.
+SUPPLIER_TRACKING_FALLBACK_TASK = os.environ.get("SUPPLIER_TRACKING_FALLBACK_TASK", "suppliers.tracking_fallback_fetch")
+SUPPLIER_EVENTS_MERGE_TASK = os.environ.get("SUPPLIER_EVENTS_MERGE_TASK", "tracking.supplier_events_merge")
+TRACKING_FALLBACK_AFTER_HOURS = float(os.environ.get("TRACKING_FALLBACK_AFTER_HOURS", "6"))
+TRACKING_FALLBACK_EVERY_HOURS = float(os.environ.get("TRACKING_FALLBACK_EVERY_HOURS", "12"))
+if not (0 <= TRACKING_FALLBACK_AFTER_HOURS <= 24 * 90 and 0 < TRACKING_FALLBACK_EVERY_HOURS <= 24 * 90):
+    raise ImproperlyConfigured(
+        "TRACKING_FALLBACK_AFTER_HOURS must be 0-2160 and TRACKING_FALLBACK_EVERY_HOURS above 0, at most 2160."
+    )
 # The channels_sync task tracking hands a new parcel to for the fulfillment push-back, by name.
 FULFILLMENT_PUSH_TASK = os.environ.get("FULFILLMENT_PUSH_TASK", "channels_sync.fulfillment_push_request")
 # Tracking (docs/tracking.md, "Shipments"): register new numbers, poll due shipments, re-queue

@@ -28,6 +28,7 @@ from integrations.errors import CredentialsError, MalformedPayload, ProviderErro
 from tracking.enums import RegistrationState
 from tracking.models import Shipment
 from tracking.providers.base import BATCH_SIZE, TrackingProvider
+from tracking.services.fallback import shipments_fallback_ask
 from tracking.services.merge import POLL, shipments_stop, track_infos_merge
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, o
         _back_off(unreadable, now)
     answered = [pk for info in result.tracked for pk in ids_of.get(info.number, [])]
     _release(answered, poll_failures=0, last_polled_at=now)
+    shipments_fallback_ask(shipment_ids=answered, now=now)  # still nothing: the supplier's own tracking
     left = set(shipment_ids) - set(answered) - set(gone) - set(unreadable)
     if left:  # not in the answer at all: polled again later
         _back_off(list(left), now)

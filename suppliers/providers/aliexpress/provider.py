@@ -25,6 +25,7 @@ from integrations.http import AttemptRecorder, sanitize
 from integrations.oauth import GrantRefused, TokenGrant, required_text, seconds_from
 from suppliers.providers.aliexpress.client import AliExpressClient
 from suppliers.providers.aliexpress.refusals import auto_pay_failed, refusal_for
+from suppliers.providers.aliexpress.tracking import LANGUAGE, TRACKING_GET, SupplierParcelTracking, parcels_of
 from suppliers.providers.base import (
     Placed,
     PlaceLine,
@@ -218,6 +219,16 @@ class AliExpressProvider(SupplierProvider):
         if not isinstance(result, dict):
             raise ProviderError("AliExpress answered the order query without an order")
         return order_info(str(order_id), result)
+
+    def tracking(self, external_id: str) -> list[SupplierParcelTracking]:
+        """AliExpress's own tracking of an order (every part of a split one): its parcels with
+        their scans (``aliexpress.ds.order.tracking.get``; tracking.py). A read: repeated safely."""
+        parcels: list[SupplierParcelTracking] = []
+        for part in [part.strip() for part in external_id.split(",") if part.strip()][:MAX_PARTS]:
+            order_id = _digits(part, "an order id")
+            business = {"ae_order_id": str(order_id), "language": LANGUAGE}
+            parcels += parcels_of(self._call(TRACKING_GET, business, idempotent=True))
+        return parcels
 
     # Tokens -----------------------------------------------------------------------------------
 
