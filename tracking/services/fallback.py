@@ -168,7 +168,7 @@ def supplier_events_merge(
         )
         if shipment is None:
             return SupplierEvents(dropped=dropped, ignored="no shipment with that id and number")
-        if shipment.provider_has_events or shipment.tracking_status != TrackingStatus.NOT_FOUND:  # type: ignore[attr-defined]
+        if shipment.provider_has_events or shipment.tracking_status != TrackingStatus.NOT_FOUND:
             return SupplierEvents(dropped=dropped, ignored="the tracking provider has news of this parcel")
         rows = [
             TrackingEvent(
@@ -188,10 +188,11 @@ def supplier_events_merge(
         TrackingEvent.objects.bulk_create(rows, ignore_conflicts=True)
         inserted = of_shipment.count() - before
         # The newest of all its supplier scans (an earlier message may have had newer ones).
-        latest = of_shipment.order_by("-occurred_at", "-id").values("description", "location").first() or {}
+        latest = of_shipment.order_by("-occurred_at", "-id").values_list("description", "location").first()
+        description, location = latest or ("", "")
         Shipment.objects.filter(pk=shipment.pk).update(
-            last_event_description=latest.get("description", ""),
-            last_event_location=latest.get("location", ""),
+            last_event_description=description,
+            last_event_location=location,
             updated_at=now,
         )
     return SupplierEvents(inserted=inserted, dropped=dropped)
