@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
+from tracking.services.fallback import supplier_events_merge as events_merge_service
 from tracking.services.handover import shipment_handover as handover_service
 from tracking.services.messages import tracking_message_process, tracking_messages_requeue
 from tracking.services.polling import shipments_poll_due
@@ -79,9 +80,7 @@ def supplier_events_merge(
 ) -> str:
     """The supplier's own scans of a parcel the provider has nothing for (sent by suppliers by
     name): checked as hostile input, stored as supplier events; never raised or retried."""
-    from tracking.services.fallback import supplier_events_merge as merge
-
     if unexpected:
         logger.warning("supplier events: unexpected arguments %s ignored", sorted(unexpected)[:10])
-    result = merge(shipment_id=shipment_id, tracking_number=tracking_number, events=events)
+    result = events_merge_service(shipment_id=shipment_id, tracking_number=tracking_number, events=events)
     return result.ignored or f"{result.inserted} inserted, {result.dropped} dropped"

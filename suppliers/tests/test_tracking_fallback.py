@@ -17,7 +17,13 @@ from sandbox.models import Parcel
 from sandbox.sim import carriers
 from suppliers.enums import SupplierProvider
 from suppliers.models import SupplierAttempt
-from suppliers.providers.aliexpress.tracking import parcel_of, parcels_of, scan_of
+from suppliers.providers.aliexpress.tracking import (
+    SupplierParcelTracking,
+    SupplierScan,
+    parcel_of,
+    parcels_of,
+    scan_of,
+)
 from suppliers.services.tracking_fallback import FallbackOutcome, supplier_tracking_fallback
 from suppliers.tests.test_sync import placed, sim_name
 from tests.workers import running_worker, wait_for
@@ -185,3 +191,55 @@ def test_what_aliexpress_answers_is_read_as_hostile_input() -> None:
     assert parcel_of({"mail_no": "LP1", "detail_node_list": "nodes"}).events == ()  # type: ignore[union-attr]
     many = {"mail_no": "LP2", "detail_node_list": [{**good, "time_stamp": stamp + n} for n in range(500)]}
     assert len(parcel_of(many).events) == 200  # type: ignore[union-attr]
+
+
+def test_a_real_shaped_answer_reads_whole() -> None:
+    """The answer's shape as the reference gives it (external-apis.md section 4), nodes newest first."""
+    answer = {
+        "ret": True,
+        "code": "200",
+        "msg": "",
+        "data": {
+            "tracking_detail_line_list": [
+                {
+                    "carrier_name": "AliExpress Standard Shipping",
+                    "mail_no": "LP00712345678901",
+                    "eta_time_stamps": 1765238400000,
+                    "package_item_list": [
+                        {
+                            "item_id": 1005006454451334,
+                            "sku_id": 12000037255569170,
+                            "quantity": 2,
+                            "item_title": "",
+                            "sku_desc": "Black",
+                        }
+                    ],
+                    "detail_node_list": [
+                        {
+                            "time_stamp": 1764487800000,
+                            "tracking_name": "Departure",
+                            "tracking_detail_desc": "Departed from sorting center",
+                        },
+                        {
+                            "time_stamp": 1764458100000,
+                            "tracking_name": "PickedUp",
+                            "tracking_detail_desc": "Accepted by carrier",
+                        },
+                    ],
+                }
+            ]
+        },
+    }
+    assert parcels_of(answer) == [
+        SupplierParcelTracking(
+            number="LP00712345678901",
+            carrier="AliExpress Standard Shipping",
+            events=(
+                SupplierScan(time=datetime(2025, 11, 29, 23, 15, tzinfo=UTC), description="Accepted by carrier"),
+                SupplierScan(
+                    time=datetime(2025, 11, 30, 7, 30, tzinfo=UTC), description="Departed from sorting center"
+                ),
+            ),
+            dropped=0,
+        )
+    ]
