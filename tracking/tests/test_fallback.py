@@ -6,6 +6,7 @@ the parcel's status. The whole chain runs against the sandbox in real worker thr
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,6 +128,33 @@ def test_asking_takes_the_same_statements_for_3_or_30_shipments(settings: Any) -
         assert len(shipments_fallback_ask(shipment_ids=many)) == 30
     assert len(three.captured_queries) == len(thirty.captured_queries)
     assert Shipment.objects.filter(pk__in=few + many, fallback_asked_at__isnull=False).count() == 33
+
+
+def test_four_pollers_asking_at_once_ask_for_each_shipment_once(settings: Any) -> None:
+    settings.SUPPLIER_TRACKING_FALLBACK_TASK = ASK_STAND_IN  # queued, no worker: the stamps are counted
+    order = paid_order()
+    ids = [quiet_shipment(order, f"LS{n:014d}").pk for n in range(40)]
+    start = threading.Barrier(4)
+    asked: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def poller() -> None:
+        try:
+            start.wait()
+            asked.append(shipments_fallback_ask(shipment_ids=ids))
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=poller) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert not errors
+    assert sorted(pk for mine in asked for pk in mine) == sorted(ids)  # each exactly once
 
 
 def test_the_suppliers_scans_fill_the_timeline_but_never_the_status() -> None:
