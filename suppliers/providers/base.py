@@ -73,6 +73,7 @@ class SupplierOrderInfo:
     currency: str = ""
     pay_by: datetime | None = None  # payment deadline, where the supplier has one
     tracking_number: str = ""
+    carrier: str = ""  # the carrier (or shipping service) the supplier names for the parcel
     canceled: bool = False
     cancel_reason: str = ""
     # False: the supplier's status does not say whether it was paid (a status we do not know):

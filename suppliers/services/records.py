@@ -112,6 +112,9 @@ def info_apply(supplier_order: SupplierOrder, info: SupplierOrderInfo) -> tuple[
     if info.tracking_number and not supplier_order.tracking_number:
         supplier_order.tracking_number = info.tracking_number[:64]
         changed.append("tracking_number")
+        if info.carrier and not supplier_order.carrier:  # the carrier it named with the number
+            supplier_order.carrier = info.carrier[:64]
+            changed.append("carrier")
     return tuple(changed)
 
 

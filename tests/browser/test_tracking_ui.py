@@ -1,6 +1,8 @@
 """Tracking in the order center, in a real browser: a shipped order's row and drawer (the parcel's
 carrier, linked number and timeline, newest first, the push state), the Stalled filter with its
-count (mouse and keyboard), and the same on a 390 px wide phone.
+count (mouse and keyboard), the same on a 390 px wide phone, the public tracking page opened
+without a login (and a wrong token: a 404 from the same template, the same work), and Retry on a
+failed push in the drawer.
 
 Data: ``seed_demo`` plus, through the ORM, the facts the tracking and channels_sync services write
 (provider carrier, scans, a fulfillment push, the stalled flag).
@@ -14,11 +16,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels_sync.models import FulfillmentPush
 from orders.models import Order
 from tracking.models import Shipment, TrackingEvent
+from tracking.services.pages import tracking_page_for
 
 with contextlib.suppress(ImportError):
     from playwright.sync_api import Page, expect
@@ -184,3 +190,96 @@ def test_a_390_px_window_stays_usable(demo_data: None, new_context: Any, shoot: 
     page.locator(f'#drawer [data-parcel="{parcel.tracking_number}"]').scroll_into_view_if_needed()
     expect_no_sideways_scroll(page, NARROW["width"])
     shoot(page, "tracking-04-narrow-drawer")
+
+
+def structure(page: Page) -> dict[str, Any]:
+    """What a public tracking page is made of, whatever it says: its head, its stylesheet, its main."""
+    return dict(
+        page.evaluate(
+            """() => ({
+                lang: document.documentElement.lang,
+                head: [...document.head.children].map(
+                    (e) => e.tagName + (e.getAttribute("name") || e.getAttribute("rel") || "")
+                ),
+                style: [...document.querySelectorAll("style")].map((e) => e.textContent.length),
+                main: [...document.querySelectorAll("body > *")].map((e) => e.tagName),
+                heading: document.querySelectorAll("main > h1").length,
+            })"""
+        )
+    )
+
+
+def test_the_public_tracking_page_opens_without_a_login_and_a_wrong_token_is_a_404(
+    demo_data: None, new_context: Any, shoot: Any
+) -> None:
+    # given a shipped order's public page, opened in a fresh browser that never logged in
+    order, parcel = shipped_order()
+    token = tracking_page_for(order.pk).token
+    page = new_context().new_page()
+    response = page.goto(f"/t/{token}/")
+    # then the parcel and its timeline, newest first, and nothing of the customer
+    assert response is not None
+    assert response.status == 200
+    assert "/login" not in page.url
+    expect(page.locator("main h1")).to_contain_text(order.number)
+    expect(page.locator("main .parcel h2")).to_contain_text(parcel.tracking_number)
+    expect(page.locator("main .timeline li")).to_have_count(3)
+    expect(page.locator("main .timeline li").first).to_contain_text("Arrived at destination country")
+    expect(page.locator("main .timeline li").last).to_contain_text("Accepted by carrier")
+    text = page.locator("body").inner_text()
+    for private in (
+        order.ship_name,
+        order.ship_address1,
+        order.ship_city,
+        order.customer_email,
+        order.ship_phone,
+        order.ship_zip,
+    ):
+        if private:
+            assert private not in text, private
+    shoot(page, "tracking-05-public-page")
+    found = structure(page)
+    # when a wrong token (well formed, one character off) is opened
+    wrong = ("A" if token[0] != "A" else "B") + token[1:]
+    missing = page.goto(f"/t/{wrong}/")
+    # then a 404 from the same template: the same head, style and layout, no order, no parcel
+    assert missing is not None
+    assert missing.status == 404
+    expect(page.locator("main h1")).to_have_text("Tracking page not found")
+    expect(page.locator("main .parcel")).to_have_count(0)
+    assert parcel.tracking_number not in page.content()
+    assert {**structure(page), "main": None} == {**found, "main": None}
+    assert structure(page)["main"] == found["main"]
+    shoot(page, "tracking-06-public-page-not-found")
+    # and the same work for any wrong token: one indexed look-up, however many pages exist
+    other = ("C" if token[1] != "C" else "D") + token[1:]
+    client = Client()
+    for absent in (wrong, other):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/t/{absent}/").status_code == 404
+        assert len(queries.captured_queries) == 1, queries.captured_queries
+
+
+def test_retry_on_a_failed_push_in_the_drawer_sends_it_again(page: Page, shoot: Any) -> None:
+    # given a shipped order whose fulfillment push failed
+    order, parcel = shipped_order()
+    push = FulfillmentPush.objects.get(order=order)
+    FulfillmentPush.objects.filter(pk=push.pk).update(
+        state="failed",
+        attempts=8,
+        error_code="retries_exhausted",
+        last_error="Shopify answered 503 (tried 8 times)",
+        pushed_at=None,
+    )
+    open_shipment_tab(page)
+    row(page, order.number).locator("th a").click()
+    block = page.locator(f'#drawer [data-push="{push.pk}"]')
+    expect(block).to_have_attribute("data-push-state", "failed")
+    expect(block.locator("[data-push-error]")).to_contain_text("503")
+    # when Retry is clicked
+    block.locator("[data-action=retry-push]").click()
+    # then it says it was sent again, and the push waits for the runner
+    expect(page.get_by_text("Sent again: the state updates in a moment.")).to_be_visible()
+    push.refresh_from_db()
+    assert (push.state, push.attempts) == ("pending", 0)
+    shoot(page, "tracking-07-push-retried")

@@ -309,10 +309,9 @@ def order_info(external_id: str, result: dict[str, Any]) -> SupplierOrderInfo:
     total, currency = _money(result.get("order_amount"))
     children = [c for c in _list(result.get("child_order_list"), "the order's lines") if isinstance(c, dict)]
     items_total = _items_total(children)
-    parcels = [
-        p.get("logistics_no") for p in _list(result.get("logistics_info_list"), "the parcels") if isinstance(p, dict)
-    ]
-    numbers = [sanitize(n, 60) for n in parcels if isinstance(n, str) and n]
+    shipped = [p for p in _list(result.get("logistics_info_list"), "the parcels") if isinstance(p, dict)]
+    numbers = [sanitize(n, 60) for n in (p.get("logistics_no") for p in shipped) if isinstance(n, str) and n]
+    services = [s for s in (p.get("logistics_service") for p in shipped) if isinstance(s, str) and s.strip()]
     canceled = bool(children) and all(c.get("end_reason") == "CANCELED" for c in children) and status == "FINISH"
     paid = bool(result.get("order_paidtime_string")) or status not in NOT_PAID_STATUSES
     return SupplierOrderInfo(
@@ -325,6 +324,7 @@ def order_info(external_id: str, result: dict[str, Any]) -> SupplierOrderInfo:
         currency=currency,
         pay_by=None if paid else _pay_by(result),
         tracking_number=",".join(numbers),
+        carrier=sanitize(services[0], 64) if numbers and services else "",
         canceled=canceled,
         cancel_reason="",  # AliExpress gives no cancel reason through its API
     )
@@ -346,6 +346,7 @@ def combined(external_id: str, parts: list[SupplierOrderInfo]) -> SupplierOrderI
         currency=parts[0].currency,
         pay_by=min((part.pay_by for part in parts if part.pay_by is not None), default=None),
         tracking_number=",".join(part.tracking_number for part in parts if part.tracking_number),
+        carrier=next((part.carrier for part in parts if part.carrier), ""),
         canceled=all(part.canceled for part in parts),
         cancel_reason="",
     )

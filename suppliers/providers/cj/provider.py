@@ -137,6 +137,7 @@ def order_info(data: Any) -> SupplierOrderInfo:
         total=_money(data, "orderAmount"),
         currency="USD",  # CJ prices and charges in USD
         tracking_number=_text(data, "trackNumber"),
+        carrier=_text(data, "logisticName", 64) if _text(data, "trackNumber") else "",
         canceled=status == CANCELED,
     )
 
