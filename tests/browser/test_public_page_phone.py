@@ -3,40 +3,23 @@ narrow window (nothing wider than the screen, the timeline shown), in the browse
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import CHROMIUM_ARGS, CHROMIUM_PATH, PHONE, browser_available
+from tests.browser.conftest import PHONE
 from tests.factories import AccountFactory, OrderFactory, ShipmentFactory, StoreFactory, TrackingEventFactory
-from tests.service_gate import require_or_skip
 from tracking.services.pages import tracking_page_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-# Playwright's sync API runs an event loop in the test thread (see tests/browser/conftest.py).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    require_or_skip(*browser_available())
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def test_a_phone_reads_the_timeline_without_scrolling_sideways(chromium: Browser, live_server: Any) -> None:
+def test_a_phone_reads_the_timeline_without_scrolling_sideways(browser: Browser, live_server: Any) -> None:
     store = StoreFactory(account=AccountFactory(name="Edge A"), name="Juniper Gadgets")
     order = OrderFactory(store=store)
     shipment = ShipmentFactory(
@@ -51,7 +34,7 @@ def test_a_phone_reads_the_timeline_without_scrolling_sideways(chromium: Browser
             location="Guangzhou International Mail Processing Centre, Guangdong, CN",
         )
     url = f"{live_server.url}/t/{tracking_page_for(order.pk).token}/"
-    context = chromium.new_context(viewport=PHONE, locale="fr-FR")
+    context = browser.new_context(viewport=PHONE, locale="fr-FR")
     try:
         page = context.new_page()
         response = page.goto(url)
