@@ -10,8 +10,10 @@ flagged "stalled" (``Order.stalled``, ``tracking.enums.StalledReason``). Per acc
   them behind. It is stopped at the provider after the commit, in batches of at most 40 (a
   failure there is logged: the local state has changed anyway).
 - **Stalled**, written with four set-based UPDATEs whatever the accounts' settings (each order
-  compared with its own account's days, ``now - days * 1 day`` in SQL): ``no_tracking`` = a live
-  order (Payment or Shipment, not archived) with a supplier order paid ``stalled_no_tracking_days``
+  compared with its own account's days, ``now - days * 1 day`` in SQL): ``no_tracking`` = an
+  order in Paid – Awaiting Fulfillment, Awaiting Shipment or In Transit
+  (``orders.services.status_write.STALLABLE_STAGES``: the status write clears the flag of an order
+  that leaves them), not archived, with a supplier order paid ``stalled_no_tracking_days``
   ago or more and no parcel for it; ``no_event`` = an order in Shipment · Awaiting Shipment or In
   Transit with a parcel still on its way (not Expired) whose last update is
   ``stalled_no_event_days`` old or more. ``no_tracking`` wins when both hold. A flag that is no
@@ -26,11 +28,12 @@ locks does nothing and says so; a killed worker's locks go with its connection.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import partial, reduce
 
 from celery import current_app
 from django.db import connection, transaction
@@ -58,6 +61,7 @@ from orders.derivation import EXPIRABLE_SUB_STATUSES
 from orders.enums import OrderStatus, SubStatus, SupplierOrderState, TrackingStatus
 from orders.models import Order
 from orders.services import order_recompute_status
+from orders.services.status_write import STALLABLE_STAGES
 from tracking.enums import RegistrationState, StalledReason
 from tracking.models import Shipment, ShipmentOrder
 from tracking.providers import track17  # noqa: F401 - registers REGISTRY["track17"]
@@ -78,7 +82,8 @@ MOVING_TRACKING_STATUSES = (
 # Without a pickup: a parcel waiting at a pickup point is not "in transit without news".
 IN_TRANSIT_TRACKING_STATUSES = MOVING_TRACKING_STATUSES[:-1]
 STALLED_SUB_STATUSES = (SubStatus.AWAITING_SHIPMENT, SubStatus.IN_TRANSIT)
-LIVE_STATUSES = (OrderStatus.PAYMENT, OrderStatus.SHIPMENT)
+# The stages an order can be stalled in (the status write clears the flag when it leaves them).
+STALLABLE = reduce(operator.or_, (Q(status=status, sub_status=sub_status) for status, sub_status in STALLABLE_STAGES))
 
 LOCK_KEY = "tracking:expire-and-flag-stalled"
 # Parcels expired per transaction (their orders recomputed in it, their numbers stopped after it).
@@ -255,7 +260,7 @@ def _no_tracking() -> Q:
         .exclude(Exists(Shipment.objects.filter(supplier_order_id=OuterRef("pk"))))
         .exclude(Exists(ShipmentOrder.objects.filter(supplier_order_id=OuterRef("pk"))))
     )
-    return Q(status__in=LIVE_STATUSES, archived=False) & Q(Exists(silent))
+    return STALLABLE & Q(archived=False) & Q(Exists(silent))
 
 
 def _no_event() -> Q:
