@@ -233,3 +233,15 @@ def test_an_expired_parcel_does_not_keep_an_order_flagged(store: Any) -> None:
     orders_flag_stalled(now=NOW)
     # then the expired parcel's silence is not the order's
     assert flags(order) == [""]
+
+
+def test_no_tracking_only_in_the_stages_that_show_it(store: Any) -> None:
+    # given an order paid to one supplier 10 days ago (no parcel) whose other supplier order failed
+    # to pay: it shows Payment Failed, which says more than "stalled"
+    order = paid_order(store, paid_days_ago=10)
+    SupplierOrderFactory(order=order, provider="cj", state=SupplierOrderState.PAYMENT_FAILED)
+    order = order_recompute_status(order_id=order.pk, now=NOW)
+    assert order.sub_status == SubStatus.PAYMENT_FAILED
+    # then the job does not flag it
+    assert orders_flag_stalled(now=NOW) == (0, 0)
+    assert flags(order) == [""]
