@@ -1,5 +1,7 @@
 """Sets ``request.account`` (the account the signed-in user works in) and ``request.account_role``;
-ends idle sessions (``SessionIdleMiddleware``).
+ends idle sessions (``SessionIdleMiddleware``); keeps the session out of session-free views
+(``session_free``: the public tracking page) and their shared-cache answers safe
+(``SessionFreeCacheMiddleware``).
 
 The choice is kept in the session (the account switcher changes it); a user who lost
 access to that account falls back to their first account. Users with no membership get
@@ -10,14 +12,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django.utils.cache import patch_cache_control
 
 from accounts.models import Account
 from accounts.selectors import accounts_for_user, role_in
 
 SESSION_KEY = "current_account_id"
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+SESSION_FREE_ATTR = "session_free"
+
+
+def session_free(view: ViewT) -> ViewT:
+    """Mark a view that must not read or touch the session (an answer shared caches may keep):
+    the account and idle middlewares leave its requests alone, and ``SessionFreeCacheMiddleware``
+    makes its answer private if a cookie or a signed-in visitor got into it anyway."""
+    setattr(view, SESSION_FREE_ATTR, True)
+    return view
+
+
+def is_session_free(request: HttpRequest) -> bool:
+    """Whether the request's URL resolves to a ``session_free`` view (resolved once per request)."""
+    cached = getattr(request, "_session_free", None)
+    if cached is None:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            cached = False
+        else:
+            cached = bool(getattr(match.func, SESSION_FREE_ATTR, False))
+        request._session_free = cached  # type: ignore[attr-defined]
+    return cached
 
 
 class CurrentAccountMiddleware:
@@ -25,6 +55,10 @@ class CurrentAccountMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_session_free(request):  # reading the user would read the session (and add Vary: Cookie)
+            request.account = None  # type: ignore[attr-defined]
+            request.account_role = None  # type: ignore[attr-defined]
+            return self.get_response(request)
         account = current_account(request)
         request.account = account  # type: ignore[attr-defined]
         # The user's role in that account (owner or staff), read once per request.
@@ -70,10 +104,38 @@ class SessionIdleMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         # After the view, so the sign-in request itself stamps the new session (saved anyway).
+        if is_session_free(request):  # a shared page: no session written, no cookie sent
+            return response
         if request.user.is_authenticated and not request.headers.get(POLL_HEADER):
             now = int(time.time())
             touched = request.session.get(IDLE_TOUCHED_KEY)
             refresh = settings.SESSION_IDLE_REFRESH.total_seconds()
             if not isinstance(touched, int) or now - touched >= refresh:
                 request.session[IDLE_TOUCHED_KEY] = now  # marks the session modified: saved with a new expiry
+        return response
+
+
+class SessionFreeCacheMiddleware:
+    """The safety net of ``session_free`` views, placed before ``SessionMiddleware`` (it sees the
+    answer after the session's cookie and Vary were added): an answer that sets a cookie, or that a
+    signed-in visitor got, is never kept by a shared cache (``private, no-store``); and it does not
+    vary on ``Cookie`` (the view does not read them), so shared caches can keep the others."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not is_session_free(request):
+            return response
+        user = getattr(request, "user", None)
+        if response.cookies or (user is not None and user.is_authenticated):
+            del response["Cache-Control"]
+            patch_cache_control(response, private=True, no_store=True)
+        if response.has_header("Vary"):
+            kept = [v.strip() for v in response["Vary"].split(",") if v.strip() and v.strip().lower() != "cookie"]
+            if kept:
+                response["Vary"] = ", ".join(kept)
+            else:
+                del response["Vary"]
         return response

@@ -68,10 +68,11 @@ def stalled_label(order: Order) -> str:
 
 
 def _parcels_of(order: Order) -> list[Any]:
-    """The order's parcels (``tracking.Shipment`` rows, prefetched): its own, then the ones it shares."""
-    own = list(order.shipments.all())
+    """The order's parcels (``tracking.Shipment`` rows, prefetched): its own, then the ones it shares;
+    only the order's account's (the selectors filter so too: a wrong link never shows)."""
+    own = [shipment for shipment in order.shipments.all() if shipment.account_id == order.account_id]
     seen = {shipment.pk for shipment in own}
-    shared = [link.shipment for link in order.shared_shipments.all()]
+    shared = [link.shipment for link in order.shared_shipments.all() if link.shipment.account_id == order.account_id]
     return own + [shipment for shipment in shared if shipment.pk not in seen]
 
 
@@ -177,7 +178,9 @@ class ParcelView:
     provider_status: str  # "InTransit · InTransit_Arrival", as received
     registration_label: str  # "" once registered with the tracking provider
     registration_error: str
-    events: list[ParcelEvent]  # newest first
+    events: list[ParcelEvent]  # newest first, at most ``orders.selectors.DRAWER_EVENTS``
+    earlier_events: int  # scans left out (older than the ones shown)
+    earlier_label: str  # "12 earlier scans not shown", "" when none
     shared_with: list[str]  # the other orders' numbers the supplier gave this number to
     shared: bool
     shared_warning: str
@@ -221,9 +224,12 @@ def push_view(order: Order, push: Any) -> PushView:
     )
 
 
-def _events_of(shipment: Any) -> list[ParcelEvent]:
+def _events_of(shipment: Any) -> tuple[list[ParcelEvent], int]:
+    """The prefetched scans, newest first, and how many older ones the prefetch left out (each
+    prefetched scan carries its parcel's ``scans_total``)."""
     scans = sorted(shipment.events.all(), key=lambda scan: (scan.occurred_at, scan.pk), reverse=True)
-    return [
+    total = max((getattr(scan, "scans_total", 0) for scan in scans), default=0)
+    events = [
         ParcelEvent(
             at=scan.occurred_at,
             description=scan.description,
@@ -234,6 +240,13 @@ def _events_of(shipment: Any) -> list[ParcelEvent]:
         )
         for scan in scans
     ]
+    return events, max(0, total - len(events))
+
+
+def _earlier_label(earlier: int) -> str:
+    if not earlier:
+        return ""
+    return ngettext("%(n)s earlier scan not shown", "%(n)s earlier scans not shown", earlier) % {"n": earlier}
 
 
 def _provider_status(shipment: Any) -> str:
@@ -252,6 +265,7 @@ def order_parcels(order: Order) -> tuple[list[ParcelView], list[PushView]]:
         shared_with = _other_orders(order, shipment)
         shared = bool(shipment.shared_number or shared_with)
         registered = shipment.registration_state == _REGISTERED
+        events, earlier = _events_of(shipment)
         views.append(
             ParcelView(
                 pk=shipment.pk,
@@ -263,7 +277,9 @@ def order_parcels(order: Order) -> tuple[list[ParcelView], list[PushView]]:
                 provider_status=_provider_status(shipment),
                 registration_label="" if registered else str(shipment.get_registration_state_display()),
                 registration_error="" if registered else shipment.registration_error,
-                events=_events_of(shipment),
+                events=events,
+                earlier_events=earlier,
+                earlier_label=_earlier_label(earlier),
                 shared_with=shared_with,
                 shared=shared,
                 shared_warning=_shared_warning(shared_with) if shared else "",

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connections
-from django.db.models import BooleanField, Count, Model, Prefetch, Q, QuerySet, Sum, Value
+from django.db.models import BooleanField, Count, F, Model, Prefetch, Q, QuerySet, Sum, Value, Window
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import StrIndex
+from django.db.models.functions import RowNumber, StrIndex
 from django.utils import timezone
 
 from accounts.models import Account
@@ -157,25 +157,48 @@ def _related_model(name: str) -> type[Model]:
     return model
 
 
+# The drawer shows a parcel's newest scans, and how many earlier ones it left out.
+DRAWER_EVENTS = 50
+
+
+def _events_prefetch() -> Prefetch:
+    """Each parcel's ``DRAWER_EVENTS`` newest scans in the one prefetch query (a window per parcel),
+    each carrying its parcel's scan count (``scans_total``)."""
+    event = _related_model("shipments")._meta.get_field("events").related_model
+    assert event is not None
+    assert not isinstance(event, str)
+    newest_first = [F("occurred_at").desc(), F("id").desc()]
+    scans = (
+        event._default_manager.annotate(
+            scan_rank=Window(RowNumber(), partition_by=[F("shipment_id")], order_by=newest_first),
+            scans_total=Window(Count("id"), partition_by=[F("shipment_id")]),
+        )
+        .filter(scan_rank__lte=DRAWER_EVENTS)
+        .order_by(*newest_first)
+    )
+    return Prefetch("events", queryset=scans)
+
+
 def _parcels_prefetch(*, timelines: bool) -> list[Prefetch | str]:
     """The order's parcels: its own (``tracking.Shipment``) and the ones whose number it shares
-    (``tracking.ShipmentOrder`` → shipment). For the drawer also each parcel's scans and the other
-    orders that carry the number, and the fulfillment pushes: a fixed number of queries."""
+    (``tracking.ShipmentOrder`` → shipment), of the order's own account only (a wrongly written
+    link to another tenant's parcel never shows). For the drawer also each parcel's newest scans
+    and the other orders that carry the number, and the fulfillment pushes: a fixed number of
+    queries."""
     shipment = _related_model("shipments")
     link = _related_model("shared_shipments")
+    own = shipment._default_manager.filter(account_id=F("order__account_id"))
+    links = link._default_manager.filter(shipment__account_id=F("order__account_id"))
     if not timelines:
         return [
-            Prefetch("shipments", queryset=shipment._default_manager.order_by("id")),
-            Prefetch("shared_shipments", queryset=link._default_manager.select_related("shipment")),
+            Prefetch("shipments", queryset=own.order_by("id")),
+            Prefetch("shared_shipments", queryset=links.select_related("shipment")),
         ]
     others = Prefetch("other_orders", queryset=link._default_manager.select_related("order"))
-    parcels = shipment._default_manager.select_related("order").prefetch_related("events", others)
+    parcels = shipment._default_manager.select_related("order").prefetch_related(_events_prefetch(), others)
     return [
-        Prefetch("shipments", queryset=parcels.order_by("id")),
-        Prefetch(
-            "shared_shipments",
-            queryset=link._default_manager.prefetch_related(Prefetch("shipment", queryset=parcels)),
-        ),
+        Prefetch("shipments", queryset=parcels.filter(account_id=F("order__account_id")).order_by("id")),
+        Prefetch("shared_shipments", queryset=links.prefetch_related(Prefetch("shipment", queryset=parcels))),
         "fulfillment_pushes",
     ]
 

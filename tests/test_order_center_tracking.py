@@ -422,3 +422,72 @@ def test_the_drawer_runs_the_same_queries_for_1_or_4_parcels(member_client: Clie
     assert count_queries(member_client, f"/orders/{small.pk}/", **HTMX) == count_queries(
         member_client, f"/orders/{big.pk}/", **HTMX
     )
+
+
+# --- Edges (review round 2) -------------------------------------------------------------------
+
+
+def test_another_accounts_parcel_wrongly_linked_never_shows(
+    member_client: Client, store: Any, other_store: Any
+) -> None:
+    # given a (wrongly written) link from another account's parcel, the freshest, to our order
+    ours = order_in_state(SubStatus.IN_TRANSIT, store=store, number="#1001")
+    theirs = OrderFactory(store=other_store, number="#SECRET-77")
+    foreign = shipment(theirs, "LP-THEIRS-SECRET", last_event_description="Their secret scan")
+    TrackingEventFactory(shipment=foreign, description="Their secret scan")
+    ShipmentOrder.objects.create(shipment=foreign, order=ours)
+    # when
+    drawer = text(member_client.get(f"/orders/{ours.pk}/", **HTMX))
+    row = row_html(center(member_client, status="shipment"), ours)
+    # then neither the drawer nor the row shows their parcel, only ours
+    assert ours.shipments.get().tracking_number in drawer
+    assert ours.shipments.get().tracking_number in row
+    for page in (drawer, row):
+        assert "LP-THEIRS-SECRET" not in page
+        assert "Their secret scan" not in page
+    assert "data-more-parcels" not in row
+
+
+def test_the_drawer_shows_the_newest_50_scans_and_how_many_earlier(member_client: Client, store: Any) -> None:
+    start = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+
+    def order_with(number: str, scans: int) -> Order:
+        order = OrderFactory(store=store, number=number)
+        parcel = shipment(order, f"LP{number[1:]}")
+        for n in range(1, scans + 1):
+            TrackingEventFactory(shipment=parcel, occurred_at=start + timedelta(hours=n), description=f"Scan {n}")
+        return order
+
+    few, many = order_with("#1001", 3), order_with("#2001", 57)
+    page = text(member_client.get(f"/orders/{many.pk}/", **HTMX))
+    # then the 50 newest, newest first, and a note of the 7 left out
+    descriptions = [part.split("</span>")[0] for part in page.split("<span data-scan-description>")[1:]]
+    assert len(descriptions) == 50
+    assert (descriptions[0], descriptions[-1]) == ("Scan 57", "Scan 8")
+    assert 'data-earlier-scans="7"' in page
+    assert "7 earlier scans not shown" in page
+    assert "data-earlier-scans" not in text(member_client.get(f"/orders/{few.pk}/", **HTMX))
+    # and the same queries for 3 or 57 scans
+    assert count_queries(member_client, f"/orders/{few.pk}/", **HTMX) == count_queries(
+        member_client, f"/orders/{many.pk}/", **HTMX
+    )
+
+
+def test_a_script_in_a_scan_is_escaped_in_the_drawer_and_the_row(member_client: Client, store: Any) -> None:
+    order = order_in_state(SubStatus.IN_TRANSIT, store=store, number="#1001")
+    Shipment.objects.filter(order=order).update(
+        last_event_description="<script>alert('row')</script>", last_event_location="<img src=x onerror=alert(2)>"
+    )
+    TrackingEventFactory(
+        shipment=order.shipments.get(),
+        description="<script>alert('drawer')</script>",
+        location="<img src=x onerror=alert(1)>",
+    )
+    drawer = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
+    row = row_html(center(member_client, status="shipment"), order)
+    for page in (drawer, row):
+        assert "<script>alert" not in page
+        assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#x27;drawer&#x27;)&lt;/script&gt;" in drawer
+    assert "&lt;img src=x onerror=alert(1)&gt;" in drawer
+    assert "&lt;script&gt;alert(&#x27;row&#x27;)&lt;/script&gt;" in row

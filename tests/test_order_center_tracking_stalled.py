@@ -15,12 +15,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from orders.enums import SubStatus
+from orders.enums import SubStatus, SupplierOrderState, TrackingStatus
 from orders.models import Order
 from orders.selectors import order_stalled_counts
-from orders.services import orders_archive
-from tests.factories import OrderFactory, StoreFactory, order_in_state
+from orders.services import order_recompute_status, orders_archive
+from tests.factories import OrderFactory, ShipmentFactory, StoreFactory, order_in_state
 from tests.pages import HTMX, center, order_numbers, tab_links, tags, text
+from tracking.services.merge import orders_recompute
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +236,38 @@ def test_the_tabs_refresh_brings_the_stalled_count_up_to_date(member_client: Cli
     # then
     assert "<html" not in text(fragment)
     assert stalled_chip(fragment)["data-count"] == "2"
+
+
+def test_a_stalled_order_that_is_delivered_loses_its_badge_and_count_at_once(
+    member_client: Client, shipped: dict[str, Order]
+) -> None:
+    # given the silent order's parcel is delivered (the poll's batch write) and the paid one's
+    # supplier order is canceled (one order's recompute), before tracking's next daily run
+    silent, waiting = shipped["silent"], shipped["no_tracking"]
+    silent.shipments.update(tracking_status=TrackingStatus.DELIVERED, last_event_at=timezone.now())
+    assert orders_recompute(shipment_ids=list(silent.shipments.values_list("pk", flat=True))) == 1
+    waiting.supplier_orders.update(state=SupplierOrderState.CANCELED)
+    order_recompute_status(order_id=waiting.pk)
+    # then both lost the flag with their new status
+    for order, sub_status in ((silent, SubStatus.DELIVERED), (waiting, SubStatus.SOURCE_CANCELED)):
+        assert Order.objects.values_list("sub_status", "stalled", "stalled_since").get(pk=order.pk) == (
+            sub_status,
+            "",
+            None,
+        )
+    # and neither the drawer nor the counts show them stalled
+    drawer = text(member_client.get(f"/orders/{silent.pk}/", **HTMX))
+    assert "data-stalled=" not in drawer
+    assert order_stalled_counts(account=silent.account)["shipment"] == 0
+    assert stalled_chip(center(member_client, status="shipment"))["data-count"] == "0"
+
+
+def test_a_move_between_stalled_stages_keeps_the_flag(shipped: dict[str, Order]) -> None:
+    # given the paid order flagged "no tracking" gets its number (Awaiting Shipment): the flag stays
+    # until the daily run says whether it still holds
+    waiting = shipped["no_tracking"]
+    ShipmentFactory(
+        order=waiting, supplier_order=waiting.supplier_orders.get(), tracking_status=TrackingStatus.NOT_FOUND
+    )
+    order = order_recompute_status(order_id=waiting.pk)
+    assert (order.sub_status, order.stalled) == (SubStatus.AWAITING_SHIPMENT, "no_tracking")

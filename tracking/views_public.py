@@ -2,9 +2,12 @@
 
 Built to be crawled: the per-client limit comes first (429 with Retry-After), a malformed token is
 refused before the database, a wrong one renders the same template as a right one (404), and the
-answer is cacheable (``Cache-Control: public``, ``Vary: Accept-Language``, an ETag of the page) and
-not indexed. Rendered without the request's context (no session, user or CSRF token on it), in the
-language the browser asks for (``Accept-Language`` only: the answer must not depend on a cookie).
+answer is cacheable (``Cache-Control: public``, ``Vary: Accept-Language``, an ETag of the page; a
+404 is ``no-store``) and not indexed. Rendered without the request's context (no session, user or
+CSRF token on it), in the language the browser asks for (``Accept-Language`` only: the answer must
+not depend on a cookie). ``session_free``: the account and idle middlewares never read the session
+here, and ``SessionFreeCacheMiddleware`` turns the answer ``private, no-store`` should a cookie or
+a signed-in visitor get into it anyway.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control, pa
 from django.utils.translation import trans_real
 from django.views.decorators.http import require_safe
 
+from accounts.middleware import session_free
 from accounts.signin import client_ip
 from tracking.services.public import public_page_admit, public_page_for, token_well_formed
 
@@ -37,6 +41,7 @@ def visitor_language(request: HttpRequest) -> str:
     return settings.LANGUAGE_CODE
 
 
+@session_free
 @require_safe
 def tracking_public(request: HttpRequest, token: str) -> HttpResponse:
     language = visitor_language(request)
@@ -55,9 +60,11 @@ def tracking_public(request: HttpRequest, token: str) -> HttpResponse:
             response = HttpResponse(body, status=200 if page is not None else 404)
             etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
             response["ETag"] = etag
-            patch_cache_control(response, public=True, max_age=settings.TRACKING_PAGE_MAX_AGE)
             if page is not None:
+                patch_cache_control(response, public=True, max_age=settings.TRACKING_PAGE_MAX_AGE)
                 response = get_conditional_response(request, etag=etag, response=response) or response
+            else:  # a wrong token: not kept, so a page made a moment later is found at once
+                response["Cache-Control"] = "no-store"
     patch_vary_headers(response, ("Accept-Language",))
     response["Content-Language"] = language
     response["X-Robots-Tag"] = ROBOTS

@@ -6,6 +6,10 @@ from ``status_writes()`` inside their transaction, so a stored (status, sub-stat
 moves without its ``OrderEvent`` and its ``OrderCount`` delta. The status itself is decided
 by ``orders.derivation.derive_status``; this module only stores what it decided.
 
+A move out of the stages where an order can be "stalled" (``STALLABLE_STAGES``) clears its
+``stalled`` flag in the same UPDATE: a delivered order never shows the warning until the next
+daily run (tracking's job flags only orders in those stages).
+
 A batch stays a batch: new orders go in with one INSERT, the events of the whole transaction
 go in with one INSERT per type, and the counter deltas are applied once, in sorted key order
 (see ``orders.services.counts``), when the ``with`` block ends.
@@ -24,11 +28,27 @@ from django.utils import timezone
 
 from orders import events
 from orders.derivation import DerivedStatus, OrderFacts, derive_status
+from orders.enums import OrderStatus, SubStatus
 from orders.models import Order
 from orders.services.counts import CountKey, count_key, counts_apply
 from orders.services.rows import rows_update
 
 STATUS_FIELDS = ("status", "sub_status")
+STALLED_FIELDS = ("stalled", "stalled_since")
+# Where a parcel (or its number) can be late: paid and waiting for tracking, or on its way.
+STALLABLE_STAGES: tuple[DerivedStatus, ...] = (
+    (OrderStatus.PAYMENT, SubStatus.AWAITING_FULFILLMENT),
+    (OrderStatus.SHIPMENT, SubStatus.AWAITING_SHIPMENT),
+    (OrderStatus.SHIPMENT, SubStatus.IN_TRANSIT),
+)
+
+
+def _clear_stalled(order: Order, new: DerivedStatus) -> bool:
+    """Clear the order's flag if ``new`` is no stage it can be stalled in; True if it did."""
+    if not order.stalled or new in STALLABLE_STAGES:
+        return False
+    order.stalled, order.stalled_since = "", None
+    return True
 
 
 @dataclass
@@ -71,6 +91,8 @@ class StatusWrites:
             self.deltas[count_key(order)] += 1
             self.moves.append((order, old, new))
             fields += STATUS_FIELDS
+            if _clear_stalled(order, new):
+                fields += STALLED_FIELDS
         if fields:
             order.save(update_fields=[*fields, "updated_at"])
         return moved
@@ -82,6 +104,7 @@ class StatusWrites:
             return 0
         now = timezone.now()
         moved = 0
+        cleared = False
         for order, new in stored:
             old: DerivedStatus = (order.status, order.sub_status)  # type: ignore[assignment]
             if new != old:
@@ -90,8 +113,10 @@ class StatusWrites:
                 order.status, order.sub_status = new
                 self.deltas[count_key(order)] += 1
                 self.moves.append((order, old, new))
+                cleared = _clear_stalled(order, new) or cleared
             order.updated_at = now
-        rows_update([order for order, _ in stored], [*dict.fromkeys([*save_with, *STATUS_FIELDS, "updated_at"])])
+        fields = [*save_with, *STATUS_FIELDS, *(STALLED_FIELDS if cleared else ()), "updated_at"]
+        rows_update([order for order, _ in stored], list(dict.fromkeys(fields)))
         return moved
 
     def flush(self) -> None:

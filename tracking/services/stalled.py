@@ -5,35 +5,52 @@ flagged "stalled" (``Order.stalled``, ``tracking.enums.StalledReason``). Per acc
   the account's ``expire_after_days`` and whose sub-status can still expire
   (``orders.derivation.EXPIRABLE_SUB_STATUSES``; its tracking status says so too) gets the
   sub-status Expired, is no longer polled, its registration is stopped (a refused one keeps its
-  reason) and it is stopped at the provider after the commit, in batches of at most 40 (a failure
-  there is logged: the local state has changed anyway). Its orders are then recomputed by the
-  orders service: the derivation turns them Expired by itself, given the time.
-- **Stalled**, written with set-based UPDATEs (a few per distinct setting value, never one per
-  order): ``no_tracking`` = a live order (Payment or Shipment, not archived) with a supplier order
-  paid ``stalled_no_tracking_days`` ago or more and no parcel for it; ``no_event`` = an order in
-  Shipment · Awaiting Shipment or In Transit with a parcel still on its way whose last update is
+  reason), and its orders are recomputed by the orders service in the same transaction (the
+  derivation turns them Expired by itself, given the time): a crash after the commit cannot leave
+  them behind. It is stopped at the provider after the commit, in batches of at most 40 (a
+  failure there is logged: the local state has changed anyway).
+- **Stalled**, written with four set-based UPDATEs whatever the accounts' settings (each order
+  compared with its own account's days, ``now - days * 1 day`` in SQL): ``no_tracking`` = an
+  order in Paid – Awaiting Fulfillment, Awaiting Shipment or In Transit
+  (``orders.services.status_write.STALLABLE_STAGES``: the status write clears the flag of an order
+  that leaves them), not archived, with a supplier order paid ``stalled_no_tracking_days``
+  ago or more and no parcel for it; ``no_event`` = an order in Shipment · Awaiting Shipment or In
+  Transit with a parcel still on its way (not Expired) whose last update is
   ``stalled_no_event_days`` old or more. ``no_tracking`` wins when both hold. A flag that is no
   longer true is cleared; ``stalled_since`` is when the job first saw the current reason.
 
-One run at a time (a cache lock: Redis in production); a second run while one holds it does
-nothing and says so.
+One run at a time per account (``job_lock``: PostgreSQL session advisory locks, so across processes
+with or without Redis): the daily run over every account holds ``LOCK_KEY`` exclusively; a run for
+one account holds it shared plus its own ``LOCK_KEY:<id>`` exclusively. A run that cannot take its
+locks does nothing and says so; a killed worker's locks go with its connection.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
+import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import partial, reduce
 
 from celery import current_app
-from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    DateTimeField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -44,6 +61,7 @@ from orders.derivation import EXPIRABLE_SUB_STATUSES
 from orders.enums import OrderStatus, SubStatus, SupplierOrderState, TrackingStatus
 from orders.models import Order
 from orders.services import order_recompute_status
+from orders.services.status_write import STALLABLE_STAGES
 from tracking.enums import RegistrationState, StalledReason
 from tracking.models import Shipment, ShipmentOrder
 from tracking.providers import track17  # noqa: F401 - registers REGISTRY["track17"]
@@ -64,10 +82,11 @@ MOVING_TRACKING_STATUSES = (
 # Without a pickup: a parcel waiting at a pickup point is not "in transit without news".
 IN_TRANSIT_TRACKING_STATUSES = MOVING_TRACKING_STATUSES[:-1]
 STALLED_SUB_STATUSES = (SubStatus.AWAITING_SHIPMENT, SubStatus.IN_TRANSIT)
-LIVE_STATUSES = (OrderStatus.PAYMENT, OrderStatus.SHIPMENT)
+# The stages an order can be stalled in (the status write clears the flag when it leaves them).
+STALLABLE = reduce(operator.or_, (Q(status=status, sub_status=sub_status) for status, sub_status in STALLABLE_STAGES))
 
 LOCK_KEY = "tracking:expire-and-flag-stalled"
-# Parcels expired per transaction (their orders are recomputed, and their numbers stopped, after each).
+# Parcels expired per transaction (their orders recomputed in it, their numbers stopped after it).
 EXPIRE_CHUNK = 1000
 EXPIRE_AND_STALLED_TASK = "tracking.expire_and_flag_stalled"
 # What sending a task raises when the broker cannot take it.
@@ -83,19 +102,39 @@ class JobResult:
     cleared: int = 0  # orders whose flag was cleared
 
 
+def _try_lock(key: str, *, shared: bool = False) -> bool:
+    function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(hashtextextended(%s, 0))", [key])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(key: str, *, shared: bool = False) -> None:
+    function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(hashtextextended(%s, 0))", [key])
+
+
 @contextmanager
-def job_lock(key: str, *, ttl: int | None = None) -> Iterator[bool]:
-    """Yield True if this process took ``key`` (a cache ``add``: SET NX with an expiry on Redis),
-    False if another holds it. The expiry outlives any task (``CELERY_TASK_TIME_LIMIT``), so a
-    killed worker's lock runs out by itself; it is released only by its holder."""
-    ttl = ttl or settings.CELERY_TASK_TIME_LIMIT + 60
-    token = uuid.uuid4().hex
-    taken = cache.add(key, token, timeout=ttl)
+def job_lock(*, account_id: int | None = None) -> Iterator[bool]:
+    """Yield True if this run took its locks, False if a run it would overlap holds them.
+
+    Session advisory locks on this process's database connection: the run over every account
+    takes ``LOCK_KEY`` exclusively; a run for one account takes it shared (runs for different
+    accounts go on together, never beside the run over all) and ``LOCK_KEY:<id>`` exclusively.
+    Only the holder can release a lock (the server checks it); a killed worker's connection
+    ends, and its locks with it."""
+    taken: list[tuple[str, bool]] = []
+    wanted = [(LOCK_KEY, False)] if account_id is None else [(LOCK_KEY, True), (f"{LOCK_KEY}:{account_id}", False)]
     try:
-        yield taken
+        for key, shared in wanted:
+            if not _try_lock(key, shared=shared):
+                break
+            taken.append((key, shared))
+        yield len(taken) == len(wanted)
     finally:
-        if taken and cache.get(key) == token:
-            cache.delete(key)
+        for key, shared in reversed(taken):
+            _unlock(key, shared=shared)
 
 
 def tracking_expire_and_flag_stalled(
@@ -103,10 +142,9 @@ def tracking_expire_and_flag_stalled(
 ) -> JobResult:
     """The daily job (beat: ``tracking.expire_and_flag_stalled``); ``account_id`` limits it to one account."""
     now = now or timezone.now()
-    key = LOCK_KEY if account_id is None else f"{LOCK_KEY}:{account_id}"
-    with job_lock(key) as taken:
+    with job_lock(account_id=account_id) as taken:
         if not taken:
-            logger.info("expire and stalled: another run holds %s, nothing done", key)
+            logger.info("expire and stalled: another run holds the lock (account %s), nothing done", account_id)
             return JobResult(ran=False)
         expired, failures = shipments_expire(now=now, account_id=account_id, provider=provider)
         stalled, cleared = orders_flag_stalled(now=now, account_id=account_id)
@@ -117,25 +155,24 @@ def tracking_expire_and_flag_stalled(
 # --- Expired ---------------------------------------------------------------------------------
 
 
-def _accounts(account_id: int | None) -> QuerySet[Account]:
-    # No ordering: the accounts' default one (by name) would make every account its own DISTINCT row.
-    accounts = Account.objects.order_by()
-    return accounts if account_id is None else accounts.filter(pk=account_id)
+def days_before(now: datetime, days_field: str) -> ExpressionWrapper:
+    """``now - <days_field> * 1 day`` in SQL: each row compared with its own account's setting."""
+    days = ExpressionWrapper(F(days_field) * Value(timedelta(days=1)), output_field=DurationField())
+    return ExpressionWrapper(
+        CombinedExpression(Value(now, output_field=DateTimeField()), "-", days), output_field=DateTimeField()
+    )
 
 
 def shipments_due_for_expiry(*, now: datetime, account_id: int | None = None) -> QuerySet[Shipment]:
     """Parcels silent for longer than their account allows, that can still expire."""
-    due = Q()
-    for days in _accounts(account_id).values_list("expire_after_days", flat=True).distinct():
-        due |= Q(account__expire_after_days=days, last_update__lt=now - timedelta(days=days))
-    if not due:
-        return Shipment.objects.none()
     shipments = Shipment.objects.filter(
         sub_status__in=EXPIRABLE_SUB_STATUSES, tracking_status__in=MOVING_TRACKING_STATUSES
-    ).alias(last_update=Coalesce("last_event_at", "created_at"))
+    ).alias(
+        last_update=Coalesce("last_event_at", "created_at"), due_before=days_before(now, "account__expire_after_days")
+    )
     if account_id is not None:
         shipments = shipments.filter(account_id=account_id)
-    return shipments.filter(due)
+    return shipments.filter(last_update__lt=F("due_before"))
 
 
 def shipments_expire(
@@ -148,17 +185,13 @@ def shipments_expire(
     try:
         while True:
             rows = _expire_chunk(now=now, account_id=account_id)
+            expired += len(rows)
+            # After the commit: the parcels and their orders are written whatever the provider does.
             registered = [number for _, number, state, _ in rows if state == RegistrationState.REGISTERED]
             if registered and provider is None:
                 provider = REGISTRY["track17"]()
             if provider is not None:
                 failures += shipments_stop_at_provider(numbers=registered, provider=provider)
-            ids = [pk for pk, _, _, _ in rows]
-            order_ids = {order_id for _, _, _, order_id in rows}
-            order_ids.update(ShipmentOrder.objects.filter(shipment_id__in=ids).values_list("order_id", flat=True))
-            for order_id in sorted(order_ids):
-                order_recompute_status(order_id=order_id, now=now)
-            expired += len(rows)
             if len(rows) < EXPIRE_CHUNK:
                 return expired, failures
     finally:
@@ -167,8 +200,8 @@ def shipments_expire(
 
 
 def _expire_chunk(*, now: datetime, account_id: int | None) -> list[tuple[int, str, str, int]]:
-    """Mark up to ``EXPIRE_CHUNK`` due parcels Expired in one transaction; their (id, number,
-    registration state before, order id)."""
+    """Mark up to ``EXPIRE_CHUNK`` due parcels Expired and recompute their orders (own and shared),
+    in one transaction; their (id, number, registration state before, order id)."""
     with transaction.atomic():
         # A poller holding a row is about to write news to it: left for the next run.
         rows = list(
@@ -187,6 +220,11 @@ def _expire_chunk(*, now: datetime, account_id: int | None) -> list[tuple[int, s
             ),
             updated_at=now,
         )
+        ids = [pk for pk, _, _, _ in rows]
+        order_ids = {order_id for _, _, _, order_id in rows}
+        order_ids.update(ShipmentOrder.objects.filter(shipment_id__in=ids).values_list("order_id", flat=True))
+        for order_id in sorted(order_ids):  # in id order, as every service that locks several orders
+            order_recompute_status(order_id=order_id, now=now)
     return rows
 
 
@@ -211,61 +249,63 @@ def shipments_stop_at_provider(*, numbers: Sequence[str], provider: TrackingProv
 # --- Stalled ---------------------------------------------------------------------------------
 
 
-def _no_tracking(*, since: datetime) -> Q:
-    """A live order with a supplier order paid at ``since`` or before and no parcel for it."""
+def _no_tracking() -> Q:
+    """A live order with a supplier order paid at its ``no_tracking_since`` or before and no parcel for it."""
     # The supplier order's model through the order's reverse relation: tracking imports no supplier module.
     supplier_orders = Order._meta.get_field("supplier_orders").related_model._default_manager  # type: ignore[union-attr]
     silent = (
-        supplier_orders.filter(order_id=OuterRef("pk"), state=SupplierOrderState.PAID, paid_at__lte=since)
+        supplier_orders.filter(
+            order_id=OuterRef("pk"), state=SupplierOrderState.PAID, paid_at__lte=OuterRef("no_tracking_since")
+        )
         .exclude(Exists(Shipment.objects.filter(supplier_order_id=OuterRef("pk"))))
         .exclude(Exists(ShipmentOrder.objects.filter(supplier_order_id=OuterRef("pk"))))
     )
-    return Q(status__in=LIVE_STATUSES, archived=False) & Q(Exists(silent))
+    return STALLABLE & Q(archived=False) & Q(Exists(silent))
 
 
-def _no_event(*, since: datetime) -> Q:
-    """An order in Awaiting Shipment / In Transit with a parcel on its way silent since ``since``."""
-    moving = Shipment.objects.filter(tracking_status__in=IN_TRANSIT_TRACKING_STATUSES).alias(
-        last_update=Coalesce("last_event_at", "created_at")
+def _no_event() -> Q:
+    """An order in Awaiting Shipment / In Transit with a parcel on its way (not Expired) silent since
+    its ``no_event_since``."""
+    moving = (
+        Shipment.objects.filter(tracking_status__in=IN_TRANSIT_TRACKING_STATUSES)
+        .exclude(sub_status=SubStatus.EXPIRED)
+        .alias(last_update=Coalesce("last_event_at", "created_at"))
     )
-    own = moving.filter(order_id=OuterRef("pk"), last_update__lte=since)
-    shared = moving.filter(other_orders__order_id=OuterRef("pk"), last_update__lte=since)
+    own = moving.filter(order_id=OuterRef("pk"), last_update__lte=OuterRef("no_event_since"))
+    shared = moving.filter(other_orders__order_id=OuterRef("pk"), last_update__lte=OuterRef("no_event_since"))
     return Q(status=OrderStatus.SHIPMENT, sub_status__in=STALLED_SUB_STATUSES, archived=False) & (
         Q(Exists(own)) | Q(Exists(shared))
     )
 
 
 def orders_flag_stalled(*, now: datetime, account_id: int | None = None) -> tuple[int, int]:
-    """Flag and clear stalled orders; (flagged, cleared). Queries: a few per distinct setting
-    value of the accounts, however many orders there are."""
+    """Flag and clear stalled orders; (flagged, cleared). Four UPDATEs, however many orders and
+    distinct settings the accounts have: each order is compared with its own account's days."""
     orders = Order.objects.all() if account_id is None else Order.objects.filter(account_id=account_id)
-    accounts = _accounts(account_id)
-    flagged = cleared = 0
+    orders = orders.alias(
+        no_tracking_since=days_before(now, "account__stalled_no_tracking_days"),
+        no_event_since=days_before(now, "account__stalled_no_event_days"),
+    )
+    no_tracking, no_event = _no_tracking(), _no_event()
     # No tracking first: where both hold it wins, and the no-event pass leaves its orders alone.
-    for days in accounts.values_list("stalled_no_tracking_days", flat=True).distinct():
-        of_setting = orders.filter(account__stalled_no_tracking_days=days)
-        reason = _no_tracking(since=now - timedelta(days=days))
-        cleared += (
-            of_setting.filter(stalled=StalledReason.NO_TRACKING)
-            .exclude(reason)
-            .update(stalled=StalledReason.NONE, stalled_since=None)
-        )
-        flagged += (
-            of_setting.filter(reason)
-            .exclude(stalled=StalledReason.NO_TRACKING)
-            .update(stalled=StalledReason.NO_TRACKING, stalled_since=now)
-        )
-    for days in accounts.values_list("stalled_no_event_days", flat=True).distinct():
-        of_setting = orders.filter(account__stalled_no_event_days=days)
-        reason = _no_event(since=now - timedelta(days=days))
-        cleared += (
-            of_setting.filter(stalled=StalledReason.NO_EVENT)
-            .exclude(reason)
-            .update(stalled=StalledReason.NONE, stalled_since=None)
-        )
-        flagged += of_setting.filter(reason, stalled=StalledReason.NONE).update(
-            stalled=StalledReason.NO_EVENT, stalled_since=now
-        )
+    cleared = (
+        orders.filter(stalled=StalledReason.NO_TRACKING)
+        .exclude(no_tracking)
+        .update(stalled=StalledReason.NONE, stalled_since=None)
+    )
+    flagged = (
+        orders.filter(no_tracking)
+        .exclude(stalled=StalledReason.NO_TRACKING)
+        .update(stalled=StalledReason.NO_TRACKING, stalled_since=now)
+    )
+    cleared += (
+        orders.filter(stalled=StalledReason.NO_EVENT)
+        .exclude(no_event)
+        .update(stalled=StalledReason.NONE, stalled_since=None)
+    )
+    flagged += orders.filter(no_event, stalled=StalledReason.NONE).update(
+        stalled=StalledReason.NO_EVENT, stalled_since=now
+    )
     return flagged, cleared
 
 

@@ -123,9 +123,11 @@ def test_no_event_is_cleared_by_an_event_and_by_leaving_the_state(store: Any) ->
     delivered.shipments.update(tracking_status=TrackingStatus.DELIVERED, last_event_at=NOW)
     order_recompute_status(order_id=delivered.pk, now=NOW)
     orders_archive(account=archived.account, order_ids=[archived.pk])
+    # then the delivered one's flag went with its status write, at once
+    assert flags(moved, delivered, archived) == [StalledReason.NO_EVENT, "", StalledReason.NO_EVENT]
     flagged, cleared = orders_flag_stalled(now=NOW)
-    # then every flag is cleared
-    assert (flagged, cleared) == (0, 3)
+    # and the job clears the other two
+    assert (flagged, cleared) == (0, 2)
     assert flags(moved, delivered, archived) == ["", "", ""]
 
 
@@ -179,25 +181,28 @@ def _queries_for(count: int) -> int:
 
 def test_the_same_queries_for_10_and_200_orders() -> None:
     # (over every account: the second call's account is one more with the same settings)
-    assert _queries_for(10) == _queries_for(200) == 6
+    assert _queries_for(10) == _queries_for(200) == 4
 
 
-def test_a_second_run_while_one_holds_the_lock_does_nothing(store: Any) -> None:
-    order = paid_order(store, paid_days_ago=8)
-    # given another run holds the job's lock
-    assert cache.add(LOCK_KEY, "another-run", timeout=60)
-    # when the job is started again
-    result = tracking_expire_and_flag_stalled(now=NOW)
-    # then it did nothing, and the other run's lock is still there
-    assert not result.ran
-    assert flags(order) == [""]
-    assert cache.get(LOCK_KEY) == "another-run"
-    # and once that run is over, the job runs and lets go of its lock
-    cache.delete(LOCK_KEY)
-    result = tracking_expire_and_flag_stalled(now=NOW)
-    assert (result.ran, result.stalled) == (True, 1)
-    assert flags(order) == [StalledReason.NO_TRACKING]
-    assert cache.get(LOCK_KEY) is None
+def test_four_statements_whatever_the_distinct_settings() -> None:
+    # given accounts with five distinct no-tracking and no-event settings, each with a late and a recent order
+    late, recent = [], []
+    for days in (3, 5, 7, 9, 11):
+        store = StoreFactory(account=AccountFactory(name=f"Edge days {days}"), name=f"Edge days {days} Shopify")
+        store.account.stalled_no_tracking_days = days
+        store.account.stalled_no_event_days = days + 1
+        store.account.save()
+        late += [paid_order(store, paid_days_ago=days + 0.5), shipped_order(store, silent_days=days + 1.5)]
+        recent += [paid_order(store, paid_days_ago=days - 0.5), shipped_order(store, silent_days=days + 0.5)]
+    # when the job flags over every account
+    with CaptureQueriesContext(connection) as queries:
+        flagged, cleared = orders_flag_stalled(now=NOW)
+    # then each order met its own account's days, in four statements
+    assert len(queries) == 4
+    assert all(query["sql"].startswith("UPDATE") for query in queries.captured_queries)
+    assert (flagged, cleared) == (10, 0)
+    assert flags(*late) == [StalledReason.NO_TRACKING, StalledReason.NO_EVENT] * 5
+    assert flags(*recent) == ["", ""] * 5
 
 
 def test_an_expired_order_is_not_stalled(store: Any) -> None:
@@ -210,6 +215,33 @@ def test_an_expired_order_is_not_stalled(store: Any) -> None:
     )
     # when the daily job runs (the parcel was never registered: nothing to stop at the provider)
     result = tracking_expire_and_flag_stalled(now=NOW)
-    # then the order is Expired, and Expired replaces the warning
-    assert (result.expired, result.cleared) == (1, 1)
+    # then the order is Expired, and Expired replaces the warning (its status write cleared it)
+    assert (result.expired, result.cleared) == (1, 0)
     assert Order.objects.values_list("sub_status", "stalled").get(pk=order.pk) == (SubStatus.EXPIRED, "")
+
+
+def test_an_expired_parcel_does_not_keep_an_order_flagged(store: Any) -> None:
+    # given an order with a parcel the job expired (its tracking status still says in transit), whose
+    # account then gave parcels longer (60 days: the derivation no longer calls it expired)
+    store.account.expire_after_days = 60
+    store.account.save()
+    order = shipped_order(store, silent_days=40)
+    order.shipments.update(sub_status=SubStatus.EXPIRED)
+    order = order_recompute_status(order_id=order.pk, now=NOW)
+    assert order.sub_status in (SubStatus.IN_TRANSIT, SubStatus.AWAITING_SHIPMENT)
+    # when the job flags
+    orders_flag_stalled(now=NOW)
+    # then the expired parcel's silence is not the order's
+    assert flags(order) == [""]
+
+
+def test_no_tracking_only_in_the_stages_that_show_it(store: Any) -> None:
+    # given an order paid to one supplier 10 days ago (no parcel) whose other supplier order failed
+    # to pay: it shows Payment Failed, which says more than "stalled"
+    order = paid_order(store, paid_days_ago=10)
+    SupplierOrderFactory(order=order, provider="cj", state=SupplierOrderState.PAYMENT_FAILED)
+    order = order_recompute_status(order_id=order.pk, now=NOW)
+    assert order.sub_status == SubStatus.PAYMENT_FAILED
+    # then the job does not flag it
+    assert orders_flag_stalled(now=NOW) == (0, 0)
+    assert flags(order) == [""]

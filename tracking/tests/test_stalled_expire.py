@@ -224,3 +224,24 @@ def test_many_parcels_expire_a_chunk_per_transaction(track17: Track17Provider, m
     assert (result.expired, len(stop_calls)) == (5, 3)
     assert all(state(s)[0] == SubStatus.EXPIRED for s in shipments)
     assert {order_status(s.order_id) for s in shipments} == {(OrderStatus.SHIPMENT, SubStatus.EXPIRED)}
+
+
+class DyingProvider(Track17Provider):
+    """The sandbox's 17TRACK, but the worker is killed while it stops the numbers."""
+
+    def stop(self, numbers: Any) -> Any:
+        raise RuntimeError("the worker was killed while the provider answered")
+
+
+def test_a_crash_at_the_provider_leaves_no_order_unrecomputed(track17: Track17Provider) -> None:
+    store = StoreFactory(account=AccountFactory(name="Edge A"), name="Edge A Shopify")
+    silent = parcel(store, "RR000000300CN", silent_days=31)
+    assert order_status(silent.order_id) == (OrderStatus.SHIPMENT, SubStatus.IN_TRANSIT)
+    dying = DyingProvider(base_url=settings.TRACK17_API_URL, api_key=settings.TRACK17_API_KEY)
+    # when the run dies after the chunk's commit, during the provider's stop call
+    with pytest.raises(RuntimeError):
+        tracking_expire_and_flag_stalled(now=NOW, provider=dying)
+    # then the parcel is Expired and so is its order: the next run no longer selects the parcel
+    assert state(silent)[0] == SubStatus.EXPIRED
+    assert order_status(silent.order_id) == (OrderStatus.SHIPMENT, SubStatus.EXPIRED)
+    assert tracking_expire_and_flag_stalled(now=NOW, provider=track17).expired == 0
