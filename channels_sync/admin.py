@@ -318,7 +318,7 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
         )
 
 
-class CarrierMappingAdminForm(forms.ModelForm):  # type: ignore[type-arg]
+class CarrierMappingAdminForm(forms.ModelForm):
     """The carrier mapping page's checks (``carrier_mapping_problem``) as a form error, never an
     IntegrityError: a name the account maps already, a name that is only punctuation."""
 

@@ -3,14 +3,18 @@
 - ``fulfillment_push_request``: what the tracking app hands over by task name (contract 2), checked
   as hostile input (``PushInputError`` says why it was dropped); one row per (order, shipment id)
   whatever the races; then run. A parcel already pushed (or failed: Retry is the merchant's) is
-  left alone.
-- ``fulfillment_push_run``: claimed with one conditional UPDATE (PUSHING, held until
-  ``claimed_until``), the channel called OUTSIDE any transaction, the outcome recorded only while
-  the claim is still ours. The providers read the channel's state before writing, so a push run
-  again after a lost answer or a killed worker recognises its earlier fulfillment.
+  left alone, unless the hand-over brings more lines (a combined parcel): the row keeps the union
+  and runs again (the channels push only what the number has not fulfilled yet).
+- ``fulfillment_push_run``: claimed (``push_claim``: one conditional UPDATE on the database clock,
+  one parcel of an order at a time, spent rows FAILED), the channel called OUTSIDE any transaction
+  with every call bounded by the hold (``finish_by``) and the hold re-checked before each write,
+  the outcome recorded only while the claim is still ours (a real Pushed whose claim was lost
+  still wins over what another worker recorded). The providers read the channel's state before
+  writing, so a push run again after a lost answer or a killed worker recognises its earlier
+  fulfillment, line by line.
 - ``fulfillment_pushes_due``: the beat sweep's batch (due PENDING/RETRYING rows, PUSHING rows past
   their hold: ``next_attempt_at`` is set to ``claimed_until`` when a row is claimed, so one
-  partial index, ``fulfillmentpush_due_idx``, finds them all).
+  partial index, ``fulfillmentpush_due_idx``, finds them all), leased so it is sent once.
 - ``fulfillment_push_retry``: a FAILED push back to PENDING (the drawer's Retry, the admin action).
 """
 

@@ -184,7 +184,7 @@ def create_orders(
                 first + index,
                 purchase,
                 status,
-                split_packages if split_packages == "units" else "sku" if split_packages else "",
+                "units" if split_packages == "units" else "sku" if split_packages else "",
                 now,
             )
             webhook_emit(order)
@@ -367,7 +367,7 @@ def _customers_arrive(account: SimAccount, now: datetime, rng: random.Random) ->
     for index in range(count):
         _, purchase = _purchase_for(account, f"tiktok-{account.name}-world-{first + index}")
         status = render.UNPAID if rng.random() < 0.1 else render.ON_HOLD
-        webhook_emit(_order_build(account, first + index, purchase, status, rng.random() < 0.2, now))
+        webhook_emit(_order_build(account, first + index, purchase, status, "sku" if rng.random() < 0.2 else "", now))
     return count
 
 
