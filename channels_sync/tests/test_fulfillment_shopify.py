@@ -265,3 +265,42 @@ def test_a_read_that_does_not_hold_every_fulfillment_is_refused_not_guessed() ->
 
     assert refused.value.code == "too_many_fulfillments"
     assert more_orders.value.code == "too_many_fulfillment_orders"
+
+
+class Steps:
+    """An attempt recorder that runs ``actions[n]`` right after attempt n + 1 (a real race)."""
+
+    def __init__(self, *actions: Any) -> None:
+        self.actions, self.seen = list(actions), 0
+
+    def __call__(self, attempt: Any) -> None:
+        self.seen += 1
+        if self.seen <= len(self.actions):
+            self.actions[self.seen - 1]()
+
+
+def test_a_lost_answer_is_not_mistaken_for_the_numbers_earlier_fulfillment(
+    control: Any, provider: ShopifyProvider
+) -> None:
+    # The number fulfilled line 1 already; the create for the rest loses its answer (a 5xx) and
+    # made nothing. The lookup finds only the earlier fulfillment: that is not this one.
+    order_id = multi_line_order(control)
+    first, *rest = order_lines(provider, order_id)
+    push_fulfillment(provider, FulfillmentRequest(order_id, "SPLIT0000001", "UPS", lines=(first,)))
+    provider.client.recorder = Steps(
+        lambda: control.faults({"shopify": {"http_5xx": 1.0}}),  # after the read: the create fails
+        lambda: control.faults({"shopify": {}}),  # after the create: the lookup is answered
+    )
+
+    with pytest.raises(ProviderError) as lost:
+        push_fulfillment(provider, FulfillmentRequest(order_id, "SPLIT0000001", "UPS", lines=(first, *rest)))
+    provider.client.recorder = None
+    control.faults({"shopify": {}})
+    retried = push_fulfillment(provider, FulfillmentRequest(order_id, "SPLIT0000001", "UPS", lines=(first, *rest)))
+
+    assert lost.value.retryable is True
+    assert isinstance(retried, Pushed)
+    assert [row[2] for row in fulfillments_of(order_id)] == [
+        {first.channel_line_id: first.quantity},
+        {line.channel_line_id: line.quantity for line in rest},
+    ]
