@@ -4,11 +4,14 @@ write, a late real result wins, more lines for a parcel, another number for a sh
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from channels_sync.enums import PushState
@@ -26,6 +29,7 @@ from channels_sync.services.push import (
 from channels_sync.tasks import fulfillment_push_run as run_task
 from orders.enums import OrderEventType
 from orders.models import Order, OrderEvent
+from sandbox.models import ChannelOrder as SimOrder
 from sandbox.models import Fulfillment as SimFulfillment
 
 from .conftest import LIVE_DB
@@ -266,3 +270,37 @@ def test_retry_clears_the_old_error(control: Any, site_url: str, account: Any) -
 
     push.refresh_from_db()
     assert (push.state, push.error_code, push.last_error) == (PushState.PENDING, "", "")
+
+
+def test_two_parcels_of_one_order_run_at_once_both_land(control: Any, site_url: str, account: Any) -> None:
+    store = connect(control, account, "woocommerce", "pc-race")
+    order = multi_line_order(control, store, "pc-race")
+    first, *rest = list(order.lines.order_by("id"))
+    pushes = [
+        waiting(order, "RACE00000001", shipment_id=1, lines=[first]),
+        waiting(order, "RACE00000002", shipment_id=2, lines=rest),
+    ]
+    start = threading.Barrier(2)
+
+    def run(push: FulfillmentPush) -> str:
+        try:
+            start.wait(timeout=10)
+            return fulfillment_push_run(push_id=push.pk)
+        finally:
+            connection.close()  # the thread's own connection
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        said = list(pool.map(run, pushes))
+    for push in pushes:  # the one refused runs when the sweep sends it again
+        if FulfillmentPush.objects.filter(pk=push.pk, state=PushState.PENDING).update(next_attempt_at=timezone.now()):
+            assert fulfillment_push_run(push_id=push.pk) == PushState.PUSHED
+
+    assert set(said) <= {PushState.PUSHED, "order busy"}
+    assert [p.state for p in FulfillmentPush.objects.filter(order=order).order_by("shipment_id")] == [
+        PushState.PUSHED,
+        PushState.PUSHED,
+    ]
+    sim = SimOrder.objects.get(external_id=order.channel_order_id, account__provider="woocommerce")
+    meta = {item["key"]: item["value"] for item in sim.extra["meta_data"]}
+    assert sorted(meta["_zopi_parcels"]) == ["RACE00000001", "RACE00000002"]
+    assert sim.status == "completed"
