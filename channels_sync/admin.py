@@ -28,7 +28,8 @@ from channels_sync.models import (
 from channels_sync.services import deliveries_replay
 from channels_sync.services.compliance import compliance_requests_replay
 from channels_sync.services.push import PushRetryRefused, fulfillment_push_retry
-from channels_sync.tasks import fulfillment_push_run
+from channels_sync.services.push_carriers import carrier_mapping_problem
+from channels_sync.views_push import _enqueue_run
 
 
 def _secret_state(token: str) -> str:
@@ -281,6 +282,10 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
         field.name for field in FulfillmentPush._meta.get_fields() if getattr(field, "concrete", False)
     )
 
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        """The retry action: staff who may change pushes (the change page itself stays read-only)."""
+        return bool(request.user.has_perm("channels_sync.change_fulfillmentpush"))
+
     @admin.display(description=_("order"), ordering="order__number")
     def order_number(self, push: FulfillmentPush) -> str:
         return push.order.number
@@ -291,7 +296,7 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: FulfillmentPush | None = None) -> bool:
         return False
 
-    @admin.action(description=_("Retry the selected failed pushes"))
+    @admin.action(description=_("Retry the selected failed pushes"), permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[FulfillmentPush]) -> None:
         retried, skipped = 0, queryset.exclude(state=PushState.FAILED).count()  # before any is sent again
         for push in list(queryset.filter(state=PushState.FAILED).select_related("account")):
@@ -300,7 +305,7 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
             except PushRetryRefused:  # no longer failed (retried elsewhere meanwhile)
                 skipped += 1
                 continue
-            transaction.on_commit(partial(fulfillment_push_run.delay, push.pk))
+            transaction.on_commit(partial(_enqueue_run, push.pk))  # the broker away: the sweep runs it
             retried += 1
         self.message_user(
             request,
@@ -313,10 +318,35 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
         )
 
 
+class CarrierMappingAdminForm(forms.ModelForm):
+    """The carrier mapping page's checks (``carrier_mapping_problem``) as a form error, never an
+    IntegrityError: a name the account maps already, a name that is only punctuation."""
+
+    class Meta:
+        model = CarrierMapping
+        fields = ("channel", "supplier_carrier", "channel_carrier")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors or self.instance.account_id is None:
+            return data
+        problem = carrier_mapping_problem(
+            account=self.instance.account,
+            channel=str(data.get("channel") or ""),
+            supplier_carrier=str(data.get("supplier_carrier") or ""),
+            channel_carrier=str(data.get("channel_carrier") or ""),
+            mapping_id=self.instance.pk,
+        )
+        if problem:
+            raise forms.ValidationError(problem)
+        return data
+
+
 @admin.register(CarrierMapping)
 class CarrierMappingAdmin(admin.ModelAdmin):
     """Accounts' own carrier names (merchants edit them on the carrier mapping page)."""
 
+    form = CarrierMappingAdminForm
     list_display = ("account", "channel", "supplier_carrier", "channel_carrier", "updated_at")
     list_filter = ("channel",)
     search_fields = ("supplier_carrier", "channel_carrier", "account__name")

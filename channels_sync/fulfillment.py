@@ -21,7 +21,10 @@ A push tells a sales channel that a parcel left: ``push_fulfillment(provider, re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from django.utils.translation import gettext as _
 
 from integrations.errors import ProviderError
 
@@ -73,3 +76,11 @@ class PushRefused(ProviderError):
     def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
         super().__init__(message, status=status, retryable=False)
         self.code, self.message = code, message
+
+
+def claim_check(still_ours: Callable[[], bool] | None) -> None:
+    """Right before a write the channel cannot take twice: the runner's hold on the push is still
+    this worker's (``still_ours``, None: no runner), else a retryable error and nothing is sent
+    (the worker that has the push now reads the channel first)."""
+    if still_ours is not None and not still_ours():
+        raise ProviderError(_("Another worker has this push now: nothing was sent"), retryable=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from channels_sync.enums import DeliveryState
 from channels_sync.models import ComplianceRequest, FulfillmentPush, WebhookDelivery
@@ -219,18 +220,31 @@ def fulfillment_push_request(
 
 
 @shared_task(name="channels_sync.fulfillment_push_run")
-def fulfillment_push_run(push_id: int) -> str:
-    """One try of one push (claimed by the service; a push not due or held elsewhere is left alone)."""
+def fulfillment_push_run(push_id: Any, lease: Any = None) -> str:
+    """One try of one push (claimed by the service; a push not due or held elsewhere is left alone).
+    ``lease``: the sweep's (ISO time), when the sweep sent it."""
+    if isinstance(push_id, bool) or not isinstance(push_id, int) or push_id <= 0:
+        return "dropped: push_id must be a positive whole number"
+    leased = None
+    if isinstance(lease, str) and len(lease) <= 40:
+        try:
+            leased = datetime.fromisoformat(lease)
+        except ValueError:
+            leased = None
     try:
-        return push_services.fulfillment_push_run(push_id=push_id)
+        return push_services.fulfillment_push_run(
+            push_id=push_id, lease=leased if leased is not None and leased.tzinfo is not None else None
+        )
     except FulfillmentPush.DoesNotExist:
         return "missing"
 
 
 @shared_task(name="channels_sync.fulfillment_pushes_due")
 def fulfillment_pushes_due() -> int:
-    """Beat: a run task per due push (waiting, retrying, or held past its time by a dead worker)."""
-    due = push_services.fulfillment_pushes_due()
+    """Beat: a run task per due push (waiting, retrying, or held past their time by a dead worker),
+    each leased for ``SWEEP_LEASE`` so the next sweep does not send it again while it waits."""
+    lease = timezone.now() + push_services.SWEEP_LEASE
+    due = push_services.fulfillment_pushes_due(lease=lease)
     for push_id in due:
-        fulfillment_push_run.delay(push_id)
+        fulfillment_push_run.delay(push_id, lease.isoformat())
     return len(due)

@@ -3,20 +3,26 @@
 - ``fulfillment_push_request``: what the tracking app hands over by task name (contract 2), checked
   as hostile input (``PushInputError`` says why it was dropped); one row per (order, shipment id)
   whatever the races; then run. A parcel already pushed (or failed: Retry is the merchant's) is
-  left alone.
-- ``fulfillment_push_run``: claimed with one conditional UPDATE (PUSHING, held until
-  ``claimed_until``), the channel called OUTSIDE any transaction, the outcome recorded only while
-  the claim is still ours. The providers read the channel's state before writing, so a push run
-  again after a lost answer or a killed worker recognises its earlier fulfillment.
+  left alone, unless the hand-over brings more lines (a combined parcel): the row keeps the union
+  and runs again (the channels push only what the number has not fulfilled yet).
+- ``fulfillment_push_run``: claimed (``push_claim``: one conditional UPDATE on the database clock,
+  one parcel of an order at a time, spent rows FAILED), the channel called OUTSIDE any transaction
+  with every call bounded by the hold (``finish_by``) and the hold re-checked before each write,
+  the outcome recorded only while the claim is still ours (a real Pushed whose claim was lost
+  still wins over what another worker recorded). The providers read the channel's state before
+  writing, so a push run again after a lost answer or a killed worker recognises its earlier
+  fulfillment, line by line.
 - ``fulfillment_pushes_due``: the beat sweep's batch (due PENDING/RETRYING rows, PUSHING rows past
   their hold: ``next_attempt_at`` is set to ``claimed_until`` when a row is claimed, so one
-  partial index, ``fulfillmentpush_due_idx``, finds them all).
+  partial index, ``fulfillmentpush_due_idx``, finds them all), leased so it is sent once.
 - ``fulfillment_push_retry``: a FAILED push back to PENDING (the drawer's Retry, the admin action).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +30,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +41,17 @@ from channels_sync.models import CarrierMapping, FulfillmentPush, Store
 from channels_sync.providers.shopify import fulfillment as shopify_fulfillment
 from channels_sync.providers.tiktok import fulfillment as tiktok_fulfillment
 from channels_sync.providers.woocommerce import fulfillment as woocommerce_fulfillment
-from channels_sync.services.push_input import handover_check
+from channels_sync.services.push_claim import (
+    CLAIM_FOR,
+    CLAIM_MARGIN,
+    EVENT_FAILED,
+    MAX_PUSH_ATTEMPTS,
+    SWEEP_LEASE,
+    push_claim,
+    push_still_ours,
+    pushes_due,
+)
+from channels_sync.services.push_input import Handover, handover_check
 from channels_sync.services.stores import store_provider
 from integrations.errors import CredentialsError, ProviderError
 from integrations.http import sanitize
@@ -45,13 +60,12 @@ from orders.models import OrderEvent, OrderLine
 
 logger = logging.getLogger(__name__)
 
-MAX_PUSH_ATTEMPTS = 8  # tries (retryable failures) before the push is FAILED; Retry starts again
-CLAIM_FOR = timedelta(minutes=5)  # a worker's hold on a push; past it, the sweep takes it again
 BACKOFF_BASE = 60  # seconds: 1, 2, 4, … minutes between tries
 BACKOFF_CAP = 3600
 SWEEP_BATCH = 200
-ACTIVE = (PushState.PENDING, PushState.RETRYING, PushState.PUSHING)
-EVENT_PUSHED, EVENT_FAILED, EVENT_RETRY = "fulfillment_pushed", "fulfillment_push_failed", "fulfillment_push_retry"
+EVENT_PUSHED, EVENT_RETRY = "fulfillment_pushed", "fulfillment_push_retry"
+EVENT_LINES_ADDED, EVENT_NUMBER_CHANGED = "fulfillment_push_lines_added", "fulfillment_push_number_changed"
+DONE = (PushState.PUSHED, PushState.ALREADY_FULFILLED, PushState.FAILED)
 
 Pusher = Callable[..., Any]
 PUSHERS: dict[str, Pusher] = {
@@ -98,33 +112,79 @@ def fulfillment_push_request(
             "next_attempt_at": timezone.now(),
         },
     )
+    if not created and _handover_again(push, handover):
+        push.refresh_from_db()
     if created or push.state in (PushState.PENDING, PushState.RETRYING):
         fulfillment_push_run(push_id=push.pk)
         push.refresh_from_db()
     return push
 
 
-def _claim(push_id: int, now: datetime) -> datetime | None:
-    """Take the push for this worker (one conditional UPDATE); its hold, or None when it is not due,
-    held by another worker, or done."""
-    until = now + CLAIM_FOR
-    taken = (
-        FulfillmentPush.objects.filter(pk=push_id, state__in=ACTIVE, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .update(
-            state=PushState.PUSHING,
-            claimed_until=until,
-            next_attempt_at=until,  # the sweep finds it again here if this worker dies
-            attempts=F("attempts") + 1,
-            updated_at=now,
+def _new_lines(had: list[dict[str, Any]], lines: list[dict[str, int]]) -> dict[int, int] | None:
+    """The union of the parcel's lines kept and handed over, or None when nothing is new."""
+    kept = {int(item["order_line_id"]): int(item["quantity"]) for item in had}
+    union = dict(kept)
+    for item in lines:
+        union[item["order_line_id"]] = max(union.get(item["order_line_id"], 0), item["quantity"])
+    return None if union == kept or not kept else union  # no lines kept: the whole order already
+
+
+def _handover_again(push: FulfillmentPush, handover: Handover) -> bool:
+    """The same parcel handed over again. More lines (a second supplier order in the same parcel):
+    the row keeps the union and, when it was done, waits again (the channels push only what this
+    number has not fulfilled yet). Another tracking number for the same shipment: logged with the
+    reason, nothing changes (the number pushed stays). The same lines: nothing. True when the row
+    changed."""
+    if handover.tracking_number != push.tracking_number:
+        logger.warning(
+            "fulfillment push %s: shipment %s handed over again with another tracking number; kept %s",
+            push.pk,
+            push.shipment_id,
+            push.tracking_number,
         )
+        _note(
+            push,
+            _(
+                "Shipment handed over again with tracking number %(new)s; the push keeps %(old)s "
+                "(fix it in the channel if the parcel's number changed)"
+            )
+            % {"new": handover.tracking_number, "old": push.tracking_number},
+            EVENT_NUMBER_CHANGED,
+        )
+        return False
+    if _new_lines(push.lines, handover.lines) is None:
+        return False
+    with transaction.atomic():
+        locked = FulfillmentPush.objects.select_for_update().get(pk=push.pk)
+        union = _new_lines(locked.lines, handover.lines)
+        if union is None:
+            return False
+        locked.lines = [{"order_line_id": line_id, "quantity": count} for line_id, count in sorted(union.items())]
+        fields = ["lines", "updated_at"]
+        if locked.state in DONE:
+            locked.state, locked.attempts, locked.next_attempt_at = PushState.PENDING, 0, timezone.now()
+            locked.error_code, locked.last_error = "", ""
+            fields += ["state", "attempts", "next_attempt_at", "error_code", "last_error"]
+        locked.save(update_fields=fields)
+        _note(
+            locked,
+            _("More lines for the parcel %(number)s: sent to the channel again for them")
+            % {"number": locked.tracking_number},
+            EVENT_LINES_ADDED,
+        )
+    return True
+
+
+def _note(push: FulfillmentPush, text: str, code: str) -> None:
+    OrderEvent.objects.create(
+        order_id=push.order_id, type=OrderEventType.NOTE, parameters={"text": text, "code": code, "push_id": push.pk}
     )
-    return until if taken else None
 
 
 def _backoff(attempts: int, retry_after: float | None) -> int:
-    wait = min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
-    wanted = 0 if retry_after is None else min(retry_after, BACKOFF_CAP)
+    wait = min(BACKOFF_BASE * 2 ** min(max(attempts - 1, 0), 16), BACKOFF_CAP)
+    usable = retry_after is not None and math.isfinite(retry_after) and retry_after > 0
+    wanted = min(float(retry_after), BACKOFF_CAP) if usable and retry_after is not None else 0
     return max(wait, int(wanted + 0.999))
 
 
@@ -184,7 +244,7 @@ def _failed(push: FulfillmentPush, code: str, message: str) -> Outcome:
     return Outcome(PushState.FAILED, {"error_code": code[:64], "last_error": said}, text, EVENT_FAILED)
 
 
-def _attempt(push: FulfillmentPush) -> Outcome:
+def _attempt(push: FulfillmentPush, until: datetime) -> Outcome:
     """Call the channel (no transaction open) and say what to record."""
     store = push.store
     problem = _store_problem(store)
@@ -201,7 +261,13 @@ def _attempt(push: FulfillmentPush) -> Outcome:
     pusher = PUSHERS[store.channel]
     try:
         request = _request_for(push, overrides, notify)
-        result = pusher(store_provider(store), request, carrier_overrides=overrides)
+        finish_by = time.monotonic() + (CLAIM_FOR - CLAIM_MARGIN).total_seconds()  # every call ends in the hold
+        result = pusher(
+            store_provider(store, finish_by=finish_by),
+            request,
+            carrier_overrides=overrides,
+            still_ours=lambda: push_still_ours(push_id=push.pk, until=until),
+        )
     except PushRefused as refused:
         return _failed(push, refused.code, refused.message)
     except CredentialsError as error:
@@ -253,41 +319,43 @@ def _retry_or_fail(push: FulfillmentPush, message: str, retry_after: float | Non
     return Outcome(PushState.RETRYING, {"last_error": said, "error_code": "retryable", "next_attempt_at": later})
 
 
-def fulfillment_push_run(*, push_id: int) -> str:
-    """One try of a push (see the module docstring); the state it was left in, or why nothing ran."""
-    until = _claim(push_id, timezone.now())
-    if until is None:
-        return "not due"
+def fulfillment_push_run(*, push_id: int, lease: datetime | None = None) -> str:
+    """One try of a push (see the module docstring); the state it was left in, or why nothing ran.
+    ``lease``: the sweep's, when the sweep sent this run."""
+    claim = push_claim(push_id=push_id, lease=lease)
+    if claim.until is None:
+        return claim.reason
+    until = claim.until
     push = FulfillmentPush.objects.select_related("store", "order").get(pk=push_id)
-    outcome = _attempt(push)
-    fields = {"next_attempt_at": None, **outcome.fields}
+    outcome = _attempt(push, until)
+    fields: dict[str, Any] = {"next_attempt_at": None, **outcome.fields}
+    state = outcome.state
     with transaction.atomic():
+        current = FulfillmentPush.objects.select_for_update().filter(pk=push_id).values_list("lines", flat=True)
+        if state in (PushState.PUSHED, PushState.ALREADY_FULFILLED) and list(current)[:1] != [push.lines]:
+            state, fields["next_attempt_at"] = PushState.PENDING, timezone.now()  # more lines came meanwhile
         recorded = FulfillmentPush.objects.filter(pk=push_id, state=PushState.PUSHING, claimed_until=until).update(
-            state=outcome.state, claimed_until=None, updated_at=timezone.now(), **fields
+            state=state, claimed_until=None, updated_at=timezone.now(), **fields
         )
+        if not recorded and state == PushState.PUSHED:
+            # Held past its time, yet the channel has the parcel from THIS try: what another worker
+            # recorded (or is finding) is the same parcel; the real result, with its ids, wins.
+            recorded = FulfillmentPush.objects.filter(
+                pk=push_id, state__in=(PushState.PUSHING, PushState.ALREADY_FULFILLED)
+            ).update(state=state, claimed_until=None, updated_at=timezone.now(), **fields)
         if recorded and outcome.event:
-            OrderEvent.objects.create(
-                order_id=push.order_id,
-                type=OrderEventType.NOTE,
-                parameters={"text": outcome.event, "code": outcome.event_code, "push_id": push.pk},
-            )
+            _note(push, outcome.event, outcome.event_code)
     if not recorded:  # held past its time and taken by another worker: that one records
-        logger.warning("fulfillment push %s: claim lost before its outcome (%s) was recorded", push_id, outcome.state)
+        logger.warning("fulfillment push %s: claim lost before its outcome (%s) was recorded", push_id, state)
         return "claim lost"
-    return outcome.state
+    return state
 
 
-def fulfillment_pushes_due(*, limit: int = SWEEP_BATCH) -> list[int]:
+def fulfillment_pushes_due(*, limit: int = SWEEP_BATCH, lease: datetime | None = None) -> list[int]:
     """The pushes to run now: waiting and due, or held past their time (a worker died), oldest first;
-    rows another sweep is reading are skipped."""
-    now = timezone.now()
-    with transaction.atomic():
-        return list(
-            FulfillmentPush.objects.select_for_update(skip_locked=True)
-            .filter(state__in=ACTIVE, next_attempt_at__lte=now)
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:limit]
-        )
+    rows another sweep is reading are skipped. Each is leased (``next_attempt_at`` = ``lease``,
+    default now + ``SWEEP_LEASE``) so the next sweep does not send it again while its run waits."""
+    return pushes_due(limit=limit, lease=lease or timezone.now() + SWEEP_LEASE)
 
 
 @transaction.atomic
@@ -302,7 +370,18 @@ def fulfillment_push_retry(*, account: Account, push_id: int, actor: AbstractBas
             % {"number": push.tracking_number, "state": push.get_state_display()}
         )
     push.state, push.attempts, push.next_attempt_at, push.claimed_until = PushState.PENDING, 0, timezone.now(), None
-    push.save(update_fields=["state", "attempts", "next_attempt_at", "claimed_until", "updated_at"])
+    push.error_code, push.last_error = "", ""
+    push.save(
+        update_fields=[
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "claimed_until",
+            "error_code",
+            "last_error",
+            "updated_at",
+        ]
+    )
     OrderEvent.objects.create(
         order_id=push.order_id,
         type=OrderEventType.NOTE,

@@ -15,22 +15,40 @@ class CarrierMappingError(ValueError):
     """A mapping that cannot be saved; the message names the problem (shown on the form)."""
 
 
+def carrier_mapping_problem(
+    *, account: Account, channel: str, supplier_carrier: str, channel_carrier: str, mapping_id: int | None = None
+) -> str:
+    """Why this mapping cannot be saved ("" it can): a name that is only punctuation, or a supplier
+    carrier the account maps already for the channel (the page and the admin share the checks)."""
+    key = carrier_key(supplier_carrier)
+    if not key or not carrier_key(channel_carrier):
+        return str(_("Give both carrier names."))
+    clash = CarrierMapping.objects.filter(account=account, channel=channel, supplier_carrier_key=key)
+    if mapping_id is not None:
+        clash = clash.exclude(pk=mapping_id)
+    if clash.exists():
+        return str(
+            _("“%(name)s” is mapped already for this channel (names are compared ignoring case, spaces and dots).")
+            % {"name": supplier_carrier}
+        )
+    return ""
+
+
 def carrier_mapping_save(
     *, account: Account, channel: str, supplier_carrier: str, channel_carrier: str, mapping_id: int | None = None
 ) -> CarrierMapping:
     """Add (``mapping_id`` None) or change one of the account's mappings. ``CarrierMapping.DoesNotExist``
     for another account's id; ``CarrierMappingError`` for a name the account maps already."""
+    problem = carrier_mapping_problem(
+        account=account,
+        channel=channel,
+        supplier_carrier=supplier_carrier,
+        channel_carrier=channel_carrier,
+        mapping_id=mapping_id,
+    )
+    if problem:
+        raise CarrierMappingError(problem)
     key = carrier_key(supplier_carrier)
-    if not key or not carrier_key(channel_carrier):
-        raise CarrierMappingError(_("Give both carrier names."))
-    clash = CarrierMapping.objects.filter(account=account, channel=channel, supplier_carrier_key=key)
-    if mapping_id is not None:
-        clash = clash.exclude(pk=mapping_id)
-    if clash.exists():
-        raise CarrierMappingError(
-            _("“%(name)s” is mapped already for this channel (names are compared ignoring case, spaces and dots).")
-            % {"name": supplier_carrier}
-        )
     try:
         with transaction.atomic():
             if mapping_id is None:

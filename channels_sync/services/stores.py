@@ -29,14 +29,21 @@ def webhook_url_for(*, channel: str, public_id: uuid.UUID | str) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS, interactive: bool = False) -> ChannelProvider:
+def store_provider(
+    store: Store, *, max_attempts: int = MAX_ATTEMPTS, interactive: bool = False, finish_by: float | None = None
+) -> ChannelProvider:
     """The provider client of a store, with its decrypted credentials (never logged, never
     rendered); every attempt it makes is kept for support (``ProviderAttempt``).
 
     ``interactive``: a merchant waits on the page (disconnect, a new webhook address): one attempt
     per call, and all the calls together end within ``OUTBOUND_INTERACTIVE_BUDGET`` seconds (the
     web server's own timeout would otherwise kill the request half-way through).
+    ``finish_by``: a ``time.monotonic()`` deadline no call may outlive (a fulfillment push ends
+    within its worker's hold on it); with ``interactive``, the earlier of the two.
     """
+    if interactive:
+        budget = time.monotonic() + settings.OUTBOUND_INTERACTIVE_BUDGET
+        finish_by = budget if finish_by is None else min(finish_by, budget)
     provider_class = REGISTRY[store.channel]
     return provider_class(
         base_url=store.base_url,
@@ -44,7 +51,7 @@ def store_provider(store: Store, *, max_attempts: int = MAX_ATTEMPTS, interactiv
         timeout=settings.SYNC_PROVIDER_TIMEOUT,
         max_attempts=1 if interactive else max_attempts,
         recorder=AttemptLog(store_id=store.pk),
-        finish_by=time.monotonic() + settings.OUTBOUND_INTERACTIVE_BUDGET if interactive else None,
+        finish_by=finish_by,
         # An app-connected store's token expires: read (and refreshed) per attempt, under its claim.
         token_source=StoreTokens(store.pk) if store.auth_kind == AuthKind.APP else None,
     )

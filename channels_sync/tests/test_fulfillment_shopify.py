@@ -9,7 +9,7 @@ import pytest
 
 from channels_sync.fulfillment import AlreadyFulfilled, FulfillmentLine, FulfillmentRequest, Pushed, PushRefused
 from channels_sync.providers.base import provider_for
-from channels_sync.providers.shopify.fulfillment import push_fulfillment
+from channels_sync.providers.shopify.fulfillment import fulfilled_with_number, open_lines, push_fulfillment
 from channels_sync.providers.shopify.provider import ShopifyProvider
 from channels_sync.tests.fulfillment_helpers import AfterAttempt, order_lines
 from integrations.errors import ProviderError
@@ -231,3 +231,76 @@ def test_a_mutation_whose_answer_is_lost_is_looked_up_then_retried_once(
     assert isinstance(retried, Pushed)
     assert isinstance(again, AlreadyFulfilled)
     assert [row[0] for row in fulfillments_of(order_id)] == ["LOST0001"]
+
+
+def test_more_lines_for_the_same_number_fulfil_only_the_new_ones(control: Any, provider: ShopifyProvider) -> None:
+    # One parcel, two supplier orders: the second hand-over brings the union of the lines. What the
+    # number fulfilled already is taken off line by line; only the new lines are sent.
+    order_id = multi_line_order(control)
+    first, *rest = order_lines(provider, order_id)
+    push_fulfillment(provider, FulfillmentRequest(order_id, "COMBINED0001", "UPS", lines=(first,)))
+
+    more = push_fulfillment(provider, FulfillmentRequest(order_id, "COMBINED0001", "UPS", lines=(first, *rest)))
+    again = push_fulfillment(provider, FulfillmentRequest(order_id, "COMBINED0001", "UPS", lines=(first, *rest)))
+
+    assert isinstance(more, Pushed)
+    assert isinstance(again, AlreadyFulfilled)
+    assert [(row[0], row[2]) for row in fulfillments_of(order_id)] == [
+        ("COMBINED0001", {first.channel_line_id: first.quantity}),
+        ("COMBINED0001", {line.channel_line_id: line.quantity for line in rest}),
+    ]
+    assert SimOrder.objects.get(external_id=order_id).extra["fulfillment"] == "fulfilled"
+
+
+def test_a_read_that_does_not_hold_every_fulfillment_is_refused_not_guessed() -> None:
+    many = [{"id": f"gid://shopify/Fulfillment/{n}", "status": "SUCCESS", "trackingInfo": []} for n in range(10)]
+    order = {"fulfillments": many, "fulfillmentOrders": {"nodes": []}}
+    request = FulfillmentRequest("1", "NUMBER1", "UPS")
+
+    with pytest.raises(PushRefused) as refused:
+        fulfilled_with_number(order, request.tracking_number)
+    paged = {"nodes": [{"id": "x", "lineItems": {"nodes": []}}], "pageInfo": {"hasNextPage": True}}
+    with pytest.raises(PushRefused) as more_orders:
+        open_lines({"fulfillmentOrders": paged})
+
+    assert refused.value.code == "too_many_fulfillments"
+    assert more_orders.value.code == "too_many_fulfillment_orders"
+
+
+class Steps:
+    """An attempt recorder that runs ``actions[n]`` right after attempt n + 1 (a real race)."""
+
+    def __init__(self, *actions: Any) -> None:
+        self.actions, self.seen = list(actions), 0
+
+    def __call__(self, attempt: Any) -> None:
+        self.seen += 1
+        if self.seen <= len(self.actions):
+            self.actions[self.seen - 1]()
+
+
+def test_a_lost_answer_is_not_mistaken_for_the_numbers_earlier_fulfillment(
+    control: Any, provider: ShopifyProvider
+) -> None:
+    # The number fulfilled line 1 already; the create for the rest loses its answer (a 5xx) and
+    # made nothing. The lookup finds only the earlier fulfillment: that is not this one.
+    order_id = multi_line_order(control)
+    first, *rest = order_lines(provider, order_id)
+    push_fulfillment(provider, FulfillmentRequest(order_id, "SPLIT0000001", "UPS", lines=(first,)))
+    provider.client.recorder = Steps(
+        lambda: control.faults({"shopify": {"http_5xx": 1.0}}),  # after the read: the create fails
+        lambda: control.faults({"shopify": {}}),  # after the create: the lookup is answered
+    )
+
+    with pytest.raises(ProviderError) as lost:
+        push_fulfillment(provider, FulfillmentRequest(order_id, "SPLIT0000001", "UPS", lines=(first, *rest)))
+    provider.client.recorder = None
+    control.faults({"shopify": {}})
+    retried = push_fulfillment(provider, FulfillmentRequest(order_id, "SPLIT0000001", "UPS", lines=(first, *rest)))
+
+    assert lost.value.retryable is True
+    assert isinstance(retried, Pushed)
+    assert [row[2] for row in fulfillments_of(order_id)] == [
+        {first.channel_line_id: first.quantity},
+        {line.channel_line_id: line.quantity for line in rest},
+    ]

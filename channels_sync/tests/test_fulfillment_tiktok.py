@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from channels_sync.fulfillment import AlreadyFulfilled, FulfillmentRequest, Pushed, PushRefused
+from channels_sync.fulfillment import AlreadyFulfilled, FulfillmentLine, FulfillmentRequest, Pushed, PushRefused
 from channels_sync.providers.base import provider_for
 from channels_sync.providers.tiktok.fulfillment import push_fulfillment
 from channels_sync.providers.tiktok.provider import TikTokProvider
@@ -181,3 +181,35 @@ def test_a_ship_whose_answer_is_lost_is_looked_up_then_retried_once(control: Any
     assert failed.value.retryable is True
     assert isinstance(retried, Pushed)
     assert [f["tracking_number"] for f in control.fulfillments()] == ["LOST0001"]
+
+
+def one_sku_two_packages(control: Any) -> str:
+    """An order with a SKU of two units or more, one package per unit."""
+    for seed in range(40, 120):
+        (order_id,) = control.create_orders("tiktok", SHOP, count=1, seed=seed, split_packages="units")
+        lines = SimOrder.objects.get(external_id=order_id).lines
+        if any(sum(1 for other in lines if other["variant_id"] == line["variant_id"]) >= 2 for line in lines):
+            return str(order_id)
+    raise AssertionError("no seed made an order with a SKU of two units")
+
+
+def test_a_rerun_of_one_unit_of_a_sku_split_over_packages_ships_no_second_package(
+    control: Any, provider: TikTokProvider
+) -> None:
+    order_id = one_sku_two_packages(control)
+    line = next(line for line in order_lines(provider, order_id) if line.quantity >= 2)
+    one = (FulfillmentLine(line.channel_line_id, 1),)
+    request = FulfillmentRequest(order_id, "YT2400000000001", "Yun Express", lines=one)
+    first = push_fulfillment(provider, request)
+
+    again = push_fulfillment(provider, request)
+    two = (FulfillmentLine(line.channel_line_id, 2),)
+    more = push_fulfillment(provider, FulfillmentRequest(order_id, "YT2400000000001", "Yun Express", lines=two))
+
+    assert isinstance(first, Pushed)
+    assert again == AlreadyFulfilled("TikTok Shop has the package(s) shipped already (tracking YT2400000000001)")
+    assert isinstance(more, Pushed)  # the same parcel asked again with one more unit: one more package
+    assert more.external_id != first.external_id
+    _, found = packages(order_id)
+    assert sum(1 for package in found if package[1] == "YT2400000000001") == 2
+    assert [f["tracking_number"] for f in control.fulfillments()] == ["YT2400000000001"] * 2

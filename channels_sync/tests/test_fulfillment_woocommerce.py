@@ -14,6 +14,7 @@ from channels_sync.providers.woocommerce.provider import WooCommerceProvider
 from channels_sync.tests.fulfillment_helpers import AfterAttempt, order_lines
 from integrations.errors import ProviderError
 from sandbox.models import ChannelOrder as SimOrder
+from sandbox.providers.woocommerce.orders import note_add as sandbox_note_add
 from sandbox.providers.woocommerce.orders import order_update as sandbox_order_update
 from sandbox.tests.conftest import SANDBOX_LIVE_DB
 
@@ -178,3 +179,44 @@ def test_5xx_and_429_are_retryable_and_change_nothing(
     assert (failed.value.retryable, failed.value.retry_after) == (True, retry_after)
     control.faults({"woocommerce": {}})
     assert state(order_id) == ("processing", [], [])
+
+
+def test_a_private_note_or_a_longer_number_is_not_taken_for_our_note(
+    control: Any, provider: WooCommerceProvider
+) -> None:
+    (order_id,) = control.create_orders("woocommerce", SITE, count=1, seed=16)
+    order = SimOrder.objects.get(external_id=order_id)
+    sandbox_note_add(order=order, note="Supplier says tracking is SUB123", customer_note=False, author="admin")
+    order = SimOrder.objects.get(external_id=order_id)
+    shown = "Your order has shipped. Carrier: UPS. Tracking number: SUB1234"
+    sandbox_note_add(order=order, note=shown, customer_note=True, author="admin")
+
+    result = push_fulfillment(provider, FulfillmentRequest(order_id, "SUB123", "UPS"))
+
+    assert isinstance(result, Pushed)
+    status, notes, _made = state(order_id)
+    assert status == "completed"
+    assert [text.split("\n")[0] for text, visible in notes if visible] == [
+        shown,
+        "Your order has shipped. Carrier: UPS. Tracking number: SUB123",
+    ]
+
+
+def test_more_lines_for_the_same_number_complete_the_order(control: Any, provider: WooCommerceProvider) -> None:
+    # A combined parcel: the second supplier order brings the union of the lines, same number.
+    order_id = multi_line_order(control)
+    first, *rest = order_lines(provider, order_id)
+    push_fulfillment(provider, FulfillmentRequest(order_id, "COMBINED0001", "4PX", lines=(first,)))
+    after_first = state(order_id)[0]
+
+    more = push_fulfillment(provider, FulfillmentRequest(order_id, "COMBINED0001", "4PX", lines=(first, *rest)))
+    again = push_fulfillment(provider, FulfillmentRequest(order_id, "COMBINED0001", "4PX", lines=(first, *rest)))
+
+    status, notes, _made = state(order_id)
+    assert after_first == "processing"
+    assert isinstance(more, Pushed)
+    assert isinstance(again, AlreadyFulfilled)
+    assert status == "completed"
+    assert len(notes) == 1  # the customer was told once
+    meta = {item["key"]: item["value"] for item in SimOrder.objects.get(external_id=order_id).extra["meta_data"]}
+    assert meta[PARCELS_KEY] == {"COMBINED0001": {line.channel_line_id: line.quantity for line in (first, *rest)}}

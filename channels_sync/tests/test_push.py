@@ -117,8 +117,9 @@ def test_a_partial_parcel_fulfils_only_its_lines(control: Any, site_url: str, ac
     assert made(order) == [("LP00111222333CN", "4PX")]
     with CaptureQueriesContext(connection) as more_lines:
         other = request(order, "LP00444555666CN", shipment_id=2, lines=rest, carrier="4PX")
-    # our own statements (the provider attempts logged per HTTP call aside): as many for one line as for the rest
-    assert statements(one_line) == statements(more_lines) <= 12
+    # our own statements (the provider attempts logged per HTTP call aside): as many for one line as for
+    # the rest; the claim (order lock, spent check, take) and a hold check before each write included
+    assert statements(one_line) == statements(more_lines) <= 20
     assert other.state == PushState.PUSHED, other.last_error
     assert [number for number, _ in made(order)] == ["LP00111222333CN", "LP00444555666CN"]
 
@@ -219,8 +220,8 @@ def test_a_worker_killed_mid_push_is_taken_again_and_fulfils_once(
     assert fulfillment_pushes_due() == []
     FulfillmentPush.objects.filter(pk=push.pk).update(claimed_until=gone, next_attempt_at=gone)
 
-    assert fulfillment_pushes_due() == [push.pk]
-    assert sweep_task() == 1
+    assert sweep_task() == 1  # its run carries the sweep's lease
+    assert fulfillment_pushes_due() == []
 
     push.refresh_from_db()
     assert push.state in (PushState.ALREADY_FULFILLED, PushState.PUSHED)

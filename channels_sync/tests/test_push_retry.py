@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from celery import current_app
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from channels_sync.enums import PushState
-from channels_sync.models import FulfillmentPush, Store
+from channels_sync.models import CarrierMapping, FulfillmentPush, Store
 from channels_sync.services.push import fulfillment_push_request
 from channels_sync.tasks import fulfillment_push_request as request_task
 from orders.models import Order
@@ -272,3 +273,49 @@ def test_hostile_handovers_are_dropped_with_a_reason(account: Any, store: Store,
     )
     assert request_task.apply(kwargs={**good, "admin": True}).get() == "dropped: unknown kwargs admin"
     assert not FulfillmentPush.objects.exists()
+
+
+def test_the_admin_retry_action_needs_the_change_permission(client: Client, account: Any, store: Store) -> None:
+    order = factories.OrderFactory(store=store)
+    push = FulfillmentPush.objects.create(
+        account=account, store=store, order=order, shipment_id=1, tracking_number="PERM1", state=PushState.FAILED
+    )
+    viewer = factories.UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_fulfillmentpush"))
+    client.force_login(viewer)
+    url = reverse("admin:channels_sync_fulfillmentpush_changelist")
+
+    listing = client.get(url)
+    response = client.post(url, {"action": "retry", "_selected_action": [push.pk]})
+
+    assert listing.status_code == 200
+    assert 'value="retry"' not in listing.content.decode()
+    assert response.status_code in (200, 302)
+    push.refresh_from_db()
+    assert push.state == PushState.FAILED
+
+
+def test_the_carrier_mapping_admin_refuses_a_duplicate_or_punctuation_as_a_form_error(
+    admin_client: Client, account: Any
+) -> None:
+    CarrierMapping.objects.create(
+        account=account,
+        channel="shopify",
+        supplier_carrier="Speedy",
+        supplier_carrier_key="speedy",
+        channel_carrier="X",
+    )
+    other = CarrierMapping.objects.create(
+        account=account, channel="shopify", supplier_carrier="Other", supplier_carrier_key="other", channel_carrier="Y"
+    )
+    change = reverse("admin:channels_sync_carriermapping_change", args=[other.pk])
+
+    clash = admin_client.post(change, {"channel": "shopify", "supplier_carrier": "S.P.E.E.D.Y", "channel_carrier": "Z"})
+    dots = admin_client.post(change, {"channel": "shopify", "supplier_carrier": "...", "channel_carrier": "Z"})
+
+    assert clash.status_code == 200
+    assert "is mapped already for this channel" in clash.content.decode()
+    assert dots.status_code == 200
+    assert "Give both carrier names." in dots.content.decode()
+    other.refresh_from_db()
+    assert (other.supplier_carrier, other.supplier_carrier_key) == ("Other", "other")

@@ -105,9 +105,11 @@ query OrderLines($id: ID!, $after: String) {
 )
 
 # What a fulfillment push reads first: the order's fulfillment orders (open ones are fulfilled,
-# their lines' remaining quantities say what is left) and its fulfillments with their tracking
-# (a parcel pushed already, or fulfilled by hand, is recognised by its number). Requested cost:
-# order 1 + fulfillmentOrders 2 + 5 × (1 + lineItems 2 + 50 × 2) + fulfillments 20 × (1 + 5) = 638.
+# their lines' remaining quantities say what is left) and its fulfillments with their tracking and
+# lines (what a tracking number fulfilled already, line by line, is not fulfilled again). Requested
+# cost: order 1 + fulfillmentOrders 2 + 5 × (1 + lineItems 2 + 50 × 2) + fulfillments 10 × (1 +
+# trackingInfo 5 + fulfillmentLineItems 2 + 20 × 2) = 998, under the cap of 1000. A page that does
+# not hold everything (hasNextPage, or 10 fulfillments back) is refused by the push, never guessed.
 FULFILLMENT_ORDERS = """
 query OrderFulfillmentOrders($id: ID!) {
   order(id: $id) {
@@ -118,10 +120,17 @@ query OrderFulfillmentOrders($id: ID!) {
       nodes {
         id
         status
-        lineItems(first: 50) { nodes { id totalQuantity remainingQuantity lineItem { id sku } } }
+        lineItems(first: 50) {
+          nodes { id totalQuantity remainingQuantity lineItem { id sku } }
+          pageInfo { hasNextPage }
+        }
       }
+      pageInfo { hasNextPage }
     }
-    fulfillments(first: 20) { id name status trackingInfo(first: 5) { company number url } }
+    fulfillments(first: 10) {
+      id name status trackingInfo(first: 5) { company number url }
+      fulfillmentLineItems(first: 20) { nodes { quantity lineItem { id } } pageInfo { hasNextPage } }
+    }
   }
 }
 """

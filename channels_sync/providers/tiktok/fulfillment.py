@@ -6,21 +6,23 @@
    unit with the ``package_id`` it is in and that package's status and tracking number.
    Cancelled: ``PushRefused``; unpaid or on hold: ``PushRefused`` (not shippable yet).
 2. The parcel's lines (our ``channel_line_id`` is the ``sku_id``, or ``sku_id@price``, with a count
-   of units) pick the units, and so the packages. A package is shipped whole: one that holds any
-   unit of the parcel is shipped with its tracking number (TikTok Shop wants the package shipped
-   on time; a second parcel for a package already shipped is recognised, not sent). No lines:
-   every package of the order.
-3. Every chosen package shipped already: ``AlreadyFulfilled`` (by hand in Seller Center, or by an
-   earlier push of this parcel).
+   of units) pick the units, and so the packages: for each line, the units already shipped with
+   THIS tracking number count first (an earlier push of this parcel whose answer was lost, or
+   the same parcel asked again with more lines), and only what is left picks units still to
+   fulfil. A package is shipped whole: one that holds a picked unit is shipped with the number.
+   No lines: every package still to fulfil.
+3. Nothing left to pick: ``AlreadyFulfilled`` (by hand in Seller Center, or by an earlier push of
+   this parcel).
 4. The carrier: ``carriers.carrier_for`` gives a name (an account's mapping may also give a
    provider id), matched (ignoring case and punctuation) against the shipping providers of the
    order's delivery option (``GET /logistics/202309/delivery_options/<id>/shipping_providers``;
    without one, of every delivery option of the order's warehouse). None matches: ``PushRefused``
    naming the carrier name to map and the providers there are.
 5. ``POST /fulfillment/202309/packages/<id>/ship`` with ``self_shipment {tracking_number,
-   shipping_provider_id}`` per package. A refusal (envelope code ≠ 0, not retryable) is
-   ``PushRefused`` with TikTok Shop's code and words; a lost answer (``OutcomeUnknown``) is looked up
-   by reading the order again: shipped with this number, it was done; otherwise a retryable error.
+   shipping_provider_id}`` per package, the runner's hold checked before each (``still_ours``). A
+   refusal (envelope code ≠ 0, not retryable) is ``PushRefused`` with TikTok Shop's code and words;
+   a lost answer (``OutcomeUnknown``) is looked up by reading the order again: shipped with this
+   number, it was done; otherwise a retryable error.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from channels_sync.carriers import carrier_for, carrier_key
-from channels_sync.fulfillment import AlreadyFulfilled, FulfillmentRequest, Pushed, PushRefused, PushResult
+from channels_sync.fulfillment import (
+    AlreadyFulfilled,
+    FulfillmentRequest,
+    Pushed,
+    PushRefused,
+    PushResult,
+    claim_check,
+)
 from channels_sync.providers.tiktok.client import TikTokClient
 from channels_sync.providers.tiktok.provider import TikTokProvider
 from integrations.errors import MalformedPayload, OutcomeUnknown, ProviderError
@@ -79,23 +88,43 @@ def units_of(order: Mapping[str, Any]) -> list[Unit]:
 
 
 def packages_for(request: FulfillmentRequest, units: list[Unit]) -> dict[str, Unit]:
-    """The packages (id → one of its units) holding the parcel's units."""
+    """The packages still to ship (id → one of its units) for the parcel's units: for each line,
+    the units already shipped with THIS tracking number count first against its quantity; only
+    what is left picks units still to fulfil (never a second package for the same units)."""
     if not request.lines:
-        return {unit.package_id: unit for unit in units if unit.package_id}
-    chosen: dict[str, Unit] = {}
+        return {unit.package_id: unit for unit in units if unit.package_id and unit.package_status == TO_FULFILL}
+    asked: dict[str, int] = {}
     for line in request.lines:
-        matching = [unit for unit in units if line.channel_line_id in unit.line_ids]
-        if not matching:
+        if not any(line.channel_line_id in unit.line_ids for unit in units):
             raise PushRefused(
                 "unknown_line",
                 _("TikTok Shop order %(order)s has no line %(line)s")
                 % {"order": request.channel_order_id, "line": line.channel_line_id},
             )
-        matching.sort(key=lambda unit: unit.package_status != TO_FULFILL)  # units still to ship first
-        for unit in matching[: max(0, line.quantity)]:
-            if unit.package_id:
-                chosen.setdefault(unit.package_id, unit)
+        asked[line.channel_line_id] = asked.get(line.channel_line_id, 0) + max(0, line.quantity)
+    taken: set[int] = set()  # units counted for a line already (one SKU may be named twice)
+    chosen: dict[str, Unit] = {}
+    for line_id, quantity in asked.items():
+        matching = [(n, unit) for n, unit in enumerate(units) if line_id in unit.line_ids and n not in taken]
+        ours = [n for n, unit in matching if _shipped_with(unit, request.tracking_number)][:quantity]
+        taken.update(ours)
+        left = quantity - len(ours)
+        to_ship = [(n, unit) for n, unit in matching if unit.package_status == TO_FULFILL and unit.package_id]
+        for n, unit in to_ship[: max(0, left)]:
+            taken.add(n)
+            chosen.setdefault(unit.package_id, unit)
     return chosen
+
+
+def _shipped_with(unit: Unit, number: str) -> bool:
+    return unit.package_status != TO_FULFILL and unit.tracking_number == number
+
+
+def _shipped_numbers(request: FulfillmentRequest, units: list[Unit]) -> str:
+    """The tracking numbers of the parcel's units' packages that shipped (for the message)."""
+    ids = {line.channel_line_id for line in request.lines}
+    named = [unit for unit in units if not ids or ids & set(unit.line_ids)]
+    return ", ".join(sorted({u.tracking_number for u in named if u.tracking_number and u.package_status != TO_FULFILL}))
 
 
 def provider_id_for(name: str, providers: object) -> str | None:
@@ -108,7 +137,11 @@ def provider_id_for(name: str, providers: object) -> str | None:
 
 
 def push_fulfillment(
-    provider: TikTokProvider, request: FulfillmentRequest, *, carrier_overrides: Mapping[str, str] | None = None
+    provider: TikTokProvider,
+    request: FulfillmentRequest,
+    *,
+    carrier_overrides: Mapping[str, str] | None = None,
+    still_ours: Callable[[], bool] | None = None,
 ) -> PushResult:
     """Tell TikTok Shop the parcel left (see the module docstring)."""
     client = provider.client
@@ -121,15 +154,16 @@ def push_fulfillment(
             f"order_{status.lower()}",
             _("TikTok Shop does not let this order ship yet (%(status)s)") % {"status": status},
         )
-    packages = packages_for(request, units_of(order))
-    to_ship = [package_id for package_id, unit in packages.items() if unit.package_status == TO_FULFILL]
+    units = units_of(order)
+    to_ship = list(packages_for(request, units))
     if not to_ship:
-        shipped = ", ".join(sorted({unit.tracking_number for unit in packages.values() if unit.tracking_number}))
+        shipped = _shipped_numbers(request, units)
         return AlreadyFulfilled(
             _("TikTok Shop has the package(s) shipped already (tracking %(numbers)s)") % {"numbers": shipped or "—"}
         )
     provider_id = _provider_id(client, order, request, carrier_overrides or {})
     for package_id in to_ship:
+        claim_check(still_ours)
         _ship(client, request, package_id, provider_id)
     return Pushed(",".join(to_ship), detail=provider_id)
 

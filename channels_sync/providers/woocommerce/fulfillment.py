@@ -11,11 +11,15 @@ plugins read) carry the latest parcel.
 ``push_fulfillment(provider, request, carrier_overrides=…)``:
 
 1. Read the order and its notes. Cancelled, refunded, failed or trashed: ``PushRefused``.
-2. Our note with this number is there and the parcel is in ``_zopi_parcels``: ``AlreadyFulfilled``
-   (an earlier push). Completed, with neither: ``AlreadyFulfilled`` (completed by hand).
-3. ``PUT orders/<id>`` the parcel into the meta, with status completed when every line has
-   shipped (repeatable: the same state again).
-4. ``POST orders/<id>/notes``, unless our note is there. Its answer lost (``OutcomeUnknown``): the
+2. Our note for this number is there (a customer note, the first line ours with the whole number:
+   a private note or a longer number containing it is not) and the parcel's lines are in
+   ``_zopi_parcels``: ``AlreadyFulfilled`` (an earlier push). Completed, with neither:
+   ``AlreadyFulfilled`` (completed by hand).
+3. ``PUT orders/<id>`` the parcel into the meta (a later request for more lines of the same
+   number adds them), with status completed when every line has shipped (repeatable: the same
+   state again).
+4. ``POST orders/<id>/notes``, unless our note is there. Before each write the runner's hold is
+   checked (``still_ours``). Its answer lost (``OutcomeUnknown``): the
    notes are read again; not there, a retryable error (the next push adds it: step 2 sees the
    parcel without its note).
 
@@ -31,7 +35,14 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from channels_sync.carriers import carrier_for, tracking_url_for
-from channels_sync.fulfillment import AlreadyFulfilled, FulfillmentRequest, Pushed, PushRefused, PushResult
+from channels_sync.fulfillment import (
+    AlreadyFulfilled,
+    FulfillmentRequest,
+    Pushed,
+    PushRefused,
+    PushResult,
+    claim_check,
+)
 from channels_sync.providers.woocommerce.client import WooCommerceClient
 from channels_sync.providers.woocommerce.provider import WooCommerceProvider
 from integrations.errors import OutcomeUnknown, ProviderError
@@ -82,10 +93,15 @@ def parcels_of(order: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     return parcels
 
 
-def our_note(notes: object, number: str) -> Mapping[str, Any] | None:
-    """The customer note that names tracking ``number`` (ours, or the merchant's own words)."""
+def our_note(notes: object, number: str, carrier: str | None = None) -> Mapping[str, Any] | None:
+    """Our customer note for tracking ``number``: a note the customer sees (``customer_note``)
+    whose first line is the one ``note_text`` writes for this number (with this carrier or none).
+    A private note, another number that contains this one, or the merchant's own words are not it."""
+    heads = {note_text(carrier=name, number=number, url="") for name in {carrier, None}}
     for note in notes if isinstance(notes, list) else []:
-        if isinstance(note, dict) and isinstance(note.get("note"), str) and number in note["note"]:
+        if not isinstance(note, dict) or note.get("customer_note") is not True or not isinstance(note.get("note"), str):
+            continue
+        if note["note"].split("\n", 1)[0].strip() in heads:
             return note
     return None
 
@@ -123,7 +139,11 @@ def note_text(*, carrier: str | None, number: str, url: str) -> str:
 
 
 def push_fulfillment(
-    provider: WooCommerceProvider, request: FulfillmentRequest, *, carrier_overrides: Mapping[str, str] | None = None
+    provider: WooCommerceProvider,
+    request: FulfillmentRequest,
+    *,
+    carrier_overrides: Mapping[str, str] | None = None,
+    still_ours: Callable[[], bool] | None = None,
 ) -> PushResult:
     """Tell WooCommerce the parcel left (see the module docstring)."""
     client = provider.client
@@ -138,15 +158,18 @@ def push_fulfillment(
         )
     number = request.tracking_number
     parcels = parcels_of(order)
-    note = our_note(_refused_as_push(client, lambda: client.order_notes(order_id)), number)
-    if note is not None and number in parcels and status == COMPLETED:
+    choice = carrier_for(Channel.WOOCOMMERCE, request.carrier, carrier_overrides or {})
+    notes = _refused_as_push(client, lambda: client.order_notes(order_id))
+    note = our_note(notes, number, choice.name)
+    lines = order_lines(order)
+    wanted = _union(parcels.get(number, {}), parcel_lines(request, lines))
+    new_lines = wanted != parcels.get(number)
+    if note is not None and not new_lines and status == COMPLETED:
         return AlreadyFulfilled(_("WooCommerce has this tracking number in a note already"))
     if status == COMPLETED and number not in parcels and note is None:
         return AlreadyFulfilled(_("The order is completed in WooCommerce already"))
-    lines = order_lines(order)
-    choice = carrier_for(Channel.WOOCOMMERCE, request.carrier, carrier_overrides or {})
-    if number not in parcels or (status != COMPLETED and every_line_shipped(lines, parcels)):
-        parcels[number] = parcels.get(number) or parcel_lines(request, lines)
+    if new_lines or (status != COMPLETED and every_line_shipped(lines, parcels)):
+        parcels[number] = wanted  # a later request for more lines of this parcel adds them
         changes: dict[str, Any] = {
             "meta_data": [
                 {"key": PARCELS_KEY, "value": parcels},
@@ -156,20 +179,29 @@ def push_fulfillment(
         }
         if every_line_shipped(lines, parcels):
             changes["status"] = COMPLETED
+        claim_check(still_ours)
         _refused_as_push(client, lambda: client.order_update(order_id, changes))
     elif note is not None:
         return AlreadyFulfilled(_("WooCommerce has this tracking number in a note already"))
     if note is None:
         url = request.tracking_url or tracking_url_for(choice.name, number)
-        note = _note_add(client, order_id, note_text(carrier=choice.name, number=number, url=url), number)
+        claim_check(still_ours)
+        note = _note_add(client, order_id, note_text(carrier=choice.name, number=number, url=url), number, choice.name)
     return Pushed(str(note.get("id") or ""), detail=choice.name or "")
 
 
-def _note_add(client: WooCommerceClient, order_id: str, text: str, number: str) -> Mapping[str, Any]:
+def _union(had: Mapping[str, int], asked: Mapping[str, int]) -> dict[str, int]:
+    """The parcel's lines as kept, with the lines (and larger quantities) a request adds."""
+    return {line: max(had.get(line, 0), asked.get(line, 0)) for line in {*had, *asked}}
+
+
+def _note_add(
+    client: WooCommerceClient, order_id: str, text: str, number: str, carrier: str | None
+) -> Mapping[str, Any]:
     try:
         added = _refused_as_push(client, lambda: client.order_note_add(order_id, note=text, customer_note=True))
     except OutcomeUnknown:
-        found = our_note(client.order_notes(order_id), number)
+        found = our_note(client.order_notes(order_id), number, carrier)
         if found is None:
             raise ProviderError(
                 _("WooCommerce did not say whether it added the tracking note, and has none: try again"),

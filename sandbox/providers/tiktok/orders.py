@@ -81,7 +81,7 @@ def _purchase_for(account: SimAccount, key: str) -> tuple[str, Purchase]:
 
 
 def _order_build(
-    account: SimAccount, seq: int, purchase: Purchase, status: str, split: bool, now: datetime
+    account: SimAccount, seq: int, purchase: Purchase, status: str, split: str, now: datetime
 ) -> ChannelOrder:
     order_id = digits_id("576", f"{account.name}:order:{seq}")
     lines: list[dict[str, Any]] = []
@@ -102,7 +102,8 @@ def _order_build(
             )
     groups: dict[str, list[str]] = {}
     for unit_line in lines:
-        groups.setdefault(unit_line["variant_id"] if split else "all", []).append(unit_line["id"])
+        key = unit_line["id"] if split == "units" else unit_line["variant_id"] if split else "all"
+        groups.setdefault(key, []).append(unit_line["id"])
     packages: list[dict[str, Any]] = [
         {"id": digits_id("1152", f"{order_id}:package:{n}", 19), "line_item_ids": ids, "status": "TO_FULFILL"}
         for n, ids in enumerate(groups.values())
@@ -158,7 +159,7 @@ def create_orders(
     count: int,
     seed: int,
     status: str = render.AWAITING_SHIPMENT,
-    split_packages: bool = False,
+    split_packages: bool | str = False,
     also_in_shopify: str | None = None,
     also_in_shopify_ratio: float = 1.0,
     **_: Any,
@@ -166,8 +167,9 @@ def create_orders(
     """``count`` new paid orders (the control API), the same for the same seed.
 
     ``status``: UNPAID, ON_HOLD or AWAITING_SHIPMENT (default); ``split_packages``: one package per
-    SKU; ``also_in_shopify``: a Shopify shop name where (a ``also_in_shopify_ratio`` share of)
-    the orders also appear as the same purchase (note attribute ``tiktok_order_id``, source "tiktok").
+    SKU (``"units"``: one per unit, so one SKU of two units is in two packages); ``also_in_shopify``:
+    a Shopify shop name where (a ``also_in_shopify_ratio`` share of) the orders also appear as the
+    same purchase (note attribute ``tiktok_order_id``, source "tiktok").
     """
     status = status if status in (render.UNPAID, render.ON_HOLD, render.AWAITING_SHIPMENT) else render.AWAITING_SHIPMENT
     now = sim_now()
@@ -177,7 +179,14 @@ def create_orders(
     with transaction.atomic():
         for index in range(count):
             purchase_seed, purchase = _purchase_for(account, f"tiktok-{account.name}-{seed}-{index}")
-            order = _order_build(account, first + index, purchase, status, bool(split_packages), now)
+            order = _order_build(
+                account,
+                first + index,
+                purchase,
+                status,
+                "units" if split_packages == "units" else "sku" if split_packages else "",
+                now,
+            )
             webhook_emit(order)
             if also_in_shopify and twins.random() < float(also_in_shopify_ratio):
                 _shopify_twin(str(also_in_shopify), order, purchase_seed)
@@ -358,7 +367,7 @@ def _customers_arrive(account: SimAccount, now: datetime, rng: random.Random) ->
     for index in range(count):
         _, purchase = _purchase_for(account, f"tiktok-{account.name}-world-{first + index}")
         status = render.UNPAID if rng.random() < 0.1 else render.ON_HOLD
-        webhook_emit(_order_build(account, first + index, purchase, status, rng.random() < 0.2, now))
+        webhook_emit(_order_build(account, first + index, purchase, status, "sku" if rng.random() < 0.2 else "", now))
     return count
 
 

@@ -153,9 +153,21 @@ def line_node(order: ChannelOrder, line: dict[str, Any]) -> dict[str, Any]:
 def fulfillment_node(row: Fulfillment) -> dict[str, Any]:
     rest = render.fulfillment_json(row, render.ZoneInfo("UTC"))
     tracking = [{"company": rest["tracking_company"], "number": rest["tracking_number"], "url": rest["tracking_url"]}]
+    lines = {str(line["id"]): line for line in row.order.lines}
+    items = [
+        {
+            "__typename": "FulfillmentLineItem",
+            "id": gid("FulfillmentLineItem", f"{row.external_id}{index:03d}"),
+            "quantity": int(quantity),
+            "lineItem": line_node(row.order, lines[line_id]),
+        }
+        for index, (line_id, quantity) in enumerate(row.payload.get("quantities", {}).items())
+        if line_id in lines
+    ]
     return {
         "__typename": "Fulfillment",
         "id": gid("Fulfillment", row.external_id),
+        "fulfillmentLineItems": list_connection(items),
         "legacyResourceId": int(row.external_id),
         "name": rest["name"] or "",
         "status": str(rest["status"]).upper(),

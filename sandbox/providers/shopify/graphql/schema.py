@@ -109,6 +109,12 @@ type Fulfillment implements Node {{
   status: FulfillmentStatus!
   createdAt: DateTime!
   trackingInfo(first: Int): [FulfillmentTrackingInfo!]!
+  fulfillmentLineItems(first: Int, after: String): FulfillmentLineItemConnection!
+}}
+type FulfillmentLineItem implements Node {{ id: ID! quantity: Int lineItem: LineItem! }}
+type FulfillmentLineItemEdge {{ cursor: String! node: FulfillmentLineItem! }}
+type FulfillmentLineItemConnection {{
+  edges: [FulfillmentLineItemEdge!]! nodes: [FulfillmentLineItem!]! pageInfo: PageInfo!
 }}
 
 type FulfillmentOrderLineItem implements Node {{
