@@ -83,7 +83,7 @@ def claim_measure(*, repeats: int, now: datetime) -> dict[str, Any]:
 def infos_for(shipment_rows: list[tuple[str, datetime]], now: datetime) -> list[TrackInfo]:
     """What 17TRACK would say of each number now: its journey so far (the sandbox's itinerary)."""
     infos = []
-    for number, start in shipment_rows:
+    for number, _created in shipment_rows:
         i = int(number[2:]) - 9_000_000_000_000_000
         fate, begun = journey_of(i, now)
         steps = [s for s in carriers.itinerary(number, fate, begun, CARRIER.key) if s.at <= now]
@@ -118,7 +118,8 @@ def infos_for(shipment_rows: list[tuple[str, datetime]], now: datetime) -> list[
 def merge_measure(*, shipment_ids: list[int], batch: int, now: datetime) -> dict[str, Any]:
     """``track_infos_merge`` on generated infos for ``shipment_ids`` (``batch`` at a time, as a
     poll answer): events merged per second, then the same infos again (a repeat inserts nothing)."""
-    rows = list(Shipment.objects.filter(pk__in=shipment_ids).order_by("id").values_list("tracking_number", "created_at"))
+    chosen = Shipment.objects.filter(pk__in=shipment_ids).order_by("id")
+    rows = list(chosen.values_list("tracking_number", "created_at"))
     infos = infos_for(rows, now)
     events_given = sum(len(info.events) for info in infos)
     batches = [infos[k : k + batch] for k in range(0, len(infos), batch)]
@@ -169,7 +170,8 @@ def poll_measure(*, sample_ids: list[int], cpu_of_server: Callable[[], float | N
     try:
         for _ in range(10 * (len(sample_ids) // BATCH_SIZE + 2)):  # bounded: a 429 ends a run early
             outcome = shipments_poll_due(provider=provider, max_batches=len(sample_ids) // BATCH_SIZE + 1)
-            polled, events, batches = polled + outcome.polled, events + outcome.events_inserted, batches + outcome.batches
+            polled, batches = polled + outcome.polled, batches + outcome.batches
+            events += outcome.events_inserted
             if outcome.rate_limited is not None:
                 rate_limited.append(outcome.rate_limited)
                 time.sleep(outcome.rate_limited)

@@ -45,8 +45,9 @@ def _delete(model: type[models.Model], where: str, params: list[Any]) -> None:
         if rel.on_delete is models.CASCADE:
             _delete(child, f"{column} IN ({chosen})", params)
         else:
+            update = f"UPDATE {child._meta.db_table} SET {column} = NULL WHERE {column} IN ({chosen})"  # noqa: S608
             with connection.cursor() as cursor:
-                cursor.execute(f"UPDATE {child._meta.db_table} SET {column} = NULL WHERE {column} IN ({chosen})", params)  # noqa: S608
+                cursor.execute(update, params)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
 

@@ -77,9 +77,8 @@ class Command(BaseCommand):
             else server.gunicorn(workers=options["workers"], threads=options["threads"])
         )
         with serving as (base_url, server_pids):
-            result["server"] = (
-                f"gunicorn -w {options['workers']} --threads {options['threads']}" if not options["base_url"] else base_url
-            )
+            gunicorn = f"gunicorn -w {options['workers']} --threads {options['threads']}"
+            result["server"] = base_url if options["base_url"] else gunicorn
             result["sandbox_in_this_process"] = bool(options["base_url"])
             sim = server.control(base_url, "POST", "accounts", {"provider": "17track", "name": SIM_ACCOUNT})
             server.control(base_url, "PUT", "faults", {"17track": {}, "shopify": {}})
