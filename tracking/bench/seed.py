@@ -52,6 +52,11 @@ def _delete(model: type[models.Model], where: str, params: list[Any]) -> None:
         cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
 
 
+def sim_account(name: str) -> SimAccount:
+    """The sandbox's 17TRACK account (made over HTTP by the control API), whose rows the seed writes."""
+    return SimAccount.objects.get(provider="17track", name=name)
+
+
 def drop(sim_account_id: int | None) -> None:
     """The bench accounts and everything under them, and the sim account's registrations."""
     ids = list(Account.objects.filter(name__startswith=PREFIX).values_list("pk", flat=True))

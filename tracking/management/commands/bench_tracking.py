@@ -90,9 +90,7 @@ class Command(BaseCommand):
     def run(
         self, n: int, compare: int, options: dict[str, Any], base_url: str, pids: list[int], sim: dict[str, Any]
     ) -> dict[str, Any]:
-        from sandbox.models import SimAccount  # the bench's set-up writes the sandbox's rows
-
-        sim_account = SimAccount.objects.get(provider="17track", name=sim["name"])
+        sim_account = seed.sim_account(sim["name"])
         seed.drop(sim_account.pk)
         now = timezone.now()
         began = time.perf_counter()
