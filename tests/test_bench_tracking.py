@@ -80,6 +80,8 @@ def test_bench_tracking_reports_every_figure_and_computes_its_goals(live_server:
     assert 0 < on["polls_per_shipment_per_day"] < off["polls_per_shipment_per_day"]  # pushes space polls out
     worst = max(off["provider_calls_per_shipment_per_day"], on["provider_calls_per_shipment_per_day"])
     assert cycle["calls_needed_per_day"] == round(N * worst)
+    polls = max(off["polls_per_shipment_per_day"], on["polls_per_shipment_per_day"])
+    assert cycle["calls_needed_per_day_upper_bound"] == round(N * worst + N * polls / 40)
     assert cycle["our_limit_per_day"] == round(cycle["our_rate_per_second"] * 86_400)
 
     push = report["push"]
