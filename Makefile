@@ -19,6 +19,7 @@ BENCH_ORDERS ?= 10000
 INGEST_ORDERS ?= 5000
 IMPORT_ORDERS ?= 200000
 PLACEMENT_ORDERS ?= 2000
+TRACKING_SHIPMENTS ?= 10000
 IMPORT_TIME_LIMIT ?= 60
 BENCH_ARGS ?=
 
@@ -27,7 +28,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(DEPS_KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEPS_KEY)
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: help run test lint migrate seed bench bench-ingest bench-import bench-placement clean distclean install install-dev
+.PHONY: help run test lint migrate seed bench bench-ingest bench-import bench-placement bench-tracking clean distclean install install-dev
 
 help:
 	@echo "make run      start web + Celery worker + beat on http://127.0.0.1:$(PORT)/ (login demo / demo)"
@@ -37,6 +38,7 @@ help:
 	@echo "make bench    order center benchmark ($(BENCH_ORDERS) orders; BENCH_ORDERS=, BENCH_ARGS=)"
 	@echo "make bench-ingest  channel pull + webhook intake benchmark (INGEST_ORDERS=5000, BENCH_ARGS=)"
 	@echo "make bench-placement  place and pay under the supplier's rate limit (PLACEMENT_ORDERS=2000, BENCH_ARGS=)"
+	@echo "make bench-tracking  poll, merge, claim, calls per day and pushes at N shipments (TRACKING_SHIPMENTS=10000, BENCH_ARGS=)"
 	@echo "make bench-import  a 200,000-order import over several 60 s tasks (IMPORT_ORDERS=, IMPORT_TIME_LIMIT=)"
 	@echo "make clean    remove .run/ (SQLite, broker files) and caches; make distclean also removes .venv"
 
@@ -151,15 +153,15 @@ lint: $(DEV_STAMP)
 # Production-like profile (DEBUG off, so no query log in memory) with the same local
 # defaults as the test suite; a separate run dir keeps the demo database untouched.
 # Export DATABASE_URL to measure on PostgreSQL.
-bench bench-ingest bench-import bench-placement: export DEBUG ?= 0
-bench bench-ingest bench-import bench-placement: export SECRET_KEY ?= bench-run-secret-key-0123456789abcdefghijklmnopqrstuvwxyz
-bench bench-ingest bench-import bench-placement: export FIELD_ENCRYPTION_KEY ?= bench-run-field-key-0123456789abcdefghijklmnopqrstuvwxyz
-bench bench-ingest bench-import bench-placement: export ALLOWED_HOSTS ?= testserver,127.0.0.1,localhost
-bench bench-ingest bench-import bench-placement: export SECURE_SSL_REDIRECT ?= 0
-bench bench-ingest bench-import bench-placement: export SESSION_COOKIE_SECURE ?= 0
-bench bench-ingest bench-import bench-placement: export CSRF_COOKIE_SECURE ?= 0
-bench bench-ingest bench-import bench-placement: export STATIC_MANIFEST ?= 0
-bench bench-ingest bench-import bench-placement: export ZOPI_RUN_DIR ?= .run/bench
+bench bench-ingest bench-import bench-placement bench-tracking: export DEBUG ?= 0
+bench bench-ingest bench-import bench-placement bench-tracking: export SECRET_KEY ?= bench-run-secret-key-0123456789abcdefghijklmnopqrstuvwxyz
+bench bench-ingest bench-import bench-placement bench-tracking: export FIELD_ENCRYPTION_KEY ?= bench-run-field-key-0123456789abcdefghijklmnopqrstuvwxyz
+bench bench-ingest bench-import bench-placement bench-tracking: export ALLOWED_HOSTS ?= testserver,127.0.0.1,localhost
+bench bench-ingest bench-import bench-placement bench-tracking: export SECURE_SSL_REDIRECT ?= 0
+bench bench-ingest bench-import bench-placement bench-tracking: export SESSION_COOKIE_SECURE ?= 0
+bench bench-ingest bench-import bench-placement bench-tracking: export CSRF_COOKIE_SECURE ?= 0
+bench bench-ingest bench-import bench-placement bench-tracking: export STATIC_MANIFEST ?= 0
+bench bench-ingest bench-import bench-placement bench-tracking: export ZOPI_RUN_DIR ?= .run/bench
 bench: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_order_center --orders $(BENCH_ORDERS) $(BENCH_ARGS)
@@ -181,6 +183,15 @@ bench-placement: export OUTBOUND_ALLOW_LOOPBACK ?= 1
 bench-placement: $(DEV_STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) bench_placement --orders $(PLACEMENT_ORDERS) $(BENCH_ARGS)
+
+# Tracking at TRACKING_SHIPMENTS active shipments against the sandbox (17TRACK, Shopify); starts
+# its own gunicorn. docs/benchmarks.md, "Tracking".
+bench-tracking: export SANDBOX_ENABLED ?= 1
+bench-tracking: export SANDBOX_IN_PRODUCTION_FOR_TESTS ?= 1
+bench-tracking: export OUTBOUND_ALLOW_LOOPBACK ?= 1
+bench-tracking: $(DEV_STAMP)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) bench_tracking --shipments $(TRACKING_SHIPMENTS) $(BENCH_ARGS)
 
 # A store too big for one task: IMPORT_ORDERS through a real worker whose tasks are killed after
 # IMPORT_TIME_LIMIT s (needs REDIS_URL). docs/benchmarks.md, "Resumable import".
