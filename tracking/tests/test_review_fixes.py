@@ -1,0 +1,192 @@
+"""The review's findings on the polling flow, each proved against a scripted 17TRACK over real
+HTTP (``scripted17``): one bad timestamp or one crashing batch never stops every poll (1), a
+refusal or 17TRACK down stops the run (4)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Account
+from integrations.errors import MalformedPayload
+from integrations.fields import iso_datetime
+from tests.factories import StoreFactory
+from tracking.enums import RegistrationState
+from tracking.models import Shipment
+from tracking.services import polling
+from tracking.services.polling import shipments_poll_due
+from tracking.tests.flow import paid_order, provider
+from tracking.tests.scripted17 import Scripted17, event, ok, scripted17, track_info  # noqa: F401
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+
+
+def registered(count: int, *, prefix: str, due_before: int = 0) -> list[int]:
+    """``count`` registered shipments due now, the first ones due earliest."""
+    store = StoreFactory(account=Account.objects.create(name=f"Review {prefix}"))
+    order = paid_order(store.account)
+    now = timezone.now()
+    rows = [
+        Shipment(
+            account_id=store.account_id,
+            order=order,
+            tracking_number=f"{prefix}{n:012d}",
+            carrier="Cainiao",
+            registration_state=RegistrationState.REGISTERED,
+            registered_at=now - timedelta(days=1),
+            next_poll_at=now - timedelta(minutes=count - n + due_before),
+        )
+        for n in range(count)
+    ]
+    return [row.pk for row in Shipment.objects.bulk_create(rows)]
+
+
+def test_a_year_one_time_with_an_offset_is_a_malformed_payload_not_an_overflow() -> None:
+    with pytest.raises(MalformedPayload, match="out of range"):
+        iso_datetime({"t": "0001-01-01T00:00:00+08:00"}, "t", "event")
+    with pytest.raises(MalformedPayload, match="out of range"):
+        iso_datetime({"t": "9999-12-31T23:59:59-08:00"}, "t", "event")
+    assert iso_datetime({"t": "2026-12-01T08:00:00+08:00"}, "t", "event") == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_one_item_with_a_year_one_time_backs_off_that_shipment_and_the_others_merge(
+    scripted17: Scripted17,  # noqa: F811
+) -> None:
+    bad, good = registered(2, prefix="RFA")
+    numbers = dict(Shipment.objects.values_list("id", "tracking_number"))
+
+    def answer(items: list[Any]) -> tuple[int, Any]:
+        return ok(
+            {
+                "accepted": [
+                    track_info(numbers[bad], event("0001-01-01T00:00:00+08:00")),
+                    track_info(numbers[good], event("2026-11-30T10:00:00Z")),
+                ],
+                "rejected": [],
+            }
+        )
+
+    scripted17.answers["gettrackinfo"] = answer
+    outcome = shipments_poll_due(provider=provider())
+
+    assert outcome.errors == 0
+    assert outcome.polled == 1
+    rows = {row.pk: row for row in Shipment.objects.all()}
+    assert rows[good].last_event_at == datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert rows[good].poll_failures == 0
+    assert rows[bad].poll_failures == 1
+    assert rows[bad].next_poll_at is not None
+    assert rows[bad].next_poll_at > timezone.now()
+    assert rows[bad].poll_claimed_until is None
+
+
+@pytest.fixture
+def poisoned_events() -> Any:
+    """A database that refuses one event (a trigger): a deterministic error inside the merge."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION review_poison() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'poisoned event'; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER review_poison BEFORE INSERT ON tracking_trackingevent FOR EACH ROW "
+            "WHEN (NEW.description = 'poison') EXECUTE FUNCTION review_poison()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS review_poison ON tracking_trackingevent")
+        cursor.execute("DROP FUNCTION IF EXISTS review_poison()")
+
+
+def test_a_batch_that_crashes_backs_off_and_the_run_goes_on_with_the_next(
+    scripted17: Scripted17,  # noqa: F811
+    poisoned_events: None,
+) -> None:
+    """A deterministic error in the first (earliest due) batch: before the fix it was released
+    without moving next_poll_at and re-raised, so every beat crashed on the same batch."""
+    first = registered(40, prefix="RFB", due_before=100)  # due earliest: claimed first
+    second = registered(10, prefix="RFC")
+    poisoned = Shipment.objects.get(pk=first[0]).tracking_number
+
+    def answer(items: list[Any]) -> tuple[int, Any]:
+        infos = [
+            track_info(item["number"], event("2026-11-30T10:00:00Z", "poison" if item["number"] == poisoned else "ok"))
+            for item in items
+        ]
+        return ok({"accepted": infos, "rejected": []})
+
+    scripted17.answers["gettrackinfo"] = answer
+    before = timezone.now()
+    outcome = shipments_poll_due(provider=provider())
+
+    assert outcome.errors == 1
+    assert outcome.polled == 10  # the next batch was polled
+    for row in Shipment.objects.filter(pk__in=first):
+        assert row.poll_claimed_until is None
+        assert row.poll_failures == 1
+        assert row.next_poll_at is not None
+        assert row.next_poll_at >= before + polling.BACKOFF_BASE
+    assert set(Shipment.objects.filter(pk__in=second).values_list("poll_failures", flat=True)) == {0}
+    again = shipments_poll_due(provider=provider())  # the next beat: nothing due, nothing raised
+    assert (again.errors, again.claimed) == (0, [])
+
+
+def test_bad_credentials_stop_the_run_and_release_the_batch_without_a_failure(
+    scripted17: Scripted17,  # noqa: F811
+) -> None:
+    ids = registered(45, prefix="RFD")
+    due = dict(Shipment.objects.values_list("id", "next_poll_at"))
+    scripted17.answers["gettrackinfo"] = lambda items: (401, {"code": -18010002, "data": {}})
+
+    outcome = shipments_poll_due(provider=provider(max_attempts=1))
+
+    assert len(scripted17.called("gettrackinfo")) == 1  # the run stopped at once
+    assert outcome.stopped_by
+    assert outcome.failed == 0
+    for row in Shipment.objects.filter(pk__in=ids):
+        assert (row.poll_failures, row.poll_claimed_until, row.next_poll_at) == (0, None, due[row.pk])
+
+
+def test_a_refusal_stops_the_run_without_counting_a_failure(scripted17: Scripted17) -> None:  # noqa: F811
+    registered(45, prefix="RFE")
+    scripted17.answers["gettrackinfo"] = lambda items: (
+        200,
+        {"code": -18010013, "data": {"errors": [{"code": -18010013, "message": "invalid data"}]}},
+    )
+
+    outcome = shipments_poll_due(provider=provider(max_attempts=1))
+
+    assert len(scripted17.called("gettrackinfo")) == 1
+    assert "-18010013" in outcome.stopped_by
+    assert set(Shipment.objects.values_list("poll_failures", "poll_claimed_until")) == {(0, None)}
+
+
+def test_17track_down_opens_the_circuit_after_two_failed_batches(scripted17: Scripted17) -> None:  # noqa: F811
+    registered(200, prefix="RFF")
+    scripted17.answers["gettrackinfo"] = lambda items: (503, {"code": -18010003, "data": {}})
+
+    outcome = shipments_poll_due(provider=provider(max_attempts=1))
+
+    assert len(scripted17.called("gettrackinfo")) == polling.MAX_FAILED_BATCHES == 2
+    assert outcome.failed == 80
+    assert "failed batches" in outcome.stopped_by
+    assert Shipment.objects.filter(poll_failures=0, poll_claimed_until=None).count() == 120  # never claimed
+
+
+def test_a_run_stops_when_its_time_budget_is_spent(scripted17: Scripted17, settings: Any) -> None:  # noqa: F811
+    registered(200, prefix="RFG")
+    now = [0.0]
+
+    def clock() -> float:  # every look at the clock: 25 s later (a slow 17TRACK)
+        now[0] += 25.0
+        return now[0]
+
+    outcome = shipments_poll_due(provider=provider(), clock=clock)
+
+    assert outcome.batches == 2  # 25 s, 50 s: started; 75 s: over the 60 s budget
+    assert "budget" in outcome.stopped_by
+    assert polling.BUDGET < settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
