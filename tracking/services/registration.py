@@ -2,9 +2,12 @@
 
 PENDING shipments (partial index ``shipment_unregistered_idx``) go in batches of at most 40, one
 provider call each, outside any transaction: accepted → REGISTERED with ``registered_at``, the
-provider's carrier code and a first poll in a few minutes; rejected → REJECTED with the
-provider's code and reason (``registration_error``, shown; not retried); a rate limit or a
-retryable failure stops the run and leaves the rest PENDING for the next beat.
+provider's carrier code and a first poll in a few minutes; rejected for good (the carrier
+cannot be detected, the number is invalid: any code but the transient ones) → REJECTED with the
+provider's code and reason (``registration_error``, shown; not retried); rejected for now (the
+quota is used up, an internal error: ``TRANSIENT_CODES``) → stays PENDING with the reason shown,
+registered by a later beat, and a used-up quota stops the run; a rate limit or a retryable
+failure stops the run and leaves the rest PENDING for the next beat.
 """
 
 from __future__ import annotations
@@ -26,12 +29,16 @@ logger = logging.getLogger(__name__)
 
 FIRST_POLL = timedelta(minutes=5)
 DUE_LIMIT = 400  # numbers a beat run registers at most (10 calls)
+QUOTA_USED_UP = "-18019908"  # 17TRACK: the account's tracking quota is insufficient
+INTERNAL_ERROR = "-18010003"
+TRANSIENT_CODES = frozenset({QUOTA_USED_UP, INTERNAL_ERROR})  # an item refused for now, not for good
 
 
 @dataclass
 class RegisterOutcome:
     registered: int = 0
     rejected: int = 0
+    deferred: int = 0  # refused for now (quota, internal): left PENDING with the reason
     calls: int = 0
     stopped_by: str = ""  # why the run stopped early ("" when it did not)
 
@@ -87,14 +94,21 @@ def shipments_register(
                 outcome.registered += Shipment.objects.filter(
                     pk__in=ids, registration_state=RegistrationState.PENDING
                 ).update(**fields)
-            by_reason: dict[str, list[int]] = defaultdict(list)
+            by_reason: dict[tuple[bool, str], list[int]] = defaultdict(list)
             for rejected in result.rejected:
                 reason = f"{rejected.code}: {rejected.reason}" if rejected.reason else rejected.code
-                by_reason[reason[:255]].extend(ids_of.get(rejected.number, []))
-            for reason, ids in by_reason.items():
-                outcome.rejected += Shipment.objects.filter(
-                    pk__in=ids, registration_state=RegistrationState.PENDING
-                ).update(registration_state=RegistrationState.REJECTED, registration_error=reason, updated_at=now)
+                by_reason[(rejected.code in TRANSIENT_CODES, reason[:255])].extend(ids_of.get(rejected.number, []))
+            for (transient, reason), ids in by_reason.items():
+                rows = Shipment.objects.filter(pk__in=ids, registration_state=RegistrationState.PENDING)
+                if transient:  # stays PENDING: a later beat registers it
+                    outcome.deferred += rows.update(registration_error=reason, updated_at=now)
+                else:
+                    outcome.rejected += rows.update(
+                        registration_state=RegistrationState.REJECTED, registration_error=reason, updated_at=now
+                    )
+            if any(rejected.code == QUOTA_USED_UP for rejected in result.rejected):
+                outcome.stopped_by = "17TRACK's tracking quota is used up"
+                break
     finally:
         if own:
             provider.close()

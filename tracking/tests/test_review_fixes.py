@@ -19,7 +19,9 @@ from tracking.enums import RegistrationState
 from tracking.models import Shipment
 from tracking.services import polling
 from tracking.services.polling import shipments_poll_due
-from tracking.tests.flow import paid_order, provider
+from tracking.services.registration import shipments_register
+from tracking.tests.conftest import control, sandbox_url  # noqa: F401 - fixtures
+from tracking.tests.flow import SIM_ACCOUNT, hand_over, paid_order, provider, track17  # noqa: F401
 from tracking.tests.scripted17 import Scripted17, event, ok, scripted17, track_info  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -190,3 +192,72 @@ def test_a_run_stops_when_its_time_budget_is_spent(scripted17: Scripted17, setti
     assert outcome.batches == 2  # 25 s, 50 s: started; 75 s: over the 60 s budget
     assert "budget" in outcome.stopped_by
     assert polling.BUDGET < settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
+
+
+def pending(count: int, *, prefix: str) -> list[int]:
+    ids = registered(count, prefix=prefix)
+    Shipment.objects.filter(pk__in=ids).update(registration_state=RegistrationState.PENDING, next_poll_at=None)
+    return ids
+
+
+def test_a_quota_refusal_leaves_the_number_pending_visibly_and_stops_the_run(
+    scripted17: Scripted17,  # noqa: F811
+) -> None:
+    """Review 2: before the fix -18019908 (quota insufficient) made the shipment REJECTED for good
+    (and the merge ignores REJECTED rows: its webhooks too)."""
+    ids = pending(45, prefix="RFH")
+    numbers = dict(Shipment.objects.values_list("id", "tracking_number"))
+    quota, no_carrier, bad_number, internal = (numbers[pk] for pk in ids[:4])
+    codes = {quota: -18019908, no_carrier: -18019903, bad_number: -18010011, internal: -18010003}
+
+    def answer(items: list[Any]) -> tuple[int, Any]:
+        return ok(
+            {
+                "accepted": [{"number": i["number"], "carrier": 190271} for i in items if i["number"] not in codes],
+                "rejected": [
+                    {"number": i["number"], "error": {"code": codes[i["number"]], "message": "no"}}
+                    for i in items
+                    if i["number"] in codes
+                ],
+            }
+        )
+
+    scripted17.answers["register"] = answer
+    outcome = shipments_register(provider=provider())
+
+    assert len(scripted17.called("register")) == 1  # the quota is out: the run stopped
+    assert "quota" in outcome.stopped_by
+    assert (outcome.registered, outcome.rejected, outcome.deferred) == (36, 2, 2)
+    rows = {row.tracking_number: row for row in Shipment.objects.all()}
+    for number in (quota, internal):
+        assert rows[number].registration_state == RegistrationState.PENDING
+        assert rows[number].registration_error.startswith(str(codes[number]))
+    for number in (no_carrier, bad_number):
+        assert rows[number].registration_state == RegistrationState.REJECTED
+    left = [numbers[pk] for pk in ids[40:]]
+    assert {(rows[n].registration_state, rows[n].registration_error) for n in left} == {(RegistrationState.PENDING, "")}
+
+    scripted17.answers["register"] = lambda items: ok(
+        {"accepted": [{"number": i["number"], "carrier": 190271} for i in items], "rejected": []}
+    )
+    again = shipments_register(provider=provider())  # the quota topped up: the next beat
+    assert again.registered == 7
+    assert rows[quota].pk in Shipment.objects.filter(
+        registration_state=RegistrationState.REGISTERED, registration_error=""
+    ).values_list("id", flat=True)
+
+
+def test_the_sandboxs_used_up_quota_leaves_the_rest_pending(track17: dict[str, Any], control: Any) -> None:  # noqa: F811
+    """The same against the sandbox's 17TRACK: 2 numbers of quota left for 3 parcels."""
+    shipments = [hand_over(paid_order(name=f"Quota {n}"), f"LP{n:014d}", carrier="Cainiao") for n in range(3)]
+    control.options("17track", SIM_ACCOUNT, quota_total=2, quota_used=0)
+
+    outcome = shipments_register(provider=provider())
+
+    assert (outcome.registered, outcome.rejected, outcome.deferred) == (2, 0, 1)
+    assert "quota" in outcome.stopped_by
+    last = Shipment.objects.get(pk=shipments[-1].pk)
+    assert last.registration_state == RegistrationState.PENDING
+    assert last.registration_error.startswith("-18019908")
+    control.options("17track", SIM_ACCOUNT, quota_total=10)
+    assert shipments_register(provider=provider()).registered == 1
