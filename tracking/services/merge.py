@@ -13,7 +13,9 @@ number of statements however many infos and events there are:
 A number followed in several accounts has one row per account: each row gets the info. A status
 we do not know is kept as received, mapped to ``TrackingStatus.UNKNOWN`` and counted.
 Stopping terminal numbers at the provider is a network call: the caller does it after the
-transaction (``shipments_stop``) with ``MergeResult.to_stop``.
+transaction (``shipments_stop``) with ``MergeResult.to_stop``. Until a stop succeeds a terminal
+row stays REGISTERED and due again in ``RETRY_STOP`` (polled, stopped again): a stop lost to a
+dead worker or a failed call never leaves it unpolled and unstopped for ever.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.models import Account
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError
@@ -70,6 +73,7 @@ LONGEST = timedelta(hours=48)
 NEAR_THE_DOOR = frozenset(
     {TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.AVAILABLE_FOR_PICKUP, TrackingStatus.DELIVERY_FAILURE}
 )
+NOT_REGISTERED = "-18019902"  # the provider does not follow the number (any more)
 RETRY_STOP = timedelta(hours=1)  # a terminal number the provider did not stop: polled again, stopped again
 
 
@@ -197,7 +201,9 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
                 row.registration_state = RegistrationState.STOPPED
             elif terminal and row.registration_state == RegistrationState.REGISTERED:
                 to_stop.add(row.tracking_number)
-            if row.registration_state == RegistrationState.REGISTERED:
+            if terminal and row.registration_state == RegistrationState.REGISTERED:
+                row.next_poll_at = now + RETRY_STOP  # a safety net: the stop after commit marks it STOPPED
+            elif row.registration_state == RegistrationState.REGISTERED:
                 row.next_poll_at = next_poll_at(
                     status=TrackingStatus(row.tracking_status),
                     terminal=terminal,
@@ -259,18 +265,27 @@ def orders_recompute(*, shipment_ids: Iterable[int], now: datetime | None = None
 
 def shipments_stop(*, numbers: Sequence[str], provider: TrackingProvider) -> int:
     """Stop terminal numbers at the provider (batched; outside any transaction) and mark their
-    rows STOPPED; a failure leaves them to be polled again later and stopped then."""
+    rows STOPPED (not polled any more); a number the provider does not know (``-18019902``) is
+    stopped too. A failure leaves them due in ``RETRY_STOP`` (the merge set it): stopped then."""
     if not numbers:
         return 0
     try:
         result = provider.stop(numbers)
-    except (ProviderError, CredentialsError, MalformedPayload) as error:
+    except (ProviderError, CredentialsError, MalformedPayload, RedisError) as error:
         logger.warning("stopping %s tracking numbers failed: %s", len(numbers), error)
-        Shipment.objects.filter(
-            tracking_number__in=numbers, registration_state=RegistrationState.REGISTERED, next_poll_at__isnull=True
-        ).update(next_poll_at=timezone.now() + RETRY_STOP)
         return 0
-    accepted = list(result.accepted_numbers)
-    return Shipment.objects.filter(
-        tracking_number__in=accepted, registration_state=RegistrationState.REGISTERED, next_poll_at__isnull=True
-    ).update(registration_state=RegistrationState.STOPPED, updated_at=timezone.now())
+    stopped = list(result.accepted_numbers)
+    stopped += [item.number for item in result.rejected if item.code == NOT_REGISTERED]
+    if not stopped:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Shipment.objects.select_for_update()
+            .filter(tracking_number__in=stopped, registration_state=RegistrationState.REGISTERED)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        return Shipment.objects.filter(pk__in=ids).update(
+            registration_state=RegistrationState.STOPPED, next_poll_at=None, poll_claimed_until=None, updated_at=now
+        )

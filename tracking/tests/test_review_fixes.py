@@ -17,7 +17,9 @@ from integrations.fields import iso_datetime
 from tests.factories import StoreFactory
 from tracking.enums import RegistrationState
 from tracking.models import Shipment
+from tracking.providers.track17.payload import track_info_of
 from tracking.services import polling
+from tracking.services.merge import RETRY_STOP, track_infos_merge
 from tracking.services.polling import shipments_poll_due
 from tracking.services.registration import shipments_register
 from tracking.tests.conftest import control, sandbox_url  # noqa: F401 - fixtures
@@ -261,3 +263,46 @@ def test_the_sandboxs_used_up_quota_leaves_the_rest_pending(track17: dict[str, A
     assert last.registration_error.startswith("-18019908")
     control.options("17track", SIM_ACCOUNT, quota_total=10)
     assert shipments_register(provider=provider()).registered == 1
+
+
+def delivered(items: list[Any]) -> tuple[int, Any]:
+    infos = [
+        track_info(item["number"], event("2026-11-30T10:00:00Z", "Delivered", "Delivered_Other"), status="Delivered")
+        for item in items
+    ]
+    return ok({"accepted": infos, "rejected": []})
+
+
+def test_a_terminal_parcel_whose_stop_is_lost_is_polled_again_and_stopped_then(
+    scripted17: Scripted17,  # noqa: F811
+) -> None:
+    """Review 5: before the fix a terminal row whose stop never ran (the worker died after the
+    merge's commit) stayed REGISTERED with next_poll_at None: never polled, never stopped."""
+    (pk,) = registered(1, prefix="RFI")
+    number = Shipment.objects.get(pk=pk).tracking_number
+    _, answer = delivered([{"number": number}])
+    before = timezone.now()
+    merged = track_infos_merge([track_info_of(answer["data"]["accepted"][0])], source="poll")  # no stop after it
+    assert merged.to_stop == [number]
+    row = Shipment.objects.get(pk=pk)
+    assert row.registration_state == RegistrationState.REGISTERED
+    assert row.next_poll_at is not None
+    assert before + RETRY_STOP <= row.next_poll_at <= timezone.now() + RETRY_STOP
+
+    scripted17.answers["gettrackinfo"] = delivered
+    scripted17.answers["stoptrack"] = lambda items: (500, {"code": -18010003, "data": {}})
+    Shipment.objects.filter(pk=pk).update(next_poll_at=timezone.now())
+    shipments_poll_due(provider=provider(max_attempts=1))  # the stop fails: due again later
+    row = Shipment.objects.get(pk=pk)
+    assert row.registration_state == RegistrationState.REGISTERED
+    assert row.next_poll_at is not None
+    assert row.next_poll_at > timezone.now()
+
+    scripted17.answers["stoptrack"] = lambda items: ok(
+        {"accepted": [], "rejected": [{"number": i["number"], "error": {"code": -18019902}} for i in items]}
+    )
+    Shipment.objects.filter(pk=pk).update(next_poll_at=timezone.now())
+    shipments_poll_due(provider=provider())  # "not registered" at the stop: stopped all the same
+    row = Shipment.objects.get(pk=pk)
+    assert (row.registration_state, row.next_poll_at) == (RegistrationState.STOPPED, None)
+    assert len(scripted17.called("stoptrack")) == 2
