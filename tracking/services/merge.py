@@ -60,6 +60,7 @@ SUMMARY_FIELDS = (
     "next_poll_at",
     "last_pushed_at",
     "registration_state",
+    "read_error",
     "updated_at",
 )
 
@@ -184,6 +185,7 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
                     )
                 )
             fresh = _is_fresh(info, row)
+            row.read_error = _dropped(info)
             if info.status == TrackingStatus.UNKNOWN:
                 result.unknown_statuses += 1
             if fresh:
@@ -225,6 +227,14 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
         result.orders_moved = orders_recompute(shipment_ids=moved_shipments, now=now)
         result.to_stop = sorted(to_stop)
     return result
+
+
+def _dropped(info: TrackInfo) -> str:
+    """What the info left out (its unreadable events), for the row's ``read_error``."""
+    if not info.dropped_events:
+        return ""
+    said = f"{info.dropped_events} unreadable event(s) left out: {info.dropped_reason}"
+    return said.replace("\x00", "")[:255]
 
 
 def _summary_apply(row: Shipment, info: TrackInfo, *, now: datetime, expire_after: timedelta) -> None:

@@ -165,6 +165,10 @@ def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, o
     if unreadable:
         outcome.failed += len(unreadable)
         _back_off(unreadable, now)
+        for item in result.rejected:  # at most a batch: why each could not be read, shown
+            if item.code != NOT_REGISTERED and item.number in ids_of:
+                said = f"{item.code}: {item.reason}" if item.reason else item.code
+                Shipment.objects.filter(pk__in=ids_of[item.number]).update(read_error=said.replace("\x00", "")[:255])
     answered = [pk for info in result.tracked for pk in ids_of.get(info.number, [])]
     _release(answered, poll_failures=0, last_polled_at=now)
     left = set(shipment_ids) - set(answered) - set(gone) - set(unreadable)

@@ -57,7 +57,7 @@ def test_a_year_one_time_with_an_offset_is_a_malformed_payload_not_an_overflow()
     assert iso_datetime({"t": "2026-12-01T08:00:00+08:00"}, "t", "event") == datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def test_one_item_with_a_year_one_time_backs_off_that_shipment_and_the_others_merge(
+def test_an_event_with_a_year_one_time_is_left_out_and_every_item_merges(
     scripted17: Scripted17,  # noqa: F811
 ) -> None:
     bad, good = registered(2, prefix="RFA")
@@ -77,15 +77,13 @@ def test_one_item_with_a_year_one_time_backs_off_that_shipment_and_the_others_me
     scripted17.answers["gettrackinfo"] = answer
     outcome = shipments_poll_due(provider=provider())
 
-    assert outcome.errors == 0
-    assert outcome.polled == 1
+    assert (outcome.errors, outcome.failed, outcome.polled) == (0, 0, 2)
     rows = {row.pk: row for row in Shipment.objects.all()}
     assert rows[good].last_event_at == datetime(2026, 11, 30, 10, tzinfo=UTC)
-    assert rows[good].poll_failures == 0
-    assert rows[bad].poll_failures == 1
-    assert rows[bad].next_poll_at is not None
-    assert rows[bad].next_poll_at > timezone.now()
-    assert rows[bad].poll_claimed_until is None
+    assert rows[good].read_error == ""
+    assert "out of range" in rows[bad].read_error
+    assert rows[bad].events.count() == 0
+    assert {(row.poll_failures, row.poll_claimed_until) for row in rows.values()} == {(0, None)}
 
 
 @pytest.fixture
@@ -306,3 +304,38 @@ def test_a_terminal_parcel_whose_stop_is_lost_is_polled_again_and_stopped_then(
     row = Shipment.objects.get(pk=pk)
     assert (row.registration_state, row.next_poll_at) == (RegistrationState.STOPPED, None)
     assert len(scripted17.called("stoptrack")) == 2
+
+
+def test_an_unreadable_event_is_left_out_and_said_the_parcel_still_moves(scripted17: Scripted17) -> None:  # noqa: F811
+    """Review 7: before the fix one event without a time made the whole item unreadable: the
+    parcel backed off for ever, nothing shown."""
+    odd, broken = registered(2, prefix="RFJ")
+    numbers = dict(Shipment.objects.values_list("id", "tracking_number"))
+    no_time = {"description": "Scan without a time", "location": "SZ"}
+
+    def answer(items: list[Any]) -> tuple[int, Any]:
+        item = track_info(numbers[odd], event("2026-11-30T10:00:00Z", "Departed"), no_time)
+        item["track_info"]["latest_event"] = {"time_utc": 12}
+        return ok({"accepted": [item, {"number": numbers[broken], "track_info": "not an object"}], "rejected": []})
+
+    scripted17.answers["gettrackinfo"] = answer
+    outcome = shipments_poll_due(provider=provider())
+
+    assert outcome.polled == 1
+    row = Shipment.objects.get(pk=odd)
+    assert row.last_event_at == datetime(2026, 11, 30, 10, tzinfo=UTC)
+    assert row.last_event_description == "Departed"
+    assert row.poll_failures == 0
+    assert row.read_error.startswith("2 unreadable event(s) left out")
+    assert "time_utc" in row.read_error
+    assert list(row.events.values_list("description", flat=True)) == ["Departed"]
+    gone = Shipment.objects.get(pk=broken)
+    assert gone.poll_failures == 1
+    assert "track_info" in gone.read_error
+
+    scripted17.answers["gettrackinfo"] = lambda items: ok(
+        {"accepted": [track_info(i["number"], event("2026-11-30T11:00:00Z", "Arrived")) for i in items], "rejected": []}
+    )
+    Shipment.objects.update(next_poll_at=timezone.now())
+    shipments_poll_due(provider=provider())
+    assert set(Shipment.objects.values_list("read_error", flat=True)) == {""}  # read well: cleared
