@@ -4,6 +4,8 @@ refusal or 17TRACK down stops the run (4)."""
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,11 +17,12 @@ from accounts.models import Account
 from integrations.errors import MalformedPayload
 from integrations.fields import iso_datetime
 from tests.factories import StoreFactory
-from tracking.enums import RegistrationState
-from tracking.models import Shipment
+from tracking.enums import RegistrationState, TrackingMessageState
+from tracking.models import Shipment, TrackingMessage
 from tracking.providers.track17.payload import track_info_of
-from tracking.services import polling
+from tracking.services import messages, polling
 from tracking.services.merge import RETRY_STOP, track_infos_merge
+from tracking.services.messages import tracking_message_process, tracking_messages_requeue
 from tracking.services.polling import shipments_poll_due
 from tracking.services.registration import shipments_register
 from tracking.tests.conftest import control, sandbox_url  # noqa: F401 - fixtures
@@ -339,3 +342,81 @@ def test_an_unreadable_event_is_left_out_and_said_the_parcel_still_moves(scripte
     Shipment.objects.update(next_poll_at=timezone.now())
     shipments_poll_due(provider=provider())
     assert set(Shipment.objects.values_list("read_error", flat=True)) == {""}  # read well: cleared
+
+
+def stored_push(number: str, description: str = "Departed", *, minutes_ago: int = 10) -> TrackingMessage:
+    body = json.dumps(
+        {"event": "TRACKING_UPDATED", "data": track_info(number, event("2026-11-30T10:00:00Z", description))}
+    )
+    message = TrackingMessage.objects.create(delivery_key=f"{number}-{description}", body=body.encode())
+    TrackingMessage.objects.filter(pk=message.pk).update(received_at=timezone.now() - timedelta(minutes=minutes_ago))
+    return message
+
+
+@pytest.fixture
+def deadlocking_events() -> Any:
+    """A database that answers one event insert with a deadlock (SQLSTATE 40P01): transient."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION review_deadlock() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER review_deadlock BEFORE INSERT ON tracking_trackingevent FOR EACH ROW "
+            "WHEN (NEW.description = 'deadlock') EXECUTE FUNCTION review_deadlock()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS review_deadlock ON tracking_trackingevent")
+        cursor.execute("DROP FUNCTION IF EXISTS review_deadlock()")
+
+
+def test_a_deadlock_leaves_the_webhook_message_pending_for_the_requeue(deadlocking_events: None) -> None:
+    """Review 8: before the fix a transient database error marked the message FAILED for good."""
+    (pk,) = registered(1, prefix="RFK")
+    number = Shipment.objects.get(pk=pk).tracking_number
+    message = stored_push(number, "deadlock")
+
+    assert tracking_message_process(message_id=message.pk) == TrackingMessageState.PENDING
+    message.refresh_from_db()
+    assert (message.state, message.claimed_until, message.attempts) == (TrackingMessageState.PENDING, None, 1)
+    assert "OperationalError" in message.error
+    assert tracking_messages_requeue() == [message.pk]  # beat sends it again
+
+    for _ in range(messages.MAX_ATTEMPTS - 1):  # a deadlock every time: FAILED at the cap
+        tracking_message_process(message_id=message.pk)
+    message.refresh_from_db()
+    assert (message.state, message.attempts) == (TrackingMessageState.FAILED, messages.MAX_ATTEMPTS)
+
+
+def test_a_message_is_claimed_before_it_is_merged_and_the_requeue_skips_a_held_one() -> None:
+    """Review 9: before the fix two workers (or the requeue while the queue lagged) processed one
+    message twice; now the conditional UPDATE lets one worker in."""
+    (pk,) = registered(1, prefix="RFL")
+    number = Shipment.objects.get(pk=pk).tracking_number
+    held, free, expired = (stored_push(number, name) for name in ("held", "free", "expired"))
+    now = timezone.now()
+    TrackingMessage.objects.filter(pk=held.pk).update(claimed_until=now + timedelta(minutes=4))
+    TrackingMessage.objects.filter(pk=expired.pk).update(claimed_until=now - timedelta(seconds=1))
+
+    assert sorted(tracking_messages_requeue()) == sorted([free.pk, expired.pk])
+    assert tracking_message_process(message_id=held.pk) == ""  # another worker holds it
+    assert TrackingMessage.objects.get(pk=held.pk).state == TrackingMessageState.PENDING
+
+    start = threading.Barrier(4)
+    results: list[str] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            results.append(tracking_message_process(message_id=free.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == ["", "", "", TrackingMessageState.PROCESSED]
+    assert TrackingMessage.objects.get(pk=free.pk).attempts == 1
