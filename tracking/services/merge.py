@@ -10,7 +10,9 @@ number of statements however many infos and events there are:
   out-of-order push never moves a parcel back), and its next poll (``next_poll_at``, pure);
 - recomputes the orders of the shipments whose status moved (``orders`` services: one batch).
 
-A number followed in several accounts has one row per account: each row gets the info. A status
+A number followed in several accounts has one row per account: each row gets the info. The same
+number at two carriers is two parcels: when the row and the info both have a carrier code, they
+must match (``_info_for``); a row without one takes the newest info of its number. A status
 we do not know is kept as received, mapped to ``TrackingStatus.UNKNOWN`` and counted.
 Stopping terminal numbers at the provider is a network call: the caller does it after the
 transaction (``shipments_stop``) with ``MergeResult.to_stop``. Until a stop succeeds a terminal
@@ -24,7 +26,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -141,14 +143,15 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
     """Merge ``infos`` (see the module docstring). ``source``: ``POLL`` or ``WEBHOOK``."""
     now = now or timezone.now()
     result = MergeResult()
-    by_number: dict[str, TrackInfo] = {}
-    for info in infos:  # the same number twice in one answer: the newest wins
+    by_number: dict[str, dict[int | None, TrackInfo]] = {}
+    for info in infos:  # the same number and carrier twice in one answer: the newest wins
         if "\x00" in info.number:  # no number of ours (and PostgreSQL text cannot hold it)
             result.unmatched.append(info.number.replace("\x00", "?"))
             continue
-        kept = by_number.get(info.number)
+        of_number = by_number.setdefault(info.number, {})
+        kept = of_number.get(info.carrier_code)
         if kept is None or (info.latest_event_at or now) >= (kept.latest_event_at or now):
-            by_number[info.number] = info
+            of_number[info.carrier_code] = info
     if not by_number:
         return result
     with transaction.atomic():
@@ -158,6 +161,8 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
             .order_by("id")
             .select_for_update(of=("self",))
         )
+        infos_of = {row.pk: _info_for(row, by_number[row.tracking_number]) for row in rows}
+        rows = [row for row in rows if infos_of[row.pk] is not None]
         matched = {row.tracking_number for row in rows}
         result.unmatched += [number for number in by_number if number not in matched]
         result.shipments = len(rows)
@@ -171,7 +176,8 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
         moved_shipments: list[int] = []
         to_stop: set[str] = set()
         for row in rows:
-            info = by_number[row.tracking_number]
+            info = infos_of[row.pk]
+            assert info is not None  # rows without an info were left out above
             for event in info.events:
                 events.append(
                     TrackingEvent(
@@ -227,6 +233,18 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
         result.orders_moved = orders_recompute(shipment_ids=moved_shipments, now=now)
         result.to_stop = sorted(to_stop)
     return result
+
+
+def _info_for(row: Shipment, infos: dict[int | None, TrackInfo]) -> TrackInfo | None:
+    """The info of ``row`` among its number's (one per carrier code): the one of its carrier when
+    the row has a code (None when no info has it, unless one has no code); else the newest."""
+    if row.carrier_code.isdigit():
+        code = int(row.carrier_code)
+        if code in infos:
+            return infos[code]
+        return infos.get(None)
+    newest = sorted(infos.values(), key=lambda info: info.latest_event_at or datetime.min.replace(tzinfo=UTC))
+    return newest[-1] if newest else None
 
 
 def _dropped(info: TrackInfo) -> str:

@@ -50,15 +50,18 @@ def shipments_register(
     pending = Shipment.objects.filter(registration_state=RegistrationState.PENDING)
     if shipment_ids is not None:
         pending = pending.filter(pk__in=list(shipment_ids))
-    rows = list(pending.order_by("id").values_list("id", "tracking_number", "order_id")[:limit])
+    rows = list(pending.order_by("id").values_list("id", "tracking_number", "order_id", "carrier_code")[:limit])
     outcome = RegisterOutcome()
     if not rows:
         return outcome
     ids_of: dict[str, list[int]] = defaultdict(list)
     order_of: dict[str, int] = {}
-    for pk, number, order_id in rows:
+    carrier_of: dict[str, int] = {}  # the provider's carrier code once known (registered again)
+    for pk, number, order_id, carrier_code in rows:
         ids_of[number].append(pk)
         order_of.setdefault(number, order_id)
+        if carrier_code.isdigit():
+            carrier_of.setdefault(number, int(carrier_code))
     own = provider is None
     if provider is None:
         from tracking.services.provider import tracking_provider
@@ -67,7 +70,12 @@ def shipments_register(
     try:
         for batch in batches(list(ids_of), BATCH_SIZE):
             try:
-                result = provider.register([Registration(number, tag=f"order-{order_of[number]}") for number in batch])
+                result = provider.register(
+                    [
+                        Registration(number, carrier_code=carrier_of.get(number), tag=f"order-{order_of[number]}")
+                        for number in batch
+                    ]
+                )
             except RateLimited as error:
                 outcome.stopped_by = f"rate limited ({error.retry_after} s)"
                 break

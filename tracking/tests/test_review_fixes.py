@@ -32,9 +32,9 @@ from tracking.tests.scripted17 import Scripted17, event, ok, scripted17, track_i
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
-def registered(count: int, *, prefix: str, due_before: int = 0) -> list[int]:
+def registered(count: int, *, prefix: str, due_before: int = 0, account: str = "") -> list[int]:
     """``count`` registered shipments due now, the first ones due earliest."""
-    store = StoreFactory(account=Account.objects.create(name=f"Review {prefix}"))
+    store = StoreFactory(account=Account.objects.create(name=account or f"Review {prefix}"))
     order = paid_order(store.account)
     now = timezone.now()
     rows = [
@@ -420,3 +420,33 @@ def test_a_message_is_claimed_before_it_is_merged_and_the_requeue_skips_a_held_o
         thread.join(30)
     assert sorted(results) == ["", "", "", TrackingMessageState.PROCESSED]
     assert TrackingMessage.objects.get(pk=free.pk).attempts == 1
+
+
+def test_one_number_at_two_carriers_is_two_parcels(scripted17: Scripted17) -> None:  # noqa: F811
+    """Review 6: before the fix the info of one carrier's parcel was merged into both rows."""
+    (cainiao,) = registered(1, prefix="RFM")
+    (yun,) = registered(1, prefix="RFM", account="Another")  # another account, the same number
+    Shipment.objects.filter(pk=cainiao).update(carrier_code="190271")
+    Shipment.objects.filter(pk=yun).update(carrier_code="190008")
+    number = Shipment.objects.get(pk=cainiao).tracking_number
+
+    pushed = track_info_of(track_info(number, event("2026-11-30T10:00:00Z", "Yun scan"), carrier=190008))
+    merged = track_infos_merge([pushed], source="webhook")
+
+    assert merged.shipments == 1
+    rows = {row.pk: row for row in Shipment.objects.all()}
+    assert (rows[yun].last_event_description, rows[cainiao].last_event_description) == ("Yun scan", "")
+
+    both = [
+        track_info_of(track_info(number, event("2026-11-30T12:00:00Z", "Cainiao scan"), carrier=190271)),
+        track_info_of(track_info(number, event("2026-11-30T11:00:00Z", "Yun again"), carrier=190008)),
+    ]
+    assert track_infos_merge(both, source="poll").shipments == 2
+    rows = {row.pk: row for row in Shipment.objects.all()}
+    assert (rows[yun].last_event_description, rows[cainiao].last_event_description) == ("Yun again", "Cainiao scan")
+
+    Shipment.objects.filter(pk=cainiao).update(registration_state=RegistrationState.PENDING)
+    shipments_register(provider=provider())  # registered again with the carrier it is known at
+    assert scripted17.called("register")[-1] == [
+        {"number": number, "carrier": 190271, "tag": f"order-{rows[cainiao].order_id}"}
+    ]
