@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError, RateLimited
 from tracking.enums import RegistrationState
@@ -142,6 +143,11 @@ def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, o
         outcome.failed += len(shipment_ids)
         _back_off(shipment_ids, now)
         return FAILED
+    except RedisError as error:  # the pacer's bucket is away: nobody's fault, try at the next beat
+        logger.warning("17TRACK pacer unavailable, poll run stopped: %s", error)
+        outcome.stopped_by = f"pacer unavailable: {error}"[:200]
+        _release(shipment_ids)
+        return STOP
     except MalformedPayload as error:
         logger.warning("17TRACK poll answer for %s numbers unreadable: %s", len(ids_of), error)
         outcome.failed += len(shipment_ids)

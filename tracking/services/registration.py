@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError, RateLimited
 from tracking.enums import RegistrationState
@@ -79,7 +80,8 @@ def shipments_register(
             except RateLimited as error:
                 outcome.stopped_by = f"rate limited ({error.retry_after} s)"
                 break
-            except (ProviderError, CredentialsError, MalformedPayload) as error:
+            except (ProviderError, CredentialsError, MalformedPayload, RedisError) as error:
+                # RedisError: the pacer's bucket is away; try later
                 logger.warning("17TRACK registration of %s numbers failed: %s", len(batch), error)
                 outcome.stopped_by = str(error)[:200]
                 break

@@ -18,12 +18,14 @@ from integrations.errors import MalformedPayload
 from integrations.fields import iso_datetime
 from tests.factories import StoreFactory
 from tracking.enums import RegistrationState, TrackingMessageState
-from tracking.models import Shipment, TrackingMessage
+from tracking.models import Shipment, ShipmentOrder, TrackingMessage
 from tracking.providers.track17.payload import track_info_of
 from tracking.services import messages, polling
+from tracking.services.handover import shipment_handover
 from tracking.services.merge import RETRY_STOP, track_infos_merge
 from tracking.services.messages import tracking_message_process, tracking_messages_requeue
 from tracking.services.polling import shipments_poll_due
+from tracking.services.provider import tracking_provider
 from tracking.services.registration import shipments_register
 from tracking.tests.conftest import control, sandbox_url  # noqa: F401 - fixtures
 from tracking.tests.flow import SIM_ACCOUNT, hand_over, paid_order, provider, track17  # noqa: F401
@@ -450,3 +452,82 @@ def test_one_number_at_two_carriers_is_two_parcels(scripted17: Scripted17) -> No
     assert scripted17.called("register")[-1] == [
         {"number": number, "carrier": 190271, "tag": f"order-{rows[cainiao].order_id}"}
     ]
+
+
+def test_a_carrier_named_in_another_case_is_the_same_parcel_and_quantities_are_bounded() -> None:
+    order = paid_order(name="Carrier case")
+    line = order.lines.get()
+    first = hand_over(order, "LP00000000000101", carrier="Cainiao")
+    kwargs: dict[str, Any] = {
+        "supplier_order_id": None,
+        "order_id": order.pk,
+        "account_id": order.account_id,
+        "tracking_number": "LP00000000000101",
+        "carrier": "  CAINIAO ",
+        "lines": [{"order_line_id": line.pk, "quantity": line.quantity}],
+        "register_now": False,
+    }
+    again = shipment_handover(**kwargs)
+    assert (again.shipment_id, again.created) == (first.pk, False)
+    over = shipment_handover(**{**kwargs, "lines": [{"order_line_id": line.pk, "quantity": line.quantity + 1}]})
+    assert "more than the order line's" in over.dropped
+    assert Shipment.objects.count() == 1
+
+
+def test_two_orders_handing_over_one_number_at_once_make_one_shared_parcel() -> None:
+    account = Account.objects.create(name="Two orders racing")
+    orders = [paid_order(account) for _ in range(2)]
+    start = threading.Barrier(2)
+    results: list[Any] = []
+
+    def worker(order: Any) -> None:
+        try:
+            line = order.lines.get()
+            start.wait()
+            results.append(
+                shipment_handover(
+                    supplier_order_id=None,
+                    order_id=order.pk,
+                    account_id=account.pk,
+                    tracking_number="LP00000000000202",
+                    carrier="Cainiao",
+                    lines=[{"order_line_id": line.pk, "quantity": 1}],
+                    register_now=False,
+                )
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(order,)) for order in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert len(results) == 2
+    shipment = Shipment.objects.get()
+    assert shipment.shared_number
+    assert {r.shipment_id for r in results} == {shipment.pk}
+    assert sorted(r.shared for r in results) == [False, True]
+    (other,) = ShipmentOrder.objects.filter(shipment=shipment)
+    assert {other.order_id, shipment.order_id} == {order.pk for order in orders}
+
+
+def test_the_pacers_redis_away_stops_the_poll_run_without_a_failure(
+    scripted17: Scripted17,  # noqa: F811
+    settings: Any,
+) -> None:
+    registered(3, prefix="RFN")
+    (waiting,) = pending(1, prefix="RFO")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.TRACK17_CALLS_PER_SECOND = 3
+
+    outcome = shipments_poll_due(provider=tracking_provider())
+    registering = shipments_register(provider=tracking_provider())
+
+    assert "pacer" in outcome.stopped_by
+    assert scripted17.called("gettrackinfo") == []
+    assert set(Shipment.objects.values_list("poll_failures", "poll_claimed_until")) == {(0, None)}
+    assert registering.stopped_by  # try later, nothing raised
+    assert scripted17.called("register") == []
+    assert Shipment.objects.get(pk=waiting).registration_state == RegistrationState.PENDING
