@@ -1,7 +1,9 @@
 """Registering new shipments' numbers with the tracking provider (beat: ``tracking.register_due``).
 
-PENDING shipments (partial index ``shipment_unregistered_idx``) go in batches of at most 40, one
-provider call each, outside any transaction: accepted → REGISTERED with ``registered_at``, the
+PENDING shipments (partial index ``shipment_unregistered_idx``) are claimed first (``skip_locked``,
+held with ``poll_claimed_until`` for ``HOLD`` and committed: the handover's immediate registration
+and beat's never send one number twice), then go in batches of at most 40, one provider call
+each, outside any transaction: accepted → REGISTERED with ``registered_at``, the
 provider's carrier code and a first poll in a few minutes; rejected for good (the carrier
 cannot be detected, the number is invalid: any code but the transient ones) → REJECTED with the
 provider's code and reason (``registration_error``, shown; not retried); rejected for now (the
@@ -18,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -29,6 +33,7 @@ from tracking.providers.base import BATCH_SIZE, Registration, TrackingProvider, 
 logger = logging.getLogger(__name__)
 
 FIRST_POLL = timedelta(minutes=5)
+HOLD = timedelta(minutes=10)  # more than a run's calls take
 DUE_LIMIT = 400  # numbers a beat run registers at most (10 calls)
 QUOTA_USED_UP = "-18019908"  # 17TRACK: the account's tracking quota is insufficient
 INTERNAL_ERROR = "-18010003"
@@ -47,14 +52,36 @@ class RegisterOutcome:
 def shipments_register(
     *, shipment_ids: Sequence[int] | None = None, limit: int = DUE_LIMIT, provider: TrackingProvider | None = None
 ) -> RegisterOutcome:
-    """Register PENDING shipments (``shipment_ids``, or the oldest due ones)."""
-    pending = Shipment.objects.filter(registration_state=RegistrationState.PENDING)
-    if shipment_ids is not None:
-        pending = pending.filter(pk__in=list(shipment_ids))
-    rows = list(pending.order_by("id").values_list("id", "tracking_number", "order_id", "carrier_code")[:limit])
+    """Register PENDING shipments (``shipment_ids``, or the oldest due ones) not held by another run."""
+    rows = _claim_pending(shipment_ids, limit)
     outcome = RegisterOutcome()
     if not rows:
         return outcome
+    try:
+        _register(rows, provider, outcome)
+    finally:
+        Shipment.objects.filter(pk__in=[row[0] for row in rows]).update(poll_claimed_until=None)
+    return outcome
+
+
+def _claim_pending(shipment_ids: Sequence[int] | None, limit: int) -> list[tuple[int, str, int, str]]:
+    now = timezone.now()
+    with transaction.atomic():
+        pending = Shipment.objects.select_for_update(skip_locked=True).filter(
+            Q(poll_claimed_until__isnull=True) | Q(poll_claimed_until__lt=now),
+            registration_state=RegistrationState.PENDING,
+        )
+        if shipment_ids is not None:
+            pending = pending.filter(pk__in=list(shipment_ids))
+        rows = list(pending.order_by("id").values_list("id", "tracking_number", "order_id", "carrier_code")[:limit])
+        if rows:
+            Shipment.objects.filter(pk__in=[row[0] for row in rows]).update(poll_claimed_until=now + HOLD)
+    return rows
+
+
+def _register(
+    rows: list[tuple[int, str, int, str]], provider: TrackingProvider | None, outcome: RegisterOutcome
+) -> None:
     ids_of: dict[str, list[int]] = defaultdict(list)
     order_of: dict[str, int] = {}
     carrier_of: dict[str, int] = {}  # the provider's carrier code once known (registered again)
@@ -109,11 +136,11 @@ def shipments_register(
                 reason = f"{rejected.code}: {rejected.reason}" if rejected.reason else rejected.code
                 by_reason[(rejected.code in TRANSIENT_CODES, reason[:255])].extend(ids_of.get(rejected.number, []))
             for (transient, reason), ids in by_reason.items():
-                rows = Shipment.objects.filter(pk__in=ids, registration_state=RegistrationState.PENDING)
+                refused = Shipment.objects.filter(pk__in=ids, registration_state=RegistrationState.PENDING)
                 if transient:  # stays PENDING: a later beat registers it
-                    outcome.deferred += rows.update(registration_error=reason, updated_at=now)
+                    outcome.deferred += refused.update(registration_error=reason, updated_at=now)
                 else:
-                    outcome.rejected += rows.update(
+                    outcome.rejected += refused.update(
                         registration_state=RegistrationState.REJECTED, registration_error=reason, updated_at=now
                     )
             if any(rejected.code == QUOTA_USED_UP for rejected in result.rejected):
@@ -122,4 +149,3 @@ def shipments_register(
     finally:
         if own:
             provider.close()
-    return outcome

@@ -531,3 +531,34 @@ def test_the_pacers_redis_away_stops_the_poll_run_without_a_failure(
     assert registering.stopped_by  # try later, nothing raised
     assert scripted17.called("register") == []
     assert Shipment.objects.get(pk=waiting).registration_state == RegistrationState.PENDING
+
+
+def test_two_registration_runs_at_once_send_each_number_once(scripted17: Scripted17) -> None:  # noqa: F811
+    """The low finding: before the claim the handover's immediate registration and beat's (or two
+    beats) read the same PENDING rows and registered them twice."""
+    ids = pending(120, prefix="RFP")
+    (held,) = pending(1, prefix="RFQ")
+    Shipment.objects.filter(pk=held).update(poll_claimed_until=timezone.now() + timedelta(minutes=5))
+    start = threading.Barrier(3)
+    outcomes: list[Any] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            outcomes.append(shipments_register(provider=provider(), limit=40))
+            outcomes.append(shipments_register(provider=provider(), limit=40))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    sent = [item["number"] for items in scripted17.called("register") for item in items]
+    assert len(sent) == len(set(sent)) == 120  # each once, the held one not at all
+    assert sum(outcome.registered for outcome in outcomes) == 120
+    assert Shipment.objects.filter(pk__in=ids, registration_state=RegistrationState.REGISTERED).count() == 120
+    assert not Shipment.objects.filter(pk__in=ids).exclude(poll_claimed_until=None).exists()
+    assert Shipment.objects.get(pk=held).registration_state == RegistrationState.PENDING
