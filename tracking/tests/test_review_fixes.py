@@ -562,3 +562,29 @@ def test_two_registration_runs_at_once_send_each_number_once(scripted17: Scripte
     assert Shipment.objects.filter(pk__in=ids, registration_state=RegistrationState.REGISTERED).count() == 120
     assert not Shipment.objects.filter(pk__in=ids).exclude(poll_claimed_until=None).exists()
     assert Shipment.objects.get(pk=held).registration_state == RegistrationState.PENDING
+
+
+def test_two_poll_runs_at_once_poll_each_shipment_once(scripted17: Scripted17) -> None:  # noqa: F811
+    ids = registered(200, prefix="RFR")
+    start = threading.Barrier(2)
+    outcomes: list[Any] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            outcomes.append(shipments_poll_due(provider=provider()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    asked = [item["number"] for items in scripted17.called("gettrackinfo") for item in items]
+    assert len(asked) == len(set(asked)) == 200
+    assert sorted(pk for outcome in outcomes for pk in outcome.claimed) == sorted(ids)
+    assert sum(outcome.polled for outcome in outcomes) == 200
+    assert not Shipment.objects.exclude(poll_claimed_until=None).exists()
+    assert not Shipment.objects.filter(last_polled_at=None).exists()
