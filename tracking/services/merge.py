@@ -161,8 +161,12 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
             .order_by("id")
             .select_for_update(of=("self",))
         )
-        infos_of = {row.pk: _info_for(row, by_number[row.tracking_number]) for row in rows}
-        rows = [row for row in rows if infos_of[row.pk] is not None]
+        infos_of: dict[int, TrackInfo] = {}
+        for row in rows:
+            found = _info_for(row, by_number[row.tracking_number])
+            if found is not None:  # another carrier's parcel with the same number: not this row's
+                infos_of[row.pk] = found
+        rows = [row for row in rows if row.pk in infos_of]
         matched = {row.tracking_number for row in rows}
         result.unmatched += [number for number in by_number if number not in matched]
         result.shipments = len(rows)
@@ -177,7 +181,6 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
         to_stop: set[str] = set()
         for row in rows:
             info = infos_of[row.pk]
-            assert info is not None  # rows without an info were left out above
             for event in info.events:
                 events.append(
                     TrackingEvent(
