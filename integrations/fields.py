@@ -123,7 +123,10 @@ def iso_datetime(data: JsonObject, key: str, where: str, *, naive_tz: tzinfo | N
         if naive_tz is None:
             raise MalformedPayload(f"{where}: '{key}' has no UTC offset: {value!r}")
         moment = moment.replace(tzinfo=naive_tz)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+08:00 is before the first representable UTC time
+        raise MalformedPayload(f"{where}: '{key}' is out of range: {value!r}") from None
 
 
 def unix_datetime(data: JsonObject, key: str, where: str) -> datetime:

@@ -50,6 +50,9 @@ class Shipment(models.Model):
     )
     registration_error = models.CharField(_("registration error"), max_length=255, blank=True, default="")
     registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    # What we could not read of the provider's latest answer for it (events left out, or the whole
+    # item); "" when it read well. Shown to support so a parcel never freezes invisibly.
+    read_error = models.CharField(_("tracking data problem"), max_length=255, blank=True, default="")
     # Polling: due at ``next_poll_at`` (None: not polled: not registered yet, or terminal); a poller
     # holds the row until ``poll_claimed_until``; failures back off.
     next_poll_at = models.DateTimeField(_("next poll"), null=True, blank=True)
@@ -151,6 +154,9 @@ class TrackingMessage(models.Model):
     error = models.CharField(max_length=500, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # A worker processing it holds it until then (a lease); the requeue skips a held message.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # processing tries (a transient error retries)
 
     class Meta:
         indexes = [models.Index(fields=("state", "received_at"), name="trackingmessage_pending_idx")]

@@ -127,6 +127,8 @@ class TrackInfo:
     events: tuple[TrackEvent, ...] = ()  # oldest first
     tag: str = ""
     stopped: bool = False  # the provider stopped tracking it (17TRACK's TRACKING_STOPPED push)
+    dropped_events: int = 0  # events left out because they could not be read (no time, bad types)
+    dropped_reason: str = ""  # why the first of them could not be read
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The kwargs come from another app through the broker: they are checked as hostile input. A bad
 one is logged and dropped with its reason (``Handover.dropped``), never raised, never retried.
-A good one gets or creates the Shipment on (account, carrier, number) — the same number for
+A good one gets or creates the Shipment on (account, carrier, number) — the carrier compared
+without regard to case or spacing ("Cainiao" and " cainiao " are one parcel), a line's quantity
+at most the order line's —, the same number for
 another order of the account is a ``ShipmentOrder`` and the shipment is flagged
 ``shared_number`` —, recomputes the order's status (orders service), and after commit tries to
 register the number at once (a failure leaves it PENDING for beat) and enqueues the fulfillment
@@ -126,8 +128,11 @@ def shipment_handover(
     line_ids = {line["order_line_id"] for line in checked.lines}
     if len(line_ids) != len(checked.lines):
         return _drop(supplier_order_id, "a line is given twice")
-    if line_ids and OrderLine.objects.filter(order_id=checked.order_id, pk__in=line_ids).count() != len(line_ids):
+    ordered = dict(OrderLine.objects.filter(order_id=checked.order_id, pk__in=line_ids).values_list("id", "quantity"))
+    if len(ordered) != len(line_ids):
         return _drop(supplier_order_id, f"a line is not a line of order {checked.order_id}")
+    if any(line["quantity"] > ordered[line["order_line_id"]] for line in checked.lines):
+        return _drop(supplier_order_id, "a line's quantity is more than the order line's")
     supplier_order_model = Shipment._meta.get_field("supplier_order").related_model
     if (
         checked.supplier_order_id is not None
@@ -161,7 +166,13 @@ def shipment_handover(
 def _shipment_get_or_create(checked: _Checked) -> tuple[Shipment, bool]:
     """The row on (account, carrier, number); two workers at once make one (the unique constraint)."""
     key = {"account_id": checked.account_id, "carrier": checked.carrier, "tracking_number": checked.number}
-    existing = Shipment.objects.filter(**key).first()
+    existing = (
+        Shipment.objects.filter(
+            account_id=checked.account_id, tracking_number=checked.number, carrier__iexact=checked.carrier
+        )
+        .order_by("id")
+        .first()
+    )
     if existing is not None:
         return existing, False
     try:

@@ -10,10 +10,14 @@ number of statements however many infos and events there are:
   out-of-order push never moves a parcel back), and its next poll (``next_poll_at``, pure);
 - recomputes the orders of the shipments whose status moved (``orders`` services: one batch).
 
-A number followed in several accounts has one row per account: each row gets the info. A status
+A number followed in several accounts has one row per account: each row gets the info. The same
+number at two carriers is two parcels: when the row and the info both have a carrier code, they
+must match (``_info_for``); a row without one takes the newest info of its number. A status
 we do not know is kept as received, mapped to ``TrackingStatus.UNKNOWN`` and counted.
 Stopping terminal numbers at the provider is a network call: the caller does it after the
-transaction (``shipments_stop``) with ``MergeResult.to_stop``.
+transaction (``shipments_stop``) with ``MergeResult.to_stop``. Until a stop succeeds a terminal
+row stays REGISTERED and due again in ``RETRY_STOP`` (polled, stopped again): a stop lost to a
+dead worker or a failed call never leaves it unpolled and unstopped for ever.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts.models import Account
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError
@@ -56,6 +61,7 @@ SUMMARY_FIELDS = (
     "next_poll_at",
     "last_pushed_at",
     "registration_state",
+    "read_error",
     "updated_at",
 )
 
@@ -69,6 +75,7 @@ LONGEST = timedelta(hours=48)
 NEAR_THE_DOOR = frozenset(
     {TrackingStatus.OUT_FOR_DELIVERY, TrackingStatus.AVAILABLE_FOR_PICKUP, TrackingStatus.DELIVERY_FAILURE}
 )
+NOT_REGISTERED = "-18019902"  # the provider does not follow the number (any more)
 RETRY_STOP = timedelta(hours=1)  # a terminal number the provider did not stop: polled again, stopped again
 
 
@@ -135,14 +142,15 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
     """Merge ``infos`` (see the module docstring). ``source``: ``POLL`` or ``WEBHOOK``."""
     now = now or timezone.now()
     result = MergeResult()
-    by_number: dict[str, TrackInfo] = {}
-    for info in infos:  # the same number twice in one answer: the newest wins
+    by_number: dict[str, dict[int | None, TrackInfo]] = {}
+    for info in infos:  # the same number and carrier twice in one answer: the newest wins
         if "\x00" in info.number:  # no number of ours (and PostgreSQL text cannot hold it)
             result.unmatched.append(info.number.replace("\x00", "?"))
             continue
-        kept = by_number.get(info.number)
+        of_number = by_number.setdefault(info.number, {})
+        kept = of_number.get(info.carrier_code)
         if kept is None or (info.latest_event_at or now) >= (kept.latest_event_at or now):
-            by_number[info.number] = info
+            of_number[info.carrier_code] = info
     if not by_number:
         return result
     with transaction.atomic():
@@ -152,6 +160,12 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
             .order_by("id")
             .select_for_update(of=("self",))
         )
+        infos_of: dict[int, TrackInfo] = {}
+        for row in rows:
+            found = _info_for(row, by_number[row.tracking_number])
+            if found is not None:  # another carrier's parcel with the same number: not this row's
+                infos_of[row.pk] = found
+        rows = [row for row in rows if row.pk in infos_of]
         matched = {row.tracking_number for row in rows}
         result.unmatched += [number for number in by_number if number not in matched]
         result.shipments = len(rows)
@@ -165,7 +179,7 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
         moved_shipments: list[int] = []
         to_stop: set[str] = set()
         for row in rows:
-            info = by_number[row.tracking_number]
+            info = infos_of[row.pk]
             for event in info.events:
                 events.append(
                     TrackingEvent(
@@ -179,6 +193,7 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
                     )
                 )
             fresh = _is_fresh(info, row)
+            row.read_error = _dropped(info)
             if info.status == TrackingStatus.UNKNOWN:
                 result.unknown_statuses += 1
             if fresh:
@@ -196,7 +211,9 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
                 row.registration_state = RegistrationState.STOPPED
             elif terminal and row.registration_state == RegistrationState.REGISTERED:
                 to_stop.add(row.tracking_number)
-            if row.registration_state == RegistrationState.REGISTERED:
+            if terminal and row.registration_state == RegistrationState.REGISTERED:
+                row.next_poll_at = now + RETRY_STOP  # a safety net: the stop after commit marks it STOPPED
+            elif row.registration_state == RegistrationState.REGISTERED:
                 row.next_poll_at = next_poll_at(
                     status=TrackingStatus(row.tracking_status),
                     terminal=terminal,
@@ -218,6 +235,26 @@ def track_infos_merge(infos: Sequence[TrackInfo], *, source: str, now: datetime 
         result.orders_moved = orders_recompute(shipment_ids=moved_shipments, now=now)
         result.to_stop = sorted(to_stop)
     return result
+
+
+def _info_for(row: Shipment, infos: dict[int | None, TrackInfo]) -> TrackInfo | None:
+    """The info of ``row`` among its number's (one per carrier code): the one of its carrier when
+    the row has a code (None when no info has it, unless one has no code); else the newest."""
+    if row.carrier_code.isdigit():
+        code = int(row.carrier_code)
+        if code in infos:
+            return infos[code]
+        return infos.get(None)
+    newest = sorted(infos.values(), key=lambda info: info.latest_event_at or datetime.min.replace(tzinfo=UTC))
+    return newest[-1] if newest else None
+
+
+def _dropped(info: TrackInfo) -> str:
+    """What the info left out (its unreadable events), for the row's ``read_error``."""
+    if not info.dropped_events:
+        return ""
+    said = f"{info.dropped_events} unreadable event(s) left out: {info.dropped_reason}"
+    return said.replace("\x00", "")[:255]
 
 
 def _summary_apply(row: Shipment, info: TrackInfo, *, now: datetime, expire_after: timedelta) -> None:
@@ -261,18 +298,27 @@ def orders_recompute(*, shipment_ids: Iterable[int], now: datetime | None = None
 
 def shipments_stop(*, numbers: Sequence[str], provider: TrackingProvider) -> int:
     """Stop terminal numbers at the provider (batched; outside any transaction) and mark their
-    rows STOPPED; a failure leaves them to be polled again later and stopped then."""
+    rows STOPPED (not polled any more); a number the provider does not know (``-18019902``) is
+    stopped too. A failure leaves them due in ``RETRY_STOP`` (the merge set it): stopped then."""
     if not numbers:
         return 0
     try:
         result = provider.stop(numbers)
-    except (ProviderError, CredentialsError, MalformedPayload) as error:
+    except (ProviderError, CredentialsError, MalformedPayload, RedisError) as error:
         logger.warning("stopping %s tracking numbers failed: %s", len(numbers), error)
-        Shipment.objects.filter(
-            tracking_number__in=numbers, registration_state=RegistrationState.REGISTERED, next_poll_at__isnull=True
-        ).update(next_poll_at=timezone.now() + RETRY_STOP)
         return 0
-    accepted = list(result.accepted_numbers)
-    return Shipment.objects.filter(
-        tracking_number__in=accepted, registration_state=RegistrationState.REGISTERED, next_poll_at__isnull=True
-    ).update(registration_state=RegistrationState.STOPPED, updated_at=timezone.now())
+    stopped = list(result.accepted_numbers)
+    stopped += [item.number for item in result.rejected if item.code == NOT_REGISTERED]
+    if not stopped:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Shipment.objects.select_for_update()
+            .filter(tracking_number__in=stopped, registration_state=RegistrationState.REGISTERED)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        return Shipment.objects.filter(pk__in=ids).update(
+            registration_state=RegistrationState.STOPPED, next_poll_at=None, poll_claimed_until=None, updated_at=now
+        )

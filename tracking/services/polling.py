@@ -8,7 +8,14 @@ them held (``poll_claimed_until``) and commits; then it polls the batch OUTSIDE 
 
 - ``RateLimited`` (429): the batch is released with ``next_poll_at = now + retry_after`` and the
   run stops (the next beat goes on);
-- another retryable failure: the batch backs off (``poll_failures``, doubling, capped);
+- ``CredentialsError`` or a refusal that will not pass by itself (not retryable): the batch is
+  released as it was (no failure counted: the shipments are not at fault) and the run stops;
+- another retryable failure (5xx, timeout) or an unreadable answer: the batch backs off
+  (``poll_failures``, doubling, capped); ``MAX_FAILED_BATCHES`` such batches in a row stop the run
+  (a circuit breaker: 17TRACK is down, the next beat tries again);
+- an unexpected error in a batch (a bug, bad data): the batch is logged and backs off, the run
+  goes on with the next batch (one bad batch never stops every poll);
+- the run stops after ``BUDGET`` seconds, well inside ``CELERY_TASK_TIME_LIMIT``;
 - a number the provider no longer knows (``-18019902``): PENDING again (re-registered by beat);
 - an item it could not read: that shipment backs off, the others are merged.
 """
@@ -16,13 +23,15 @@ them held (``poll_claimed_until``) and commits; then it polls the batch OUTSIDE 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError, RateLimited
 from tracking.enums import RegistrationState
@@ -38,6 +47,9 @@ BACKOFF_BASE = timedelta(minutes=10)
 BACKOFF_MAX = timedelta(hours=12)
 NOT_REGISTERED = "-18019902"
 MAX_BATCHES = 50  # per dispatcher run (2,000 numbers): the next beat goes on
+MAX_FAILED_BATCHES = 2  # retryable failures in a row that stop a run (the circuit breaker)
+BUDGET = 60.0  # seconds a dispatcher run may start batches for (the task's time limit is larger)
+GO, STOP, FAILED = "go", "stop", "failed"  # what one batch tells the dispatcher
 
 
 def poll_backoff(failures: int) -> timedelta:
@@ -70,27 +82,45 @@ class PollOutcome:
     reregister: int = 0
     failed: int = 0
     rate_limited: float | None = None  # the retry_after that stopped the run
+    errors: int = 0  # batches an unexpected error backed off
+    stopped_by: str = ""  # why the run stopped before nothing was due ("" when it did not)
     claimed: list[int] = field(default_factory=list)
 
 
+def _lock_in_order(ids: Sequence[int]) -> list[int]:
+    """Lock the rows in id order (inside the caller's transaction), as the merge does: two
+    multi-row updates never wait on each other in a cycle (no deadlock)."""
+    return list(
+        Shipment.objects.select_for_update().filter(pk__in=list(ids)).order_by("id").values_list("id", flat=True)
+    )
+
+
 def _release(ids: Sequence[int], **fields: object) -> None:
-    Shipment.objects.filter(pk__in=list(ids)).update(poll_claimed_until=None, updated_at=timezone.now(), **fields)
+    if not ids:
+        return
+    with transaction.atomic():
+        locked = _lock_in_order(ids)
+        Shipment.objects.filter(pk__in=locked).update(poll_claimed_until=None, updated_at=timezone.now(), **fields)
 
 
 def _back_off(ids: Sequence[int], now: datetime) -> None:
     """Each shipment's next poll after one more failure (one statement per failure count)."""
-    rows = Shipment.objects.filter(pk__in=list(ids))
-    for failures in set(rows.values_list("poll_failures", flat=True)):
-        rows.filter(poll_failures=failures).update(
-            poll_failures=F("poll_failures") + 1,
-            next_poll_at=now + poll_backoff(failures + 1),
-            poll_claimed_until=None,
-            updated_at=now,
-        )
+    if not ids:
+        return
+    with transaction.atomic():
+        rows = Shipment.objects.filter(pk__in=_lock_in_order(ids))
+        for failures in set(rows.values_list("poll_failures", flat=True)):
+            rows.filter(poll_failures=failures).update(
+                poll_failures=F("poll_failures") + 1,
+                next_poll_at=now + poll_backoff(failures + 1),
+                poll_claimed_until=None,
+                updated_at=now,
+            )
 
 
-def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, outcome: PollOutcome) -> bool:
-    """Poll one claimed batch and merge it; False when the provider rate limits us (stop)."""
+def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, outcome: PollOutcome) -> str:
+    """Poll one claimed batch and merge it: ``GO`` on, ``STOP`` the run (a 429, bad credentials,
+    a refusal), or ``FAILED`` (a retryable failure: the batch backed off)."""
     now = timezone.now()
     numbers = dict(Shipment.objects.filter(pk__in=list(shipment_ids)).values_list("id", "tracking_number"))
     ids_of: dict[str, list[int]] = {}
@@ -101,13 +131,29 @@ def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, o
     except RateLimited as error:
         wait = error.retry_after if error.retry_after is not None else 1.0
         outcome.rate_limited = wait
+        outcome.stopped_by = f"rate limited ({wait} s)"
         _release(shipment_ids, next_poll_at=now + timedelta(seconds=wait))
-        return False
-    except (ProviderError, CredentialsError, MalformedPayload) as error:
+        return STOP
+    except ProviderError as error:
+        if isinstance(error, CredentialsError) or not error.retryable:
+            logger.error("17TRACK refused the poll of %s numbers: %s (run stopped)", len(ids_of), error)
+            outcome.stopped_by = str(error)[:200]
+            _release(shipment_ids)
+            return STOP
         logger.warning("17TRACK poll of %s numbers failed: %s", len(ids_of), error)
         outcome.failed += len(shipment_ids)
         _back_off(shipment_ids, now)
-        return True
+        return FAILED
+    except RedisError as error:  # the pacer's bucket is away: nobody's fault, try at the next beat
+        logger.warning("17TRACK pacer unavailable, poll run stopped: %s", error)
+        outcome.stopped_by = f"pacer unavailable: {error}"[:200]
+        _release(shipment_ids)
+        return STOP
+    except MalformedPayload as error:
+        logger.warning("17TRACK poll answer for %s numbers unreadable: %s", len(ids_of), error)
+        outcome.failed += len(shipment_ids)
+        _back_off(shipment_ids, now)
+        return FAILED
     outcome.batches += 1
     merged = track_infos_merge(list(result.tracked), source=POLL, now=now)
     outcome.polled += len(result.tracked)
@@ -116,15 +162,20 @@ def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, o
     unreadable = [pk for item in result.rejected if item.code != NOT_REGISTERED for pk in ids_of.get(item.number, [])]
     if gone:
         outcome.reregister += len(gone)
-        Shipment.objects.filter(pk__in=gone).update(
-            registration_state=RegistrationState.PENDING,
-            next_poll_at=None,
-            poll_claimed_until=None,
-            updated_at=now,
-        )
+        with transaction.atomic():
+            Shipment.objects.filter(pk__in=_lock_in_order(gone)).update(
+                registration_state=RegistrationState.PENDING,
+                next_poll_at=None,
+                poll_claimed_until=None,
+                updated_at=now,
+            )
     if unreadable:
         outcome.failed += len(unreadable)
         _back_off(unreadable, now)
+        for item in result.rejected:  # at most a batch: why each could not be read, shown
+            if item.code != NOT_REGISTERED and item.number in ids_of:
+                said = f"{item.code}: {item.reason}" if item.reason else item.code
+                Shipment.objects.filter(pk__in=ids_of[item.number]).update(read_error=said.replace("\x00", "")[:255])
     answered = [pk for info in result.tracked for pk in ids_of.get(info.number, [])]
     _release(answered, poll_failures=0, last_polled_at=now)
     shipments_fallback_ask(shipment_ids=answered, now=now)  # still nothing: the supplier's own tracking
@@ -132,29 +183,48 @@ def shipments_poll(*, shipment_ids: Sequence[int], provider: TrackingProvider, o
     if left:  # not in the answer at all: polled again later
         _back_off(list(left), now)
     shipments_stop(numbers=merged.to_stop, provider=provider)
-    return True
+    return GO
 
 
-def shipments_poll_due(*, provider: TrackingProvider | None = None, max_batches: int = MAX_BATCHES) -> PollOutcome:
-    """The dispatcher: claim a batch, poll it, until nothing is due, a 429, or ``max_batches``."""
+def shipments_poll_due(
+    *,
+    provider: TrackingProvider | None = None,
+    max_batches: int = MAX_BATCHES,
+    budget: float = BUDGET,
+    clock: Callable[[], float] = time.monotonic,
+) -> PollOutcome:
+    """The dispatcher: claim a batch, poll it, until nothing is due, the run is stopped (a 429, a
+    refusal, ``MAX_FAILED_BATCHES`` failures in a row), ``budget`` seconds or ``max_batches``."""
     outcome = PollOutcome()
     own = provider is None
     if provider is None:
         from tracking.services.provider import tracking_provider
 
         provider = tracking_provider()
+    deadline = clock() + budget
+    failed_in_a_row = 0
     try:
         for _ in range(max_batches):
+            if clock() >= deadline:
+                outcome.stopped_by = f"time budget ({budget:g} s) spent"
+                break
             ids = shipments_claim_due()
             if not ids:
                 break
             outcome.claimed.extend(ids)
             try:
-                going_on = shipments_poll(shipment_ids=ids, provider=provider, outcome=outcome)
-            except Exception:
-                _release(ids)  # a bug: the hold is given back, the next beat tries again
-                raise
-            if not going_on:
+                verdict = shipments_poll(shipment_ids=ids, provider=provider, outcome=outcome)
+            except Exception:  # a bug or bad data in this batch: it waits, the others go on
+                logger.exception("polling a batch of %s shipments failed: backed off", len(ids))
+                outcome.errors += 1
+                outcome.failed += len(ids)
+                _back_off(ids, timezone.now())
+                continue
+            if verdict == STOP:
+                break
+            failed_in_a_row = failed_in_a_row + 1 if verdict == FAILED else 0
+            if failed_in_a_row >= MAX_FAILED_BATCHES:
+                outcome.stopped_by = f"{failed_in_a_row} failed batches in a row"
                 break
     finally:
         if own:

@@ -236,6 +236,10 @@ HOSTILE_ITEMS: list[tuple[str, Any, str]] = [
     ("providers not a list", item(tracking={"providers": {"events": []}}), "'providers' is not a list"),
     ("provider not an object", item(tracking={"providers": ["USPS"]}), "providers[0] is not an object"),
     ("events not a list", item(tracking={"providers": [{"events": "none"}]}), "'events' is not a list"),
+]
+
+# An unreadable event is left out and counted, not a reason to refuse the item (review 7).
+HOSTILE_EVENTS: list[tuple[str, Any, str]] = [
     ("event not an object", item(tracking={"providers": [{"events": [7]}]}), "events[0] is not an object"),
     (
         "event without a time",
@@ -266,6 +270,14 @@ def test_hostile_tracking_items(case: str, body: Any, said: str) -> None:
     with pytest.raises(MalformedPayload) as caught:
         track_info_of(body)
     assert said in str(caught.value)
+
+
+@pytest.mark.parametrize(("case", "body", "said"), HOSTILE_EVENTS, ids=[case for case, _, _ in HOSTILE_EVENTS])
+def test_hostile_events_are_left_out_and_counted(case: str, body: Any, said: str) -> None:
+    info = track_info_of(body)
+    assert info.dropped_events == 1
+    assert said in info.dropped_reason
+    assert info.number == "YT1234567890123456"
 
 
 # --- The webhook push ----------------------------------------------------------------------
@@ -334,7 +346,7 @@ HOSTILE_PUSHES: list[tuple[str, bytes]] = [
     ("data empty list", push("TRACKING_UPDATED", [])),
     ("data list of text", push("TRACKING_UPDATED", ["RR123456789CN"])),
     ("data without number", push("TRACKING_UPDATED", {"track_info": None})),
-    ("bad event inside", push("TRACKING_UPDATED", item(tracking={"providers": [{"events": [{"time_utc": 5}]}]}))),
+    ("bad provider inside", push("TRACKING_UPDATED", item(tracking={"providers": [5]}))),
 ]
 
 
@@ -342,6 +354,13 @@ HOSTILE_PUSHES: list[tuple[str, bytes]] = [
 def test_hostile_pushes_are_malformed_payloads(case: str, body: bytes) -> None:
     with pytest.raises(MalformedPayload):
         push_parse(body)
+
+
+def test_a_push_with_a_bad_event_inside_keeps_the_others() -> None:
+    body = push("TRACKING_UPDATED", item(tracking={"providers": [{"events": [{"time_utc": 5}]}]}))
+    (info,) = push_parse(body)
+    assert (info.dropped_events, info.events) == (1, ())
+    assert "not an ISO 8601 time" in info.dropped_reason
 
 
 # --- The host policy -----------------------------------------------------------------------

@@ -13,7 +13,8 @@ The item [C-sdk; external-apis.md section 5]::
 
 Events come newest first, one list per carrier of the journey (origin and last mile): they are
 merged, de-duplicated and returned oldest first. ``track_info`` null (nothing known yet) reads
-as NotFound with no events.
+as NotFound with no events. An event that cannot be read (no time, a wrong type) is left out and
+counted (``TrackInfo.dropped_events`` and the first reason): one bad scan never hides the parcel.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ MAX_NUMBER_LENGTH = 64  # tracking.Shipment.tracking_number
 MAX_STATUS_LENGTH = 48
 MAX_DESCRIPTION_LENGTH, MAX_LOCATION_LENGTH = 500, 200  # tracking.TrackingEvent
 MAX_TAG_LENGTH, MAX_CARRIER_NAME_LENGTH = 100, 100
+MAX_DROPPED_REASON_LENGTH = 200
 
 
 def _object(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
@@ -141,6 +143,7 @@ def track_info_of(item: Any, where: str = "tracking") -> TrackInfo:
     tracking = _object(info, "tracking", f"{where}: track_info") or {}
     carrier_name = ""
     events: dict[tuple[datetime, str, str], TrackEvent] = {}
+    dropped: list[str] = []
     for p_index, provider in enumerate(optional_list(tracking, "providers", f"{where}: tracking")):
         here = f"{where}: providers[{p_index}]"
         if not isinstance(provider, dict):
@@ -148,13 +151,21 @@ def track_info_of(item: Any, where: str = "tracking") -> TrackInfo:
         named = _object(provider, "provider", here) or {}
         carrier_name = carrier_name or _text(named, "name", f"{here}.provider", MAX_CARRIER_NAME_LENGTH)
         for e_index, raw in enumerate(optional_list(provider, "events", here)):
-            event = event_of(raw, f"{here}.events[{e_index}]")
+            try:
+                event = event_of(raw, f"{here}.events[{e_index}]")
+            except MalformedPayload as error:
+                dropped.append(str(error))
+                continue
             events.setdefault((event.time, event.description, event.location), event)
     ordered = tuple(sorted(events.values(), key=lambda e: e.time))
     latest_event_at = ordered[-1].time if ordered else None
-    latest_event = _object(info, "latest_event", f"{where}: track_info")
-    if latest_event is not None:
-        latest_time = _event_time(latest_event, f"{where}: latest_event")
+    try:
+        latest_event = _object(info, "latest_event", f"{where}: track_info")
+        latest_time = _event_time(latest_event, f"{where}: latest_event") if latest_event is not None else None
+    except MalformedPayload as error:
+        dropped.append(str(error))
+        latest_time = None
+    if latest_time is not None:
         latest_event_at = max(latest_event_at, latest_time) if latest_event_at else latest_time
     return TrackInfo(
         number=number,
@@ -166,4 +177,6 @@ def track_info_of(item: Any, where: str = "tracking") -> TrackInfo:
         latest_event_at=latest_event_at,
         events=ordered,
         tag=sanitize(tag, MAX_TAG_LENGTH) if isinstance(tag, str) else "",
+        dropped_events=len(dropped),
+        dropped_reason=sanitize(dropped[0], MAX_DROPPED_REASON_LENGTH) if dropped else "",
     )
