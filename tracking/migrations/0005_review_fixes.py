@@ -16,7 +16,7 @@ def stuck_terminal_rows_due(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0003_shipment_tracking'),
+        ('tracking', '0004_supplier_fallback'),
     ]
 
     operations = [
