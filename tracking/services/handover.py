@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -145,22 +145,57 @@ def shipment_handover(
         shipment, created = _shipment_get_or_create(checked)
         shared = shipment.order_id != checked.order_id
         if shared:
-            ShipmentOrder.objects.bulk_create(
-                [
-                    ShipmentOrder(
-                        shipment=shipment,
-                        order_id=checked.order_id,
-                        supplier_order_id=checked.supplier_order_id,
-                        lines=checked.lines,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
+            lines = _shared_lines_add(shipment, checked)
             if not shipment.shared_number:
                 Shipment.objects.filter(pk=shipment.pk).update(shared_number=True)
+        elif created:
+            lines = checked.lines
+        else:
+            lines = _own_lines_add(shipment.pk, checked.lines)
         order_recompute_status(order_id=checked.order_id)
-        transaction.on_commit(partial(_after_commit, shipment.pk, checked, register_now))
+        transaction.on_commit(partial(_after_commit, shipment.pk, replace(checked, lines=lines), register_now))
     return Handover(shipment_id=shipment.pk, created=created, shared=shared)
+
+
+def lines_union(have: list[dict[str, int]], more: list[dict[str, int]]) -> list[dict[str, int]]:
+    """The parcel's lines once another supplier order put more in it (a combined parcel: one number
+    for two supplier orders of one order). Empty means every line, and stays so; a line named twice
+    keeps its larger quantity (a repeat handover changes nothing)."""
+    if not have or not more:
+        return []
+    quantities = {line["order_line_id"]: line["quantity"] for line in have}
+    for line in more:
+        quantities[line["order_line_id"]] = max(quantities.get(line["order_line_id"], 0), line["quantity"])
+    return [{"order_line_id": line_id, "quantity": quantity} for line_id, quantity in sorted(quantities.items())]
+
+
+def _own_lines_add(shipment_id: int, lines: list[dict[str, int]]) -> list[dict[str, int]]:
+    """Under the parcel's lock: its lines with these added (the push is asked again with all)."""
+    have = Shipment.objects.select_for_update(of=("self",)).values_list("lines", flat=True).get(pk=shipment_id)
+    union = lines_union(list(have or []), lines)
+    if union != have:
+        Shipment.objects.filter(pk=shipment_id).update(lines=union)
+    return union
+
+
+def _shared_lines_add(shipment: Shipment, checked: _Checked) -> list[dict[str, int]]:
+    """The other order's link to the parcel, made once; its lines grow like the parcel's own."""
+    ShipmentOrder.objects.bulk_create(
+        [
+            ShipmentOrder(
+                shipment=shipment,
+                order_id=checked.order_id,
+                supplier_order_id=checked.supplier_order_id,
+                lines=checked.lines,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    link = ShipmentOrder.objects.select_for_update().get(shipment=shipment, order_id=checked.order_id)
+    union = lines_union(list(link.lines or []), checked.lines)
+    if union != link.lines:
+        ShipmentOrder.objects.filter(pk=link.pk).update(lines=union)
+    return union
 
 
 def _shipment_get_or_create(checked: _Checked) -> tuple[Shipment, bool]:

@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from orders.enums import OrderStatus, SubStatus
+from orders.models import OrderLine
 from suppliers.enums import SupplierProvider
 from suppliers.services.sync import supplier_order_sync, tracking_hand_on_now
 from suppliers.tests.test_sync import placed, sim_name
@@ -200,3 +201,31 @@ def test_two_handovers_of_one_number_at_once_make_one_row() -> None:
     assert {r.shipment_id for r in results} == {Shipment.objects.get().pk}
     assert sum(r.created for r in results) == 1
     assert not ShipmentOrder.objects.exists()
+
+
+@pytest.mark.redis
+@pytest.mark.celery_worker
+def test_a_second_supplier_order_in_the_same_parcel_adds_its_lines_and_the_push_is_asked_with_all(
+    track17: dict[str, Any],  # noqa: F811
+    tracking_worker: list[tuple[str, str]],
+) -> None:
+    # given an order of two lines bought through two supplier orders, shipped as one parcel
+    order = paid_order(name="Combined parcel")
+    first = order.lines.get()
+    second = OrderLine.objects.create(order=order, title="Second item", quantity=2, unit_price=first.unit_price)
+    # when each supplier order hands the same number over, the second one later
+    hand_over(order, "YT1234567890123456", lines=[{"order_line_id": first.pk, "quantity": first.quantity}])
+    assert wait_for(lambda: len(PUSHED) == 1, timeout=60), tracking_worker
+    hand_over(order, "YT1234567890123456", lines=[{"order_line_id": second.pk, "quantity": 2}])
+    assert wait_for(lambda: len(PUSHED) == 2, timeout=60), tracking_worker
+    # then one parcel holds both lines, and the push was asked again with both
+    both = [{"order_line_id": first.pk, "quantity": first.quantity}, {"order_line_id": second.pk, "quantity": 2}]
+    shipment = Shipment.objects.get()
+    assert shipment.lines == both
+    assert PUSHED[0]["lines"] == both[:1]
+    assert PUSHED[1]["lines"] == both
+    # and the first supplier order handing over again changes nothing
+    hand_over(order, "YT1234567890123456", lines=[{"order_line_id": first.pk, "quantity": first.quantity}])
+    assert wait_for(lambda: len(PUSHED) == 3, timeout=60), tracking_worker
+    assert PUSHED[2]["lines"] == both
+    assert Shipment.objects.get().lines == both
