@@ -18,7 +18,7 @@ Our own clock does not run a day in a test: the loop moves our due times back in
 (``_our_clock_passes``: the next polls, the retrying pushes' next try, and — while settling — the
 holds a killed worker left), the seam a real beat would not need.
 
-``CHAOS_PARCELS`` sets N (default 120: about two minutes; the 1,000-parcel run is in
+``CHAOS_PARCELS`` sets N (default 100: about two minutes; the 1,000-parcel run is in
 docs/tracking.md, "Chaos run").
 """
 
@@ -69,7 +69,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-N = int(os.environ.get("CHAOS_PARCELS", "120"))
+N = int(os.environ.get("CHAOS_PARCELS", "100"))
 SIM_ACCOUNT = "zopi-chaos-tracking"
 FATES = ("delivered", "delivered", "pickup", "failed_attempt", "exception", "silent")
 TRACK17_FAULTS = {
@@ -226,9 +226,12 @@ def _our_clock_passes(hours: float, *, holds: bool = False) -> None:
 
 
 def _deliver_webhooks(seconds: float) -> None:
-    """The sandbox's delivery job for a while (held-back pushes come due 2 s later)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    """The sandbox's delivery job for at least ``seconds`` (held-back pushes come due 2 s later),
+    then until none is pending (or twice that long)."""
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds or (
+        elapsed < 2 * seconds and SandboxDelivery.objects.filter(state="pending").exists()
+    ):
         if not deliveries_send_due(limit=500):
             time.sleep(0.3)
 
@@ -270,11 +273,12 @@ def test_every_parcel_ends_in_its_sub_status_and_every_order_is_fulfilled_once(
         control.clock(advance_seconds=STEP.total_seconds())
         carriers.tick(now=sim_now(), rng=random.Random(step))
         _beat()
-        _deliver_webhooks(3 + N / 200)
-        _our_clock_passes(12)
-        if step == STEPS // 2:
+        if step == STEPS // 2:  # while the step's pushes are being processed
+            deliveries_send_due(limit=500)
             victim.append(workers[0].kill_one())
             assert wait_for(lambda: not Path(f"/proc/{victim[0]}").exists(), timeout=10)
+        _deliver_webhooks(2.5)
+        _our_clock_passes(12)
 
     # then the faults stop and beat's sweeps run until nothing is left to do
     control.faults({"17track": {}, **dict.fromkeys(CHANNELS, {})})
@@ -335,11 +339,13 @@ def test_every_parcel_ends_in_its_sub_status_and_every_order_is_fulfilled_once(
     assert len(workers[0].pool()) == 2
     log = workers[0].log.read_text()
     assert "signal 9 (SIGKILL)" in log
+    polled = Shipment.objects.exclude(last_polled_at=None).count()
     lost = "mid-task: its task was redelivered" if "WorkerLostError" in log else "between tasks"
     print(  # noqa: T201 - the run's numbers, for docs
         f"chaos tracking: {N} parcels (ends {dict(fates)}) over {', '.join(CHANNELS)} in "
         f"{time.monotonic() - started:.1f}s (setup {setup:.1f}s); {deliveries.count()} webhook deliveries, "
         f"{sum(messages.values())} messages {dict(messages)}; {TrackingEvent.objects.count()} events; "
+        f"{polled} shipments polled at least once; "
         f"pushes {dict(pushes)} after {sum(FulfillmentPush.objects.values_list('attempts', flat=True))} tries; "
         f"killed pool process {victim[0]} ({lost})"
     )
