@@ -19,7 +19,7 @@ Our own clock does not run a day in a test: the loop moves our due times back in
 holds a killed worker left), the seam a real beat would not need.
 
 ``CHAOS_PARCELS`` sets N (default 100: about two minutes; the 1,000-parcel run is in
-docs/tracking.md, "Chaos run").
+docs/tracking.md, "Chaos run"); ``CHAOS_POOL`` the pool processes per worker (2).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ pytestmark = [
 ]
 
 N = int(os.environ.get("CHAOS_PARCELS", "100"))
+POOL = int(os.environ.get("CHAOS_POOL", "2"))  # pool processes per worker process
 SIM_ACCOUNT = "zopi-chaos-tracking"
 FATES = ("delivered", "delivered", "pickup", "failed_attempt", "exception", "silent")
 TRACK17_FAULTS = {
@@ -112,7 +113,7 @@ def track17(control: Control, live_server: Any, settings: Any) -> dict[str, Any]
 
 @pytest.fixture
 def workers(track17: dict[str, Any], live_server: Any, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    """Two worker processes of two pool processes each on the tracking and push queues (torn down
+    """Two worker processes of ``POOL`` pool processes each on the tracking and push queues (torn down
     before the live server and the database). A call gives up after 1 s (the sandbox's timeout
     fault stalls 3 s, then acts), a whole call after 3 s; no retry waits inside a task."""
     env = {
@@ -124,7 +125,7 @@ def workers(track17: dict[str, Any], live_server: Any, tmp_path: Path) -> Iterat
         "OUTBOUND_CALL_DEADLINE": "3",
         "OUTBOUND_MAX_INLINE_WAIT": "0.5",
     }
-    with worker_processes(2, queues=["tracking", "push"], concurrency=2, env=env, log_dir=tmp_path) as running:
+    with worker_processes(2, queues=["tracking", "push"], concurrency=POOL, env=env, log_dir=tmp_path) as running:
         yield running
 
 
@@ -265,7 +266,7 @@ def test_every_parcel_ends_in_its_sub_status_and_every_order_is_fulfilled_once(
     setup = time.monotonic() - started
     control.faults({"17track": TRACK17_FAULTS, **dict.fromkeys(CHANNELS, CHANNEL_FAULTS)})
     _hand_over(orders, planned)
-    assert wait_for(lambda: Shipment.objects.count() == N, timeout=60 + N / 5)
+    assert wait_for(lambda: Shipment.objects.count() >= N // 2, timeout=60 + N)  # the rest come on the way
 
     # the world moves on in steps; beat's sweeps run; a pool process is killed half-way
     victim: list[int] = []
@@ -336,7 +337,7 @@ def test_every_parcel_ends_in_its_sub_status_and_every_order_is_fulfilled_once(
     assert not deliveries.exclude(state="delivered").exists()
 
     # the killed process was replaced and the workers kept going
-    assert len(workers[0].pool()) == 2
+    assert len(workers[0].pool()) == POOL
     log = workers[0].log.read_text()
     assert "signal 9 (SIGKILL)" in log
     polled = Shipment.objects.exclude(last_polled_at=None).count()
