@@ -271,8 +271,9 @@ def test_every_parcel_ends_in_its_sub_status_and_every_order_is_fulfilled_once(
     # the world moves on in steps; beat's sweeps run; a pool process is killed half-way
     victim: list[int] = []
     for step in range(STEPS):
-        control.clock(advance_seconds=STEP.total_seconds())
-        carriers.tick(now=sim_now(), rng=random.Random(step))
+        for half in (0, 1):  # two ticks at once: a parcel's two pushes, the older one maybe held back
+            control.clock(advance_seconds=STEP.total_seconds() / 2)
+            carriers.tick(now=sim_now(), rng=random.Random(f"{step}:{half}"))
         _beat()
         if step == STEPS // 2:  # while the step's pushes are being processed
             deliveries_send_due(limit=500)
