@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 from celery import current_app
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import Account
@@ -92,6 +92,7 @@ EXPECTED = {
     "Expired": (TrackingStatus.EXPIRED, SubStatus.EXPIRED),
 }
 PENDING_PUSHES = SandboxDelivery.objects.filter(state="pending", account__name=SIM_ACCOUNT)  # 17TRACK's
+STOPPED = RegistrationState.STOPPED
 ACTIVE_PUSH = (PushState.PENDING, PushState.PUSHING, PushState.RETRYING)
 BEAT = (
     "tracking.register_due",
@@ -238,6 +239,14 @@ def _deliver_webhooks(seconds: float) -> None:
             time.sleep(0.3)
 
 
+def _ended() -> Any:
+    """The numbers whose parcel reached a state 17TRACK reports nothing more after (the sandbox's
+    record): Delivered, Expired, returned or lost."""
+    return Parcel.objects.filter(
+        Q(status__in=("Delivered", "Expired")) | Q(sub_status__in=("Exception_Returned", "Exception_Lost"))
+    ).values("number")
+
+
 def _settled(planned: dict[int, tuple[str, str]]) -> bool:
     if PENDING_PUSHES.exists():
         return False
@@ -246,6 +255,8 @@ def _settled(planned: dict[int, tuple[str, str]]) -> bool:
     if FulfillmentPush.objects.filter(state__in=ACTIVE_PUSH).exists():
         return False
     if FulfillmentPush.objects.count() < len(planned):
+        return False
+    if Shipment.objects.filter(tracking_number__in=_ended()).exclude(registration_state=STOPPED).exists():
         return False
     rows = Shipment.objects.values_list("order_id", "tracking_status", "registration_state")
     if len(rows) < len(planned):
@@ -302,6 +313,10 @@ def test_every_parcel_ends_in_its_sub_status_and_every_order_is_fulfilled_once(
         assert row.tracking_number == number
         assert (row.tracking_status, row.sub_status) == EXPECTED[last], (order_id, number, last, row.provider_status)
         fates[last] += 1
+    ended = Shipment.objects.filter(tracking_number__in=_ended())
+    assert set(ended.values_list("registration_state", flat=True)) == {STOPPED}
+    still = Shipment.objects.exclude(pk__in=ended.values("pk"))  # pickup, a delivery failure, damaged
+    assert set(still.values_list("registration_state", flat=True)) <= {RegistrationState.REGISTERED}
     # and every order in Shipment with its parcel's sub-status; every tab count exact
     statuses = dict(Order.objects.filter(account=account).values_list("pk", "sub_status"))
     assert set(Order.objects.filter(account=account).values_list("status", flat=True)) == {OrderStatus.SHIPMENT}
