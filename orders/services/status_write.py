@@ -44,11 +44,21 @@ STALLABLE_STAGES: tuple[DerivedStatus, ...] = (
 
 
 def _clear_stalled(order: Order, new: DerivedStatus) -> bool:
-    """Clear the order's flag if ``new`` is no stage it can be stalled in; True if it did."""
-    if not order.stalled or new in STALLABLE_STAGES:
+    """Clear the order's flag if ``new`` is no stage it can be stalled in; True if it did. An order
+    read without its flag (``only(...)``) is not read again for it: ``_clear_unread`` clears those."""
+    if new in STALLABLE_STAGES or "stalled" in order.get_deferred_fields() or not order.stalled:
         return False
     order.stalled, order.stalled_since = "", None
     return True
+
+
+def _clear_unread(moved: Sequence[tuple[Order, DerivedStatus]], *, also: Sequence[int] = ()) -> None:
+    """One UPDATE for the orders moved out of the stalled stages whose flag was not read (and the
+    ``also`` ids, cleared in memory already)."""
+    ids = [order.pk for order, new in moved if new not in STALLABLE_STAGES and "stalled" in order.get_deferred_fields()]
+    ids += also
+    if ids:
+        Order.objects.filter(pk__in=ids).exclude(stalled="").update(stalled="", stalled_since=None)
 
 
 @dataclass
@@ -93,6 +103,7 @@ class StatusWrites:
             fields += STATUS_FIELDS
             if _clear_stalled(order, new):
                 fields += STALLED_FIELDS
+            _clear_unread([(order, new)])
         if fields:
             order.save(update_fields=[*fields, "updated_at"])
         return moved
@@ -103,21 +114,27 @@ class StatusWrites:
         if not stored:
             return 0
         now = timezone.now()
-        moved = 0
-        cleared = False
+        moved: list[tuple[Order, DerivedStatus]] = []
+        cleared: list[int] = []
         for order, new in stored:
             old: DerivedStatus = (order.status, order.sub_status)  # type: ignore[assignment]
             if new != old:
-                moved += 1
+                moved.append((order, new))
                 self.deltas[count_key(order)] -= 1
                 order.status, order.sub_status = new
                 self.deltas[count_key(order)] += 1
                 self.moves.append((order, old, new))
-                cleared = _clear_stalled(order, new) or cleared
+                if _clear_stalled(order, new):
+                    cleared.append(order.pk)
             order.updated_at = now
-        fields = [*save_with, *STATUS_FIELDS, *(STALLED_FIELDS if cleared else ()), "updated_at"]
+        # rows_update reads every row's value of a field it writes: with a flag left unread on any
+        # row (``only(...)``), the flags go in one UPDATE of their own instead of a read per row.
+        unread = any("stalled" in order.get_deferred_fields() for order, _ in stored)
+        with_flags = bool(cleared) and not unread
+        fields = [*save_with, *STATUS_FIELDS, *(STALLED_FIELDS if with_flags else ()), "updated_at"]
         rows_update([order for order, _ in stored], list(dict.fromkeys(fields)))
-        return moved
+        _clear_unread(moved, also=() if with_flags else cleared)
+        return len(moved)
 
     def flush(self) -> None:
         """Write the waiting ``status_changed`` events and apply the counter deltas, once."""
