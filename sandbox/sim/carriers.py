@@ -5,7 +5,8 @@ function of (number, fate, handover time), so the same world gives the same hist
 often it is ticked. A tick reveals the steps that are due: it appends their events, moves
 the 17TRACK status and tells the listeners (17TRACK webhooks) about parcels that changed.
 
-``Parcel.fate`` is ``"<fate>@<destination country>"``, e.g. ``"pickup@US"``; ``"unknown"``
+``Parcel.fate`` is ``"<fate>@<destination country>[~<pace>]"``, e.g. ``"pickup@US"`` (a demo
+parcel ``"pickup@US~60"``: its journey 60 times quicker); ``"unknown"``
 for a number no carrier in the world issued (it stays NotFound).
 """
 
@@ -108,22 +109,39 @@ def fate_draw(rng: random.Random) -> str:
     return FATES[0][0]
 
 
-def parcel_create(*, carrier: Carrier, country_code: str, now: datetime, rng: random.Random) -> Parcel:
-    """A parcel handed to ``carrier`` at ``now`` for ``country_code``; its journey is drawn from ``rng``."""
+def parcel_create(
+    *, carrier: Carrier, country_code: str, now: datetime, rng: random.Random, pace: float = 1.0
+) -> Parcel:
+    """A parcel handed to ``carrier`` at ``now`` for ``country_code``; its journey is drawn from
+    ``rng``. ``pace`` > 1 makes the journey that many times quicker (the demo's parcels: a
+    supplier account's ``demo_pace`` option), written into the fate as ``~<pace>``."""
     number = tracking_number_draw(carrier, rng)
     while Parcel.objects.filter(number=number).exists():
         number = tracking_number_draw(carrier, rng)
     fate = f"{fate_draw(rng)}@{country_code if country_code in DESTINATIONS else 'US'}"
+    if pace > 1:
+        fate += f"~{pace:g}"
     return Parcel.objects.create(
         number=number, carrier_code=carrier.key, carrier_name=carrier.name, fate=fate, created_at=now, updated_at=now
     )
+
+
+def destination_and_pace(rest: str) -> tuple[str, str, float]:
+    """``"US~60"`` → ("US", "~", 60.0); no pace, or one that is not a number above 1: 1."""
+    country, mark, pace_text = rest.partition("~")
+    try:
+        pace = float(pace_text) if pace_text else 1.0
+    except ValueError:
+        pace = 1.0
+    return country, mark, pace if 1 < pace < 100_000 else 1.0
 
 
 def itinerary(number: str, fate: str, start: datetime, carrier_code: int = 0) -> list[Step]:
     """Every step the parcel will take, in time order (pure: same inputs, same journey)."""
     if "@" not in fate:
         return []
-    kind, country = fate.split("@", 1)
+    kind, rest = fate.split("@", 1)
+    country, _, pace = destination_and_pace(rest)
     rng = random.Random(f"itinerary:{number}:{fate}:{start.isoformat()}")
     carrier = CARRIERS_BY_KEY.get(carrier_code)
     origin = carrier.origin if carrier else "Shenzhen, CN"
@@ -135,7 +153,8 @@ def itinerary(number: str, fate: str, start: datetime, carrier_code: int = 0) ->
 
     def add(hours: tuple[float, float], status: str, sub: str, text: str, where: str) -> None:
         nonlocal at
-        at = at + timedelta(minutes=round(rng.uniform(*hours) * 60))
+        minutes = rng.uniform(*hours) * 60
+        at = at + timedelta(minutes=round(minutes) if pace == 1 else minutes / pace)
         steps.append(Step(at, status, sub, text, where))
 
     add((2, 12), "InfoReceived", "InfoReceived", "Shipment information received, awaiting item", origin)

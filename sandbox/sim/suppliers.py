@@ -214,13 +214,26 @@ def refund_request(*, order: SupplierOrder, reason: str, amount: Decimal | None,
     return Refund.objects.create(supplier_order=order, reason=reason[:255], amount=amount, requested_at=now)
 
 
+def _pace(order: SupplierOrder) -> float:
+    """The account's ``demo_pace`` option (make run's demo suppliers): shipping and the parcels'
+    journeys that many times quicker than the real ones; 1 otherwise."""
+    try:
+        pace = float(order.account.options.get("demo_pace", 1))
+    except (TypeError, ValueError):
+        return 1.0
+    return pace if 1 < pace < 100_000 else 1.0
+
+
 def _plan(order: SupplierOrder, phase: Phase, now: datetime, rng: random.Random) -> dict[str, Any]:
     hooks = SUPPLIER_HOOKS[order.account.provider]
     since = sim_state(order).get("since") or {}
     base = datetime.fromisoformat(since["at"]) if since.get("phase") == phase.value else now
 
+    pace = _pace(order) if phase in (Phase.AWAITING_SHIPMENT, Phase.PART_SHIPPED) else 1.0
+
     def later(low_hours: float, high_hours: float) -> str:
-        return (base + timedelta(minutes=round(rng.uniform(low_hours, high_hours) * 60))).isoformat()
+        minutes = rng.uniform(low_hours, high_hours) * 60
+        return (base + timedelta(minutes=round(minutes) if pace == 1 else minutes / pace)).isoformat()
 
     if phase == Phase.UNPAID:
         return {"at": (base + hooks.unpaid_timeout).isoformat(), "next": Phase.CANCELED, "why": "Not paid in time"}
@@ -253,7 +266,7 @@ def _ship_parcel(order: SupplierOrder, when: datetime, seed: float) -> None:
     slug = SUPPLIER_HOOKS[order.account.provider].carrier_for(order, rng)
     state = sim_state(order)
     parcel = carriers.parcel_create(
-        carrier=carriers.CARRIERS[slug], country_code=state.get("country", "US"), now=when, rng=rng
+        carrier=carriers.CARRIERS[slug], country_code=state.get("country", "US"), now=when, rng=rng, pace=_pace(order)
     )
     state.setdefault("parcels", []).append(parcel.number)
     if not order.tracking_number:

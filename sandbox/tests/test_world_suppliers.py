@@ -11,7 +11,7 @@ import pytest
 from sandbox.clock import clock_set
 from sandbox.models import Charge, Parcel, Refund, SimAccount, SupplierOrder
 from sandbox.registry import PROVIDERS
-from sandbox.sim import suppliers
+from sandbox.sim import carriers, suppliers
 from sandbox.sim.suppliers import Phase
 from sandbox.world import world_tick
 
@@ -139,3 +139,28 @@ def test_refunds_are_reviewed_within_a_day_and_paid_the_day_after() -> None:
     account.refresh_from_db()
     refunded = sum(r.amount for r in Refund.objects.all() if r.status == "refunded")
     assert Decimal(account.options["balance"]) == Decimal("1000.00") - sum(o.amount for o in orders) + refunded
+
+
+@pytest.mark.django_db
+def test_a_demo_paced_supplier_ships_and_its_parcels_travel_that_many_times_quicker() -> None:
+    # given a supplier account with make run's demo pace, and one without
+    clock_set(seed=7)
+    paced = _account("cj", demo_pace=240)
+    order = _order(paced, 1)
+    normal = _order(SimAccount.objects.create(provider="temu", name="temu-normal", credentials={}), 2)
+    # when the world runs two sim hours: the paced order shipped (24-120 h ÷ 240: 6-30 min), the other not
+    for minutes in range(10, 130, 10):
+        world_tick(now=T0 + timedelta(minutes=minutes))
+    order.refresh_from_db()
+    normal.refresh_from_db()
+    assert order.tracking_number
+    assert not normal.tracking_number
+    parcel = Parcel.objects.get(number=order.tracking_number)
+    assert parcel.fate.endswith("~240")
+    # then its whole journey (days for a real parcel) ends within hours, in the same order of stages
+    steps = carriers.itinerary(parcel.number, parcel.fate, parcel.created_at, parcel.carrier_code)
+    real = carriers.itinerary(parcel.number, parcel.fate.removesuffix("~240"), parcel.created_at, parcel.carrier_code)
+    assert steps[-1].at - parcel.created_at < timedelta(hours=3)
+    assert real[-1].at - parcel.created_at > timedelta(days=4)
+    assert carriers.destination_and_pace(parcel.fate.split("@", 1)[1])[0] in {"US", "GB", "DE", "BR"}
+    assert [step.status for step in steps][:3] == ["InfoReceived", "InTransit", "InTransit"]

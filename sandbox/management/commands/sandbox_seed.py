@@ -45,14 +45,17 @@ from suppliers.services.accounts import source_account_connected
 from zopi.management.commands.seed_demo import ACCOUNT_NAME as DEMO_ACCOUNT_NAME
 from zopi.management.commands.seed_demo import PRODUCTS as DEMO_PRODUCTS
 
+DEMO_PACE = 240  # a 12-day journey in an hour; a shipment within 6 to 30 minutes of payment
 # (provider, name, first orders, options)
 DEMO_ACCOUNTS: list[tuple[str, str, int, dict[str, Any]]] = [
     ("shopify", "demo-shopify", 12, {"orders_per_hour": 40}),
     ("woocommerce", "demo-woo", 8, {"orders_per_hour": 20}),
     ("tiktok", "demo-tiktok", 8, {"orders_per_hour": 30}),
-    ("aliexpress", "demo-aliexpress", 0, {"balance": "500.00"}),
-    ("cj", "demo-cj", 0, {"balance": "300.00"}),
-    ("temu", "demo-temu", 0, {}),
+    # The demo's suppliers ship and their parcels travel DEMO_PACE times quicker than real ones,
+    # so make run shows parcels moving through every stage within the hour.
+    ("aliexpress", "demo-aliexpress", 0, {"balance": "500.00", "demo_pace": DEMO_PACE}),
+    ("cj", "demo-cj", 0, {"balance": "300.00", "demo_pace": DEMO_PACE}),
+    ("temu", "demo-temu", 0, {"demo_pace": DEMO_PACE}),
     ("17track", "demo-17track", 0, {}),
 ]
 

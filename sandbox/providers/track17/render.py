@@ -73,7 +73,7 @@ def track_info(parcel: Parcel, now: datetime) -> dict[str, Any]:
             first_at[event["stage"]] = event["time_utc"]
     carrier = carriers.CARRIERS_BY_KEY.get(parcel.carrier_code)
     origin = carrier.origin if carrier else ""
-    destination = parcel.fate.split("@", 1)[1] if "@" in parcel.fate else None
+    destination = carriers.destination_and_pace(parcel.fate.split("@", 1)[1])[0] if "@" in parcel.fate else None
     picked = _utc(parcel.events[0]["time_utc"]) if parcel.events else None
     delivered = parcel.status == "Delivered"
     transit_end = parcel.updated_at if delivered else now
