@@ -24,7 +24,6 @@ from django.utils import timezone
 from accounts.enums import Role
 from accounts.models import Account, Membership
 from channels_sync.models import Store
-from orders.derivation import ShipmentFact, shipment_stage
 from orders.enums import Channel, RefundState, SupplierOrderState, TrackingStatus
 from orders.models import Order, Refund
 from orders.services import (
@@ -312,11 +311,6 @@ class Command(BaseCommand):
             # of make run are: placed, shipped, registered and polled like a merchant's).
             registration_state=RegistrationState.STOPPED,
             next_poll_at=None,
-            sub_status=shipment_stage(
-                ShipmentFact(tracking_status=status, created_at=silent_since, last_event_at=silent_since),
-                now=now,
-                expire_after=timedelta(days=order.account.expire_after_days),
-            )[1],
         )
         if key == "expired":
             Shipment.objects.filter(pk=shipment.pk).update(created_at=silent_since)
