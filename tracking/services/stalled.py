@@ -103,6 +103,8 @@ class JobResult:
 
 
 def _try_lock(key: str, *, shared: bool = False) -> bool:
+    if connection.vendor != "postgresql":  # the embedded SQLite of make run: one process's beat
+        return True
     function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {function}(hashtextextended(%s, 0))", [key])
@@ -110,6 +112,8 @@ def _try_lock(key: str, *, shared: bool = False) -> bool:
 
 
 def _unlock(key: str, *, shared: bool = False) -> None:
+    if connection.vendor != "postgresql":
+        return
     function = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {function}(hashtextextended(%s, 0))", [key])
@@ -157,7 +161,9 @@ def tracking_expire_and_flag_stalled(
 
 def days_before(now: datetime, days_field: str) -> ExpressionWrapper:
     """``now - <days_field> * 1 day`` in SQL: each row compared with its own account's setting."""
-    days = ExpressionWrapper(F(days_field) * Value(timedelta(days=1)), output_field=DurationField())
+    # SQLite (make run) keeps a duration as microseconds and cannot multiply an interval.
+    one_day: Value = Value(86_400_000_000) if connection.vendor != "postgresql" else Value(timedelta(days=1))
+    days = ExpressionWrapper(F(days_field) * one_day, output_field=DurationField())
     return ExpressionWrapper(
         CombinedExpression(Value(now, output_field=DateTimeField()), "-", days), output_field=DateTimeField()
     )
