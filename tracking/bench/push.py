@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from django.utils import timezone
 
 from accounts.models import Account
@@ -19,12 +18,12 @@ from channels_sync.models import FulfillmentPush
 from channels_sync.services import store_connect, store_pull
 from channels_sync.services.push import fulfillment_push_request, fulfillment_push_run, fulfillment_pushes_due
 from orders.models import OrderLine
+from tracking.bench import server
 from tracking.bench.seed import CARRIER, PREFIX, tracking_number
 from tracking.enums import RegistrationState
 from tracking.models import Shipment
 
 SHOP = "bench-tracking-shop"
-HTTP_TIMEOUT = 60
 NUMBER_OFFSET = 900_000_000  # push parcels' numbers, clear of the seeded ones
 REFILL = 20.0  # seconds for the sandbox shop's GraphQL bucket (2,000 points, 100 a second) to fill again
 RETRY_WINDOW = 120  # seconds (plus one per parcel) the retries may take before the bench stops waiting
@@ -51,12 +50,8 @@ def _retries_run(account: Account, *, deadline: float) -> int:
 def push_measure(
     *, base_url: str, count: int, cpu_of_server: Callable[[], float | None], tracking_url: str, refill: float = REFILL
 ) -> dict[str, Any]:
-    control = f"{base_url}/sandbox/_control"
-    shop = requests.post(f"{control}/accounts", json={"provider": "shopify", "name": SHOP}, timeout=HTTP_TIMEOUT)
-    shop.raise_for_status()
-    sim = shop.json()
-    made = requests.post(f"{control}/shopify/{SHOP}/orders", json={"count": count, "seed": 11}, timeout=HTTP_TIMEOUT)
-    made.raise_for_status()
+    sim = server.control(base_url, "POST", "accounts", {"provider": "shopify", "name": SHOP})
+    made = server.control(base_url, "POST", f"shopify/{SHOP}/orders", {"count": count, "seed": 11})
     account = Account.objects.create(name=f"{PREFIX} pushes")
     store = store_connect(
         account=account, channel="shopify", name=SHOP, base_url=sim["base_url"], credentials=sim["credentials"]
@@ -64,7 +59,7 @@ def push_measure(
     pulled = store_pull(store_id=store.pk)
     if pulled.error:
         raise RuntimeError(f"the bench shop's pull failed: {pulled.error}")
-    wanted = {str(order_id) for order_id in made.json()["created"]}
+    wanted = {str(order_id) for order_id in made["created"]}
     orders = list(store.orders.filter(channel_order_id__in=wanted).order_by("id"))
     lines: dict[int, list[dict[str, int]]] = {}
     for line in OrderLine.objects.filter(order__in=orders).order_by("id"):
