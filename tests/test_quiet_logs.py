@@ -42,6 +42,10 @@ def record(name: str, message: str, level: int = logging.INFO) -> logging.LogRec
         ("celery.app.trace", "Task suppliers.sweep_channel_cancels[1f2e] succeeded in 0.01s: []", False),
         ("celery.app.trace", "Task suppliers.run_auto_order_rules[1f2e] succeeded in 0.05s: 3", True),
         ("celery.app.trace", "Task suppliers.place_by_rule[1f2e] succeeded in 0.4s: 'paid'", True),
+        ("celery.beat", "Scheduler: Sending due task tracking-poll-due (tracking.poll_due)", False),
+        ("celery.app.trace", "Task tracking.register_due[1f2e] succeeded in 0.01s: 0", False),
+        ("celery.app.trace", "Task channels_sync.fulfillment_pushes_due[1f2e] succeeded in 0.01s: 0", False),
+        ("celery.app.trace", "Task tracking.poll_due[1f2e] succeeded in 0.3s: 12", True),
     ],
 )
 def test_routine_sandbox_traffic_is_dropped_and_the_rest_kept(name: str, message: str, kept: bool) -> None:

@@ -7,9 +7,10 @@ line), which buried everything else. This filter drops exactly those records whe
 well; anything else (our own tasks, a failed sandbox job, a 4xx/5xx answer) is still logged.
 
 Our own beat dispatchers that run every minute or so (the supplier reconciliation, sync, rules,
-token refresh, …) are quiet too while they find nothing to do: their "Sending due task" and
-"received" lines are dropped, and their "succeeded" line only when it answered 0 or nothing. A
-dispatcher that queued work says so, and the tasks it queued are logged as ever.
+token refresh, the tracking registration and poll, the push sweep, …) are quiet too while they
+find nothing to do: their "Sending due task" and "received" lines are dropped, and their
+"succeeded" line only when it answered 0 or nothing. A dispatcher that queued work says so, and
+the tasks it queued are logged as ever.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ _HOUSEKEEPING = (
     "suppliers.requeue_placement_results",
     "suppliers.sweep_channel_cancels",
     "channels_sync.refresh_due_tokens",
+    "channels_sync.fulfillment_pushes_due",
+    "tracking.register_due",
+    "tracking.poll_due",
+    "tracking.requeue_tracking_messages",
 )
 _HOUSEKEEPING_TASK = re.compile(r"\b(?:" + "|".join(re.escape(name) for name in _HOUSEKEEPING) + r")\b")
 _NOTHING_DONE = re.compile(r"succeeded in [\d.]+s: (?:0|\[\]|None|\{\})$")
