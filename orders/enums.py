@@ -117,6 +117,40 @@ class RefundState(models.TextChoices):
     REJECTED = "rejected", _("Rejected")  # refused by the supplier
 
 
+class RefundReason(models.TextChoices):
+    NOT_RECEIVED = "not_received", _("Not received")
+    DAMAGED = "damaged", _("Damaged")
+    WRONG_ITEM = "wrong_item", _("Wrong item")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    OTHER = "other", _("Other")
+
+
+class RefundVia(models.TextChoices):
+    """How the request reaches the supplier."""
+
+    API = "api", _("Through the supplier's API")  # CJ's dispute API, Temu (simulated)
+    # The supplier has no buyer-side dispute API (AliExpress): the merchant opens the dispute on
+    # the supplier's site from our link, and records the outcome here (or the order query shows it).
+    MERCHANT = "merchant", _("On the supplier's site")
+
+
+class RefundSend(models.TextChoices):
+    """The request's delivery to the supplier (``via=api``): an outbox on the refund row."""
+
+    PENDING = "pending", _("Waiting to be sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Could not be sent")  # retryable failures ran out: shown with Retry
+    NOT_NEEDED = "not_needed", _("Not sent (no API)")  # via=merchant
+
+
+class RefundOverdue(models.TextChoices):
+    """``Order.refund_overdue``: the supplier is late (written by the refund sync job)."""
+
+    NONE = "", _("On time")
+    REVIEW = "review", _("Review overdue")  # in review past the review due time (1 day)
+    PAYMENT = "payment", _("Money overdue")  # approved, money not back by the day after approval
+
+
 class OrderEventType(models.TextChoices):
     CREATED = "created", _("Order received")  # first seen from the channel
     STATUS_CHANGED = "status_changed", _("Status changed")  # derived status moved
@@ -131,3 +165,5 @@ class OrderEventType(models.TextChoices):
     ADDRESS_EDITED = "address_edited", _("Address edited")  # changed on the order, not in the channel
     SUPPLIER_ORDER = "supplier_order", _("Supplier order")  # placed, paid, failed, canceled, re-placed at a supplier
     PLACEMENT_BLOCKED = "placement_blocked", _("Placement stopped")  # a check before sending found a problem
+    REFUND = "refund", _("Supplier refund")  # asked of the supplier, sent, decided, paid back
+    CUSTOMER_REFUND = "customer_refund", _("Customer refund")  # refunded to the customer in the channel

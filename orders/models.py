@@ -5,7 +5,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Account
-from orders.enums import Channel, OrderEventType, OrderStatus, RefundState, SubStatus
+from orders.enums import (
+    Channel,
+    OrderEventType,
+    OrderStatus,
+    RefundReason,
+    RefundSend,
+    RefundState,
+    RefundVia,
+    SubStatus,
+)
 
 
 class Order(models.Model):
@@ -80,6 +89,9 @@ class Order(models.Model):
     # Written by tracking's daily job (``tracking.enums.StalledReason``): the parcel does not move.
     stalled = models.CharField(_("stalled"), max_length=16, blank=True, default="", db_default="")
     stalled_since = models.DateTimeField(_("stalled since"), null=True, blank=True)
+    # Written by the refund sync (``orders.enums.RefundOverdue``): the supplier is late to review
+    # or to pay back a refund of this order.
+    refund_overdue = models.CharField(_("refund overdue"), max_length=16, blank=True, default="", db_default="")
     archived = models.BooleanField(_("archived"), default=False)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     # Lower-cased number, customer, SKUs and tracking numbers: one trigram-indexed column
@@ -118,6 +130,12 @@ class Order(models.Model):
                 fields=("account", "archived", "-placed_at", "-id"),
                 name="order_stalled_idx",
                 condition=~models.Q(stalled=""),
+            ),
+            # The overdue-refund filter and its count: only the few late refunds are in it.
+            models.Index(
+                fields=("account", "archived", "-placed_at", "-id"),
+                name="order_refund_overdue_idx",
+                condition=~models.Q(refund_overdue=""),
             ),
         ]
 
@@ -195,26 +213,126 @@ class OrderEvent(models.Model):
 
 
 class Refund(models.Model):
-    """A refund asked of a supplier for one supplier order."""
+    """A refund asked of a supplier for lines of one supplier order (several per order are normal).
 
+    States In Review → Approved → Refunded, or Rejected with the supplier's reason; the times say
+    when it was asked, when the review and the money are due, when it was decided and refunded.
+    ``via`` says how it reaches the supplier: its API (``send_state`` is the outbox of that call) or
+    the merchant on the supplier's site (AliExpress), who records the outcome here.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
     supplier_order = models.ForeignKey(
         "suppliers.SupplierOrder", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
     )
     state = models.CharField(_("state"), max_length=16, choices=RefundState.choices, default=RefundState.IN_REVIEW)
-    reason = models.CharField(_("reason"), max_length=255)
+    reason = models.CharField(_("reason"), max_length=24, choices=RefundReason.choices, default=RefundReason.OTHER)
+    note = models.TextField(_("note"), blank=True, default="", db_default="")
+    evidence = models.JSONField(_("evidence links"), default=list, blank=True)
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="USD", db_default="USD")
+    # What the supplier says it returned (may be less than asked); set when Refunded.
+    refunded_amount = models.DecimalField(_("amount refunded"), max_digits=12, decimal_places=2, null=True, blank=True)
+    rejection_reason = models.CharField(_("rejection reason"), max_length=500, blank=True, default="", db_default="")
+    via = models.CharField(_("sent"), max_length=16, choices=RefundVia.choices, default=RefundVia.API, db_default="api")
+    send_state = models.CharField(
+        _("delivery"), max_length=16, choices=RefundSend.choices, default=RefundSend.PENDING, db_default="pending"
+    )
+    send_error = models.CharField(_("delivery error"), max_length=500, blank=True, default="", db_default="")
+    send_attempts = models.PositiveIntegerField(_("delivery attempts"), default=0, db_default=0)
+    # Our request id at the supplier (CJ's businessDisputeId): the same request sent twice is one dispute.
+    idempotency_key = models.CharField(_("request key"), max_length=64, unique=True, null=True, blank=True)
+    external_id = models.CharField(_("supplier's dispute id"), max_length=64, blank=True, default="", db_default="")
+    external_status = models.CharField(
+        _("status at the supplier"), max_length=48, blank=True, default="", db_default=""
+    )
+    dispute_url = models.URLField(_("supplier's dispute page"), max_length=500, blank=True, default="", db_default="")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     requested_at = models.DateTimeField(_("requested at"))
     review_due_at = models.DateTimeField(_("review due"))
     refund_due_at = models.DateTimeField(_("money due"), null=True, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    refunded_at = models.DateTimeField(_("refunded at"), null=True, blank=True)
+    # The sync's schedule and hold (beat claims due rows with skip_locked): sending and following.
+    next_sync_at = models.DateTimeField(_("next check"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("refund")
         verbose_name_plural = _("refunds")
+        ordering = ("requested_at", "id")
+        indexes = [
+            # The sync's claim: open refunds whose next check is due.
+            models.Index(
+                fields=("next_sync_at",),
+                name="refund_sync_due_idx",
+                condition=models.Q(state__in=("in_review", "approved")),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.state}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (RefundState.IN_REVIEW, RefundState.APPROVED)
+
+
+class RefundLine(models.Model):
+    """Units of one supplier order line a refund asks for."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    supplier_order_line = models.ForeignKey("suppliers.SupplierOrderLine", on_delete=models.PROTECT, related_name="+")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        verbose_name = _("refund line")
+        verbose_name_plural = _("refund lines")
+        ordering = ("id",)
+        constraints = [
+            models.UniqueConstraint(fields=("refund", "supplier_order_line"), name="refundline_refund_line_uniq"),
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="refundline_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.order_line_id}"
+
+
+class CustomerRefund(models.Model):
+    """Money the merchant gave back to the customer in the sales channel (Shopify refund,
+    WooCommerce refund, TikTok Shop return/refund), stored once per channel refund id whatever
+    order the webhooks and pulls bring it in."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("channels_sync.Store", on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="customer_refunds")
+    channel_refund_id = models.CharField(_("channel refund id"), max_length=64)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    # [{"order_line_id": int | None, "channel_line_id": str, "quantity": int, "amount": "1.00"}]
+    lines = models.JSONField(_("lines"), default=list, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True, default="")
+    status = models.CharField(_("status in the channel"), max_length=48, blank=True, default="")
+    refunded_at = models.DateTimeField(_("refunded at"))
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer refund")
+        verbose_name_plural = _("customer refunds")
+        ordering = ("refunded_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("store", "channel_refund_id"), name="customerrefund_store_id_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.amount} {self.currency}"
 
 
 class OrderCount(models.Model):

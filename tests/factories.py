@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.enums import Role
 from accounts.models import Account, Membership
 from channels_sync.models import Store
-from orders.enums import Channel, RefundState, SubStatus, SupplierOrderState, TrackingStatus
+from orders.enums import Channel, RefundReason, RefundState, SubStatus, SupplierOrderState, TrackingStatus
 from orders.models import Order, Refund
 from orders.services import AddressData, LineData, OrderData, order_create, order_recompute_status
 from suppliers.enums import SupplierProvider
@@ -171,9 +171,11 @@ class RefundFactory(factory.django.DjangoModelFactory):
         model = Refund
 
     order = factory.SubFactory(OrderFactory)
+    account = factory.SelfAttribute("order.account")
     supplier_order = None
     state = RefundState.IN_REVIEW
-    reason = "Customer canceled after payment"
+    reason = RefundReason.OTHER
+    note = "Customer canceled after payment"
     amount = Decimal("5.00")
     requested_at = factory.LazyFunction(timezone.now)
     review_due_at = factory.LazyAttribute(lambda refund: refund.requested_at + timedelta(days=1))

@@ -3,3 +3,9 @@
 from __future__ import annotations
 
 from suppliers.providers import aliexpress, cj, temu  # noqa: F401  (each registers its provider)
+from suppliers.providers.base import REGISTRY, SupplierProvider
+
+
+def provider_class(name: str) -> type[SupplierProvider]:
+    """The registered provider class of a supplier (``KeyError``: no such supplier)."""
+    return REGISTRY[name]

@@ -13,6 +13,11 @@ Money moves here, so every write says what it knows (architecture rule 4):
   and the caller asks ``find`` before anything is sent again.
 - ``find`` looks an order up by that idempotency key (None: the supplier has none under it).
 - ``pay`` pays a placed order; the same three outcomes (a ``PaymentFailed`` reason is a refusal).
+- ``refund_create`` asks for a refund (``refund_api``: the supplier has an API for it) under the
+  caller's idempotency key; the same three outcomes (a refusal is final: the refund is Rejected
+  with the supplier's words). ``refunds_get`` reads the refunds of one supplier order back
+  (decisions and payments). Without an API (AliExpress) ``dispute_url`` is the supplier's page
+  where the merchant opens the dispute.
 """
 
 from __future__ import annotations
@@ -101,6 +106,46 @@ class Placed:
     payment_failure: Refusal | None = None
 
 
+@dataclass(frozen=True)
+class RefundAskItem:
+    """Units of one supplier order line in a refund request."""
+
+    supplier_product_id: str
+    supplier_sku: str
+    quantity: int
+    # The supplier's own id of the order line where it has one (CJ's lineItemId), else "".
+    supplier_line_id: str = ""
+
+
+@dataclass(frozen=True)
+class RefundAsk:
+    idempotency_key: str  # ours; the same request sent twice is one refund (CJ businessDisputeId)
+    external_order_id: str
+    reason: str  # orders.enums.RefundReason
+    note: str
+    evidence: tuple[str, ...]
+    amount: Decimal
+    currency: str
+    items: tuple[RefundAskItem, ...]
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    """What the supplier says of one refund request."""
+
+    external_id: str
+    status: str  # the supplier's own word
+    # Ours (orders.enums.RefundState value), or "" when the supplier's word is not one we know:
+    # kept as received and shown, never a move.
+    state: str
+    idempotency_key: str = ""  # ours, where the supplier echoes it
+    amount: Decimal | None = None
+    refunded_amount: Decimal | None = None
+    decided_at: datetime | None = None
+    refunded_at: datetime | None = None
+    rejection_reason: str = ""
+
+
 class SupplierRefused(Exception):
     """The supplier refused knowingly (``Refusal``): nothing was made, do not send it again as is."""
 
@@ -122,6 +167,9 @@ class SupplierProvider:
     # unknown outcome is resolved by placing the same request again, under the same key, within
     # this window (never after it: the repeat would make a second order).
     repeat_answers_existing_for: ClassVar[timedelta | None] = None
+    # The supplier takes refund requests through its API; False: the merchant opens the dispute
+    # on the supplier's site (``dispute_url``) and records the outcome.
+    refund_api: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -170,6 +218,19 @@ class SupplierProvider:
     def cancel(self, external_id: str) -> None:
         """Cancel an unpaid order at the supplier (``NotSupported``: the merchant is told how)."""
         raise NotSupported(f"{self.provider} cannot cancel orders through its API")
+
+    def refund_create(self, request: RefundAsk) -> RefundInfo:
+        """Ask for a refund (see the module docstring)."""
+        raise NotSupported(f"{self.provider} takes no refund requests through its API")
+
+    def refunds_get(self, external_id: str) -> list[RefundInfo]:
+        """The refund requests of one supplier order, as the supplier has them."""
+        raise NotSupported(f"{self.provider} reports no refunds through its API")
+
+    @classmethod
+    def dispute_url(cls, external_id: str) -> str:
+        """The supplier's page where the merchant opens a dispute for the order ("": none)."""
+        return ""
 
 
 REGISTRY: dict[str, type[SupplierProvider]] = {}

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.enums import Role
 from accounts.models import Account, Membership
 from channels_sync.models import Store
-from orders.enums import Channel, RefundState, SupplierOrderState, TrackingStatus
+from orders.enums import Channel, RefundReason, RefundSend, RefundState, RefundVia, SupplierOrderState, TrackingStatus
 from orders.models import Order, Refund
 from orders.services import (
     AddressData,
@@ -283,10 +283,14 @@ class Command(BaseCommand):
         if refund is not None:
             requested = now - timedelta(hours=6)
             Refund.objects.create(
+                account_id=order.account_id,
                 order=order,
                 supplier_order=supplier_order,
                 state=refund,
-                reason="Customer canceled after payment",
+                reason=RefundReason.NOT_RECEIVED,
+                note="Customer canceled after payment",
+                via=RefundVia.MERCHANT,
+                send_state=RefundSend.NOT_NEEDED,
                 amount=supplier_order.cost,
                 requested_at=requested,
                 review_due_at=requested + timedelta(days=1),
