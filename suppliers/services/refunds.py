@@ -426,3 +426,20 @@ def orders_flag_refund_overdue(*, now: datetime, order_ids: Sequence[int] | None
             .update(refund_overdue=RefundOverdue.NONE)
         )
     return flagged, cleared
+
+
+def refund_send_retry(*, account: Account, refund_id: int, user: AbstractBaseUser | None = None) -> Refund:
+    """Send a request again whose delivery ran out of tries (``send_state`` FAILED): its tries start
+    over and the send task is queued. Anything else is left alone (``RefundRefused`` says why)."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update(of=("self",)).get(pk=refund_id, account=account)
+        if refund.via != RefundVia.API or refund.send_state != RefundSend.FAILED or not refund.is_open:
+            raise RefundRefused(_("This request is not waiting to be sent again."))
+        refund.send_state, refund.send_attempts, refund.send_error = RefundSend.PENDING, 0, ""
+        refund.next_sync_at, refund.claimed_until = timezone.now(), None
+        refund.save(
+            update_fields=["send_state", "send_attempts", "send_error", "next_sync_at", "claimed_until", "updated_at"]
+        )
+        _event(refund, "retry", actor=user)
+        transaction.on_commit(partial(refund_send_enqueue, refund.pk))
+    return refund
