@@ -131,14 +131,18 @@ def _asked(call: Call, order: SupplierOrder, *, with_price: bool) -> list[suppli
         line = lines[str(item["lineItemId"])]
         try:
             quantity = int(str(item.get("quantity")))
-            price = Decimal(str(item.get("price"))) if with_price else line["share"]
+            price = Decimal(str(item.get("price"))) if with_price else Decimal(0)
         except (ValueError, InvalidOperation):
             raise CjError(api.INVALID_PARAM, "productInfoList quantity and price must be numbers") from None
         if quantity < 1:
             raise CjError(api.INVALID_PARAM, "productInfoList.quantity must be a positive integer")
         cap = (line["share"] * min(quantity, line["quantity"]) / line["quantity"]).quantize(CENT)
+        price = price if with_price else cap
         if not price.is_finite() or price <= 0 or price > cap:
-            raise CjError(api.REFUND_NOT_ALLOWED, f"The amount for line {line['lineItemId']} must be at most {cap}")
+            raise CjError(
+                api.REFUND_NOT_ALLOWED,
+                f"The amount for line {line['lineItemId']} must be at most {cap} (asked {price})",
+            )
         asked.append(suppliers.RefundLineAsk(line_id=line["lineItemId"], quantity=quantity, amount=price))
     return asked
 

@@ -210,7 +210,10 @@ def dispute_create(client: CjClient, ask: RefundAsk, message: str) -> None:
     lines = _line_ids(client, ask)
     try:
         confirm, _ = client.call(
-            "POST", CONFIRM_PATH, json_body={"orderId": ask.external_order_id, "productInfoList": lines}
+            "POST",
+            CONFIRM_PATH,
+            json_body={"orderId": ask.external_order_id, "productInfoList": lines},
+            idempotent=True,
         )
     except CjRefusal as refusal:
         raise _refusal(refusal) from None
