@@ -15,6 +15,7 @@ order), and writes at most one ``Charge`` per supplier order, whatever the concu
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -315,6 +316,20 @@ def refund_request(
             {"line_id": line.line_id, "quantity": line.quantity, "amount": str(line.amount)} for line in lines or []
         ],
     )
+
+
+MAX_ANSWER_DELAY = 30.0
+
+
+def refund_answer_delay(account: SimAccount) -> None:
+    """The account's ``refund_answer_delay`` option (seconds, at most 30): a refund request is made,
+    then its answer is that late (a test kills the buyer's worker meanwhile)."""
+    try:
+        delay = float(account.options.get("refund_answer_delay") or 0)
+    except (TypeError, ValueError):
+        return
+    if delay > 0:
+        time.sleep(min(delay, MAX_ANSWER_DELAY))
 
 
 def refund_cancel(*, refund_id: int, now: datetime) -> str:

@@ -190,6 +190,7 @@ def dispute_create(request: HttpRequest, call: Call) -> bool:
     )
     if isinstance(refund, str):
         raise CjError(api.REFUND_NOT_ALLOWED, refund)
+    suppliers.refund_answer_delay(call.account)
     return True
 
 

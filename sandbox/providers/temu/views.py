@@ -253,4 +253,5 @@ def order_refunds(request: HttpRequest, account: SimAccount, order_id: str) -> H
     )
     if isinstance(refund, str):
         raise TemuError(409, "invalid_request_error", "refund_not_allowed", refund)
+    suppliers.refund_answer_delay(account)
     return json_response({"refund": refund_json(refund)}, status=201)
