@@ -190,7 +190,7 @@ def refund_info_apply(*, refund_id: int, info: RefundInfo) -> bool:
         logger.warning(
             "refund %s: the supplier reports %s refunded, above the %s asked", refund_id, paid, refund.amount
         )
-        status = _("%(status)s: %(paid)s refunded is above what was asked") % {"status": status, "paid": paid}
+        status = _("%(status)s (%(paid)s: above the ask)") % {"status": status[:20], "paid": paid}
         refund_decision_record(refund_id=refund_id, state=refund.state, external_status=status, source="supplier")
         return False
     if info.external_id and not refund.external_id:

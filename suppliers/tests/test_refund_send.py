@@ -14,7 +14,8 @@ import pytest
 from orders.enums import OrderStatus, RefundOverdue, RefundSend, RefundState, RefundVia, SubStatus
 from orders.models import Order, Refund
 from suppliers.enums import SupplierProvider
-from suppliers.services.refund_send import refund_send
+from suppliers.providers.base import RefundInfo
+from suppliers.services.refund_send import refund_info_apply, refund_send
 from suppliers.services.refunds import orders_flag_refund_overdue
 from suppliers.tests.refunding import ask, shipped_order, sim_refunds, sync_later, tab, world_forward
 
@@ -151,4 +152,29 @@ def test_aliexpress_is_recorded_with_its_dispute_page_and_nothing_is_sent(contro
     assert sync_later(hours=30) == 0
     assert shipped.supplier_order.external_order_id
     assert sim_refunds(refund) == []
+    assert tab(shipped.order) == (OrderStatus.REFUND, SubStatus.REFUND_IN_REVIEW)
+
+
+def test_hostile_supplier_answers_are_kept_and_never_move_money(control: Any) -> None:
+    shipped = shipped_order(control, SupplierProvider.TEMU)
+    refund = ask(shipped)
+    assert refund_send(refund_id=refund.pk) == "sent"
+    refund.refresh_from_db()
+    above = refund.amount + Decimal("100.00")
+
+    # more money than was asked: not recorded, the supplier's status says why
+    moved = refund_info_apply(
+        refund_id=refund.pk,
+        info=RefundInfo(external_id=refund.external_id, status="refunded", state="refunded", refunded_amount=above),
+    )
+    refund.refresh_from_db()
+    assert (moved, refund.state, refund.refunded_amount) == (False, RefundState.IN_REVIEW, None)
+    assert refund.external_status == f"refunded ({above}: above the ask)"
+
+    # a status word we do not know: kept as received, no move
+    moved = refund_info_apply(
+        refund_id=refund.pk, info=RefundInfo(external_id=refund.external_id, status="escalated_to_mars", state="")
+    )
+    refund.refresh_from_db()
+    assert (moved, refund.state, refund.external_status) == (False, RefundState.IN_REVIEW, "escalated_to_mars")
     assert tab(shipped.order) == (OrderStatus.REFUND, SubStatus.REFUND_IN_REVIEW)
