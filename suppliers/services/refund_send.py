@@ -99,15 +99,35 @@ def refund_ask(refund: Refund) -> RefundAsk:
     )
 
 
-def _find(infos: list[RefundInfo], refund: Refund) -> RefundInfo | None:
-    """Our request among the supplier's: by the supplier's id once known, else by our key."""
+def refund_find(infos: list[RefundInfo], refund: Refund) -> RefundInfo | None:
+    """Our request among the supplier's: by the supplier's id once known, else by our key. A
+    supplier whose list does not echo keys (CJ's may not): the one request without a key, not
+    already another refund's of ours on this supplier order, asking the same money (None when
+    that is not exactly one: never a guess)."""
     if refund.external_id:
         found = next((info for info in infos if info.external_id == refund.external_id), None)
         if found is not None:
             return found
-    return next(
+    keyed = next(
         (info for info in infos if info.idempotency_key and info.idempotency_key == refund.idempotency_key), None
     )
+    if keyed is not None or any(info.idempotency_key for info in infos):
+        return keyed
+    taken = set(
+        Refund.objects.filter(supplier_order_id=refund.supplier_order_id)
+        .exclude(pk=refund.pk)
+        .exclude(external_id="")
+        .values_list("external_id", flat=True)
+    )
+    same = [
+        info
+        for info in infos
+        if info.external_id
+        and info.external_id not in taken
+        and info.amount is not None
+        and info.amount == refund.amount
+    ]
+    return same[0] if len(same) == 1 else None
 
 
 def _save(refund_id: int, **fields: object) -> None:
@@ -144,7 +164,7 @@ def refund_send(*, refund_id: int, provider: SupplierProvider | None = None) -> 
         provider = provider or provider_for(supplier_order.source_account)
         found = None
         if refund.send_attempts > 1 or refund.external_id:  # an earlier try may have reached the supplier
-            found = _find(provider.refunds_get(supplier_order.external_order_id), refund)
+            found = refund_find(provider.refunds_get(supplier_order.external_order_id), refund)
         info = found or provider.refund_create(refund_ask(refund))
     except SupplierRefused as refused:
         _save(refund.pk, send_state=RefundSend.SENT, send_error="", claimed_until=None)
@@ -250,7 +270,7 @@ def _read(refund_ids: list[int], now: datetime) -> int:
             logger.warning("supplier order %s: refunds not read: %s", supplier_order.pk, error)
             continue  # next_sync_at is SYNC_RETRY ahead
         for refund in refunds:
-            info = _find(infos, refund)
+            info = refund_find(infos, refund)
             if info is not None and refund_info_apply(refund_id=refund.pk, info=info):
                 moved += 1
             refund.refresh_from_db()
