@@ -101,6 +101,9 @@ run: export OUTBOUND_ALLOW_LOOPBACK := 1
 run: export PORT := $(PORT)
 run: export SITE_URL := $(or $(SITE_URL),http://127.0.0.1:$(PORT))
 run: export PYTHONUNBUFFERED := 1
+# The demo's suppliers decide and pay refunds DEMO_PACE times quicker (sandbox_seed): read them
+# every couple of minutes (beat's refund sweep runs every 5) instead of hourly.
+run: export REFUND_SYNC_MAX_WAIT_MINUTES := $(or $(REFUND_SYNC_MAX_WAIT_MINUTES),2)
 run: export PATH := $(abspath $(VENV))/bin:$(PATH)
 run: $(RUN_STAMP)
 	$(MANAGE) migrate --noinput

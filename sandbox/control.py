@@ -8,7 +8,7 @@ Contract (keep as written; add more as needed):
   (PUT merges; a null value removes the key; e.g. Shopify bucket_size / leak_rate, orders_per_hour)
 - POST /sandbox/_control/clock {"advance_seconds": N, "speed"?: F, "seed"?: S} → 200 {"now": iso}
 - PUT /sandbox/_control/faults {"<provider>": {"http_5xx": 0.2, …}, …} → 200 {"faults": {...}}
-- GET /sandbox/_control/ledger → 200 {"charges": [...]}
+- GET /sandbox/_control/ledger → 200 {"charges": [...], "credits": [...]} (credits: refunds paid back, one per refund)
 - GET /sandbox/_control/fulfillments → 200 {"fulfillments": [...]}
 """
 
@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sandbox import faults
 from sandbox.clock import clock_set
 from sandbox.http import json_response, parse_json_body
-from sandbox.models import ChannelOrder, Charge, FaultConfig, Fulfillment, SimAccount
+from sandbox.models import ChannelOrder, Charge, FaultConfig, Fulfillment, RefundCredit, SimAccount
 from sandbox.registry import PROVIDERS
 
 
@@ -180,7 +180,20 @@ def ledger(request: HttpRequest) -> JsonResponse:
                     "created_at": charge.created_at.isoformat(),
                 }
                 for charge in charges
-            ]
+            ],
+            "credits": [
+                {
+                    "id": credit.pk,
+                    "provider": credit.account.provider,
+                    "account": credit.account.name,
+                    "supplier_order_id": credit.supplier_order.external_id,
+                    "refund_key": credit.refund.idempotency_key,
+                    "amount": str(credit.amount),
+                    "currency": credit.currency,
+                    "created_at": credit.created_at.isoformat(),
+                }
+                for credit in RefundCredit.objects.select_related("account", "supplier_order", "refund").order_by("id")
+            ],
         }
     )
 

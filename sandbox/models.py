@@ -156,9 +156,30 @@ class Refund(models.Model):
     requested_at = models.DateTimeField()  # sim time
     decided_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    # The buyer's key (CJ businessDisputeId, Temu's Idempotency-Key): a repeat answers this refund.
+    idempotency_key = models.CharField(max_length=128, blank=True, default="", db_index=True)
+    # The lines asked for: [{"line_id", "quantity", "amount"}] ([]: the whole order, as before).
+    lines = models.JSONField(default=list, blank=True)
+    rejection_reason = models.CharField(max_length=255, blank=True, default="")
+    canceled = models.BooleanField(default=False)  # the buyer canceled it (CJ disputes/cancel)
 
     def __str__(self) -> str:
         return f"{self.supplier_order} {self.status}"
+
+
+class RefundCredit(models.Model):
+    """The ledger's other side: money a simulated supplier paid back. One per refund, ever (the
+    unique refund): tests prove a refund is credited at most once."""
+
+    account = models.ForeignKey(SimAccount, on_delete=models.CASCADE, related_name="credits")
+    supplier_order = models.ForeignKey(SupplierOrder, on_delete=models.CASCADE, related_name="credits")
+    refund = models.OneToOneField(Refund, on_delete=models.CASCADE, related_name="credit")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField()  # sim time
+
+    def __str__(self) -> str:
+        return f"{self.account} +{self.amount} refund {self.refund_id}"
 
 
 class Parcel(models.Model):

@@ -224,3 +224,33 @@ def tracking_fallback_fetch(
         supplier_order_id=supplier_order_id, shipment_id=shipment_id, tracking_number=tracking_number
     )
     return result.outcome
+
+
+# Refunds asked of suppliers (suppliers/services/refund_send.py) ---------------------------------
+
+
+@shared_task(name="suppliers.refund_send")
+def refund_send(refund_id: int) -> str:
+    """Sent by name (``REFUND_SEND_TASK``) after a request commits: the supplier call, once."""
+    from suppliers.services.refund_send import refund_send as send
+
+    return send(refund_id=int(refund_id))
+
+
+@shared_task(name="suppliers.sync_due_refunds")
+def sync_due_refunds() -> int:
+    """Beat, every 5 minutes: lost sends queued again, sent requests read back."""
+    from suppliers.services.refund_send import refunds_sync_due
+
+    return refunds_sync_due()
+
+
+@shared_task(name="suppliers.flag_refund_overdue")
+def flag_refund_overdue() -> int:
+    """Beat, every 10 minutes: ``Order.refund_overdue`` from the due times (flagged + cleared)."""
+    from django.utils import timezone
+
+    from suppliers.services.refunds import orders_flag_refund_overdue
+
+    flagged, cleared = orders_flag_refund_overdue(now=timezone.now())
+    return flagged + cleared

@@ -30,6 +30,8 @@ _HOUSEKEEPING = (
     "suppliers.requeue_pending_messages",
     "suppliers.requeue_placement_results",
     "suppliers.sweep_channel_cancels",
+    "suppliers.sync_due_refunds",
+    "suppliers.flag_refund_overdue",
     "channels_sync.refresh_due_tokens",
     "channels_sync.fulfillment_pushes_due",
     "tracking.register_due",

@@ -601,6 +601,22 @@ CELERY_BEAT_SCHEDULE["suppliers-sweep-channel-cancels"] = {
     "task": "suppliers.sweep_channel_cancels",
     "schedule": timedelta(minutes=10),
 }
+# --- Refunds asked of suppliers (suppliers/services/refund_send.py) -----------------------
+# The task a new refund request is sent by, by name, after it commits ("": stored, swept later).
+REFUND_SEND_TASK = os.environ.get("REFUND_SEND_TASK", "suppliers.refund_send")
+# The longest an open refund waits between two reads of the supplier (in review, approved, overdue).
+# make run sets 2: its demo suppliers decide and pay refunds 240 times quicker.
+REFUND_SYNC_MAX_WAIT_MINUTES = int(os.environ.get("REFUND_SYNC_MAX_WAIT_MINUTES", "60"))
+if REFUND_SYNC_MAX_WAIT_MINUTES < 1:
+    raise ImproperlyConfigured("REFUND_SYNC_MAX_WAIT_MINUTES must be 1 or more.")
+CELERY_BEAT_SCHEDULE["suppliers-sync-due-refunds"] = {
+    "task": "suppliers.sync_due_refunds",
+    "schedule": timedelta(minutes=5),
+}
+CELERY_BEAT_SCHEDULE["suppliers-flag-refund-overdue"] = {
+    "task": "suppliers.flag_refund_overdue",
+    "schedule": timedelta(minutes=10),
+}
 # The order-status messages AliExpress pushes are checked with the operator's app
 # (ALIEXPRESS_APP_KEY / ALIEXPRESS_APP_SECRET, above).
 # The tracking app's task a new supplier tracking number is handed to, by name, with the supplier

@@ -15,6 +15,7 @@ order), and writes at most one ``Charge`` per supplier order, whatever the concu
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from sandbox.clock import clock_get
-from sandbox.models import Charge, Parcel, Refund, SimAccount, SupplierOrder
+from sandbox.models import Charge, Parcel, Refund, RefundCredit, SimAccount, SupplierOrder
 from sandbox.sim import carriers
 
 
@@ -196,27 +197,158 @@ def _money_back(order: SupplierOrder, amount: Decimal) -> None:
         account.save(update_fields=["options"])
 
 
+def _credit(refund: Refund, when: datetime) -> bool:
+    """Pay a refund back: one ``RefundCredit`` per refund, ever (its unique refund), and the
+    wallet credited with it; False when it was credited already."""
+    order = refund.supplier_order
+    try:
+        with transaction.atomic():
+            RefundCredit.objects.create(
+                account_id=order.account_id,
+                supplier_order=order,
+                refund=refund,
+                amount=refund.amount,
+                currency=order.currency,
+                created_at=when,
+            )
+    except IntegrityError:
+        return False
+    _money_back(order, refund.amount)
+    return True
+
+
+OPEN_REFUND = ("in_review", "approved")
+
+
+@dataclass(frozen=True)
+class RefundLineAsk:
+    """Units of one line of a supplier order in a refund request (the supplier's line id)."""
+
+    line_id: str
+    quantity: int
+    amount: Decimal
+
+
+def _lines_checked(
+    order: SupplierOrder, lines: list[RefundLineAsk], bought: dict[str, int], refunds: list[Refund]
+) -> str:
+    """Why these lines cannot be asked for ("": they can)."""
+    if not lines:
+        return "Choose at least one product line"
+    taken: dict[str, int] = {}
+    open_lines: set[str] = set()
+    for refund in refunds:
+        if refund.status == "rejected" or refund.canceled:
+            continue
+        for part in refund.lines:
+            line_id = str(part.get("line_id", ""))
+            taken[line_id] = taken.get(line_id, 0) + int(part.get("quantity", 0))
+            if refund.status in OPEN_REFUND:
+                open_lines.add(line_id)
+    seen: set[str] = set()
+    for line in lines:
+        if line.line_id not in bought or line.line_id in seen:
+            return f"Line {line.line_id[:40]} is not a line of this order"
+        seen.add(line.line_id)
+        if line.line_id in open_lines:
+            return f"Line {line.line_id[:40]} already has an open dispute"
+        left = bought[line.line_id] - taken.get(line.line_id, 0)
+        if not 1 <= line.quantity <= left:
+            return f"Line {line.line_id[:40]}: between 1 and {max(left, 0)} units can be disputed"
+    return ""
+
+
 @transaction.atomic
-def refund_request(*, order: SupplierOrder, reason: str, amount: Decimal | None, now: datetime) -> Refund | str:
-    """Ask the supplier for a refund; returns the Refund, or why it cannot be asked."""
+def refund_request(
+    *,
+    order: SupplierOrder,
+    reason: str,
+    amount: Decimal | None,
+    now: datetime,
+    key: str = "",
+    lines: list[RefundLineAsk] | None = None,
+    bought: dict[str, int] | None = None,
+) -> Refund | str:
+    """Ask the supplier for a refund; returns the Refund, or why it cannot be asked.
+
+    ``key`` (the buyer's, e.g. CJ's businessDisputeId): a repeat answers the refund made under it
+    (one refund at the supplier, whatever the retries). ``lines`` with ``bought`` (line id → units
+    bought): a request on those lines, each no more than bought less what other requests took,
+    none under an open request; without them, the whole order (one open request at a time).
+    Money: never above what was paid less what was refunded and what open requests ask."""
     order = SupplierOrder.objects.select_for_update(of=("self",)).select_related("account").get(pk=order.pk)
+    if key:
+        existing = Refund.objects.filter(supplier_order__account_id=order.account_id, idempotency_key=key).first()
+        if existing is not None:
+            if existing.supplier_order_id != order.pk:
+                return "This request key was used for another order"
+            return existing
     paid = sum((c.amount for c in order.charges.all()), Decimal("0"))
     if not paid:
         return "The order has not been paid"
-    if order.refunds.filter(status__in=("in_review", "approved")).exists():
-        return "A refund request is already open for this order"
-    refunded = sum((r.amount for r in order.refunds.filter(status="refunded")), Decimal("0"))
+    refunds = list(order.refunds.all())
+    refunded = sum((r.amount for r in refunds if r.status == "refunded"), Decimal("0"))
+    asked = sum((r.amount for r in refunds if r.status in OPEN_REFUND), Decimal("0"))
+    if lines is None:
+        if any(r.status in OPEN_REFUND for r in refunds):
+            return "A refund request is already open for this order"
+    else:
+        why = _lines_checked(order, lines, bought or {}, refunds)
+        if why:
+            return why
+        cap = sum((line.amount for line in lines), Decimal("0"))
+        if amount is not None and amount > cap:
+            return f"The amount must be at most {cap} for these lines"
+        amount = cap if amount is None else amount
     if refunded >= paid:
         return "The order has already been refunded"
-    amount = paid - refunded if amount is None else amount
-    if amount <= 0 or amount > paid - refunded:
-        return f"The amount must be between 0.01 and {paid - refunded}"
-    return Refund.objects.create(supplier_order=order, reason=reason[:255], amount=amount, requested_at=now)
+    room = paid - refunded - asked
+    amount = room if amount is None else amount
+    if not amount.is_finite() or amount <= 0 or amount > room or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        return f"The amount must be between 0.01 and {max(room, Decimal('0'))} (paid less refunded and asked)"
+    return Refund.objects.create(
+        supplier_order=order,
+        reason=reason[:255],
+        amount=amount,
+        requested_at=now,
+        idempotency_key=key[:128],
+        lines=[
+            {"line_id": line.line_id, "quantity": line.quantity, "amount": str(line.amount)} for line in lines or []
+        ],
+    )
+
+
+MAX_ANSWER_DELAY = 30.0
+
+
+def refund_answer_delay(account: SimAccount) -> None:
+    """The account's ``refund_answer_delay`` option (seconds, at most 30): a refund request is made,
+    then its answer is that late (a test kills the buyer's worker meanwhile)."""
+    try:
+        delay = float(account.options.get("refund_answer_delay") or 0)
+    except (TypeError, ValueError):
+        return
+    if delay > 0:
+        time.sleep(min(delay, MAX_ANSWER_DELAY))
+
+
+def refund_cancel(*, refund_id: int, now: datetime) -> str:
+    """The buyer withdraws a request still in review ("": done, again too); else why not."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.canceled:
+            return ""
+        if refund.status != "in_review":
+            return "Only a dispute still in review can be canceled"
+        refund.canceled, refund.status, refund.decided_at = True, "rejected", now
+        refund.rejection_reason = "Canceled by the buyer"
+        refund.save(update_fields=["canceled", "status", "decided_at", "rejection_reason"])
+        return ""
 
 
 def _pace(order: SupplierOrder) -> float:
-    """The account's ``demo_pace`` option (make run's demo suppliers): shipping and the parcels'
-    journeys that many times quicker than the real ones; 1 otherwise."""
+    """The account's ``demo_pace`` option (make run's demo suppliers): shipping, the parcels'
+    journeys and refunds (review and payment) that many times quicker than the real ones; 1 otherwise."""
     try:
         pace = float(order.account.options.get("demo_pace", 1))
     except (TypeError, ValueError):
@@ -286,15 +418,15 @@ def _execute(order: SupplierOrder, plan: dict[str, Any]) -> None:
     if target == Phase.CANCELED:
         if current == Phase.UNPAID:
             order.failure_reason = plan.get("why", "")
-        for pending in order.refunds.filter(status__in=("in_review", "approved")):  # settled with the cancellation
+        for pending in order.refunds.filter(status__in=OPEN_REFUND):  # settled with the cancellation
             pending.status, pending.refunded_at = "refunded", when
             pending.decided_at = pending.decided_at or when
             pending.save(update_fields=["status", "decided_at", "refunded_at"])
-            _money_back(order, pending.amount)
+            _credit(pending, when)
         paid = sum((c.amount for c in order.charges.all()), Decimal("0"))
         refunded = sum((r.amount for r in order.refunds.filter(status="refunded")), Decimal("0"))
         if paid > refunded:
-            Refund.objects.create(
+            rest = Refund.objects.create(
                 supplier_order=order,
                 status="refunded",
                 reason=order.failure_reason or "Canceled by the supplier",
@@ -303,7 +435,7 @@ def _execute(order: SupplierOrder, plan: dict[str, Any]) -> None:
                 decided_at=when,
                 refunded_at=when,
             )
-            _money_back(order, paid - refunded)
+            _credit(rest, when)
         return _move(order, target, when, "canceled", by_world=True)
     return _move(order, target, when, target.value, by_world=True)
 
@@ -328,26 +460,52 @@ def _advance(order: SupplierOrder, now: datetime, rng: random.Random) -> bool:
     return True
 
 
+REJECTED_BECAUSE = "The evidence does not show a fault with the goods (the supplier's review)"
+
+
+def _refund_plan(refund: Refund, now: datetime, rng: random.Random) -> dict[str, Any]:
+    """When the supplier decides and what: the account's ``refund_decision`` ("approve" |
+    "reject"; else 85% approved), within the day, ``demo_pace`` times quicker."""
+    order = refund.supplier_order
+    decision = str(order.account.options.get("refund_decision") or "")
+    minutes = rng.uniform(1, 20) * 60
+    pace = _pace(order)
+    decide_at = now + timedelta(minutes=round(minutes) if pace == 1 else minutes / pace)
+    approve = decision == "approve" or (decision != "reject" and rng.random() < 0.85)
+    return {"decide_at": decide_at.isoformat(), "approve": approve}
+
+
 def _refunds_advance(now: datetime, rng: random.Random) -> int:
+    """Decide (within a day) and pay (the day after) the open requests; an account's
+    ``refund_stall`` holds them: "review" never decides, "payment" approves and never pays."""
     moved = 0
-    refunds = Refund.objects.filter(status__in=("in_review", "approved")).select_related("supplier_order__account")
+    refunds = Refund.objects.filter(status__in=OPEN_REFUND).select_related("supplier_order__account")
     for refund in refunds.order_by("requested_at", "id"):
         order = refund.supplier_order
+        options = order.account.options
+        stall = str(options.get("refund_stall") or "")
         plans = sim_state(order).setdefault("refund_plans", {})
         plan = plans.get(str(refund.pk))
         if plan is None:
-            decide_at = now + timedelta(minutes=round(rng.uniform(1, 20) * 60))
-            plan = plans[str(refund.pk)] = {"decide_at": decide_at.isoformat(), "approve": rng.random() < 0.85}
+            plan = plans[str(refund.pk)] = _refund_plan(refund, now, rng)
             order.save(update_fields=["request"])
-        if refund.status == "in_review" and datetime.fromisoformat(plan["decide_at"]) <= now:
-            refund.status = "approved" if plan["approve"] else "rejected"
+        if refund.status == "in_review" and stall != "review" and datetime.fromisoformat(plan["decide_at"]) <= now:
+            approve = plan["approve"] or stall == "payment"
+            refund.status = "approved" if approve else "rejected"
             refund.decided_at = datetime.fromisoformat(plan["decide_at"])
-            refund.save(update_fields=["status", "decided_at"])
+            refund.rejection_reason = "" if approve else str(options.get("refund_reject_reason") or REJECTED_BECAUSE)
+            refund.save(update_fields=["status", "decided_at", "rejection_reason"])
             moved += 1
-        if refund.status == "approved" and refund.decided_at and refund.decided_at + timedelta(days=1) <= now:
-            refund.status, refund.refunded_at = "refunded", refund.decided_at + timedelta(days=1)
+        pay_after = timedelta(days=1) / _pace(order)
+        if (
+            refund.status == "approved"
+            and stall != "payment"
+            and refund.decided_at
+            and refund.decided_at + pay_after <= now
+        ):
+            refund.status, refund.refunded_at = "refunded", refund.decided_at + pay_after
             refund.save(update_fields=["status", "refunded_at"])
-            _money_back(order, refund.amount)
+            _credit(refund, refund.refunded_at)
             moved += 1
     return moved
 

@@ -66,6 +66,10 @@ class Control:
     def ledger(self) -> list[dict[str, Any]]:
         return self._call("GET", "ledger", (200,))["charges"]
 
+    def credits(self) -> list[dict[str, Any]]:
+        """Refunds the simulated suppliers paid back (one per refund, ever)."""
+        return self._call("GET", "ledger", (200,))["credits"]
+
     def cancel_order(self, provider: str, name: str, order_id: str, **body: Any) -> dict[str, Any]:
         return self._call("POST", f"{provider}/{name}/orders/{order_id}/cancel", (200,), body)["order"]
 

@@ -1,12 +1,12 @@
-"""CJdropshipping API 2.0: authentication, createOrderV2, payBalance, getOrderDetail, and SIMULATED
-refunds under /disputes/ (the real dispute API takes more fields; the sandbox keeps the core)."""
+"""CJdropshipping API 2.0: authentication, createOrderV2, payBalance, getOrderDetail, deleteOrder,
+getBalance (the dispute API is in ``disputes``)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from sandbox.clock import sim_now
 from sandbox.enums import Provider
-from sandbox.models import Refund, SimAccount, SupplierOrder
+from sandbox.models import SimAccount, SupplierOrder
 from sandbox.providers._state import options_update
 from sandbox.providers.aliexpress.methods import cpf_valid
 from sandbox.providers.cj import api
@@ -232,43 +232,6 @@ def order_detail(request: HttpRequest, call: Call) -> dict[str, Any]:
     assert call.account is not None
     by_number = call.account.supplier_orders.filter(idempotency_key=order_id).first()
     return order_json(by_number or _order(call, order_id))
-
-
-def _dispute_json(refund: Refund) -> dict[str, Any]:
-    return {
-        "disputeId": str(refund.pk),
-        "orderId": refund.supplier_order.external_id,
-        "status": refund.status.upper(),
-        "reason": refund.reason,
-        "money": float(refund.amount),
-        "createDate": _date(refund.requested_at),
-        "decideDate": _date(refund.decided_at),
-        "refundDate": _date(refund.refunded_at),
-    }
-
-
-@cj_api("POST")
-def dispute_create(request: HttpRequest, call: Call) -> dict[str, Any]:
-    """SIMULATED: a refund request {orderId, reason, amount?}; reviewed within a day, paid the day after."""
-    order = _order(call, call.body.get("orderId"))
-    reason = str(call.body.get("reason") or call.body.get("messageText") or "")
-    if not reason:
-        raise CjError(api.INVALID_PARAM, "reason is required")
-    try:
-        amount = Decimal(str(call.body["amount"])) if call.body.get("amount") is not None else None
-    except InvalidOperation:
-        raise CjError(api.INVALID_PARAM, "amount must be a number") from None
-    refund = suppliers.refund_request(order=order, reason=reason, amount=amount, now=sim_now())
-    if isinstance(refund, str):
-        raise CjError(api.REFUND_NOT_ALLOWED, refund)
-    return _dispute_json(refund)
-
-
-@cj_api("GET")
-def dispute_list(request: HttpRequest, call: Call) -> list[dict[str, Any]]:
-    """SIMULATED: the refund requests of an order."""
-    order = _order(call, request.GET.get("orderId"))
-    return [_dispute_json(r) for r in order.refunds.order_by("id")]
 
 
 UNLIMITED_BALANCE = Decimal("10000.00")  # an account without a ``balance`` option pays anything

@@ -187,20 +187,59 @@ def refund_json(refund: Refund) -> dict[str, Any]:
         "id": f"rf_{refund.pk}",
         "object": "refund",
         "order_id": refund.supplier_order.external_id,
+        "idempotency_key": refund.idempotency_key or None,
         "status": refund.status,
         "reason": refund.reason,
+        "rejection_reason": refund.rejection_reason or None,
         "amount": f"{refund.amount:.2f}",
+        "currency": refund.supplier_order.currency,
+        "items": [{"sku_id": p["line_id"], "quantity": p["quantity"], "amount": p["amount"]} for p in refund.lines],
         "requested_at": _iso(refund.requested_at),
         "decided_at": _iso(refund.decided_at),
         "refunded_at": _iso(refund.refunded_at),
     }
 
 
+def _refund_items(order: SupplierOrder, body: dict[str, Any]) -> tuple[list[suppliers.RefundLineAsk], dict[str, int]]:
+    """The request's ``items`` [{sku_id, quantity}] against the order's; each line's money its share
+    of what was paid (shipping included) for those units."""
+    bought: dict[str, int] = {}
+    prices: dict[str, Decimal] = {}
+    for item in order.request.get("payload", {}).get("items", []):
+        sku = str(item["sku_id"])
+        bought[sku] = bought.get(sku, 0) + int(item["quantity"])
+        prices[sku] = prices.get(sku, Decimal("0")) + item_price(sku) * int(item["quantity"])
+    whole = sum(prices.values(), Decimal("0")) or Decimal("1")
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        raise invalid("items must be a non-empty list.", "items")
+    asked = []
+    for item in items:
+        quantity = item.get("quantity") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or str(item.get("sku_id") or "") not in bought:
+            raise invalid("items[].sku_id must be an item of this order.", "items.sku_id")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise invalid("items[].quantity must be a positive integer.", "items.quantity")
+        sku = str(item["sku_id"])
+        share = order.amount * prices[sku] / whole * min(quantity, bought[sku]) / bought[sku]
+        asked.append(suppliers.RefundLineAsk(line_id=sku, quantity=quantity, amount=share.quantize(Decimal("0.01"))))
+    return asked, bought
+
+
 @temu_api("GET", "POST")
 def order_refunds(request: HttpRequest, account: SimAccount, order_id: str) -> HttpResponse:
+    """GET: the order's refunds. POST {reason, amount?, note?, items?}: a request; with an
+    ``Idempotency-Key`` a repeat answers the refund made under it (200, ``Idempotent-Replayed``)."""
     order = _order(account, order_id)
     if request.method == "GET":
         return json_response({"object": "list", "data": [refund_json(r) for r in order.refunds.order_by("id")]})
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 128:
+        raise invalid("The Idempotency-Key header must be at most 128 characters.", "Idempotency-Key")
+    if key:
+        existing = Refund.objects.filter(supplier_order__account=account, idempotency_key=key).first()
+        if existing is not None and existing.supplier_order_id == order.pk:
+            return json_response({"refund": refund_json(existing)}, headers={"Idempotent-Replayed": "true"})
     body = json_body(request)
     if not str(body.get("reason") or "").strip():
         raise invalid("reason is required.", "reason")
@@ -208,7 +247,11 @@ def order_refunds(request: HttpRequest, account: SimAccount, order_id: str) -> H
         amount = Decimal(str(body["amount"])) if body.get("amount") is not None else None
     except InvalidOperation:
         raise invalid("amount must be a decimal string.", "amount") from None
-    refund = suppliers.refund_request(order=order, reason=str(body["reason"]), amount=amount, now=sim_now())
+    lines, bought = _refund_items(order, body) if body.get("items") is not None else (None, None)
+    refund = suppliers.refund_request(
+        order=order, reason=str(body["reason"]), amount=amount, now=sim_now(), key=key, lines=lines, bought=bought
+    )
     if isinstance(refund, str):
         raise TemuError(409, "invalid_request_error", "refund_not_allowed", refund)
+    suppliers.refund_answer_delay(account)
     return json_response({"refund": refund_json(refund)}, status=201)

@@ -129,10 +129,23 @@ def item_of(line: PlaceLine) -> dict[str, Any]:
     return item
 
 
+DISPUTE_PAGE = "https://www.aliexpress.com/p/order/detail.html?orderId="
+
+
 @register
 class AliExpressProvider(SupplierProvider):
     provider = "aliexpress"
     repeat_answers_existing_for: ClassVar[timedelta | None] = timedelta(hours=24)
+    # No buyer-side dispute API (docs/suppliers.md, "Refunds (disputes)"): the merchant opens the
+    # dispute on the order's page at AliExpress ("Open Dispute") and records the outcome with us.
+    refund_api: ClassVar[bool] = False
+
+    @classmethod
+    def dispute_url(cls, external_id: str) -> str:
+        """The buyer's order page, where AliExpress shows "Open Dispute" (the first order id when
+        AliExpress split the order; "" for an id that is not AliExpress's numeric one)."""
+        first = external_id.split(",")[0].strip()
+        return f"{DISPUTE_PAGE}{first}" if first.isdigit() and len(first) <= 30 else ""
 
     def client(self) -> AliExpressClient:
         credentials = self.credentials

@@ -29,17 +29,20 @@ from django.utils import timezone
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError
 from integrations.http import AttemptRecorder
 from integrations.oauth import GrantRefused, TokenGrant, required_text
+from orders.enums import RefundState
 from suppliers.providers.base import (
     PaymentFailed,
     Placed,
     PlaceRequest,
+    RefundAsk,
+    RefundInfo,
     Refusal,
     SupplierOrderInfo,
     SupplierProvider,
     SupplierRefused,
     register,
 )
-from suppliers.providers.cj import errors
+from suppliers.providers.cj import disputes, errors
 from suppliers.providers.cj.client import CjClient, CjRefusal
 
 TOKEN_PATH = "authentication/getAccessToken"  # noqa: S105 - a path, not a secret
@@ -154,6 +157,7 @@ def _refused(refusal: CjRefusal, *, payment: bool) -> SupplierRefused:
 @register
 class CjProvider(SupplierProvider):
     provider = "cj"
+    refund_api = True  # CJ's dispute API (``disputes``)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)  # ``token_source`` goes to the client with the other options
@@ -300,3 +304,21 @@ class CjProvider(SupplierProvider):
                     fix="Open the order at CJ: if it was paid, ask CJ for a refund instead.",
                 )
             ) from None
+
+    # Refunds (CJ disputes, see ``disputes``) --------------------------------------------------
+
+    def refund_create(self, request: RefundAsk) -> RefundInfo:
+        """Open the dispute under ``businessDisputeId`` = our key, then read it back by that key
+        (CJ's create answers no id). Not found right after: in review, its id read on the next sync."""
+        key = request.idempotency_key
+        if not key or len(key) > MAX_KEY_LENGTH or not request.external_order_id or not request.items:
+            raise ValueError("a refund request needs a key, the CJ order id and at least one line")
+        message = request.note or f"Refund requested: {request.reason.replace('_', ' ')}"
+        disputes.dispute_create(self.client, request, message)
+        found = next(
+            (info for info in self.refunds_get(request.external_order_id) if info.idempotency_key == key), None
+        )
+        return found or RefundInfo(external_id="", status="", state=RefundState.IN_REVIEW, idempotency_key=key)
+
+    def refunds_get(self, external_id: str) -> list[RefundInfo]:
+        return disputes.disputes_read(self.client, external_id)

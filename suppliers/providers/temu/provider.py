@@ -8,6 +8,10 @@
 - ``find``: ``GET orders?idempotency_key=<key>``; ``get``: ``GET orders/<id>``;
   ``pay``: ``POST orders/<id>/pay`` (402 is a ``PaymentFailed``).
 - ``account_info``: ``GET account`` (the API key's account and its balance): the connect check.
+- ``refund_create``: ``POST orders/<id>/refunds`` with ``Idempotency-Key: <our key>`` (a repeat
+  answers the refund already made: one refund); a 409 is the simulated Temu's refusal.
+  ``refunds_get``: ``GET orders/<id>/refunds``; status words are ours (in_review, approved,
+  rejected, refunded).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from suppliers.providers.base import (
     PaymentFailed,
     Placed,
     PlaceRequest,
+    RefundAsk,
+    RefundInfo,
     Refusal,
     SupplierOrderInfo,
     SupplierProvider,
@@ -123,6 +129,28 @@ def order_info(data: Any) -> SupplierOrderInfo:
     )
 
 
+REFUND_STATES = {"in_review": "in_review", "approved": "approved", "rejected": "rejected", "refunded": "refunded"}
+
+
+def refund_info(data: Any) -> RefundInfo | None:
+    """A ``refund`` object, read defensively (None: no id, nothing to match it by)."""
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        return None
+    status = _text(data, "status", 40)
+    state = REFUND_STATES.get(status, "")
+    amount = _money(data.get("amount"), "refund amount")
+    key = data.get("idempotency_key")
+    return RefundInfo(
+        external_id=sanitize(data["id"], 64),
+        status=status,
+        state=state,
+        idempotency_key=sanitize(key, 64) if isinstance(key, str) else "",
+        amount=amount,
+        refunded_amount=amount if state == "refunded" else None,
+        rejection_reason=_text(data, "rejection_reason", 300) if state == "rejected" else "",
+    )
+
+
 def payment_refusal(code: str, said: str) -> Refusal:
     message, fix = PAYMENT_FIXES.get(
         code, (said or _("The payment failed."), _("Check the payment at the supplier, then retry it."))
@@ -142,6 +170,7 @@ def _refused(refusal: TemuRefusal) -> SupplierRefused:
 @register
 class TemuProvider(SupplierProvider):
     provider = "temu"
+    refund_api = True  # the simulated API's refunds
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -244,3 +273,55 @@ class TemuProvider(SupplierProvider):
                 raise PaymentFailed(payment_refusal(refusal.code, refusal.said)) from None
             raise ProviderError(str(refusal), status=refusal.http_status) from None
         return order_info(answer.get("order"))
+
+    # Refunds (simulated) ------------------------------------------------------------------
+
+    def refund_create(self, request: RefundAsk) -> RefundInfo:
+        order_id = request.external_order_id
+        if not request.idempotency_key or not order_id or "/" in order_id or not request.items:
+            raise ValueError("a refund request needs a key, the Temu order id and at least one line")
+        body = {
+            "reason": request.reason,
+            "note": request.note,
+            "evidence": list(request.evidence),
+            "amount": f"{request.amount:.2f}",
+            "items": [
+                {"sku_id": item.supplier_sku or item.supplier_product_id, "quantity": item.quantity}
+                for item in request.items
+            ],
+        }
+        try:
+            answer = self.client.call(
+                "POST",
+                f"orders/{order_id}/refunds",
+                json_body=body,
+                idempotent=False,
+                idempotency_key=request.idempotency_key,
+            )
+        except TemuRefusal as refusal:
+            raise SupplierRefused(
+                Refusal(
+                    code=refusal.code,
+                    message=str(
+                        _("Temu (simulated) refused the refund request: %(said)s")
+                        % {"said": refusal.said or refusal.code}
+                    ),
+                    fix=str(_("Open the order at the supplier to see its refunds.")),
+                )
+            ) from None
+        info = refund_info(answer.get("refund"))
+        if info is None:
+            raise ProviderError("Temu (simulated) answered the refund request without its refund")
+        return info
+
+    def refunds_get(self, external_id: str) -> list[RefundInfo]:
+        if not external_id or "/" in external_id:
+            raise ValueError("a Temu order id is required")
+        try:
+            answer = self.client.call("GET", f"orders/{external_id}/refunds")
+        except TemuRefusal as refusal:
+            raise ProviderError(str(refusal), status=refusal.http_status) from None
+        found = answer.get("data")
+        if not isinstance(found, list):
+            raise ProviderError("Temu (simulated) answered the refunds without a list")
+        return [info for info in map(refund_info, found) if info is not None]
