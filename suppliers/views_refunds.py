@@ -9,6 +9,7 @@ page's ``hx-headers``). Refusals are the form again with the message at its fiel
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -203,7 +204,8 @@ def _done(request: HttpRequest, order_id: int, message: str, *, next_url: str = 
     if request.htmx:  # type: ignore[attr-defined]
         return trigger_client_event(_drawer(request, order_id), "toast", {"message": message})
     messages.success(request, message)
-    return HttpResponseRedirect(next_url or reverse("orders:detail", args=[order_id]))
+    detail = reverse("orders:detail", args=[order_id])  # back to the order, its back link kept
+    return HttpResponseRedirect(f"{detail}?{urlencode({'next': next_url})}" if next_url else detail)
 
 
 def _refused(request: HttpRequest, order_id: int, message: str) -> HttpResponse:
