@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from orders.enums import OrderStatus, RefundSend, RefundState, RefundVia, SubStatus
-from orders.models import CustomerRefund, OrderEvent, Refund
+from orders.models import CustomerRefund, OrderEvent, Refund, RefundLine
 from tests.factories import RefundFactory, UserFactory
 from tests.pages import HTMX, tags, text
 from tests.refund_world import shipped_with_paid_supplier_order
@@ -277,3 +277,48 @@ def test_a_user_of_no_account_gets_403(client: Client, store: Any) -> None:
     client.force_login(UserFactory(username="nobody"))
     assert client.post(request_url(order), form_data(supplier_order)).status_code == 403
     assert not Refund.objects.exists()
+
+
+def test_in_the_drawer_the_form_loads_in_place_and_success_redraws_the_drawer(
+    member_client: Client, store: Any
+) -> None:
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    form = member_client.get(request_url(order), **HTMX)
+    assert form.status_code == 200
+    assert text(form).lstrip().startswith('<section id="order-refunds"')
+    assert 'hx-post="/orders/refunds/' in text(form)
+    refused = member_client.post(request_url(order), form_data(supplier_order, amount="99.00"), **HTMX)
+    assert refused.status_code == 422  # htmx swaps it in place (base.html's responseHandling)
+    assert text(refused).lstrip().startswith('<section id="order-refunds"')
+    done = member_client.post(request_url(order), form_data(supplier_order), **HTMX)
+    assert done.status_code == 200
+    assert done["HX-Retarget"] == "#drawer"
+    assert "toast" in done["HX-Trigger"]
+    assert 'data-refund-state="in_review"' in text(done)
+
+
+def test_the_drawer_runs_the_same_queries_for_one_or_four_refunds(member_client: Client, store: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+
+    def drawer_queries() -> int:
+        member_client.get(f"/orders/{order.pk}/", **HTMX)
+        with CaptureQueriesContext(connection) as queries:
+            assert member_client.get(f"/orders/{order.pk}/", **HTMX).status_code == 200
+        return len(queries)
+
+    first = supplier_order.lines.order_by("id").first()
+
+    def refund(state: str) -> None:
+        made = RefundFactory(order=order, supplier_order=supplier_order, via=RefundVia.MERCHANT, state=state)
+        RefundLine.objects.create(refund=made, supplier_order_line=first, order_line=first.order_line, quantity=1)
+
+    refund(RefundState.REJECTED)
+    one = drawer_queries()
+    for state in (RefundState.REJECTED, RefundState.IN_REVIEW, RefundState.REFUNDED):
+        refund(state)
+    page = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
+    assert page.count("data-refund-line") == 4
+    assert drawer_queries() == one
