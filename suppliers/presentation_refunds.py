@@ -74,7 +74,7 @@ def _steps(refund: Refund, events: list[Any]) -> list[RefundStep]:
     for event in events:
         params = event.parameters or {}
         what = str(params.get("what", ""))
-        title = str(_WHAT.get(what, what or _("Update")))
+        title = str(_WHAT.get(what) or _("Update"))  # an event this version does not know: no raw code shown
         detail = ""
         if what == "decided":
             state = str(params.get("state", ""))

@@ -322,3 +322,29 @@ def test_the_drawer_runs_the_same_queries_for_one_or_four_refunds(member_client:
     page = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
     assert page.count("data-refund-line") == 4
     assert drawer_queries() == one
+
+
+@pytest.mark.parametrize(
+    "lines", ["garbage", {"order_line_id": 1}, [1, "a", {"order_line_id": "x", "quantity": "2"}], 7]
+)
+def test_a_customer_refund_with_odd_lines_shows_and_prefills_nothing_without_a_500(
+    member_client: Client, store: Any, lines: Any
+) -> None:
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    customer_refund = CustomerRefund.objects.create(
+        account=order.account,
+        store=store,
+        order=order,
+        channel_refund_id="ODD",
+        amount=Decimal("3.00"),
+        currency="USD",
+        lines=lines,
+        refunded_at=order.placed_at,
+    )
+    drawer = member_client.get(f"/orders/{order.pk}/", **HTMX)
+    assert drawer.status_code == 200
+    assert f'data-customer-refund="{customer_refund.pk}"' in text(drawer)
+    form = member_client.get(f"{request_url(order)}?customer_refund={customer_refund.pk}")
+    assert form.status_code == 200
+    values = {tag.attrs["name"]: tag.attrs.get("value") for tag in tags(form) if "name" in tag.attrs}
+    assert {value for name, value in values.items() if "-qty_" in name} == {"0"}
