@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import Account
+from orders.enums import RefundOverdue
 from orders.models import Order, OrderEvent, OrderLine, Refund
 from orders.services import order_recompute_status, orders_set_archived
 
@@ -69,12 +70,35 @@ class StalledFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RefundOverdueFilter(admin.SimpleListFilter):
+    """The refund sync's flag (``Order.refund_overdue``): the supplier is late on a review or money."""
+
+    title = _("refund overdue")
+    parameter_name = "refund_overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("yes", _("Overdue (review or money)")),
+            *[(value, label) for value, label in RefundOverdue.choices if value],
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        if value == "yes":
+            return queryset.exclude(refund_overdue="")
+        if value in (RefundOverdue.REVIEW, RefundOverdue.PAYMENT):
+            return queryset.filter(refund_overdue=value)
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     list_display = (
         "number", "account", "store", "channel", "status", "sub_status", "stalled", "archived", "total", "placed_at"
     )  # fmt: skip
-    list_filter = ("status", "sub_status", StalledFilter, "channel", "archived", "store", "account")
+    list_filter = (
+        "status", "sub_status", StalledFilter, RefundOverdueFilter, "channel", "archived", "store", "account"
+    )  # fmt: skip
     search_fields = ("=number", "customer_email", "customer_name", "channel_order_id", "shipments__tracking_number")
     list_select_related = ("account", "store")
     date_hierarchy = "placed_at"

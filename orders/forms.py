@@ -68,6 +68,8 @@ class OrderCenterForm(forms.Form):
     cursor = forms.CharField(required=False, max_length=200)
     # "1": only the stalled orders of the tab; anything else but nothing is a bad link (400).
     stalled = forms.ChoiceField(choices=[("1", _("Stalled only"))], required=False)
+    # "1": only the orders whose supplier is late on a refund (``Order.refund_overdue``); else 400.
+    overdue = forms.ChoiceField(choices=[("1", _("Refund overdue only"))], required=False)
 
     def __init__(self, *args: object, account: Account, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -109,6 +111,7 @@ class OrderCenterForm(forms.Form):
             date_from=data["date_from"],
             date_to=data["date_to"],
             stalled=data["stalled"] == "1",
+            overdue=data["overdue"] == "1",
         )
 
 

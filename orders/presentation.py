@@ -10,7 +10,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from orders.enums import Channel, OrderEventType, OrderStatus, SubStatus
+from orders.enums import Channel, OrderEventType, OrderStatus, RefundState, SubStatus
 from orders.models import Order, OrderEvent
 
 
@@ -91,6 +91,11 @@ def _event_entry(event: OrderEvent) -> TimelineEntry:
         detail = _("The customer's name, e-mail and contact details were erased at %(channel)s's request.") % {
             "channel": params.get("channel", "")
         }
+    elif event.type == OrderEventType.REFUND:
+        state = str(params.get("state", ""))
+        detail = str(RefundState(state).label) if state in RefundState.values else ""
+        if params.get("what") == "retry":
+            detail = _("Sent to the supplier again")
     if event.actor is not None:
         detail = f"{detail} ({event.actor.get_username()})" if detail else event.actor.get_username()
     return TimelineEntry(at=event.created_at, title=str(event.get_type_display()), detail=detail, source="order")

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Account
 from orders.enums import ARCHIVE_TAB, TAB_STATUSES
 from orders.errors import OrdersNotFound
-from orders.models import Order, OrderCount, OrderEvent, OrderLine
+from orders.models import Order, OrderCount, OrderEvent, OrderLine, Refund, RefundLine
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class OrderFilter:
     date_from: date | None = None
     date_to: date | None = None
     stalled: bool = False  # only the orders flagged as stalled (``Order.stalled``)
+    overdue: bool = False  # only the orders whose supplier is late on a refund (``Order.refund_overdue``)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,25 @@ def order_stalled_counts(*, account: Account, store_id: int | None = None) -> di
     return counts
 
 
+# A refund the supplier is late on: the condition of the partial index ``order_refund_overdue_idx``,
+# written the same way so the filter and its count read only the few flagged orders.
+REFUND_OVERDUE = ~Q(refund_overdue="")
+
+
+def order_refund_overdue_counts(*, account: Account, store_id: int | None = None) -> dict[str, int]:
+    """Orders with an overdue refund per tab (the archive as one), in one COUNT over
+    ``order_refund_overdue_idx`` (like ``order_stalled_counts``)."""
+    rows = Order.objects.filter(REFUND_OVERDUE, account=account)
+    if store_id is not None:
+        rows = rows.filter(store_id=store_id)
+    counts: dict[str, int] = dict.fromkeys([*TAB_STATUSES, ARCHIVE_TAB], 0)
+    for row in rows.values("archived", "status").annotate(n=Count("pk")).order_by():
+        tab = ARCHIVE_TAB if row["archived"] else row["status"]
+        if tab in counts:
+            counts[tab] += row["n"]
+    return counts
+
+
 _WORD = re.compile(r"[^\W_]+")  # what pg_trgm counts as a word: runs of letters and digits
 
 
@@ -111,6 +131,8 @@ def _filtered_orders(*, account: Account, order_filter: OrderFilter) -> QuerySet
         orders = orders.filter(store_id=order_filter.store_id)
     if order_filter.stalled:
         orders = orders.filter(STALLED)
+    if order_filter.overdue:
+        orders = orders.filter(REFUND_OVERDUE)
     if order_filter.q:
         term = order_filter.q.lower()
         probe = _search_probe(term)
@@ -231,6 +253,9 @@ def order_center_page(
             _supplier_orders_prefetch(),
             # The row's parcel column: two queries whatever the page holds.
             *_parcels_prefetch(timelines=False),
+            # The row's margin counts refunds both ways: two queries whatever the page holds.
+            "refunds",
+            "customer_refunds",
         )
         .order_by("-placed_at", "-id")[: page_size + 1]
     )
@@ -248,6 +273,10 @@ def order_ids_matching(*, account: Account, order_filter: OrderFilter, limit: in
     return list(orders.values_list("pk", flat=True)[:limit])
 
 
+def _refund_lines_prefetch() -> Prefetch:
+    return Prefetch("lines", queryset=RefundLine.objects.select_related("order_line").order_by("id"))
+
+
 def order_get(*, account: Account, order_id: int) -> Order:
     """One order of the account with everything the drawer shows; ``OrdersNotFound`` for any other id."""
     order = (
@@ -257,7 +286,8 @@ def order_get(*, account: Account, order_id: int) -> Order:
             Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
             "supplier_orders",
             *_parcels_prefetch(timelines=True),
-            "refunds",
+            Prefetch("refunds", queryset=Refund.objects.prefetch_related(_refund_lines_prefetch())),
+            "customer_refunds",
             Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("created_at", "id")),
         )
         .first()

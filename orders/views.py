@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRefresh, reswap, retarget, trigge
 from accounts.decorators import account_required
 from accounts.navigation import redirect_to_next, safe_next_path
 from orders import selectors
-from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, Channel, OrderStatus, SubStatus
+from orders.enums import ARCHIVE_TAB, SUB_STATUSES_BY_STATUS, Channel, OrderStatus, RefundOverdue, SubStatus
 from orders.forms import TAB_CHOICES, AddressForm, OrderCenterForm, encode_cursor, parse_order_ids
 from orders.models import Order
 from orders.presentation import order_timeline, order_view_url
@@ -39,6 +39,7 @@ CENTER_TEMPLATE = "orders/order_center.html"
 CHANNEL_LABELS = dict(Channel.choices)
 STATUS_LABELS = dict(OrderStatus.choices)
 SUB_STATUS_LABELS = dict(SubStatus.choices)
+REFUND_OVERDUE_LABELS = dict(RefundOverdue.choices)
 
 
 def _bad_request(request: HttpRequest, errors: list[str]) -> HttpResponse:
@@ -77,6 +78,7 @@ def _row(order: Order) -> dict[str, Any]:
         "confirm": confirm,
         "parcel": parcel_summary(order),  # prefetched: no query per row
         "stalled_label": stalled_label(order),
+        "overdue_label": REFUND_OVERDUE_LABELS.get(order.refund_overdue, "") if order.refund_overdue else "",
     }
 
 
@@ -104,8 +106,14 @@ def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | No
         "date_from": order_filter.date_from.isoformat() if order_filter.date_from else None,
         "date_to": order_filter.date_to.isoformat() if order_filter.date_to else None,
         "stalled": "1" if order_filter.stalled else None,
+        "overdue": "1" if order_filter.overdue else None,
     }
     stalled_counts = selectors.order_stalled_counts(account=account, store_id=order_filter.store_id)
+    # The Refund tab's "Overdue" filter (and any tab it is turned on in): one COUNT, else none.
+    overdue_shown = order_filter.tab == OrderStatus.REFUND or order_filter.overdue
+    overdue_counts = (
+        selectors.order_refund_overdue_counts(account=account, store_id=order_filter.store_id) if overdue_shown else {}
+    )
     current_params = {**base_params, "status": order_filter.tab, "sub_status": order_filter.sub_status}
     tabs = [
         {
@@ -149,6 +157,12 @@ def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | No
             # The same tab and pill, with the filter turned the other way (and back to the first page).
             "url": _center_url(current_params, stalled=None if order_filter.stalled else "1"),
         },
+        "overdue_filter": {
+            "shown": overdue_shown,
+            "count": overdue_counts.get(order_filter.tab, 0),
+            "active": order_filter.overdue,
+            "url": _center_url(current_params, overdue=None if order_filter.overdue else "1"),
+        },
     }
     template = f"{CENTER_TEMPLATE}#{fragment}" if fragment else CENTER_TEMPLATE
     return render(request, template, context)
@@ -178,6 +192,12 @@ def _order_or_404(request: HttpRequest, order_id: int) -> Order:
         return selectors.order_get(account=request.account, order_id=order_id)  # type: ignore[attr-defined]
     except OrdersNotFound:
         raise _not_found([order_id]) from None
+
+
+def drawer_context(order: Order) -> dict[str, Any]:
+    """What the drawer template shows of ``order`` (loaded by ``selectors.order_get``); other apps'
+    views that answer with the drawer use it."""
+    return _drawer_context(order)
 
 
 def _drawer_context(order: Order) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from suppliers import admin_refunds  # noqa: F401 - registers Refund and CustomerRefund (support's refunds)
 from suppliers.models import (
     IN_FLIGHT_STATES,
     AutoOrderRule,

@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from orders.enums import OrderStatus, SubStatus, SupplierOrderState
+from orders.enums import OrderStatus, RefundState, SubStatus, SupplierOrderState
 from orders.models import Order
 from suppliers.enums import SupplierProvider
 from suppliers.models import IN_FLIGHT_STATES, SupplierOrder
@@ -71,10 +71,26 @@ def placement_fix_label(fix: object) -> str:
 
 
 def margin(order: Order) -> Decimal | None:
-    """Channel total − supplier cost, both in the store's currency; None when the cost is unknown."""
+    """Channel total − supplier cost − what the customer got back in the channel + what suppliers
+    refunded, all in the store's currency (a supplier refund at its supplier order's rate, the
+    one the cost uses); None when the cost, a rate or a customer refund's currency is unknown.
+    Reads the order's prefetched ``supplier_orders``, ``refunds`` and ``customer_refunds``."""
     if order.supplier_cost is None:
         return None
-    return order.total - order.supplier_cost
+    value = order.total - order.supplier_cost
+    rates = {supplier_order.pk: supplier_order.fx_rate for supplier_order in order.supplier_orders.all()}
+    for refund in order.refunds.all():
+        if refund.state != RefundState.REFUNDED or not refund.refunded_amount:
+            continue
+        rate = rates.get(refund.supplier_order_id or 0)
+        if rate is None:
+            return None
+        value += (refund.refunded_amount * rate).quantize(Decimal("0.01"))
+    for customer_refund in order.customer_refunds.all():
+        if customer_refund.currency != order.currency:
+            return None
+        value -= customer_refund.amount
+    return value
 
 
 @dataclass

@@ -20,6 +20,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("accounts.urls")),
     path("orders/place/", include("suppliers.urls_placement")),
+    path("orders/refunds/", include("suppliers.urls_refunds")),
     path("orders/", include("orders.urls")),
     path("rules/", include("suppliers.urls_rules")),
     path("", include("suppliers.urls")),
