@@ -1,8 +1,9 @@
 """The code paths ``make run`` takes on its embedded SQLite, where PostgreSQL's advisory locks and
-interval arithmetic do not exist: the push runner's claim, the sweep and the daily expire-and-stalled
-job. Not collected by the suite (the name is not ``test_*``): ``tests/test_embedded_sqlite.py`` runs
-this file in a fresh interpreter with no ``DATABASE_URL``, so it runs on SQLite whatever the suite's
-database is (found running the demo: pushes failed with ``no such function: pg_advisory_xact_lock``)."""
+interval arithmetic do not exist and a UNION's parts take no ORDER BY: the push runner's claim, the
+sweep, the daily expire-and-stalled job and the merge's order recompute. Not collected by the suite
+(the name is not ``test_*``): ``tests/test_embedded_sqlite.py`` runs this file in a fresh
+interpreter with no ``DATABASE_URL``, so it runs on SQLite whatever the suite's database is (found
+running the demo: pushes failed with ``no such function: pg_advisory_xact_lock``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from orders.services import order_recompute_status
 from tests.factories import AccountFactory, OrderFactory, ShipmentFactory, StoreFactory, SupplierOrderFactory
 from tracking.enums import RegistrationState, StalledReason
 from tracking.models import Shipment
+from tracking.services.merge import orders_recompute
 from tracking.services.stalled import tracking_expire_and_flag_stalled
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +117,14 @@ def test_the_daily_job_expires_and_flags_stalled_per_account(settings: object) -
     assert stalled[quiet.pk] == StalledReason.NO_EVENT
     assert Order.objects.get(pk=silent.pk).sub_status == SubStatus.EXPIRED
     assert Shipment.objects.get(pk=parcel.pk).next_poll_at is None
+
+
+def test_the_merge_recomputes_the_orders_of_its_parcels_and_of_a_shared_number() -> None:
+    # found running the demo: every poll failed with "ORDER BY not allowed in subqueries of compound statements"
+    order = OrderFactory()
+    paid = SupplierOrderFactory(order=order)
+    parcel = ShipmentFactory(order=order, supplier_order=paid, tracking_status=TrackingStatus.DELIVERED)
+    Order.objects.filter(pk=order.pk).update(status="payment", sub_status="paid")
+
+    assert orders_recompute(shipment_ids=[parcel.pk]) == 1
+    assert Order.objects.get(pk=order.pk).sub_status == SubStatus.DELIVERED

@@ -307,8 +307,9 @@ def orders_recompute(*, shipment_ids: Iterable[int], now: datetime | None = None
     # Two indexed reads in one statement (an OR across the join would scan every order).
     order_ids = set(
         Shipment.objects.filter(pk__in=ids)
+        .order_by()  # SQLite (make run) refuses ORDER BY inside a UNION's parts (the models' ordering)
         .values_list("order_id", flat=True)
-        .union(ShipmentOrder.objects.filter(shipment_id__in=ids).values_list("order_id", flat=True))
+        .union(ShipmentOrder.objects.filter(shipment_id__in=ids).order_by().values_list("order_id", flat=True))
     )
     orders = list(
         Order.objects.select_for_update(of=("self",)).select_related("account").filter(pk__in=order_ids).order_by("pk")
