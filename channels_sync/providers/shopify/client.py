@@ -332,9 +332,15 @@ class ShopifyClient(ProviderHttpClient):
             and isinstance(node.get("id"), str)
         }
         ids = list(refunded)
-        for start in range(0, len(ids), queries.REFUND_ORDERS_PER_QUERY):
-            batch = ids[start : start + queries.REFUND_ORDERS_PER_QUERY]
-            nodes = answer_list(self.query(queries.ORDER_REFUNDS, {"ids": batch}).get("nodes"), "an order refunds list")
+        while ids:
+            # As many orders as the bucket holds now (one at least), so the wait before it is short.
+            room = int(self.bucket.projected(self.clock()) // queries.REFUND_ORDER_COST) if self.bucket.known else 1
+            size = max(1, min(queries.REFUND_ORDERS_PER_QUERY, room))
+            batch, ids = ids[:size], ids[size:]
+            data, _ = self._run(
+                queries.ORDER_REFUNDS, {"ids": batch}, cost=float(queries.REFUND_ORDER_COST * len(batch))
+            )
+            nodes = answer_list(data.get("nodes"), "an order refunds list")
             for node in nodes:
                 if isinstance(node, dict) and node.get("id") in refunded:
                     refunded[node["id"]]["refunds"] = answer_list(node.get("refunds"), "an order's refunds")
