@@ -173,6 +173,14 @@ def test_hostile_refund_bodies_get_a_clear_outcome_and_nothing_half_written(
     updated = SandboxDelivery.objects.filter(account__name=SHOP, topic="orders/updated").latest("id")
     body = json.loads(updated.body)
     refunds_before = refunds_of(order)
+    assert len(refunds_before) == 1
+
+    # the order's first body (no refund yet) arriving late: an older state, the refund stays
+    first = json.loads(SandboxDelivery.objects.filter(account__name=SHOP, topic="orders/create").earliest("id").body)
+    assert first["refunds"] == []
+    assert post_signed(control, store, "orders/updated", first).status_code == 200
+    assert WebhookDelivery.objects.filter(store=store).latest("id").state == DeliveryState.PROCESSED
+    assert refunds_of(order) == refunds_before
 
     # a refund body without an order id: acknowledged, kept, ignored with its reason
     assert post_signed(control, store, "refunds/create", {"id": 1, "refund_line_items": []}).status_code == 200

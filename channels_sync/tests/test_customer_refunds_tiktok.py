@@ -4,17 +4,24 @@ RETURN_STATUS_CHANGE webhook (sent twice, out of order) makes us read the order 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import requests
+
 from channels_sync.enums import DeliveryState
 from channels_sync.models import Store, WebhookDelivery
 from channels_sync.services import store_connect, store_pull
+from channels_sync.services.stores import webhook_url_for
 from orders.enums import OrderEventType
 from orders.models import CustomerRefund, Order, OrderEvent
 from sandbox.models import ChannelOrder as SandboxOrder
+from sandbox.models import SimAccount
 from sandbox.models import WebhookDelivery as SandboxDelivery
+from sandbox.providers.tiktok.sellers import webhook_signer
+from sandbox.providers.tiktok.signing import webhook_authorization
 
 from .conftest import LIVE_DB
 from .test_customer_refunds_shopify import send_everything
@@ -118,3 +125,41 @@ def test_a_return_webhook_before_the_order_is_known_brings_the_order_and_its_ref
     order = Order.objects.get(store=store, channel_order_id=order_id)
     assert refunds_of(order) == [expected(order, sim_order(order_id), 0)]
     assert WebhookDelivery.objects.get(store=store).topic == "RETURN_STATUS_CHANGE"
+
+
+def post_signed(control: Any, store: Store, body: dict[str, Any]) -> requests.Response:
+    """Signed as the sandbox signs its shop's webhooks, to the store's address."""
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    app_key, app_secret = webhook_signer(SimAccount.objects.get(provider="tiktok", name=SHOP))
+    signature = webhook_authorization(app_key=app_key, app_secret=app_secret, body=raw)
+    url = webhook_url_for(channel=store.channel, public_id=store.public_id)
+    return requests.post(
+        url, data=raw, headers={"Authorization": signature, "Content-Type": "application/json"}, timeout=10
+    )
+
+
+@LIVE_DB
+def test_hostile_return_webhooks_get_a_clear_outcome_and_nothing_written(
+    control: Any, site_url: str, account: Any
+) -> None:
+    store = connect(control, account)
+    shop_id = SimAccount.objects.get(provider="tiktok", name=SHOP).credentials["shop_id"]
+    event = {"type": 12, "tts_notification_id": "7300000000000000001", "shop_id": shop_id, "timestamp": 1}
+
+    # no order id: acknowledged, kept, ignored with its reason
+    assert post_signed(control, store, {**event, "data": {"return_id": "1"}}).status_code == 200
+    kept = WebhookDelivery.objects.get(store=store)
+    assert (kept.state, kept.error) == (DeliveryState.IGNORED, "no order in 'RETURN_STATUS_CHANGE'")
+
+    # another shop's event, signed by the same app: refused, nothing stored
+    other = {**event, "tts_notification_id": "7300000000000000002", "shop_id": "7000000000000000999"}
+    assert post_signed(control, store, {**other, "data": {"order_id": "576000000000000001"}}).status_code == 403
+
+    # an order the shop does not have: failed with the reason, no order, no refund
+    unknown = {**event, "tts_notification_id": "7300000000000000003", "data": {"order_id": "576000000000000001"}}
+    assert post_signed(control, store, unknown).status_code == 200
+    failed = WebhookDelivery.objects.filter(store=store).latest("id")
+    assert (failed.state, failed.error) == (DeliveryState.FAILED, "order 576000000000000001 not found in channel")
+    assert WebhookDelivery.objects.filter(store=store).count() == 2
+    assert not Order.objects.exists()
+    assert not CustomerRefund.objects.exists()

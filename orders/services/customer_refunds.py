@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -126,10 +126,16 @@ def _checked(
     return amount, stored
 
 
-def customer_refunds_upsert(*, store: object, order: Order, refunds: Sequence[CustomerRefundData]) -> int:
+class StoreLike(Protocol):
+    """A ``channels_sync.Store`` (orders imports no channel app)."""
+
+    pk: int
+
+
+def customer_refunds_upsert(*, store: StoreLike, order: Order, refunds: Sequence[CustomerRefundData]) -> int:
     """Store ``refunds`` of one order (known ones updated when the channel changed them); the number
     of new rows. Takes the order's row lock, so concurrent deliveries of one order queue."""
-    store_id = int(getattr(store, "pk", store))  # type: ignore[call-overload]
+    store_id = store.pk
     with transaction.atomic():
         locked = Order.objects.select_for_update(of=("self",)).get(pk=order.pk, store_id=store_id)
         return len(customer_refunds_store(store_id=store_id, items=[(locked, refunds)]).created)

@@ -156,3 +156,32 @@ def test_the_queries_do_not_grow_with_the_number_of_refunds(store: Any, order: O
     assert CustomerRefund.objects.filter(order=order).count() == 21
     assert many == one
     assert again <= one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_storing_the_same_refund_at_once_make_one_row_and_one_event(store: Any) -> None:
+    import threading
+
+    from django.db import connections
+
+    lines = (LineData(title="Earbuds", unit_price=Decimal("10.00"), quantity=2, channel_line_id="L1"),)
+    order = OrderFactory(store=store, lines=lines, total=Decimal("25.00"))
+    barrier = threading.Barrier(2)
+    created: list[int] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            created.append(customer_refunds_upsert(store=store, order=order, refunds=[refund()]))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(created) == [0, 1]
+    assert CustomerRefund.objects.filter(order=order).count() == 1
+    assert len(refund_events(order)) == 1
