@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from django.contrib.auth.models import AbstractBaseUser
 
 from orders.enums import OrderEventType
-from orders.models import Order, OrderEvent
+from orders.models import CustomerRefund, Order, OrderEvent
 
 
 def _actor_id(actor: AbstractBaseUser | None) -> int | None:
@@ -99,4 +99,28 @@ def event_address_edited(*, order: Order, fields: Sequence[str], actor: Abstract
     (the timeline keeps no personal data an erasure would have to find)."""
     return OrderEvent.objects.create(
         order=order, type=OrderEventType.ADDRESS_EDITED, parameters={"fields": list(fields)}, actor_id=_actor_id(actor)
+    )
+
+
+def events_customer_refund(*, refunds: Sequence[tuple[Order, CustomerRefund, str]]) -> None:
+    """One ``customer_refund`` event per (order, refund, "new" | "updated"): money given back to the
+    customer in the channel (the amount, when, how many lines; not the customer)."""
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                type=OrderEventType.CUSTOMER_REFUND,
+                parameters={
+                    "change": change,
+                    "refund_id": refund.pk,
+                    "channel_refund_id": refund.channel_refund_id,
+                    "amount": str(refund.amount),
+                    "currency": refund.currency,
+                    "status": refund.status,
+                    "refunded_at": refund.refunded_at.isoformat(),
+                    "lines": len(refund.lines),
+                },
+            )
+            for order, refund, change in refunds
+        ]
     )

@@ -19,6 +19,7 @@ from integrations.http import CONNECT_TIMEOUT, MAX_ATTEMPTS, AttemptRecorder
 from integrations.oauth import TokenGrant, TokenSource
 from orders.enums import Channel
 from orders.services import OrderData
+from orders.services.customer_refunds import CustomerRefundData
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class ChannelOrder:
     # Ids of the same purchase in other channels found in this order's source data (a TikTok
     # order id on a Shopify order); a TikTok order lists its own id. Used to flag duplicates.
     purchase_ids: tuple[str, ...] = ()
+    # The order's customer refunds when the body lists them (``orders.services.customer_refunds``);
+    # None when it says nothing about them (the stored ones are left as they are).
+    refunds: tuple[CustomerRefundData, ...] | None = None
 
 
 @dataclass(frozen=True)

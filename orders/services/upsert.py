@@ -31,6 +31,7 @@ from orders.models import Order, OrderEvent, OrderLine, PurchaseId
 from orders.search_text import search_text_with
 from orders.services.address_edit import order_address_locked
 from orders.services.cancel_hook import orders_channel_canceled_announce
+from orders.services.customer_refunds import customer_refunds_store
 from orders.services.intake import ADDRESS_FIELDS, LineData, OrderData, order_insert, orders_insert_fresh
 from orders.services.locks import advisory_locks, number_lock_key, purchase_lock_key
 from orders.services.recompute import orders_derived_status
@@ -57,6 +58,8 @@ class UpsertResult:
     unchanged: list[int] = field(default_factory=list)
     stale: list[int] = field(default_factory=list)  # an older update than the one stored: ignored
     flagged_duplicates: list[int] = field(default_factory=list)
+    refunds_created: list[int] = field(default_factory=list)  # CustomerRefund ids
+    refunds_refused: list[tuple[str, str]] = field(default_factory=list)  # (channel refund id, reason)
 
     @property
     def order_ids(self) -> list[int]:
@@ -165,6 +168,12 @@ def _upsert(
         result.created.append(order.pk)
         touched.append((order, item))
     result.flagged_duplicates = _link_purchases(account=account, touched=touched)
+    # The refunds a body carries, with its order (a stale body's are skipped with it above).
+    refunds = customer_refunds_store(
+        store_id=store_id,
+        items=[(order, item_refunds) for order, item in touched if (item_refunds := getattr(item, "refunds", None))],
+    )
+    result.refunds_created, result.refunds_refused = refunds.created, refunds.refused
     return result
 
 

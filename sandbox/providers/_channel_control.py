@@ -2,6 +2,8 @@
 
     POST /sandbox/_control/<provider>/<name>/orders/<id>/cancel  {"reason"?: str} → 200 {"order": {...}}
     POST /sandbox/_control/<provider>/<name>/orders/<id>/update  {"note"?: str, "tags"?: str} → 200 {"order": {...}}
+    POST /sandbox/_control/<provider>/<name>/orders/<id>/refund  {"lines": [{"line_id", "quantity"}], …}
+        → 200 {"order": {..., "refunds": [ids]}} (``sandbox.providers._refunds``)
 
 Both change the order as the provider would and queue its webhooks. Errors use the control
 API's own shape ``{"error": message}``.
@@ -19,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from sandbox.http import json_response, parse_json_body
 from sandbox.models import ChannelOrder, SimAccount
+from sandbox.providers._refunds import refunds_of
 
 # (order, body) → the changed order; raises ValueError with a message when the change is refused.
 OrderChange = Callable[[ChannelOrder, dict[str, Any]], ChannelOrder]
@@ -33,6 +36,7 @@ def _summary(order: ChannelOrder) -> dict[str, Any]:
         "cancelled_at": order.canceled_at.isoformat() if order.canceled_at else None,
         "cancel_reason": order.cancel_reason or None,
         "updated_at": order.updated_at.isoformat(),
+        "refunds": [refund["id"] for refund in refunds_of(order)],
     }
 
 
@@ -59,9 +63,14 @@ def _order_change_view(provider: str, change: OrderChange) -> Callable[..., Http
     return view
 
 
-def channel_control_urlpatterns(provider: str, *, cancel: OrderChange, update: OrderChange) -> list[URLPattern]:
-    """Routes to include at ``_control/<provider>/``."""
-    return [
+def channel_control_urlpatterns(
+    provider: str, *, cancel: OrderChange, update: OrderChange, refund: OrderChange | None = None
+) -> list[URLPattern]:
+    """Routes to include at ``_control/<provider>/`` (``refund``: see ``sandbox.providers._refunds``)."""
+    routes = [
         path("<str:name>/orders/<str:order_id>/cancel", _order_change_view(provider, cancel)),
         path("<str:name>/orders/<str:order_id>/update", _order_change_view(provider, update)),
     ]
+    if refund is not None:
+        routes.append(path("<str:name>/orders/<str:order_id>/refund", _order_change_view(provider, refund)))
+    return routes

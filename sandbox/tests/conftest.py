@@ -76,6 +76,10 @@ class Control:
     def update_order(self, provider: str, name: str, order_id: str, **body: Any) -> dict[str, Any]:
         return self._call("POST", f"{provider}/{name}/orders/{order_id}/update", (200,), body)["order"]
 
+    def refund_order(self, provider: str, name: str, order_id: str, **body: Any) -> dict[str, Any]:
+        """The merchant refunds lines of an order in the channel: the order, its refund ids last."""
+        return self._call("POST", f"{provider}/{name}/orders/{order_id}/refund", (200,), body)["order"]
+
     def supplier_cancel(self, provider: str, name: str, order_id: str, **body: Any) -> dict[str, Any]:
         """The supplier cancels one of its orders now (refunding a charge): {"id", "status", …}."""
         return self._call("POST", f"{provider}/{name}/supplier-orders/{order_id}/cancel", (200,), body)["order"]

@@ -58,6 +58,8 @@ from integrations.http import Failure, Headers, Params, ProviderHttpClient, deta
 from integrations.transport import Response
 
 ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
+# A refund's body names its order (``order_id``): processing reads that order, refunds included.
+REFUND_TOPICS = ("refunds/create",)
 APP_TOPICS = ("app/uninstalled",)
 _OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 _GID = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<number>[0-9]{1,20})$")
@@ -301,6 +303,7 @@ class ShopifyClient(ProviderHttpClient):
                 read = len(nodes) if isinstance(nodes, list) else 0
                 self.order_costs.observe(first=size, orders=read, requested=spend.requested, actual=spend.actual)
             self.complete_lines(nodes)
+            self.complete_refunds(nodes)
             yield connection
             cursor = next_cursor(connection)
             if cursor is None:
@@ -314,7 +317,33 @@ class ShopifyClient(ProviderHttpClient):
         nodes = answer_list(self.query(queries.ORDERS_BY_ID, {"ids": ids}).get("nodes"), "an orders list")
         found = [node for node in nodes if isinstance(node, dict) and node]  # null: an unknown id
         self.complete_lines(found)
+        self.complete_refunds(found)
         return found
+
+    def complete_refunds(self, orders: object) -> None:
+        """Orders Shopify shows refunded (partly or wholly) get their ``refunds`` read, in place, a few
+        orders per query (``queries.ORDER_REFUNDS``); the others have none with money to read, and
+        the orders page stays as cheap as it was."""
+        refunded = {
+            node["id"]: node
+            for node in (orders if isinstance(orders, list) else [])
+            if isinstance(node, dict)
+            and node.get("displayFinancialStatus") in queries.REFUNDED_STATUSES
+            and isinstance(node.get("id"), str)
+        }
+        ids = list(refunded)
+        while ids:
+            # As many orders as the bucket holds now (one at least), so the wait before it is short.
+            room = int(self.bucket.projected(self.clock()) // queries.REFUND_ORDER_COST) if self.bucket.known else 1
+            size = max(1, min(queries.REFUND_ORDERS_PER_QUERY, room))
+            batch, ids = ids[:size], ids[size:]
+            data, _ = self._run(
+                queries.ORDER_REFUNDS, {"ids": batch}, cost=float(queries.REFUND_ORDER_COST * len(batch))
+            )
+            nodes = answer_list(data.get("nodes"), "an order refunds list")
+            for node in nodes:
+                if isinstance(node, dict) and node.get("id") in refunded:
+                    refunded[node["id"]]["refunds"] = answer_list(node.get("refunds"), "an order's refunds")
 
     def complete_lines(self, orders: object) -> None:
         """Orders with more lines than one query asks for get the rest, page by page, in place."""

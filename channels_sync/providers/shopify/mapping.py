@@ -46,6 +46,7 @@ from integrations.fields import (
     text,
 )
 from orders.services import AddressData, LineData, OrderData
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData
 
 PAID_FINANCIAL_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 TIKTOK_ORDER_ID_KEYS = frozenset({"tiktok_order_id", "tiktok_order_number", "tiktok_id", "tts_order_id"})
@@ -134,6 +135,60 @@ def _line(line: JsonObject, where: str) -> LineData:
     )
 
 
+def _count(data: JsonObject, key: str, where: str) -> int:
+    """A whole number, negative ones kept (the ingest refuses them with a reason)."""
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedPayload(f"{where}: '{key}' is not a whole number: {value!r}")
+    return value
+
+
+def _refund_id(data: JsonObject, key: str) -> str:
+    value = data.get(key)
+    return str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+
+
+def refund_from_json(refund: JsonObject, *, currency: str, where: str) -> CustomerRefundData:
+    """One REST refund (an item of an order's ``refunds``, or a refunds/create body)."""
+    refund_id = _refund_id(refund, "id")
+    where = f"{where}: refund {refund_id or '?'}"
+    amount, status, money_currency = Decimal(0), "", currency
+    for index, transaction in enumerate(objects(refund, "transactions", where) if "transactions" in refund else []):
+        status = status or text(transaction, "status")
+        if text(transaction, "kind") == "refund" and text(transaction, "status") == "success":
+            amount += money(transaction, "amount", f"{where}: transactions[{index}]")
+            money_currency = text(transaction, "currency") or money_currency
+            status = "success"
+    lines = tuple(
+        RefundLineData(
+            channel_line_id=_refund_id(item, "line_item_id"),
+            quantity=_count(item, "quantity", f"{where}: refund_line_items[{index}]"),
+            amount=money(item, "subtotal", f"{where}: refund_line_items[{index}]"),
+        )
+        for index, item in enumerate(
+            objects(refund, "refund_line_items", where) if "refund_line_items" in refund else []
+        )
+    )
+    at_key = "processed_at" if refund.get("processed_at") else "created_at"
+    return CustomerRefundData(
+        channel_refund_id=refund_id,
+        amount=amount,
+        currency=money_currency,
+        refunded_at=iso_datetime(refund, at_key, where),
+        reason=text(refund, "note"),
+        status=status,
+        lines=lines,
+    )
+
+
+def _refunds_of_json(order: JsonObject, *, currency: str, where: str) -> tuple[CustomerRefundData, ...] | None:
+    if "refunds" not in order:
+        return None
+    return tuple(
+        refund_from_json(refund, currency=currency, where=where) for refund in objects(order, "refunds", where)
+    )
+
+
 def order_from_json(order: Any) -> ChannelOrder:
     """One order object (the ``order`` of orders/{id}.json, an item of orders.json, a webhook body)."""
     if not isinstance(order, dict):
@@ -158,7 +213,12 @@ def order_from_json(order: Any) -> ChannelOrder:
         extra_search_terms=purchase_ids,
         ship=_address(order),
     )
-    return ChannelOrder(data=data, updated_at=iso_datetime(order, "updated_at", where), purchase_ids=purchase_ids)
+    return ChannelOrder(
+        data=data,
+        updated_at=iso_datetime(order, "updated_at", where),
+        purchase_ids=purchase_ids,
+        refunds=_refunds_of_json(order, currency=data.currency, where=where),
+    )
 
 
 def orders_from_json(body: Any) -> list[ChannelOrder]:
@@ -239,4 +299,36 @@ def order_from_graphql(order: Any) -> ChannelOrder:
         extra_search_terms=purchase_ids,
         ship=_address(order, graphql=True),
     )
-    return ChannelOrder(data=data, updated_at=iso_datetime(order, "updatedAt", where), purchase_ids=purchase_ids)
+    refunds = order.get("refunds")  # read only for orders shown refunded (``ShopifyClient.complete_refunds``)
+    return ChannelOrder(
+        data=data,
+        updated_at=iso_datetime(order, "updatedAt", where),
+        purchase_ids=purchase_ids,
+        refunds=None
+        if refunds is None
+        else tuple(_graphql_refund(refund, where) for refund in objects(order, "refunds", where)),
+    )
+
+
+def _graphql_refund(refund: JsonObject, where: str) -> CustomerRefundData:
+    refund_id = gid_tail(refund, "id", "Refund", f"{where}: refunds") if refund.get("id") else ""
+    where = f"{where}: refund {refund_id or '?'}"
+    total = obj(obj(refund, "totalRefundedSet", where), "shopMoney", f"{where}: totalRefundedSet")
+    items = objects(obj(refund, "refundLineItems", where), "nodes", f"{where}: refundLineItems")
+    lines = tuple(
+        RefundLineData(
+            channel_line_id=_gid_tail_of(item, "lineItem", "LineItem", f"{where}: refundLineItems[{index}]"),
+            quantity=_count(item, "quantity", f"{where}: refundLineItems[{index}]"),
+            amount=_shop_money(item, "subtotalSet", f"{where}: refundLineItems[{index}]"),
+        )
+        for index, item in enumerate(items)
+    )
+    return CustomerRefundData(
+        channel_refund_id=refund_id,
+        amount=money(total, "amount", f"{where}: totalRefundedSet"),
+        currency=text(total, "currencyCode"),
+        refunded_at=iso_datetime(refund, "createdAt", where),
+        reason=text(refund, "note"),
+        status="success",
+        lines=lines,
+    )

@@ -12,7 +12,14 @@ from urllib.parse import urlsplit
 
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.shopify import queries
-from channels_sync.providers.shopify.client import APP_TOPICS, ORDER_TOPICS, ShopifyClient, answer_list, next_cursor
+from channels_sync.providers.shopify.client import (
+    APP_TOPICS,
+    ORDER_TOPICS,
+    REFUND_TOPICS,
+    ShopifyClient,
+    answer_list,
+    next_cursor,
+)
 from channels_sync.providers.shopify.mapping import order_from_graphql, order_from_json
 from channels_sync.providers.shopify.oauth import app_secrets, grant_refresh
 from integrations.errors import MalformedPayload, ProviderError
@@ -97,7 +104,7 @@ class ShopifyProvider(ChannelProvider):
         """Subscribe the order topics and app/uninstalled not subscribed yet (a repeat is not an
         error); returns them in the names deliveries carry ("orders/create", …)."""
         have = {(hook.topic, hook.address) for hook in self.client.webhook_subscriptions()}
-        topics = [*ORDER_TOPICS, *APP_TOPICS]
+        topics = [*ORDER_TOPICS, *REFUND_TOPICS, *APP_TOPICS]
         for topic in topics:
             if (topic, address) not in have:
                 self.client.webhook_subscribe(topic=topic, address=address)

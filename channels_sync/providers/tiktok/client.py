@@ -35,6 +35,8 @@ from integrations.transport import Response
 
 SEARCH_PATH = "/order/202309/orders/search"
 DETAIL_PATH = "/order/202309/orders"
+RETURNS_PATH = "/return_refund/202309/returns/search"
+RETURNS_PAGE_SIZE = 50
 SHOPS_PATH = "/authorization/202309/shops"
 SHIP_PATH = "/fulfillment/202309/packages/{package_id}/ship"
 PROVIDERS_PATH = "/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers"
@@ -159,6 +161,19 @@ class TikTokClient(ProviderHttpClient):
 
     def orders_by_ids(self, ids: list[str]) -> Any:
         return self.data("GET", DETAIL_PATH, params={"ids": ",".join(ids)})
+
+    def returns_pages(self, order_ids: list[str]) -> Iterator[Any]:
+        """The returns of these orders (at most ``MAX_IDS``), page by page (``data`` of returns/search)."""
+        params: Params = {"page_size": str(RETURNS_PAGE_SIZE), "sort_field": "create_time", "sort_order": "ASC"}
+        asked: set[str] = set()
+        while True:
+            data = self.data("POST", RETURNS_PATH, params=params, json_body={"order_ids": order_ids}, idempotent=True)
+            yield data
+            token = str(data.get("next_page_token") or "") if isinstance(data, dict) else ""
+            if not token or token in asked:  # a token that does not move on would loop
+                return
+            asked.add(token)
+            params = {**params, "page_token": token}
 
     def shops(self) -> Any:
         return self.data("GET", SHOPS_PATH)

@@ -11,6 +11,7 @@ and carry no full order: the event names the order and the core fetches it (``fe
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPag
 from channels_sync.providers.tiktok.auth import operator_auth_client
 from channels_sync.providers.tiktok.client import MAX_IDS, TikTokClient
 from channels_sync.providers.tiktok.mapping import orders_from_data
+from channels_sync.providers.tiktok.returns import refunds_from_returns, returns_by_order
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object, obj
 from integrations.http import Attempt, AttemptRecorder, header
@@ -111,13 +113,31 @@ class TikTokProvider(ChannelProvider):
     ) -> Iterator[OrderPage]:
         pages = self.client.search_pages(updated_since=updated_since, page_size=page_size, page_token=resume)
         for data, token in pages:
-            yield OrderPage(orders=orders_from_data(data), has_more=bool(token), resume=token)
+            yield OrderPage(orders=self._with_refunds(data), has_more=bool(token), resume=token)
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
         found: list[ChannelOrder] = []
         for start in range(0, len(order_ids), MAX_IDS):
-            found += orders_from_data(self.client.orders_by_ids(order_ids[start : start + MAX_IDS]))
+            found += self._with_refunds(self.client.orders_by_ids(order_ids[start : start + MAX_IDS]))
         return found
+
+    def _with_refunds(self, data: Any) -> list[ChannelOrder]:
+        """The orders of ``data`` with their completed refunds: one returns/search per 50 paid orders
+        (TikTok's order answer does not say whether an order has returns)."""
+        orders = orders_from_data(data)
+        bodies = {str(body.get("id")): body for body in (data.get("orders") or []) if isinstance(body, dict)}
+        paid = [order.data.channel_order_id for order in orders if order.data.paid]
+        returns: dict[str, list[Any]] = {}
+        for start in range(0, len(paid), MAX_IDS):
+            for page in self.client.returns_pages(paid[start : start + MAX_IDS]):
+                for order_id, items in returns_by_order(page).items():
+                    returns.setdefault(order_id, []).extend(items)
+        return [
+            replace(order, refunds=refunds_from_returns(returns[key], bodies[key]))
+            if (key := order.data.channel_order_id) in returns and key in bodies
+            else order
+            for order in orders
+        ]
 
     @classmethod
     def refresh_grant(

@@ -113,6 +113,12 @@ class WooCommerceClient(ProviderHttpClient):
         body, _ = self.request_json("PUT", f"orders/{order_id}", json_body=changes, idempotent=True, shape="object")
         return body
 
+    def order_refunds(self, order_id: str) -> Any:
+        """GET orders/<id>/refunds: the order's refunds with their lines (100 is more than any order has)."""
+        params = {"per_page": str(MAX_PER_PAGE)}
+        body, _ = self.request_json("GET", f"orders/{order_id}/refunds", params=params, shape="list")
+        return body
+
     def order_notes(self, order_id: str) -> Any:
         body, _ = self.request_json("GET", f"orders/{order_id}/notes", shape="list")
         return body

@@ -19,6 +19,14 @@ Decisions:
   5.6+) else the billing phone. ``state`` is a code for the countries WooCommerce has a state
   list for ("KY", "SP", "VIC") and free text elsewhere: a short upper-case word is kept as the
   province code, anything else as the province's name. WooCommerce has no tax id field.
+- **refunds**: an order's ``refunds`` ([{id, reason, total}], totals negative) says which refunds
+  exist, not when or for which lines: an order that lists any is read with GET
+  orders/<id>/refunds (``refunds_from_json``): ``amount`` (positive), ``date_created_gmt``,
+  ``reason``, ``line_items`` with negative ``quantity`` and ``total`` (read as their opposites).
+  A refund line names the order line it refunds in ``refunded_item_id`` or the
+  ``_refunded_item_id`` meta (unconfirmed which one a store's REST answer shows: both are read),
+  else the one order line with its product and variation. WooCommerce keeps only completed
+  refunds: the status is "completed".
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from integrations.fields import (
     text,
 )
 from orders.services import AddressData, LineData, OrderData
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData
 
 PAID_STATUSES = frozenset({"processing", "completed"})
 UNPAID_STATUSES = frozenset({"pending", "failed", "checkout-draft"})
@@ -135,3 +144,66 @@ def orders_from_json(body: Any) -> list[ChannelOrder]:
     if not isinstance(body, list):
         raise MalformedPayload("the WooCommerce orders answer is not a JSON list")
     return [order_from_json(order) for order in body]
+
+
+def lists_refunds(order: Any) -> bool:
+    """The order body names refunds (whose details are read with GET orders/<id>/refunds)."""
+    return isinstance(order, dict) and isinstance(order.get("refunds"), list) and bool(order["refunds"])
+
+
+def _refunded_line(item: JsonObject, order: JsonObject) -> str:
+    """The id of the order line a refund line refunds (see Decisions)."""
+    direct = optional_ident(item, "refunded_item_id")
+    if direct:
+        return direct
+    for meta in item.get("meta_data") or []:
+        if isinstance(meta, dict) and meta.get("key") == "_refunded_item_id":
+            return optional_ident(meta, "value")
+    product, variation = optional_ident(item, "product_id"), optional_ident(item, "variation_id")
+    matches = [
+        optional_ident(line, "id")
+        for line in order.get("line_items") or []
+        if isinstance(line, dict)
+        and optional_ident(line, "product_id") == product
+        and optional_ident(line, "variation_id") == variation
+    ]
+    return matches[0] if len(matches) == 1 else ""
+
+
+def _opposite(data: JsonObject, key: str, where: str) -> int:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedPayload(f"{where}: '{key}' is not a whole number: {value!r}")
+    return -value
+
+
+def refunds_from_json(refunds: Any, order: JsonObject) -> tuple[CustomerRefundData, ...]:
+    """GET orders/<id>/refunds's list, for ``order`` (the order's JSON: its currency and lines)."""
+    if not isinstance(refunds, list):
+        raise MalformedPayload("the WooCommerce refunds answer is not a JSON list")
+    where = f"WooCommerce order {optional_ident(order, 'id')}"
+    found: list[CustomerRefundData] = []
+    for index, refund in enumerate(refunds):
+        if not isinstance(refund, dict):
+            raise MalformedPayload(f"{where}: refunds[{index}] is not an object")
+        at = f"{where}: refund {optional_ident(refund, 'id') or '?'}"
+        lines = tuple(
+            RefundLineData(
+                channel_line_id=_refunded_line(item, order),
+                quantity=_opposite(item, "quantity", f"{at}: line_items[{position}]"),
+                amount=-money(item, "total", f"{at}: line_items[{position}]"),
+            )
+            for position, item in enumerate(objects(refund, "line_items", at) if "line_items" in refund else [])
+        )
+        found.append(
+            CustomerRefundData(
+                channel_refund_id=optional_ident(refund, "id"),
+                amount=money(refund, "amount", at),
+                currency=text(order, "currency"),
+                refunded_at=iso_datetime(refund, "date_created_gmt", at, naive_tz=UTC),
+                reason=text(refund, "reason"),
+                status="completed",
+                lines=lines,
+            )
+        )
+    return tuple(found)

@@ -15,13 +15,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPage, WebhookEvent, register
 from channels_sync.providers.woocommerce.client import MAX_PER_PAGE, ORDER_TOPICS, WooCommerceClient
-from channels_sync.providers.woocommerce.mapping import order_from_json, orders_from_json
+from channels_sync.providers.woocommerce.mapping import (
+    lists_refunds,
+    order_from_json,
+    orders_from_json,
+    refunds_from_json,
+)
 from integrations.fields import body_sha256, json_object
 from integrations.http import Attempt, header
 from integrations.signing import hmac_sha256_base64, signature_matches
@@ -93,14 +99,26 @@ class WooCommerceProvider(ChannelProvider):
         a page keeps its orders (new orders come last; an order modified meanwhile stays in place)."""
         page = int(resume) if resume.isdigit() and int(resume) > 0 else 1
         for body, has_more in self.client.order_pages(updated_since=updated_since, per_page=page_size, page=page):
-            yield OrderPage(orders=orders_from_json(body), has_more=has_more, resume=str(page + 1) if has_more else "")
+            orders = self._with_refunds(body, orders_from_json(body))
+            yield OrderPage(orders=orders, has_more=has_more, resume=str(page + 1) if has_more else "")
             page += 1
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
         found: list[ChannelOrder] = []
         for start in range(0, len(order_ids), MAX_PER_PAGE):
-            found += orders_from_json(self.client.orders_by_ids(order_ids[start : start + MAX_PER_PAGE]))
+            body = self.client.orders_by_ids(order_ids[start : start + MAX_PER_PAGE])
+            found += self._with_refunds(body, orders_from_json(body))
         return found
+
+    def _with_refunds(self, bodies: list[Any], orders: list[ChannelOrder]) -> list[ChannelOrder]:
+        """Orders that list refunds get them, read with GET orders/<id>/refunds (one call per such
+        order: most orders have none)."""
+        return [
+            replace(order, refunds=refunds_from_json(self.client.order_refunds(order.data.channel_order_id), body))
+            if lists_refunds(body)
+            else order
+            for body, order in zip(bodies, orders, strict=True)
+        ]
 
     def register_webhooks(self, *, address: str) -> list[str]:
         """Create the order webhooks not there yet, signed with ``webhook_secret``."""
@@ -145,6 +163,8 @@ class WooCommerceProvider(ChannelProvider):
         }
         if topic in ORDER_BODY_TOPICS:
             order = order_from_json(payload)
+            if lists_refunds(payload):  # its refunds' details are read with the order, fresh
+                return WebhookEvent(dedupe_key, topic, order.data.channel_order_id, None, extra)
             return WebhookEvent(dedupe_key, topic, order.data.channel_order_id, order, extra)
         order_id = payload.get("id") if topic.startswith("order.") else None
         return WebhookEvent(dedupe_key, topic or "unknown", str(order_id) if order_id else None, None, extra)

@@ -66,6 +66,7 @@ def test_shopify_order_maps_whole() -> None:
         ),
         updated_at=datetime(2026, 11, 24, 5, 16, tzinfo=UTC),
         purchase_ids=("576883156497810914",),
+        refunds=(),  # the body lists none
     )
 
 

@@ -191,8 +191,19 @@ def test_registered_webhooks_deliver_orders_that_verify_and_parse(
     deliveries_send_due()
     received = webhook_receiver.wait_for(2)
 
-    assert topics == again == ["orders/create", "orders/updated", "orders/paid", "orders/cancelled", "app/uninstalled"]
-    assert len(provider.client.webhook_subscriptions()) == 5
+    assert (
+        topics
+        == again
+        == [
+            "orders/create",
+            "orders/updated",
+            "orders/paid",
+            "orders/cancelled",
+            "refunds/create",
+            "app/uninstalled",
+        ]
+    )
+    assert len(provider.client.webhook_subscriptions()) == 6
     assert len(received) == 2
     events = []
     for delivery in received:

@@ -9,6 +9,7 @@ import pytest
 
 from channels_sync.providers.base import provider_for
 from channels_sync.providers.shopify.provider import ShopifyProvider
+from channels_sync.providers.tiktok.client import RETURNS_PATH, SEARCH_PATH
 from channels_sync.providers.tiktok.provider import TikTokProvider
 from integrations.errors import CredentialsError, NotSupported
 from sandbox.tests.conftest import SANDBOX_LIVE_DB
@@ -48,7 +49,10 @@ def test_signed_search_pages_through_every_order_once(control: Any, provider: Ti
     assert all(
         o.purchase_ids == (o.data.channel_order_id,) and o.data.number == o.data.channel_order_id for o in orders
     )
-    assert [a.status for a in provider.attempts] == [200, 200, 200]
+    # each page, then its paid orders' returns (returns/search: TikTok's orders do not say which have any)
+    assert [(a.status, a.path.removeprefix("/sandbox/tiktok")) for a in provider.attempts] == [
+        (200, path) for _ in pages for path in (SEARCH_PATH, RETURNS_PATH)
+    ]
 
 
 def test_search_honors_updated_since(control: Any, provider: TikTokProvider) -> None:
@@ -93,10 +97,10 @@ def test_rate_limit_and_5xx_envelopes_are_retried(control: Any, provider: TikTok
 
     assert sorted(o.data.channel_order_id for o in orders) == sorted(created)
     statuses = [a.status for a in provider.attempts]
-    assert statuses.count(200) == 2
-    assert len(statuses) > 2
+    assert statuses.count(200) == 4  # two pages, each with its orders' returns
+    assert len(statuses) > 4
     assert {s for s in statuses if s != 200} <= {429, 502, 503}
-    assert len(sleeps) == len(statuses) - 2
+    assert len(sleeps) == len(statuses) - 4
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ TOPICS = (
     "orders/partially_fulfilled",
     "fulfillments/create",
     "fulfillments/update",
+    "refunds/create",
     "app/uninstalled",
 )
 MAX_ATTEMPTS = 8

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from sandbox.clock import sim_now
 from sandbox.models import ChannelOrder, Fulfillment, SimAccount
+from sandbox.providers._refunds import refund_add, refunded_total
 from sandbox.providers._state import counter_take
 from sandbox.providers.shopify import render
 from sandbox.providers.shopify.errors import ShopifyError
@@ -23,7 +24,8 @@ ORDER_ID_BASE = 5_100_000_000_000
 LINE_ID_BASE = 13_000_000_000_000
 FULFILLMENT_ID_BASE = 4_900_000_000_000
 CANCEL_REASONS = ("customer", "declined", "fraud", "inventory", "other", "staff")
-__all__ = ["ShopifyError", "fulfillment_create", "order_cancel", "order_touch", "orders_create"]
+REFUND_ID_BASE = 8_800_000_000_000
+__all__ = ["ShopifyError", "fulfillment_create", "order_cancel", "order_refund", "order_touch", "orders_create"]
 
 
 def _order_id(account: SimAccount, seq: int) -> int:
@@ -129,6 +131,27 @@ def order_touch(*, order: ChannelOrder, note: str | None = None, tags: str | Non
     order.updated_at = sim_now()
     order.save()
     order_webhooks_emit(account=order.account, order=order, topics=("orders/updated",))
+    return order
+
+
+@transaction.atomic
+def order_refund(*, order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
+    """The merchant refunds lines (or an amount) of a paid order: financial_status becomes
+    partially_refunded or refunded, and refunds/create (the refund) and orders/updated are sent."""
+    order = _locked(order)
+    if order.financial_status not in {"paid", "partially_refunded"}:
+        raise ValueError(f"a {order.financial_status} order cannot be refunded")
+    account = order.account
+    seq = counter_take(account, "refund_seq", start=1)
+    now = sim_now()
+    refund = refund_add(order=order, body=body, refund_id=str(REFUND_ID_BASE + account.pk * 1_000_000 + seq), now=now)
+    order.financial_status = "refunded" if refunded_total(order) >= order.total else "partially_refunded"
+    order.updated_at = now
+    order.save()
+    webhook_emit(
+        account=account, topic="refunds/create", payload=render.refund_json(order, refund, render.shop_tz(account))
+    )
+    order_webhooks_emit(account=account, order=order, topics=("orders/updated",))
     return order
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.models import ChannelOrder, Fulfillment, SimAccount
+from sandbox.providers._refunds import refunds_of
 
 API_VERSION = "2024-10"
 DEFAULT_TIMEZONE = "America/New_York"
@@ -275,7 +276,7 @@ def order_json(order: ChannelOrder, account: SimAccount) -> dict[str, Any]:
         },
         "fulfillments": [fulfillment_json(row, tz) for row in sorted(order.fulfillments.all(), key=lambda r: r.pk)],
         "line_items": [line_item(order, line) for line in order.lines],
-        "refunds": [],
+        "refunds": [refund_json(order, refund, tz) for refund in refunds_of(order)],
         "shipping_address": dict(address),
         "shipping_lines": [
             {
@@ -353,4 +354,64 @@ def fulfillment_order_json(order: ChannelOrder, account: SimAccount) -> dict[str
         "merchant_requests": [],
         "created_at": timestamp(order.created_at, tz),
         "updated_at": timestamp(order.updated_at, tz),
+    }
+
+
+REFUND_TRANSACTION_OFFSET = 300_000_000_000  # the refund's transaction id = refund id + offset
+REFUND_LINE_OFFSET = 600_000_000_000  # a refund line item's id = refund id + offset + position
+
+
+def refund_json(order: ChannelOrder, refund: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
+    """A REST Refund (an item of an order's ``refunds``, and the refunds/create body): its lines'
+    ``subtotal`` a number as Shopify gives it, one successful ``refund`` transaction for its amount."""
+    oid, rid = int(order.external_id), int(refund["id"])
+    at = timestamp(refund["created_at"], tz)
+    lines = {str(line["id"]): line for line in order.lines}
+    items = [
+        {
+            "id": rid + REFUND_LINE_OFFSET + position,
+            "line_item_id": int(item["line_id"]),
+            "location_id": None,
+            "quantity": int(item["quantity"]),
+            "restock_type": "no_restock",
+            "subtotal": float(Decimal(item["amount"])),
+            "subtotal_set": money_set(item["amount"], order.currency),
+            "total_tax": 0.0,
+            "total_tax_set": money_set("0", order.currency),
+            "line_item": line_item(order, lines[str(item["line_id"])]),
+        }
+        for position, item in enumerate(refund["lines"])
+        if str(item["line_id"]) in lines
+    ]
+    transaction_id = rid + REFUND_TRANSACTION_OFFSET
+    return {
+        "id": rid,
+        "order_id": oid,
+        "admin_graphql_api_id": f"gid://shopify/Refund/{rid}",
+        "created_at": at,
+        "processed_at": at,
+        "note": refund.get("note") or None,
+        "restock": False,
+        "user_id": None,
+        "duties": [],
+        "order_adjustments": [],
+        "refund_line_items": items,
+        "transactions": [
+            {
+                "id": transaction_id,
+                "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{transaction_id}",
+                "order_id": oid,
+                "kind": "refund",
+                "gateway": "shopify_payments",
+                "status": "success",
+                "message": "Transaction approved",
+                "created_at": at,
+                "processed_at": at,
+                "test": False,
+                "authorization": None,
+                "currency": order.currency,
+                "amount": money(refund["amount"]),
+                "parent_id": None,
+            }
+        ],
     }

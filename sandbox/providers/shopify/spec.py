@@ -12,7 +12,7 @@ from django.urls import reverse
 from sandbox.enums import Provider
 from sandbox.http import token
 from sandbox.models import ChannelOrder
-from sandbox.providers.shopify.orders import ShopifyError, order_cancel, order_touch, orders_create
+from sandbox.providers.shopify.orders import ShopifyError, order_cancel, order_refund, order_touch, orders_create
 from sandbox.registry import ProviderSpec, register
 from sandbox.sim.channels import shops_tick
 
@@ -35,6 +35,10 @@ def buyer_cancel(order: ChannelOrder, body: dict[str, Any] | None = None) -> Cha
 
 def merchant_update(order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
     return order_touch(order=order, note=body.get("note"), tags=body.get("tags"))
+
+
+def merchant_refund(order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
+    return order_refund(order=order, body=body)
 
 
 def shopify_tick(*, now: datetime, rng: random.Random) -> dict[str, int]:

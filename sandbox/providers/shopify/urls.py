@@ -10,7 +10,7 @@ from sandbox.providers._channel_control import channel_control_urlpatterns
 from sandbox.providers.shopify import compliance, oauth, views
 from sandbox.providers.shopify.api import not_found
 from sandbox.providers.shopify.graphql.endpoint import graphql_endpoint
-from sandbox.providers.shopify.spec import buyer_cancel, merchant_update
+from sandbox.providers.shopify.spec import buyer_cancel, merchant_refund, merchant_update
 
 API = "<slug:shop>/admin/api/<str:version>/"
 
@@ -34,7 +34,7 @@ urlpatterns = [
 ]
 
 control_urlpatterns = [
-    *channel_control_urlpatterns(Provider.SHOPIFY, cancel=buyer_cancel, update=merchant_update),
+    *channel_control_urlpatterns(Provider.SHOPIFY, cancel=buyer_cancel, update=merchant_update, refund=merchant_refund),
     *compliance.control_urlpatterns,  # uninstall the app, send a compliance webhook
     path("<str:name>/grants", oauth.control_grants),
     path("<str:name>/grants/revoke", oauth.control_revoke),

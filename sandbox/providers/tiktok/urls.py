@@ -6,12 +6,13 @@ from django.urls import path
 
 from sandbox.enums import Provider
 from sandbox.providers._channel_control import channel_control_urlpatterns
-from sandbox.providers.tiktok import authorize, orders, views
+from sandbox.providers.tiktok import authorize, orders, returns, views
 
 urlpatterns = [
     path("open/authorize", authorize.authorize, name="tiktok-authorize"),
     path("order/202309/orders/search", views.orders_search, name="tiktok-orders-search"),
     path("order/202309/orders", views.orders_detail, name="tiktok-orders-detail"),
+    path("return_refund/202309/returns/search", returns.returns_search, name="tiktok-returns-search"),
     path("fulfillment/202309/packages/<str:package_id>/ship", views.package_ship, name="tiktok-package-ship"),
     path(
         "fulfillment/202309/packages/<str:package_id>/shipping_info/update",
@@ -38,6 +39,8 @@ urlpatterns = [
 
 # Included at _control/tiktok/: the buyer cancels, the seller edits, the seller deauthorizes the app.
 control_urlpatterns = [
-    *channel_control_urlpatterns(Provider.TIKTOK, cancel=orders.buyer_cancel, update=orders.merchant_update),
+    *channel_control_urlpatterns(
+        Provider.TIKTOK, cancel=orders.buyer_cancel, update=orders.merchant_update, refund=returns.seller_refund
+    ),
     path("<str:name>/revoke", authorize.revoke, name="tiktok-control-revoke"),
 ]

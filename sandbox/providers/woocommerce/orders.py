@@ -22,6 +22,7 @@ from django.db import transaction
 
 from sandbox.clock import sim_now
 from sandbox.models import ChannelOrder, Fulfillment, SimAccount
+from sandbox.providers._refunds import refund_add, refunded_total
 from sandbox.providers._state import counter_take
 from sandbox.providers.woocommerce.hooks import order_webhook_emit
 from sandbox.providers.woocommerce.render import STATUSES
@@ -130,6 +131,30 @@ def _note_append(order: ChannelOrder, text: str, *, author: str, customer_note: 
     }
     order.extra.setdefault("notes", []).append(note)
     return note
+
+
+REFUND_ID_OFFSET = 700_000  # refund ids follow the site's post ids, apart from its orders'
+
+
+@transaction.atomic
+def order_refund(*, order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
+    """The merchant refunds lines (or an amount) in the admin: the refund is kept, a note says so,
+    an order refunded in full becomes ``refunded`` (WooCommerce does that itself), order.updated
+    is sent."""
+    order = _locked(order)
+    if order.status not in {"processing", "completed", "on-hold"}:
+        raise ValueError(f"a {order.status} order cannot be refunded")
+    now = sim_now()
+    refund_id = str(REFUND_ID_OFFSET + _child_id(order, "refund"))
+    refund = refund_add(order=order, body=body, refund_id=refund_id, now=now)
+    _note_append(order, f"Refunded {order.currency} {refund['amount']}.", author="system")
+    if refunded_total(order) >= order.total:
+        _note_append(order, f"Order status changed from {STATUS_NAMES[order.status]} to Refunded.", author="system")
+        order.status, order.financial_status = "refunded", "refunded"
+    order.updated_at = now
+    order.save()
+    order_webhook_emit(account=order.account, order=order, topic="order.updated")
+    return order
 
 
 def _fulfillment_record(order: ChannelOrder, *, ref: str, number: str, company: str, source: str) -> None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django.http import HttpResponse
 
 from sandbox.models import ChannelOrder, SimAccount
+from sandbox.providers._refunds import refunds_of
 
 DEFAULT_TIMEZONE = "America/Chicago"
 WC_VERSION = "9.3.3"
@@ -159,7 +160,10 @@ def order_json(order: ChannelOrder, account: SimAccount) -> dict[str, Any]:
         ],
         "fee_lines": [],
         "coupon_lines": [],
-        "refunds": [],
+        "refunds": [
+            {"id": int(refund["id"]), "reason": refund.get("note", ""), "total": money(-Decimal(refund["amount"]))}
+            for refund in reversed(refunds_of(order))  # newest first, as WooCommerce lists them
+        ],
         "payment_url": f"{site}/checkout/order-pay/{oid}/?pay_for_order=true&key={extra.get('order_key', '')}",
         "is_editable": order.status in {"pending", "on-hold", "auto-draft"},
         "needs_payment": False,
@@ -179,5 +183,42 @@ def note_json(note: dict[str, Any], order: ChannelOrder, account: SimAccount) ->
         "customer_note": note["customer_note"],
         "_links": _links(
             site, f"orders/{oid}/notes/{note['id']}", f"orders/{oid}/notes", up=f"{site}/wp-json/wc/v3/orders/{oid}"
+        ),
+    }
+
+
+def refund_json(order: ChannelOrder, refund: dict[str, Any], account: SimAccount) -> dict[str, Any]:
+    """An item of GET orders/<id>/refunds: amounts positive on the refund, its lines' quantities and
+    totals negative; each line names the order line it refunds in ``_refunded_item_id``."""
+    tz, site, oid, rid = site_tz(account), site_url(account), int(order.external_id), int(refund["id"])
+    lines = {str(line["id"]): line for line in order.lines}
+    items = []
+    for position, item in enumerate(refund["lines"]):
+        line = _line(lines[str(item["line_id"])])
+        items.append(
+            {
+                **line,
+                "id": rid * 100 + position + 1,
+                "quantity": -int(item["quantity"]),
+                "subtotal": money(-Decimal(item["amount"])),
+                "total": money(-Decimal(item["amount"])),
+                "meta_data": [{"id": rid * 100 + 50 + position, "key": "_refunded_item_id", "value": str(line["id"])}],
+                "price": -line["price"],
+            }
+        )
+    return {
+        "id": rid,
+        **wc_dates("date_created", refund["created_at"], tz),
+        "amount": money(refund["amount"]),
+        "reason": refund.get("note", ""),
+        "refunded_by": 1,
+        "refunded_payment": False,
+        "meta_data": [],
+        "line_items": items,
+        "shipping_lines": [],
+        "tax_lines": [],
+        "fee_lines": [],
+        "_links": _links(
+            site, f"orders/{oid}/refunds/{rid}", f"orders/{oid}/refunds", up=f"{site}/wp-json/wc/v3/orders/{oid}"
         ),
     }

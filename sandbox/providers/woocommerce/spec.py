@@ -13,7 +13,7 @@ from sandbox.enums import Provider
 from sandbox.http import token
 from sandbox.models import ChannelOrder
 from sandbox.providers.woocommerce.api import site_url_remember
-from sandbox.providers.woocommerce.orders import order_update, orders_create
+from sandbox.providers.woocommerce.orders import order_refund, order_update, orders_create
 from sandbox.registry import ProviderSpec, register
 from sandbox.sim.channels import shops_tick
 
@@ -34,6 +34,10 @@ def buyer_cancel(order: ChannelOrder, body: dict[str, Any] | None = None) -> Cha
         raise ValueError(f"order {order.external_id} is {order.status}")
     reason = str((body or {}).get("reason") or "customer")
     return order_update(order=order, data={"status": "cancelled", "_cancel_reason": reason})
+
+
+def merchant_refund(order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
+    return order_refund(order=order, body=body)
 
 
 def merchant_update(order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:

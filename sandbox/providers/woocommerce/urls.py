@@ -17,7 +17,7 @@ from sandbox.providers._channel_control import channel_control_urlpatterns
 from sandbox.providers.woocommerce import views
 from sandbox.providers.woocommerce.api import no_route
 from sandbox.providers.woocommerce.authorize import auth_endpoint
-from sandbox.providers.woocommerce.spec import buyer_cancel, merchant_update
+from sandbox.providers.woocommerce.spec import buyer_cancel, merchant_refund, merchant_update
 
 SITE = r"^(?P<site>[-a-zA-Z0-9_]+)/wp-json/"
 WC = SITE + r"wc/v3/"
@@ -38,6 +38,7 @@ urlpatterns = [
     re_path(WC + r"orders/?$", views.orders, name="sandbox-woocommerce-orders"),
     re_path(ORDER + r"/?$", _int_kwargs(views.order)),
     re_path(ORDER + r"/notes/?$", _int_kwargs(views.notes)),
+    re_path(ORDER + r"/refunds/?$", _int_kwargs(views.refunds)),
     re_path(ORDER + r"/notes/(?P<note_id>[0-9]+)/?$", _int_kwargs(views.note)),
     re_path(WC + r"webhooks/?$", views.webhooks),
     re_path(WC + r"webhooks/(?P<webhook_id>[0-9]+)/?$", _int_kwargs(views.webhook)),
@@ -53,4 +54,6 @@ urlpatterns = [
     path("<slug:site>/", views.site_root),
 ]
 
-control_urlpatterns = channel_control_urlpatterns(Provider.WOOCOMMERCE, cancel=buyer_cancel, update=merchant_update)
+control_urlpatterns = channel_control_urlpatterns(
+    Provider.WOOCOMMERCE, cancel=buyer_cancel, update=merchant_update, refund=merchant_refund
+)

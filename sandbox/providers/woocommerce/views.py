@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from sandbox.models import ChannelOrder, SimAccount
+from sandbox.providers._refunds import refunds_of
 from sandbox.providers.woocommerce import hooks, listing, render
 from sandbox.providers.woocommerce.api import json_body, woo_api
 from sandbox.providers.woocommerce.orders import WooError, note_add, order_update, tracking_add, tracking_items
@@ -57,6 +58,13 @@ def notes(request: HttpRequest, account: SimAccount, order_id: int) -> HttpRespo
         raise WooError("rest_missing_callback_param", "Missing parameter(s): note", params=["note"])
     added = note_add(order=row, note=text, customer_note=bool(body.get("customer_note", False)), author=API_AUTHOR)
     return render.wp_response(render.note_json(added, row, account), status=201)
+
+
+@woo_api("GET", collection=True)
+def refunds(request: HttpRequest, account: SimAccount, order_id: int) -> HttpResponse:
+    """GET orders/<id>/refunds: the order's refunds, newest first."""
+    row = _order(account, order_id)
+    return render.wp_response([render.refund_json(row, refund, account) for refund in reversed(refunds_of(row))])
 
 
 @woo_api("GET", collection=False)

@@ -18,6 +18,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLResolveInfo
 
 from sandbox.models import ChannelOrder, Fulfillment, SimAccount, WebhookSubscription
+from sandbox.providers._refunds import refunds_of
 from sandbox.providers.shopify import render
 from sandbox.providers.shopify.hooks import WEBHOOK_ID_OFFSET
 
@@ -202,6 +203,34 @@ def fulfillment_order_node(order: ChannelOrder, account: SimAccount) -> dict[str
     }
 
 
+def refund_node(order: ChannelOrder, refund: dict[str, Any]) -> dict[str, Any]:
+    """One Refund, read from the REST rendering of the same refund (same ids, amounts, lines)."""
+    rest = render.refund_json(order, refund, render.ZoneInfo("UTC"))
+    lines = {str(line["id"]): line for line in order.lines}
+    items = [
+        {
+            "id": gid("RefundLineItem", item["id"]),
+            "quantity": item["quantity"],
+            "restocked": False,
+            "lineItem": line_node(order, lines[str(item["line_item_id"])]),
+            "priceSet": money_bag(item["line_item"]["price"], order.currency),
+            "subtotalSet": money_bag(str(item["subtotal_set"]["shop_money"]["amount"]), order.currency),
+            "totalTaxSet": money_bag("0", order.currency),
+        }
+        for item in rest["refund_line_items"]
+    ]
+    return {
+        "__typename": "Refund",
+        "id": gid("Refund", rest["id"]),
+        "legacyResourceId": rest["id"],
+        "createdAt": utc(refund["created_at"]),
+        "updatedAt": utc(refund["created_at"]),
+        "note": rest["note"],
+        "totalRefundedSet": money_bag(rest["transactions"][0]["amount"], order.currency),
+        "refundLineItems": list_connection(items),
+    }
+
+
 FULFILLMENT_STATUSES = {"unfulfilled": "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED"}
 
 
@@ -259,6 +288,9 @@ def order_node(order: ChannelOrder, account: SimAccount) -> dict[str, Any]:
         "lineItems": list_connection(lines),
         "fulfillmentOrders": list_connection([fulfillment_order_node(order, account)]),
         "fulfillments": lambda info, first=None: [fulfillment_node(row) for row in fulfillments][
+            : first if first is not None else None
+        ],
+        "refunds": lambda info, first=None: [refund_node(order, refund) for refund in refunds_of(order)][
             : first if first is not None else None
         ],
     }

@@ -41,7 +41,7 @@ enum FulfillmentStatus {{ CANCELLED ERROR FAILURE SUCCESS OPEN PENDING }}
 enum WebhookSubscriptionFormat {{ JSON XML }}
 enum WebhookSubscriptionTopic {{
   APP_UNINSTALLED FULFILLMENTS_CREATE FULFILLMENTS_UPDATE ORDERS_CANCELLED ORDERS_CREATE
-  ORDERS_FULFILLED ORDERS_PAID ORDERS_PARTIALLY_FULFILLED ORDERS_UPDATED
+  ORDERS_FULFILLED ORDERS_PAID ORDERS_PARTIALLY_FULFILLED ORDERS_UPDATED REFUNDS_CREATE
 }}
 
 type PageInfo {{
@@ -141,6 +141,27 @@ type FulfillmentOrderConnection {{
   edges: [FulfillmentOrderEdge!]! nodes: [FulfillmentOrder!]! pageInfo: PageInfo!
 }}
 
+type RefundLineItem {{
+  id: ID!
+  quantity: Int!
+  restocked: Boolean!
+  lineItem: LineItem!
+  priceSet: MoneyBag!
+  subtotalSet: MoneyBag!
+  totalTaxSet: MoneyBag!
+}}
+type RefundLineItemEdge {{ cursor: String! node: RefundLineItem! }}
+type RefundLineItemConnection {{ edges: [RefundLineItemEdge!]! nodes: [RefundLineItem!]! pageInfo: PageInfo! }}
+type Refund implements Node {{
+  id: ID!
+  legacyResourceId: UnsignedInt64!
+  createdAt: DateTime
+  updatedAt: DateTime!
+  note: String
+  totalRefundedSet: MoneyBag!
+  refundLineItems(first: Int, after: String): RefundLineItemConnection!
+}}
+
 type Order implements Node {{
   id: ID!
   legacyResourceId: UnsignedInt64!
@@ -172,6 +193,7 @@ type Order implements Node {{
   lineItems(first: Int, after: String): LineItemConnection!
   fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
   fulfillments(first: Int): [Fulfillment!]!
+  refunds(first: Int): [Refund!]!
 }}
 type OrderEdge {{ cursor: String! node: Order! }}
 type OrderConnection {{ edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }}

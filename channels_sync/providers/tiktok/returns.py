@@ -1,0 +1,97 @@
+"""TikTok Shop returns and refunds (Return and Refund API 202309) → customer refunds. Pure: no I/O.
+
+Decisions:
+- Only a return whose ``return_status`` is ``RETURN_OR_REFUND_REQUEST_COMPLETE`` is money given
+  back: requests pending, rejected, cancelled or waiting for the parcel are not customer refunds
+  (yet). A ``REPLACEMENT`` gives no money back and is skipped.
+- The amount is ``refund_amount.refund_total`` in its ``currency``; the time the return's
+  ``update_time`` (when it completed; seconds since the epoch), else its ``create_time``.
+- ``return_line_items`` come one per unit, as the order's line items do: they are counted per
+  order line the way ``mapping`` groups the order's units (``sku_id``, or ``<sku_id>@<price>`` for
+  a SKU sold at several prices, found through ``order_line_item_id``), each line's amount the sum
+  of its units' ``refund_amount.refund_total``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from integrations.errors import MalformedPayload
+from integrations.fields import JsonObject, money, obj, objects, optional_ident, text
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData
+
+COMPLETE = "RETURN_OR_REFUND_REQUEST_COMPLETE"
+MONEYLESS_TYPES = frozenset({"REPLACEMENT"})
+
+
+def _order_lines(order: JsonObject) -> dict[str, str]:
+    """The order's unit ids → the ``channel_line_id`` of the line ``mapping`` makes of them."""
+    units = [item for item in order.get("line_items") or [] if isinstance(item, dict)]
+    prices: dict[str, set[str]] = defaultdict(set)
+    for item in units:
+        prices[optional_ident(item, "sku_id")].add(text(item, "sale_price"))
+    found: dict[str, str] = {}
+    for item in units:
+        sku = optional_ident(item, "sku_id")
+        if len(prices[sku]) == 1:
+            found[optional_ident(item, "id")] = sku
+        else:
+            found[optional_ident(item, "id")] = f"{sku}@{Decimal(text(item, 'sale_price') or '0')}"
+    return found
+
+
+def _time(data: JsonObject, where: str) -> datetime:
+    for key in ("update_time", "create_time"):
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**37:
+            return datetime.fromtimestamp(value, tz=UTC)
+    raise MalformedPayload(f"{where}: no update_time or create_time")
+
+
+def refunds_from_returns(returns: list[Any], order: JsonObject) -> tuple[CustomerRefundData, ...]:
+    """The completed refunds among ``returns`` (items of ``return_orders``) of ``order`` (its JSON)."""
+    lines_of = _order_lines(order)
+    found: list[CustomerRefundData] = []
+    for index, item in enumerate(returns):
+        if not isinstance(item, dict):
+            raise MalformedPayload(f"TikTok Shop returns: return_orders[{index}] is not an object")
+        where = f"TikTok Shop return {optional_ident(item, 'return_id') or '?'}"
+        if text(item, "return_status") != COMPLETE or text(item, "return_type") in MONEYLESS_TYPES:
+            continue
+        total = obj(item, "refund_amount", where)
+        quantities: dict[str, int] = defaultdict(int)
+        amounts: dict[str, Decimal] = defaultdict(Decimal)
+        for position, unit in enumerate(
+            objects(item, "return_line_items", where) if "return_line_items" in item else []
+        ):
+            line = lines_of.get(optional_ident(unit, "order_line_item_id")) or optional_ident(unit, "sku_id")
+            quantities[line] += 1
+            amounts[line] += money(
+                obj(unit, "refund_amount", f"{where}: return_line_items[{position}]"), "refund_total", where
+            )
+        found.append(
+            CustomerRefundData(
+                channel_refund_id=optional_ident(item, "return_id"),
+                amount=money(total, "refund_total", f"{where}: refund_amount"),
+                currency=text(total, "currency"),
+                refunded_at=_time(item, where),
+                reason=text(item, "return_reason_text"),
+                status=COMPLETE.lower(),
+                lines=tuple(RefundLineData(line, quantities[line], amounts[line]) for line in quantities),
+            )
+        )
+    return tuple(found)
+
+
+def returns_by_order(data: Any) -> dict[str, list[Any]]:
+    """A returns/search page's ``return_orders`` grouped by ``order_id``."""
+    if not isinstance(data, dict):
+        raise MalformedPayload("the TikTok Shop returns answer has no data object")
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for item in data.get("return_orders") or []:
+        if isinstance(item, dict):
+            grouped[optional_ident(item, "order_id")].append(item)
+    return grouped

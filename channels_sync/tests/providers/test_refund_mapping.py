@@ -1,0 +1,142 @@
+"""Channel refunds parsed from real-shaped answers, each compared whole: a Shopify REST refund (the
+refunds/create body), a WooCommerce GET orders/<id>/refunds answer, a TikTok Shop returns/search
+page (only the completed refund kept)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from channels_sync.providers.shopify.mapping import refund_from_json
+from channels_sync.providers.tiktok.returns import refunds_from_returns, returns_by_order
+from channels_sync.providers.woocommerce.mapping import refunds_from_json
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData
+
+SHOPIFY_REFUND = {
+    "id": 929361462,
+    "order_id": 450789469,
+    "created_at": "2026-11-20T10:12:31-05:00",
+    "processed_at": "2026-11-20T10:12:33-05:00",
+    "note": "wrong size",
+    "restock": False,
+    "refund_line_items": [
+        {
+            "id": 104689539,
+            "line_item_id": 703073504,
+            "quantity": 1,
+            "restock_type": "no_restock",
+            "subtotal": 199.0,
+            "total_tax": 3.98,
+        }
+    ],
+    "transactions": [
+        {"id": 1, "kind": "refund", "status": "success", "amount": "199.00", "currency": "USD"},
+        {"id": 2, "kind": "refund", "status": "failure", "amount": "5.00", "currency": "USD"},
+    ],
+}
+
+WOO_ORDER = {
+    "id": 723,
+    "currency": "EUR",
+    "line_items": [
+        {"id": 315, "product_id": 93, "variation_id": 0, "quantity": 2},
+        {"id": 316, "product_id": 94, "variation_id": 7, "quantity": 1},
+    ],
+}
+WOO_REFUNDS = [
+    {
+        "id": 726,
+        "date_created": "2026-11-21T17:07:11",
+        "date_created_gmt": "2026-11-21T20:07:11",
+        "amount": "30.00",
+        "reason": "",
+        "line_items": [
+            {
+                "id": 314,
+                "product_id": 93,
+                "variation_id": 0,
+                "quantity": -1,
+                "total": "-20.00",
+                "meta_data": [{"id": 1, "key": "_refunded_item_id", "value": "315"}],
+            },
+            {"id": 317, "product_id": 94, "variation_id": 7, "quantity": -1, "total": "-10.00", "meta_data": []},
+        ],
+    }
+]
+
+TIKTOK_ORDER = {
+    "id": "576461413038785752",
+    "line_items": [
+        {"id": "577086512123755123", "sku_id": "1729385892941", "sale_price": "12.50"},
+        {"id": "577086512123755124", "sku_id": "1729385892941", "sale_price": "12.50"},
+    ],
+}
+TIKTOK_RETURNS = {
+    "return_orders": [
+        {
+            "return_id": "4035244067462926090",
+            "order_id": "576461413038785752",
+            "return_type": "REFUND",
+            "return_status": "RETURN_OR_REFUND_REQUEST_COMPLETE",
+            "return_reason_text": "Damaged",
+            "create_time": 1763630000,
+            "update_time": 1763640000,
+            "refund_amount": {"currency": "USD", "refund_total": "25.00"},
+            "return_line_items": [
+                {"order_line_item_id": "577086512123755123", "refund_amount": {"refund_total": "12.50"}},
+                {"order_line_item_id": "577086512123755124", "refund_amount": {"refund_total": "12.50"}},
+            ],
+        },
+        {
+            "return_id": "4035244067462926091",
+            "order_id": "576461413038785752",
+            "return_type": "RETURN_AND_REFUND",
+            "return_status": "AWAITING_BUYER_SHIP",
+            "create_time": 1763650000,
+            "refund_amount": {"currency": "USD", "refund_total": "12.50"},
+            "return_line_items": [],
+        },
+    ]
+}
+
+
+def test_a_shopify_refund_maps_whole() -> None:
+    assert refund_from_json(SHOPIFY_REFUND, currency="USD", where="Shopify order 450789469") == CustomerRefundData(
+        channel_refund_id="929361462",
+        amount=Decimal("199.00"),
+        currency="USD",
+        refunded_at=datetime(2026, 11, 20, 15, 12, 33, tzinfo=UTC),
+        reason="wrong size",
+        status="success",
+        lines=(RefundLineData("703073504", 1, Decimal("199.0")),),
+    )
+
+
+def test_woocommerce_refunds_map_whole_lines_found_by_meta_or_by_product() -> None:
+    assert refunds_from_json(WOO_REFUNDS, WOO_ORDER) == (
+        CustomerRefundData(
+            channel_refund_id="726",
+            amount=Decimal("30.00"),
+            currency="EUR",
+            refunded_at=datetime(2026, 11, 21, 20, 7, 11, tzinfo=UTC),
+            reason="",
+            status="completed",
+            lines=(RefundLineData("315", 1, Decimal("20.00")), RefundLineData("316", 1, Decimal("10.00"))),
+        ),
+    )
+
+
+def test_tiktok_returns_keep_only_completed_refunds_units_counted_per_line() -> None:
+    returns = returns_by_order(TIKTOK_RETURNS)["576461413038785752"]
+
+    assert refunds_from_returns(returns, TIKTOK_ORDER) == (
+        CustomerRefundData(
+            channel_refund_id="4035244067462926090",
+            amount=Decimal("25.00"),
+            currency="USD",
+            refunded_at=datetime.fromtimestamp(1763640000, tz=UTC),
+            reason="Damaged",
+            status="return_or_refund_request_complete",
+            lines=(RefundLineData("1729385892941", 2, Decimal("25.00")),),
+        ),
+    )
