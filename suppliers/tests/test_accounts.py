@@ -25,6 +25,8 @@ from django.utils import timezone
 from accounts.models import Account
 from integrations.errors import ProviderError
 from integrations.oauth import GrantRefused
+from orders.enums import OrderStatus
+from orders.models import Order
 from sandbox.models import SimAccount, SimApp
 from sandbox.sim.purchases import CATALOG
 from sandbox.tests.conftest import Control
@@ -33,6 +35,7 @@ from suppliers.models import (
     AutoOrderRule,
     ExchangeRate,
     ProductLink,
+    RuleDecision,
     SourceAccount,
     SupplierAttempt,
     SupplierAuthorization,
@@ -41,6 +44,7 @@ from suppliers.models import (
 from suppliers.providers.base import PlaceLine, PlaceRequest, ShipTo
 from suppliers.services.attempts import supplier_attempts_prune
 from suppliers.services.connection import provider_for
+from suppliers.services.rules import auto_order_rules_run
 from suppliers.services.tokens import SourceAccountTokens, source_accounts_due_for_refresh
 from suppliers.tasks import refresh_due_tokens
 from tests import factories
@@ -510,6 +514,12 @@ def test_the_demo_seed_connects_the_three_suppliers_to_the_sandbox(app: SimApp, 
     assert ExchangeRate.objects.filter(from_currency="USD", to_currency="EUR").exists()
     rule = AutoOrderRule.objects.get(account=demo)
     assert (rule.store.name, rule.enabled, rule.pay) == ("Demo Shopify", True, True)
+    # the made-up orders of seed_demo are not in the sandbox shop: the rule leaves them alone
+    # (found running the demo: one was placed, shipped, and its push failed), and later ones are its own
+    made_up = Order.objects.filter(store=rule.store, status=OrderStatus.NEW)
+    assert made_up.exists()
+    assert auto_order_rules_run(now=timezone.now() + timedelta(hours=1)) == 0
+    assert set(RuleDecision.objects.filter(rule=rule, order__in=made_up).values_list("queued", flat=True)) == {False}
 
 
 def test_an_expired_token_is_refreshed_before_the_call(owner_client: Client, buyers: list[SimAccount]) -> None:

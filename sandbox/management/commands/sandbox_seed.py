@@ -30,6 +30,7 @@ from channels_sync.enums import AuthKind
 from channels_sync.models import Store
 from channels_sync.services.stores import webhook_url_for
 from integrations.oauth import TokenGrant
+from orders.models import Order
 from sandbox import grants as shopify_grants
 from sandbox.clock import clock_set, sim_now
 from sandbox.models import SimAccount, SimApp, WebhookSubscription
@@ -40,7 +41,7 @@ from sandbox.providers.tiktok.sellers import grant_issue, seller_shops, tiktok_a
 from sandbox.registry import PROVIDERS
 from sandbox.sim.purchases import CATALOG
 from suppliers.enums import SourceAccountStatus
-from suppliers.models import AutoOrderRule, ExchangeRate, ProductLink, SourceAccount
+from suppliers.models import AutoOrderRule, ExchangeRate, ProductLink, RuleDecision, SourceAccount
 from suppliers.services.accounts import source_account_connected
 from zopi.management.commands.seed_demo import ACCOUNT_NAME as DEMO_ACCOUNT_NAME
 from zopi.management.commands.seed_demo import PRODUCTS as DEMO_PRODUCTS
@@ -295,6 +296,22 @@ def _demo_links_and_rules() -> None:
         )
     store = Store.objects.filter(account=account, name="Demo Shopify").first()
     if store is not None:
-        AutoOrderRule.objects.get_or_create(
+        rule, made = AutoOrderRule.objects.get_or_create(
             account=account, store=store, defaults={"enabled": True, "place": True, "pay": True, "hold_minutes": 10}
         )
+        if made:
+            # seed_demo's made-up orders are not in the sandbox shop: the rule leaves them alone
+            # (a placed one would ship, and its push would fail: the shop has no such order).
+            # The merchant can still place them by hand to try placement.
+            RuleDecision.objects.bulk_create(
+                [
+                    RuleDecision(
+                        rule=rule,
+                        order_id=order_id,
+                        reason="Demo data: not in the sandbox shop",
+                        decided_at=rule.updated_at,
+                    )
+                    for order_id in Order.objects.filter(store=store).values_list("pk", flat=True)
+                ],
+                ignore_conflicts=True,
+            )
