@@ -20,7 +20,7 @@ from orders.enums import RefundSend, RefundState
 from orders.models import Refund
 from suppliers.enums import SourceAccountStatus, SupplierProvider
 from suppliers.models import SourceAccount
-from suppliers.providers.base import RefundAsk, RefundInfo
+from suppliers.providers.base import RefundAsk, RefundInfo, Refusal, SupplierRefused
 from suppliers.services.connection import provider_for
 from suppliers.services.refund_send import refund_send, refunds_sync_due
 from suppliers.services.refunds import refund_send_retry
@@ -229,3 +229,67 @@ def test_a_failed_send_whose_create_may_have_reached_cj_is_followed_by_the_sync(
     )
     assert refunds_sync_due(now=timezone.now() + timedelta(hours=1)) == 1
     assert_one_dispute_ours(control, shipped, refund)
+
+
+class Odd(Wrapped):
+    """A list entry none of our readers expected (what an odd answer or our own bug raises)."""
+
+    def refund_create(self, request: RefundAsk) -> RefundInfo:
+        raise KeyError("lineItemId")
+
+
+def test_any_other_error_gives_the_claim_back_and_is_tried_later(control: Any, caplog: Any) -> None:
+    shipped = cj_without_keys(control)
+    refund = ask(shipped)
+    assert refund_send(refund_id=refund.pk, provider=Odd(real_provider(shipped))) == "retry"  # type: ignore[arg-type]
+    refund.refresh_from_db()
+    assert (refund.send_state, refund.claimed_until, refund.send_claim) == (RefundSend.PENDING, None, None)
+    assert refund.next_sync_at is not None
+    assert refund.send_error
+    assert any(record.exc_info for record in caplog.records)  # logged with its traceback
+    _due_again(refund)
+    assert refund_send(refund_id=refund.pk) == "sent"
+    assert_one_dispute_ours(control, shipped, refund)
+
+
+def test_a_refund_whose_account_does_not_match_its_supplier_order_is_never_sent(
+    control: Any, other_account: Any
+) -> None:
+    shipped = cj_without_keys(control)
+    refund = ask(shipped)
+    Refund.objects.filter(pk=refund.pk).update(account=other_account)
+    assert refund_send(refund_id=refund.pk) == "failed"
+    refund.refresh_from_db()
+    assert (refund.send_state, refund.state) == (RefundSend.FAILED, RefundState.IN_REVIEW)
+    assert "support" in refund.send_error
+    assert creates(control, shipped) == 0
+
+
+def test_a_refund_on_a_disconnected_supplier_account_is_not_sent(control: Any) -> None:
+    shipped = cj_without_keys(control)
+    refund = ask(shipped)
+    SourceAccount.objects.filter(pk=shipped.supplier_order.source_account_id).update(
+        status=SourceAccountStatus.REPLACED
+    )
+    assert refund_send(refund_id=refund.pk) == "failed"
+    refund.refresh_from_db()
+    assert (refund.send_state, refund.next_sync_at) == (RefundSend.FAILED, None)  # nothing sent: nothing to follow
+    assert creates(control, shipped) == 0
+
+
+class ParamError(Wrapped):
+    """CJ's 1600101 on the create, as the CJ provider reads it (test_cj_disputes: request_error)."""
+
+    def refund_create(self, request: RefundAsk) -> RefundInfo:
+        raise SupplierRefused(
+            Refusal(code="1600101", message="CJ refused the refund request: Param error", request_error=True)
+        )
+
+
+def test_a_parameter_error_is_failed_for_support_never_rejected(control: Any) -> None:
+    shipped = cj_without_keys(control)
+    refund = ask(shipped)
+    assert refund_send(refund_id=refund.pk, provider=ParamError(real_provider(shipped))) == "failed"  # type: ignore[arg-type]
+    refund.refresh_from_db()
+    assert (refund.send_state, refund.state, refund.rejection_reason) == (RefundSend.FAILED, RefundState.IN_REVIEW, "")
+    assert "support" in refund.send_error
