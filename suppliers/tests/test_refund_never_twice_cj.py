@@ -293,3 +293,26 @@ def test_a_parameter_error_is_failed_for_support_never_rejected(control: Any) ->
     refund.refresh_from_db()
     assert (refund.send_state, refund.state, refund.rejection_reason) == (RefundSend.FAILED, RefundState.IN_REVIEW, "")
     assert "support" in refund.send_error
+
+
+class SlowLookup(Wrapped):
+    """A lookup that ate most of the hold (the database clock says what is left)."""
+
+    def refunds_get(self, external_id: str) -> list[RefundInfo]:
+        infos = self.real.refunds_get(external_id)
+        Refund.objects.filter(supplier_order__external_order_id=external_id).update(
+            claimed_until=timezone.now() + timedelta(minutes=1)
+        )
+        return infos  # type: ignore[no-any-return]
+
+
+def test_no_create_is_sent_with_too_little_of_the_hold_left(control: Any) -> None:
+    shipped = cj_without_keys(control)
+    refund = ask(shipped)
+    assert refund_send(refund_id=refund.pk, provider=SlowLookup(real_provider(shipped))) == "retry"  # type: ignore[arg-type]
+    refund.refresh_from_db()
+    assert (refund.send_state, refund.create_sent_at, refund.claimed_until) == (RefundSend.PENDING, None, None)
+    assert creates(control, shipped) == 0
+    _due_again(refund)
+    assert refund_send(refund_id=refund.pk) == "sent"
+    assert_one_dispute_ours(control, shipped, refund)
