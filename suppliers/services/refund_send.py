@@ -1,29 +1,18 @@
-"""A refund request's delivery to the supplier (an outbox on the ``Refund`` row) and its follow-up.
+"""A refund request's delivery to the supplier (an outbox on the ``Refund`` row) and its follow-up
+(docs/suppliers.md, "Sending" and "Following").
 
-- ``refund_send``: claims the row with one conditional UPDATE on the database clock (``send_state``
-  pending, not held: ``claimed_until`` set ``send_lease()`` ahead, a fresh ``send_claim`` token,
-  ``send_attempts`` + 1), so two workers never both call. Every try looks the request up first
-  (one ``refunds_get``: ``refund_find`` by id, key, or lines and money) and creates it only when
-  the supplier has none. ``create_sent_at`` is recorded (fenced to the claim, with at least
-  ``CREATE_LEASE_LEFT`` of the hold left on the database clock) before the create call: from then
-  on the supplier may have our request, whatever answer came back. Every result write is
-  conditional on the claim (``send_state`` pending and ``send_claim`` this worker's): a worker
-  whose hold ran out drops its result (logged) and never overwrites the next one's.
-- Outcomes: found or created: SENT with the supplier's id (read back by key or lines right after
-  a create that answers no id; else SENT with no id, matched in the sync). The supplier's
-  business refusal on the first create: Rejected with its words. A refusal once an earlier create
-  may have reached it (CJ's ``canChoose`` false: our own dispute may be open): unknown, looked up
-  again, never Rejected. A parameter error (our bug): FAILED for support. An unknown outcome, a
-  retryable error or any other error (logged with its traceback): still PENDING, tried again after
-  a backoff (``next_sync_at``); ``SEND_TRIES`` used up: FAILED (``refund_send_retry`` starts it
-  over). Our own pacing (``RateLimited``) before anything was written gives the try back.
-- ``refunds_sync_due``: the beat's sweep. Open refunds whose check is due (``refund_sync_due_idx``)
-  are claimed with ``select_for_update(skip_locked=True)`` in batches: a pending send whose task
-  was lost is queued again; a sent one, or a FAILED one whose create may have reached the
-  supplier, is read back (``refunds_get``, once per supplier order) and its decision recorded
-  (``refund_decision_record``). The next check: at the review due time, within
-  ``REFUND_SYNC_MAX_WAIT`` at most, while in review; at the money due time (same cap) once
-  approved; every ``REFUND_SYNC_MAX_WAIT`` once overdue.
+- ``refund_send``: one conditional UPDATE on the database clock claims the row (pending, not held:
+  ``claimed_until`` ``send_lease()`` ahead, a fresh ``send_claim``, ``send_attempts`` + 1). Every
+  try looks the request up first (``refund_find``) and creates it only when the supplier has
+  none; ``create_sent_at`` is recorded before the create (fenced, with ``CREATE_LEASE_LEFT`` of
+  the hold left). Every result write is conditional on the claim: a worker whose hold was lost
+  drops its result (logged). Found or created: SENT. The supplier's refusal of a first create:
+  Rejected; once an earlier create may have reached it: unknown, looked up again, never
+  Rejected; a parameter error: FAILED for support. Unknown outcome, retryable or any other error:
+  PENDING, tried after a backoff; ``SEND_TRIES`` used up: FAILED (``refund_send_retry``).
+- ``refunds_sync_due``: the beat's sweep (``select_for_update(skip_locked=True)`` batches): a lost
+  pending send is queued again; a sent one, or a FAILED one whose create may have reached the
+  supplier, is read back once per supplier order and recorded (``refund_decision_record``).
 """
 
 from __future__ import annotations
