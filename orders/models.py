@@ -259,6 +259,13 @@ class Refund(models.Model):
     # The sync's schedule and hold (beat claims due rows with skip_locked): sending and following.
     next_sync_at = models.DateTimeField(_("next check"), null=True, blank=True)
     claimed_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    # The send's claim token (set with ``claimed_until``): every result write is conditional on it,
+    # so a worker whose hold ran out never overwrites the next one's.
+    send_claim = models.UUIDField(_("send claim"), null=True, blank=True)
+    # When a create was first sent to the supplier (recorded before the call): from then on the
+    # supplier may have our request, whatever the answer was; it is looked up, never taken as
+    # refused on a later try, and followed even when the delivery FAILED.
+    create_sent_at = models.DateTimeField(_("create sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -272,6 +279,14 @@ class Refund(models.Model):
                 fields=("next_sync_at",),
                 name="refund_sync_due_idx",
                 condition=models.Q(state__in=("in_review", "approved")),
+            ),
+        ]
+        constraints = [
+            # One supplier dispute is one of our refunds (never two of ours matched to it).
+            models.UniqueConstraint(
+                fields=("supplier_order", "external_id"),
+                name="refund_supplier_dispute_uniq",
+                condition=~models.Q(external_id=""),
             ),
         ]
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from orders.enums import RefundSend
 from orders.models import Refund
 from suppliers.enums import SupplierProvider
-from suppliers.services.refund_send import refunds_sync_due
+from suppliers.services.refund_send import refunds_sync_due, send_lease
 from suppliers.tests.refunding import ask, shipped_order, sim_refunds
 from tests.workers import WorkerProcess, wait_for, worker_processes
 
@@ -50,10 +50,17 @@ def test_a_worker_killed_after_the_supplier_call_leaves_one_refund_there(
     refund.refresh_from_db()
     assert (refund.send_state, refund.send_attempts) == (RefundSend.PENDING, 1), victim
 
-    # then, once its hold has passed, beat's sweep queues the send again: it finds the refund
+    # then while its hold lasts (longer than the task may run) the send is not taken again
     control.options(provider, shipped.sim_name, refund_answer_delay=None)
+    refund.refresh_from_db()
+    assert refund.claimed_until is not None
+    assert refund.claimed_until - timezone.now() > timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    assert refunds_sync_due(now=timezone.now() + timedelta(minutes=10)) == 0
+    # and once it has passed (the database clock cannot be moved: the hold is aged by hand, the
+    # one thing this test does not run for real), beat's sweep queues the send again: it finds
+    # the refund by looking it up first
     Refund.objects.filter(pk=refund.pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
-    assert refunds_sync_due(now=timezone.now() + timedelta(minutes=10)) == 1
+    assert refunds_sync_due(now=timezone.now() + timedelta(minutes=11) + send_lease()) == 1
     assert wait_for(lambda: Refund.objects.get(pk=refund.pk).send_state == RefundSend.SENT, timeout=60), (
         worker.log.read_text()
     )

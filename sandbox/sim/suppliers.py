@@ -268,6 +268,7 @@ def refund_request(
     key: str = "",
     lines: list[RefundLineAsk] | None = None,
     bought: dict[str, int] | None = None,
+    replay: bool = True,
 ) -> Refund | str:
     """Ask the supplier for a refund; returns the Refund, or why it cannot be asked.
 
@@ -275,9 +276,10 @@ def refund_request(
     (one refund at the supplier, whatever the retries). ``lines`` with ``bought`` (line id → units
     bought): a request on those lines, each no more than bought less what other requests took,
     none under an open request; without them, the whole order (one open request at a time).
-    Money: never above what was paid less what was refunded and what open requests ask."""
+    Money: never above what was paid less what was refunded and what open requests ask.
+    ``replay`` False: a repeated key is a new request (a supplier that does not keep one per key)."""
     order = SupplierOrder.objects.select_for_update(of=("self",)).select_related("account").get(pk=order.pk)
-    if key:
+    if key and replay:
         existing = Refund.objects.filter(supplier_order__account_id=order.account_id, idempotency_key=key).first()
         if existing is not None:
             if existing.supplier_order_id != order.pk:

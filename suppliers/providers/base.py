@@ -96,6 +96,9 @@ class Refusal:
     # The product link is what is wrong (SKU gone, out of stock, delivery method not offered): the
     # link is flagged and the orders using it say why.
     link_problem: bool = False
+    # The supplier refused the request as malformed (a parameter error: our bug, not its
+    # decision): shown to support, never recorded as the supplier's rejection.
+    request_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,10 @@ class RefundInfo:
     decided_at: datetime | None = None
     refunded_at: datetime | None = None
     rejection_reason: str = ""
+    # The lines it names, as (supplier_product_id, quantity), where the supplier lists them; and
+    # when the supplier made it (None: not said). Used to match a request that echoes no key.
+    lines: tuple[tuple[str, int], ...] = ()
+    created_at: datetime | None = None
 
 
 class SupplierRefused(Exception):

@@ -114,7 +114,7 @@ def test_the_list_maps_finally_deal_and_keeps_what_it_does_not_know(provider: Cj
     assert infos["zr-key-2"].state == RefundState.REFUNDED
     assert infos["zr-key-2"].refunded_amount == Decimal("4.00")
     assert infos["zr-key-3"].state == RefundState.REJECTED
-    assert infos["zr-key-3"].rejection_reason == "Photos show no fault"
+    assert infos["zr-key-3"].rejection_reason == "Photos show no fault"  # rejectReason, never the buyer's reason
     assert state_of("SOMETHING_NEW", None) == ""
     assert state_of("PROCESSING", 2) == ""  # a reissue: we asked for money
     assert state_of("PROCESSING", 1) == RefundState.APPROVED
@@ -149,21 +149,108 @@ def test_a_lost_create_answer_is_an_unknown_outcome(fake: FakeCjDisputes, provid
     assert sum("create" in path for path, _ in fake.sent) == 1  # a write is never repeated blindly
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        None,
-        "nope",
-        {"list": "nope"},
-        {"list": [{"id": "1", "money": "lots"}]},
-        {"list": [{"id": "1", "money": 10**9}]},
-        {"list": [{"id": "1", "money": True}]},
-    ],
-)
+@pytest.mark.parametrize("data", [None, "nope", {"list": "nope"}])
 def test_hostile_lists_are_clear_errors(fake: FakeCjDisputes, provider: CjProvider, data: Any) -> None:
     fake.bodies["getDisputeList"] = {"code": 200, "result": True, "message": "Success", "data": data}
     with pytest.raises(ProviderError):
         provider.refunds_get("2400000000000000042")
+
+
+@pytest.mark.parametrize("money", ["lots", 10**9, True, {"x": 1}])
+def test_one_bad_entry_is_kept_without_its_amount_and_never_blocks_the_others(
+    fake: FakeCjDisputes, provider: CjProvider, money: Any
+) -> None:
+    good = {"id": "2", "businessDisputeId": "zr-2", "status": "PENDING", "money": 5, "finallyDeal": None}
+    fake.bodies["getDisputeList"] = {
+        "code": 200,
+        "result": True,
+        "message": "Success",
+        "data": {"total": 2, "list": [{"id": "1", "status": "COMPLETED", "finallyDeal": 1, "money": money}, good]},
+    }
+    bad, fine = provider.refunds_get("2400000000000000042")
+    assert (bad.external_id, bad.amount, bad.status, bad.state, bad.refunded_amount) == ("1", None, "", "", None)
+    assert (fine.external_id, fine.amount, fine.state) == ("2", Decimal("5.00"), RefundState.IN_REVIEW)
+
+
+def test_a_rejection_without_cjs_reject_reason_never_shows_the_buyers_reason(
+    fake: FakeCjDisputes, provider: CjProvider
+) -> None:
+    entry = {"id": "3", "status": "REJECTED", "finallyDeal": 3, "money": 0, "disputeReason": "Products damaged"}
+    fake.bodies["getDisputeList"] = {
+        "code": 200,
+        "result": True,
+        "message": "Success",
+        "data": {"total": 1, "list": [entry]},
+    }
+    [info] = provider.refunds_get("2400000000000000042")
+    assert (info.state, info.rejection_reason) == (RefundState.REJECTED, "")
+
+
+def test_pages_are_read_until_the_items_seen_reach_the_total(fake: FakeCjDisputes, provider: CjProvider) -> None:
+    # given a CJ that ignores pageSize=50 and answers 10 a page, of 60
+    page = [{"id": str(n), "status": "PENDING", "money": 1} for n in range(10)]
+    fake.bodies["getDisputeList"] = {
+        "code": 200,
+        "result": True,
+        "message": "Success",
+        "data": {"total": 60, "list": page},
+    }
+    assert len(provider.refunds_get("2400000000000000042")) == 60
+    assert sum("getDisputeList" in path for path, _ in fake.sent) == 6
+
+
+def test_an_empty_page_ends_the_list(fake: FakeCjDisputes, provider: CjProvider) -> None:
+    fake.bodies["getDisputeList"] = {
+        "code": 200,
+        "result": True,
+        "message": "Success",
+        "data": {"total": 60, "list": []},
+    }
+    assert provider.refunds_get("2400000000000000042") == []
+    assert sum("getDisputeList" in path for path, _ in fake.sent) == 1
+
+
+def test_the_money_is_split_by_each_lines_share(fake: FakeCjDisputes, provider: CjProvider) -> None:
+    # given two lines, 12.50 and 3.10 a unit (both open here), 2 and 1 units asked
+    products = fake.bodies["disputeProducts"]["data"]["productInfoList"]
+    products[1] = {**products[1], "canChoose": True, "quantity": 1}
+    two_lines = RefundAsk(
+        **{
+            **ask(amount="14.00").__dict__,
+            "items": (
+                RefundAskItem(supplier_product_id="VID-1", supplier_sku="", quantity=2),
+                RefundAskItem(supplier_product_id="VID-2", supplier_sku="", quantity=1),
+            ),
+        }
+    )
+    provider.refund_create(two_lines)
+    [create] = [body for path, body in fake.sent if path.endswith("/create")]
+    # 14.00 × 25.00/28.10 = 12.46; the rest on the last line (never 7.00 each)
+    assert [line["price"] for line in create["productInfoList"]] == [12.46, 1.54]
+
+
+@pytest.mark.parametrize("code", [1600100, 1600101])
+def test_a_parameter_error_is_our_bug_never_cjs_decision(fake: FakeCjDisputes, provider: CjProvider, code: int) -> None:
+    fake.bodies["create"] = {"code": code, "result": False, "message": "Param error", "data": None}
+    with pytest.raises(SupplierRefused) as refused:
+        provider.refund_create(ask())
+    assert refused.value.refusal.request_error
+
+
+def test_a_refusal_of_the_create_is_cjs_decision(fake: FakeCjDisputes, provider: CjProvider) -> None:
+    fake.bodies["create"] = {"code": 1603001, "result": False, "message": "Not allowed", "data": None}
+    with pytest.raises(SupplierRefused) as refused:
+        provider.refund_create(ask())
+    assert not refused.value.refusal.request_error
+
+
+def test_a_read_back_that_fails_after_cj_made_the_dispute_is_still_made(
+    fake: FakeCjDisputes, provider: CjProvider
+) -> None:
+    fake.status["getDisputeList"] = 502
+    fake.bodies["getDisputeList"] = b"<html>Bad gateway</html>"
+    info = provider.refund_create(ask())
+    assert (info.external_id, info.state, info.idempotency_key) == ("", RefundState.IN_REVIEW, "zr-key-1")
 
 
 def test_entries_without_ids_are_skipped_and_odd_fields_kept_as_text(

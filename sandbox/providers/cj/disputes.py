@@ -17,6 +17,12 @@
 The sandbox's status words (CJ does not list them): PENDING (in review), PROCESSING (approved,
 money not paid yet), COMPLETED (paid back), REJECTED, CANCELLED. ``price`` in create is taken as
 the money asked for the line (its units together), never above the line's share of what was paid.
+
+Account options: ``dispute_keys`` ``"off"``: CJ as its docs leave it unconfirmed: a repeated
+``businessDisputeId`` is a new dispute (no replay) and the list echoes no key (null). Every call
+that reaches ``disputes/create`` is counted in the option ``dispute_create_calls`` (tests count
+creates at the supplier). ``dispute_create_answer`` ``"busy"``: the dispute is made, then the
+answer is CJ's 1600000 "System busy" (an answer lost after the supplier made it).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from django.http import HttpRequest
 
 from sandbox.clock import sim_now
 from sandbox.models import Refund, SupplierOrder
+from sandbox.providers._state import counter_take
 from sandbox.providers.cj import api
 from sandbox.providers.cj.api import Call, CjError, cj_api
 from sandbox.providers.cj.views import CJ_TZ, sell_price
@@ -45,6 +52,7 @@ REASONS = {
 STATUS = {"in_review": "PENDING", "approved": "PROCESSING", "refunded": "COMPLETED", "rejected": "REJECTED"}
 FINALLY_DEAL = {"approved": 1, "refunded": 1, "rejected": 3}
 MAX_PAGE_SIZE = 100
+SYSTEM_BUSY = 1600000  # CJ's documented "system busy"
 
 
 def _line_id(order: SupplierOrder, index: int) -> str:
@@ -167,6 +175,7 @@ def dispute_confirm_info(request: HttpRequest, call: Call) -> dict[str, Any]:
 
 @cj_api("POST")
 def dispute_create(request: HttpRequest, call: Call) -> bool:
+    counter_take(call.account, "dispute_create_calls", start=0)
     body = call.body
     order = _order(call, body.get("orderId"))
     key = str(body.get("businessDisputeId") or "").strip()
@@ -186,19 +195,33 @@ def dispute_create(request: HttpRequest, call: Call) -> bool:
     bought = {line["lineItemId"]: line["quantity"] for line in _lines(order)}
     reason = REASONS[int(str(body["disputeReasonId"]))]
     refund = suppliers.refund_request(
-        order=order, reason=f"{reason}: {message}", amount=None, now=sim_now(), key=key, lines=asked, bought=bought
+        order=order,
+        reason=f"{reason}: {message}",
+        amount=None,
+        now=sim_now(),
+        key=key,
+        lines=asked,
+        bought=bought,
+        replay=keys_kept(call.account.options),
     )
     if isinstance(refund, str):
         raise CjError(api.REFUND_NOT_ALLOWED, refund)
     suppliers.refund_answer_delay(call.account)
+    if call.account.options.get("dispute_create_answer") == "busy":
+        raise CjError(SYSTEM_BUSY, "System busy, please try again later")
     return True
 
 
-def dispute_json(refund: Refund) -> dict[str, Any]:
+def keys_kept(options: dict[str, Any]) -> bool:
+    """False with the option ``dispute_keys`` "off" (no replay of a key, no key in the list)."""
+    return options.get("dispute_keys") != "off"
+
+
+def dispute_json(refund: Refund, *, echo_key: bool = True) -> dict[str, Any]:
     status = "CANCELLED" if refund.canceled else STATUS.get(refund.status, refund.status.upper())
     return {
         "id": str(9100000000 + refund.pk),
-        "businessDisputeId": refund.idempotency_key or None,
+        "businessDisputeId": (refund.idempotency_key or None) if echo_key else None,
         "status": status,
         "disputeReason": refund.reason,
         "rejectReason": refund.rejection_reason or None,
@@ -242,5 +265,11 @@ def dispute_list(request: HttpRequest, call: Call) -> dict[str, Any]:
     except ValueError:
         raise CjError(api.INVALID_PARAM, "pageNum and pageSize must be integers") from None
     refunds = list(order.refunds.order_by("id"))
+    echo = keys_kept(call.account.options)
     chosen = refunds[(page - 1) * size : page * size]
-    return {"pageNum": page, "pageSize": size, "total": len(refunds), "list": [dispute_json(r) for r in chosen]}
+    return {
+        "pageNum": page,
+        "pageSize": size,
+        "total": len(refunds),
+        "list": [dispute_json(r, echo_key=echo) for r in chosen],
+    }

@@ -16,9 +16,13 @@ decides. A word we do not know and no ``finallyDeal`` is kept as received with s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from integrations.errors import ProviderError
 from integrations.http import sanitize
@@ -50,6 +54,11 @@ REASON_WORDS: dict[str, tuple[str, ...]] = {
     RefundReason.OTHER: ("other",),
 }
 MONEY_LIMIT = Decimal("1000000")
+CJ_TZ = ZoneInfo("Asia/Shanghai")  # CJ's date strings ("yyyy-MM-dd HH:mm:ss", China time)
+# CJ's parameter errors: our request was malformed (our bug), not CJ's decision on the refund.
+REQUEST_ERRORS = frozenset({errors.NOT_FOUND, errors.INVALID_PARAM})
+
+logger = logging.getLogger(__name__)
 
 
 def _refusal(refusal: CjRefusal) -> SupplierRefused:
@@ -59,6 +68,7 @@ def _refusal(refusal: CjRefusal) -> SupplierRefused:
             code=str(refusal.code),
             message=f"CJ refused the refund request: {said}",
             fix="Open the order's disputes at CJ to see what is open there, or ask CJ support.",
+            request_error=refusal.code in REQUEST_ERRORS,
         )
     )
 
@@ -95,8 +105,32 @@ def state_of(status: str, deal: Any) -> str:
     return ""  # a reissue (we asked for a refund), or a word we do not know: kept, never a move
 
 
+def _created(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=CJ_TZ)
+    except ValueError:
+        return None
+
+
+def _products(value: Any) -> tuple[tuple[str, int], ...]:
+    """``productList`` as (lineItemId, quantity); () when any entry cannot be read (never half)."""
+    if not isinstance(value, list):
+        return ()
+    lines = []
+    for part in value:
+        quantity = part.get("quantity") if isinstance(part, dict) else None
+        line_id = _id(part.get("lineItemId")) if isinstance(part, dict) else ""
+        if not line_id or isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            return ()
+        lines.append((line_id, quantity))
+    return tuple(lines)
+
+
 def dispute_info(item: Any) -> RefundInfo | None:
-    """One getDisputeList entry (None: no dispute id and no key, nothing to match it by)."""
+    """One getDisputeList entry (None: no dispute id and no key, nothing to match it by). A field
+    that cannot be read is left out (amount None, status ""), logged; the entry is still kept."""
     if not isinstance(item, dict):
         return None
     external_id, key = _id(item.get("id") or item.get("disputeId")), _id(item.get("businessDisputeId"))
@@ -106,9 +140,15 @@ def dispute_info(item: Any) -> RefundInfo | None:
     status = sanitize(raw_status, 48) if isinstance(raw_status, str) else ""
     deal = item.get("finallyDeal")
     deal = int(deal) if isinstance(deal, int | str) and not isinstance(deal, bool) and str(deal).isdigit() else None
+    try:
+        money = _money(item.get("money"), "money")
+    except ProviderError as error:
+        logger.warning("CJ dispute %s: %s; kept without its amount or status", external_id or key, error)
+        money, status, deal = None, "", None
     state = state_of(status, deal)
-    money = _money(item.get("money"), "money")
-    reason = item.get("rejectReason") or item.get("disputeReason") or ""
+    # Only CJ's rejection words (``rejectReason``: not in CJ's documented list shape, read when
+    # sent); never ``disputeReason``, which is the buyer's reason.
+    reason = item.get("rejectReason")
     return RefundInfo(
         external_id=external_id,
         status=status or (f"finallyDeal {deal}" if deal is not None else ""),
@@ -119,6 +159,8 @@ def dispute_info(item: Any) -> RefundInfo | None:
         decided_at=None,
         refunded_at=None,
         rejection_reason=sanitize(reason, 300) if state == RefundState.REJECTED and isinstance(reason, str) else "",
+        lines=_products(item.get("productList")),
+        created_at=_created(item.get("createDate")),
     )
 
 
@@ -126,6 +168,7 @@ def disputes_read(client: CjClient, external_order_id: str) -> list[RefundInfo]:
     if not external_order_id:
         raise ValueError("a CJ order id is required")
     found: list[RefundInfo] = []
+    seen = 0
     for page in range(1, MAX_PAGES + 1):
         try:
             data, _ = client.call(
@@ -141,8 +184,10 @@ def disputes_read(client: CjClient, external_order_id: str) -> list[RefundInfo]:
         if not isinstance(items, list):
             raise ProviderError("CJdropshipping answered the dispute list without its list")
         found.extend(info for info in map(dispute_info, items) if info is not None)
+        seen += len(items)
         total = data.get("total") if isinstance(data, dict) else None
-        if not items or not isinstance(total, int) or page * PAGE_SIZE >= total:
+        # CJ may not honour pageSize: the items seen, not pages × PAGE_SIZE, say when it is done.
+        if not items or not isinstance(total, int) or isinstance(total, bool) or seen >= total:
             break
     return found
 
@@ -182,8 +227,32 @@ def _line_ids(client: CjClient, ask: RefundAsk) -> list[dict[str, Any]]:
                     fix="Wait for the open dispute at CJ to end, or ask for fewer units.",
                 )
             )
-        chosen.append({"lineItemId": _id(product["lineItemId"]), "quantity": item.quantity})
+        chosen.append(
+            {"lineItemId": _id(product["lineItemId"]), "quantity": item.quantity, "_unit": product.get("price")}
+        )
     return chosen
+
+
+def line_variants(client: CjClient, external_order_id: str) -> dict[str, str]:
+    """CJ's ``lineItemId`` → ``cjVariantId`` for the order's lines (disputeProducts)."""
+    try:
+        data, _ = client.call("GET", PRODUCTS_PATH, params={"orderId": external_order_id})
+    except CjRefusal as refusal:
+        raise ProviderError(str(refusal)) from None
+    products = data.get("productInfoList") if isinstance(data, dict) else None
+    if not isinstance(products, list):
+        raise ProviderError("CJdropshipping answered disputeProducts without its productInfoList")
+    return {
+        _id(p.get("lineItemId")): _id(p.get("cjVariantId"))
+        for p in products
+        if isinstance(p, dict) and _id(p.get("lineItemId")) and _id(p.get("cjVariantId"))
+    }
+
+
+def with_variants(infos: list[RefundInfo], variants: dict[str, str]) -> list[RefundInfo]:
+    """Each dispute's lines named by CJ variant (ours: ``supplier_product_id``); a line CJ no
+    longer lists keeps its lineItemId, so it never matches one of ours by mistake."""
+    return [replace(info, lines=tuple((variants.get(lid, lid), qty) for lid, qty in info.lines)) for info in infos]
 
 
 def _reason_id(reasons: Any, reason: str) -> int | str:
@@ -200,9 +269,21 @@ def _reason_id(reasons: Any, reason: str) -> int | str:
     return usable[-1]["disputeReasonId"]
 
 
-def _split(amount: Decimal, count: int) -> list[Decimal]:
-    share = (amount / count).quantize(Decimal("0.01"))
-    return [share] * (count - 1) + [amount - share * (count - 1)]
+def _split(amount: Decimal, lines: list[dict[str, Any]]) -> list[Decimal]:
+    """The amount over the lines by each line's share (CJ's unit ``price`` × units asked; evenly
+    when CJ listed no usable price), the rounding on the last line."""
+    weights = []
+    for line in lines:
+        try:
+            unit = _money(line.get("_unit"), "price")
+        except ProviderError:
+            unit = None
+        weights.append((unit or Decimal(0)) * int(line["quantity"]))
+    whole = sum(weights, Decimal(0))
+    if whole <= 0:
+        weights, whole = [Decimal(1)] * len(lines), Decimal(len(lines))
+    shares = [(amount * weight / whole).quantize(Decimal("0.01")) for weight in weights[:-1]]
+    return [*shares, amount - sum(shares, Decimal(0))]
 
 
 def dispute_create(client: CjClient, ask: RefundAsk, message: str) -> None:
@@ -212,7 +293,10 @@ def dispute_create(client: CjClient, ask: RefundAsk, message: str) -> None:
         confirm, _ = client.call(
             "POST",
             CONFIRM_PATH,
-            json_body={"orderId": ask.external_order_id, "productInfoList": lines},
+            json_body={
+                "orderId": ask.external_order_id,
+                "productInfoList": [{"lineItemId": line["lineItemId"], "quantity": line["quantity"]} for line in lines],
+            },
             idempotent=True,
         )
     except CjRefusal as refusal:
@@ -228,7 +312,7 @@ def dispute_create(client: CjClient, ask: RefundAsk, message: str) -> None:
                 fix="Ask for that much or less.",
             )
         )
-    prices = _split(ask.amount, len(lines))
+    prices = _split(ask.amount, lines)
     body = {
         "orderId": ask.external_order_id,
         "businessDisputeId": ask.idempotency_key,
@@ -237,7 +321,10 @@ def dispute_create(client: CjClient, ask: RefundAsk, message: str) -> None:
         "refundType": REFUND_TO_BALANCE,
         "messageText": message[:MAX_MESSAGE],
         "imageUrl": list(ask.evidence),
-        "productInfoList": [{**line, "price": float(price)} for line, price in zip(lines, prices, strict=True)],
+        "productInfoList": [
+            {"lineItemId": line["lineItemId"], "quantity": line["quantity"], "price": float(price)}
+            for line, price in zip(lines, prices, strict=True)
+        ],
     }
     try:
         client.call("POST", CREATE_PATH, json_body=body, idempotent=False)

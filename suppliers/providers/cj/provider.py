@@ -19,6 +19,7 @@ placed under ``orderNumber`` (our idempotency key) and paid from the CJ wallet.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -62,6 +63,8 @@ PAID_STATUSES = frozenset({"UNSHIPPED", "SHIPPED", "DELIVERED"})
 CANCELED = "CANCELLED"
 MAX_KEY_LENGTH = 100  # CJ's orderNumber
 MONEY_LIMIT = Decimal("1000000")
+
+logger = logging.getLogger(__name__)
 
 
 def _expiry(data: Mapping[str, Any], key: str, *, now: datetime) -> datetime | None:
@@ -315,10 +318,25 @@ class CjProvider(SupplierProvider):
             raise ValueError("a refund request needs a key, the CJ order id and at least one line")
         message = request.note or f"Refund requested: {request.reason.replace('_', ' ')}"
         disputes.dispute_create(self.client, request, message)
-        found = next(
-            (info for info in self.refunds_get(request.external_order_id) if info.idempotency_key == key), None
-        )
-        return found or RefundInfo(external_id="", status="", state=RefundState.IN_REVIEW, idempotency_key=key)
+        made = RefundInfo(external_id="", status="", state=RefundState.IN_REVIEW, idempotency_key=key)
+        try:  # CJ said yes: the dispute is made, whatever this read-back does
+            found = next(
+                (
+                    info
+                    for info in disputes.disputes_read(self.client, request.external_order_id)
+                    if info.idempotency_key == key
+                ),
+                None,
+            )
+        except ProviderError as error:
+            logger.info("CJ dispute %s made; not read back yet: %s", key, error)
+            return made
+        return found or made
 
     def refunds_get(self, external_id: str) -> list[RefundInfo]:
-        return disputes.disputes_read(self.client, external_id)
+        """The order's disputes; when some echo no key, their lines are named by CJ variant
+        (disputeProducts) so our request can be told by its lines."""
+        infos = disputes.disputes_read(self.client, external_id)
+        if any(info.lines and not info.idempotency_key for info in infos):
+            infos = disputes.with_variants(infos, disputes.line_variants(self.client, external_id))
+        return infos

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -62,6 +63,8 @@ PAYMENT_FIXES: dict[str, tuple[object, object]] = {
         _("Open the order at the supplier to see its status."),
     ),
 }
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,10 +139,15 @@ def refund_info(data: Any) -> RefundInfo | None:
     """A ``refund`` object, read defensively (None: no id, nothing to match it by)."""
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
         return None
-    status = _text(data, "status", 40)
-    state = REFUND_STATES.get(status, "")
-    amount = _money(data.get("amount"), "refund amount")
     key = data.get("idempotency_key")
+    try:
+        status = _text(data, "status", 40)
+        amount = _money(data.get("amount"), "refund amount")
+        why = _text(data, "rejection_reason", 300)
+    except ProviderError as error:  # one odd entry never blocks the others: kept, logged
+        logger.warning("Temu refund %s: %s; kept without its amount or status", data["id"][:64], error)
+        status, amount, why = "", None, ""
+    state = REFUND_STATES.get(status, "")
     return RefundInfo(
         external_id=sanitize(data["id"], 64),
         status=status,
@@ -147,7 +155,7 @@ def refund_info(data: Any) -> RefundInfo | None:
         idempotency_key=sanitize(key, 64) if isinstance(key, str) else "",
         amount=amount,
         refunded_amount=amount if state == "refunded" else None,
-        rejection_reason=_text(data, "rejection_reason", 300) if state == "rejected" else "",
+        rejection_reason=why if state == "rejected" else "",
     )
 
 
