@@ -40,7 +40,8 @@ REQUEST_TEMPLATE = "suppliers/refund_request.html"
 
 
 def _int_or_none(value: str | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 12:
+    # isdigit() alone is true for "²" or "①", which int() refuses: ASCII digits only.
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 12:
         return None
     return int(value)
 

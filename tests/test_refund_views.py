@@ -115,6 +115,12 @@ def test_another_accounts_order_supplier_order_and_refund_are_not_found(
     assert member_client.post(f"/orders/refunds/{their_refund.pk}/outcome/", {"outcome": "approved"}).status_code == 404
     assert member_client.post(f"/orders/refunds/{their_refund.pk}/retry/").status_code == 404
     assert member_client.get(f"{request_url(mine)}?customer_refund=abc").status_code == 404
+    # digits that are not ASCII ("²" and "①" pass str.isdigit() but int() refuses them): 404, not 500
+    for digit in ("²", "①", "1²"):
+        assert member_client.get(f"{request_url(mine)}?customer_refund={digit}").status_code == 404
+        assert (
+            member_client.post(request_url(mine), form_data(my_supplier_order, supplier_order=digit)).status_code == 404
+        )
     their_refund.refresh_from_db()
     assert their_refund.state == RefundState.IN_REVIEW
     assert Refund.objects.count() == 1
@@ -165,6 +171,9 @@ def test_no_line_chosen_is_refused(member_client: Client, store: Any) -> None:
     response = member_client.post(request_url(order), form_data(supplier_order, **{f"qty_{lines[0].pk}": 0}))
     assert response.status_code == 422
     assert "Choose at least one line" in text(response)
+    assert not Refund.objects.exists()
+    assert not RefundLine.objects.exists()
+    assert not OrderEvent.objects.filter(order=order, type="refund").exists()
 
 
 def test_recalculate_sets_the_amount_to_the_cap_of_the_chosen_units(member_client: Client, store: Any) -> None:
@@ -229,6 +238,8 @@ def test_the_merchant_records_approved_then_refunded_for_a_supplier_without_an_a
     response = member_client.post(outcome, {"outcome": "rejected"}, **HTMX)
     assert response.status_code == 422
     assert "Say why the supplier rejected it." in text(response)
+    refund.refresh_from_db()
+    assert (refund.state, refund.rejection_reason, refund.decided_at) == (RefundState.IN_REVIEW, "", None)
     # more than asked
     response = member_client.post(outcome, {"outcome": "refunded", "refunded_amount": "20.01"}, **HTMX)
     assert response.status_code == 422
