@@ -132,6 +132,7 @@ class CustomerRefundCard:
     refund: CustomerRefund
     lines: list[tuple[str, int, str]]
     ask_url: str
+    final: bool = True  # False: pending, failed or cancelled in the channel (not counted, not offered)
 
 
 def customer_refund_cards(order: Order) -> list[CustomerRefundCard]:
@@ -154,9 +155,11 @@ def customer_refund_cards(order: Order) -> list[CustomerRefundCard]:
             quantity = part.get("quantity")
             lines.append((title, quantity if isinstance(quantity, int) else 0, str(part.get("amount") or "")))
         url = ""
-        if offered and any(part.get("order_line_id") for part in parts):
+        if offered and customer_refund.is_final and any(part.get("order_line_id") for part in parts):
             url = f"{reverse('refunds:request', args=[order.pk])}?customer_refund={customer_refund.pk}"
-        cards.append(CustomerRefundCard(refund=customer_refund, lines=lines, ask_url=url))
+        cards.append(
+            CustomerRefundCard(refund=customer_refund, lines=lines, ask_url=url, final=customer_refund.is_final)
+        )
     return cards
 
 

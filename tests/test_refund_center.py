@@ -244,3 +244,107 @@ def test_support_sees_refunds_filters_them_and_sends_failed_ones_again(
     assert "were not waiting to be sent again" in text(response)
     # read-only: no edits of the money
     assert support.post(f"/admin/orders/refund/{failed.pk}/change/", {"amount": "999"}).status_code == 403
+
+
+def _two_supplier_orders(store: Any) -> tuple[Order, Any, Any]:
+    """An order of total 200.00 whose first supplier order (paid 30.00 at rate 2) the supplier
+    canceled, replaced by a second one paid 40.00 at rate 2: ``supplier_cost`` counts only the
+    current one (80.00)."""
+    from suppliers.models import SupplierOrder
+    from suppliers.services.records import order_after_supplier_change
+
+    order, canceled = shipped_with_paid_supplier_order(store, fx_rate="2")
+    SupplierOrder.objects.filter(pk=canceled.pk).update(state="canceled")
+    current = SupplierOrder.objects.get(pk=canceled.pk)
+    current.pk = None
+    current.state = "paid"
+    current.idempotency_key = f"{canceled.idempotency_key}-2"
+    current.external_order_id = "SECOND"
+    current.cost = Decimal("40.00")
+    current.save()
+    Order.objects.filter(pk=order.pk).update(total=Decimal("200.00"))
+    order_after_supplier_change(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.supplier_cost == Decimal("80.00")
+    return order, canceled, current
+
+
+def _margin_of(order: Order) -> Decimal | None:
+    from orders.selectors import order_get
+    from suppliers.presentation import margin
+
+    return margin(order_get(account=order.account, order_id=order.pk))
+
+
+def test_the_margin_counts_a_canceled_supplier_orders_cost_with_its_refund(store: Any) -> None:
+    order, canceled, current = _two_supplier_orders(store)
+    assert _margin_of(order) == Decimal("120.00")  # 200 − 80
+    refund = RefundFactory(
+        order=order, supplier_order=canceled, state=RefundState.REFUNDED, amount=Decimal("30.00"), currency="USD"
+    )
+    Refund.objects.filter(pk=refund.pk).update(refunded_amount=Decimal("30.00"))
+    # paid 30 (60 in the store's currency), refunded 30 (60): nothing won, nothing lost
+    assert _margin_of(order) == Decimal("120.00")
+    Refund.objects.filter(pk=refund.pk).update(refunded_amount=Decimal("20.00"))
+    assert _margin_of(order) == Decimal("100.00")  # 200 − 80 − 60 + 40: the 10 not refunded is lost
+    # a refund of the current supplier order adds back on top of its counted cost
+    second = RefundFactory(
+        order=order, supplier_order=current, state=RefundState.REFUNDED, amount=Decimal("5.00"), currency="USD"
+    )
+    Refund.objects.filter(pk=second.pk).update(refunded_amount=Decimal("5.00"))
+    assert _margin_of(order) == Decimal("110.00")
+    # a refund in another currency than its supplier order's: unknown, never a guess
+    Refund.objects.filter(pk=second.pk).update(currency="EUR")
+    assert _margin_of(order) is None
+    Refund.objects.filter(pk=second.pk).update(currency="USD")
+    # the canceled supplier order's rate is missing: its cost and refund cannot be counted
+    canceled.__class__.objects.filter(pk=canceled.pk).update(fx_rate=None)
+    assert _margin_of(order) is None
+
+
+def test_only_final_customer_refunds_count_in_the_margin_and_are_offered(member_client: Client, store: Any) -> None:
+    order, _supplier_order = shipped_with_paid_supplier_order(store)
+    Order.objects.filter(pk=order.pk).update(total=Decimal("100.00"), supplier_cost=Decimal("30.00"))
+    case = order.lines.get(sku="CS-1")
+    made = {}
+    for channel_id, status in (("DONE", "success"), ("WAIT", "pending"), ("NO", "failed")):
+        made[status] = CustomerRefund.objects.create(
+            account=order.account,
+            store=store,
+            order=order,
+            channel_refund_id=channel_id,
+            amount=Decimal("10.00"),
+            currency="EUR" if status == "failed" else "USD",  # not counted, so its currency does not matter
+            status=status,
+            lines=[{"order_line_id": case.pk, "channel_line_id": "L2", "quantity": 1, "amount": "9.00"}],
+            refunded_at=timezone.now(),
+        )
+    assert _margin_of(order) == Decimal("60.00")  # 100 − 30 − 10 (the pending and failed ones not counted)
+    drawer = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
+    assert f"?customer_refund={made['success'].pk}" in drawer
+    assert f"?customer_refund={made['pending'].pk}" not in drawer
+    assert f"?customer_refund={made['failed'].pk}" not in drawer
+    assert f'data-customer-refund-pending="{made["pending"].pk}"' in drawer
+    assert f'data-customer-refund-pending="{made["failed"].pk}"' in drawer
+
+
+@pytest.mark.parametrize(
+    ("status", "final"),
+    [
+        ("", True),
+        ("success", True),
+        ("Completed", True),
+        ("refunded", True),
+        ("succeeded", True),
+        ("RETURN_OR_REFUND_REQUEST_COMPLETE", True),
+        ("pending", False),
+        ("failed", False),
+        ("cancelled", False),
+        ("processing", False),
+        ("something new", False),
+    ],
+)
+def test_customer_refund_is_final(status: str, final: bool) -> None:
+    from orders.services.customer_refund_status import customer_refund_is_final
+
+    assert customer_refund_is_final(status) is final
