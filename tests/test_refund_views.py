@@ -303,7 +303,7 @@ def test_in_the_drawer_the_form_loads_in_place_and_success_redraws_the_drawer(
     assert text(refused).lstrip().startswith('<section id="order-refunds"')
     done = member_client.post(request_url(order), form_data(supplier_order), **HTMX)
     assert done.status_code == 200
-    assert done["HX-Retarget"] == "#drawer"
+    assert done["HX-Retarget"] == "closest .drawer"  # the drawer, or the order page's .drawer-page
     assert "toast" in done["HX-Trigger"]
     assert 'data-refund-state="in_review"' in text(done)
 
@@ -359,3 +359,26 @@ def test_a_customer_refund_with_odd_lines_shows_and_prefills_nothing_without_a_5
     assert form.status_code == 200
     values = {tag.attrs["name"]: tag.attrs.get("value") for tag in tags(form) if "name" in tag.attrs}
     assert {value for name, value in values.items() if "-qty_" in name} == {"0"}
+
+
+def test_errors_and_help_texts_carry_the_ids_their_fields_point_to(member_client: Client, store: Any) -> None:
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    lines = list(supplier_order.lines.order_by("id"))
+    response = member_client.post(
+        request_url(order), form_data(supplier_order, **{"amount": "lots", f"qty_{lines[0].pk}": "-1"})
+    )
+    assert response.status_code == 422
+    found = tags(response)
+    ids = {tag.attrs["id"] for tag in found if "id" in tag.attrs}
+    prefix = f"so{supplier_order.pk}"
+    amount = next(tag for tag in found if tag.attrs.get("name") == f"{prefix}-amount")
+    quantity = next(tag for tag in found if tag.attrs.get("name") == f"{prefix}-qty_{lines[0].pk}")
+    for field in (amount, quantity):
+        assert field.attrs.get("aria-invalid") == "true"
+        pointed = (field.attrs.get("aria-describedby") or "").split()
+        assert f"{field.attrs['id']}_error" in pointed
+        assert set(pointed) <= ids  # every id it points to is on the page
+    evidence = next(tag for tag in found if tag.attrs.get("name") == f"{prefix}-evidence")
+    for pointed in (evidence.attrs.get("aria-describedby") or "").split():
+        assert pointed in ids
+    assert not Refund.objects.exists()
