@@ -233,6 +233,16 @@ def test_the_merchant_records_approved_then_refunded_for_a_supplier_without_an_a
     drawer = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
     assert 'href="https://dispute.example.com/123" target="_blank"' in drawer
     assert "Open the dispute at AliExpress" in drawer
+    # a hostile stored link is never an href: only https:// ones are
+    Refund.objects.filter(pk=refund.pk).update(
+        dispute_url="javascript:alert(1)", evidence=["javascript:alert(2)", "http://img.example.com/a.jpg"]
+    )
+    drawer = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
+    assert "Open the dispute at AliExpress" not in drawer
+    assert 'href="javascript:' not in drawer
+    assert 'href="http://img.example.com' not in drawer
+    assert drawer.count("data-evidence-not-linked") == 2
+    Refund.objects.filter(pk=refund.pk).update(dispute_url="https://dispute.example.com/123")
     outcome = f"/orders/refunds/{refund.pk}/outcome/"
     # rejected without a reason: the form again
     response = member_client.post(outcome, {"outcome": "rejected"}, **HTMX)
