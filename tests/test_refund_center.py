@@ -19,7 +19,7 @@ from orders.enums import RefundSend, RefundState, RefundVia, SubStatus
 from orders.models import CustomerRefund, Order, Refund
 from orders.selectors import order_refund_overdue_counts
 from suppliers.services.refunds import RefundAskLine, orders_flag_refund_overdue, refund_decision_record, refund_request
-from tests.factories import RefundFactory, UserFactory, order_in_state
+from tests.factories import ALL_STATES, RefundFactory, UserFactory, order_in_state
 from tests.pages import HTMX, order_numbers, tags, text
 from tests.refund_world import shipped_with_paid_supplier_order
 from tests.test_order_center_tracking_stalled import explain, many_quiet_orders
@@ -348,3 +348,33 @@ def test_customer_refund_is_final(status: str, final: bool) -> None:
     from orders.services.customer_refund_status import customer_refund_is_final
 
     assert customer_refund_is_final(status) is final
+
+
+def test_a_decision_to_a_state_this_version_does_not_know_shows_no_raw_code(store: Any) -> None:
+    from orders.models import OrderEvent
+    from orders.selectors import order_get
+    from suppliers.presentation_refunds import refund_cards
+
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    refund = ask(order, supplier_order)
+    OrderEvent.objects.create(
+        order=order, type="refund", parameters={"refund_id": refund.pk, "what": "decided", "state": "escalated_xyz"}
+    )
+    (card,) = refund_cards(order_get(account=order.account, order_id=order.pk))
+    titles = [step.title for step in card.steps]
+    assert "escalated_xyz" not in titles
+    assert titles[-1] == "Decision"
+
+
+@pytest.mark.parametrize(("status", "sub_status"), ALL_STATES)
+def test_the_drawer_offers_a_request_exactly_where_the_form_has_one(store: Any, status: str, sub_status: str) -> None:
+    """One rule (``order_at_refund_point`` and ``supplier_order_refundable``) read two ways: from
+    the prefetched rows (the row and the drawer) and from the database (the form)."""
+    from orders.selectors import order_get
+    from suppliers.presentation_refunds import refund_request_offered
+    from suppliers.services.refunds import refundable_supplier_orders
+
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    Order.objects.filter(pk=order.pk).update(status=status, sub_status=sub_status)
+    loaded = order_get(account=order.account, order_id=order.pk)
+    assert refund_request_offered(loaded) == bool(refundable_supplier_orders(order=loaded))
