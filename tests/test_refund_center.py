@@ -108,6 +108,7 @@ def test_the_overdue_count_is_one_query_from_the_partial_index(store: Any) -> No
     with CaptureQueriesContext(connection) as queries:
         counts = order_refund_overdue_counts(account=store.account)
     assert counts["refund"] == 3
+    assert counts["refund/in_review"] == 3
     assert len(queries) == 1
     assert "order_refund_overdue_idx" in explain(queries.captured_queries[0]["sql"])
 
@@ -378,3 +379,15 @@ def test_the_drawer_offers_a_request_exactly_where_the_form_has_one(store: Any, 
     Order.objects.filter(pk=order.pk).update(status=status, sub_status=sub_status)
     loaded = order_get(account=order.account, order_id=order.pk)
     assert refund_request_offered(loaded) == bool(refundable_supplier_orders(order=loaded))
+
+
+def test_the_overdue_count_follows_the_chosen_pill(member_client: Client, store: Any) -> None:
+    late = late_orders(store, 3)
+    refund = Refund.objects.get(order=late[0])
+    refund_decision_record(refund_id=refund.pk, state=RefundState.APPROVED, at=timezone.now() - timedelta(days=2))
+    orders_flag_refund_overdue(now=timezone.now())
+    assert overdue_chip(refund_tab(member_client))["data-count"] == "3"
+    for sub_status, expected in (("approved", 1), ("in_review", 2), ("refunded", 0)):
+        chip = overdue_chip(refund_tab(member_client, sub_status=sub_status))
+        assert chip["data-count"] == str(expected)
+        assert len(order_numbers(member_client.get(chip["href"]))) == expected  # what the filter lists
