@@ -349,6 +349,14 @@ class CustomerRefund(models.Model):
     def __str__(self) -> str:
         return f"{self.order_id} {self.amount} {self.currency}"
 
+    @property
+    def is_final(self) -> bool:
+        """The money went back to the customer (``customer_refund_is_final``): pending, failed
+        or cancelled ones are shown, never counted."""
+        from orders.services.customer_refund_status import customer_refund_is_final
+
+        return customer_refund_is_final(self.status)
+
 
 class OrderCount(models.Model):
     """Exact tab and pill counts, kept in the transaction of every status or archive change.

@@ -88,16 +88,20 @@ REFUND_OVERDUE = ~Q(refund_overdue="")
 
 
 def order_refund_overdue_counts(*, account: Account, store_id: int | None = None) -> dict[str, int]:
-    """Orders with an overdue refund per tab (the archive as one), in one COUNT over
-    ``order_refund_overdue_idx`` (like ``order_stalled_counts``)."""
+    """Orders with an overdue refund per tab (the archive as one) under the tab's name, and per
+    tab and sub-status under ``"<tab>/<sub_status>"`` (what the Overdue filter lists with a pill
+    chosen), in one COUNT over ``order_refund_overdue_idx`` (like ``order_stalled_counts``)."""
     rows = Order.objects.filter(REFUND_OVERDUE, account=account)
     if store_id is not None:
         rows = rows.filter(store_id=store_id)
     counts: dict[str, int] = dict.fromkeys([*TAB_STATUSES, ARCHIVE_TAB], 0)
-    for row in rows.values("archived", "status").annotate(n=Count("pk")).order_by():
+    for row in rows.values("archived", "status", "sub_status").annotate(n=Count("pk")).order_by():
         tab = ARCHIVE_TAB if row["archived"] else row["status"]
         if tab in counts:
             counts[tab] += row["n"]
+            if row["sub_status"]:
+                key = f"{tab}/{row['sub_status']}"
+                counts[key] = counts.get(key, 0) + row["n"]
     return counts
 
 

@@ -159,7 +159,10 @@ def _render_center(request: HttpRequest, query: QueryDict, *, fragment: str | No
         },
         "overdue_filter": {
             "shown": overdue_shown,
-            "count": overdue_counts.get(order_filter.tab, 0),
+            # what the filter will list: the tab, or the tab's chosen pill
+            "count": overdue_counts.get(
+                f"{order_filter.tab}/{order_filter.sub_status}" if order_filter.sub_status else order_filter.tab, 0
+            ),
             "active": order_filter.overdue,
             "url": _center_url(current_params, overdue=None if order_filter.overdue else "1"),
         },

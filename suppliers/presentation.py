@@ -71,22 +71,38 @@ def placement_fix_label(fix: object) -> str:
 
 
 def margin(order: Order) -> Decimal | None:
-    """Channel total − supplier cost − what the customer got back in the channel + what suppliers
-    refunded, all in the store's currency (a supplier refund at its supplier order's rate, the
-    one the cost uses); None when the cost, a rate or a customer refund's currency is unknown.
-    Reads the order's prefetched ``supplier_orders``, ``refunds`` and ``customer_refunds``."""
+    """Channel total − supplier cost − what the customer got back in the channel (final customer
+    refunds only, ``CustomerRefund.is_final``) + what suppliers refunded, all in the store's
+    currency; None when the cost, a rate or a refund's currency is unknown.
+
+    ``Order.supplier_cost`` counts current supplier orders only. A paid supplier order that is no
+    longer current (canceled by the supplier, replaced) but refunded is counted here with its
+    refunds: its cost is subtracted and its refunds added back, so a 30 paid then refunded 30
+    nets nothing, and a partial refund shows what was lost. A supplier refund is turned into the
+    store's currency at its supplier order's rate (the one the cost uses) and must be in that
+    supplier order's currency. Reads the order's prefetched ``supplier_orders``, ``refunds`` and
+    ``customer_refunds``."""
     if order.supplier_cost is None:
         return None
     value = order.total - order.supplier_cost
-    rates = {supplier_order.pk: supplier_order.fx_rate for supplier_order in order.supplier_orders.all()}
+    supplier_orders = {supplier_order.pk: supplier_order for supplier_order in order.supplier_orders.all()}
+    history_counted: set[int] = set()
     for refund in order.refunds.all():
         if refund.state != RefundState.REFUNDED or not refund.refunded_amount:
             continue
-        rate = rates.get(refund.supplier_order_id or 0)
-        if rate is None:
+        supplier_order = supplier_orders.get(refund.supplier_order_id or 0)
+        if supplier_order is None or supplier_order.fx_rate is None or refund.currency != supplier_order.currency:
             return None
-        value += (refund.refunded_amount * rate).quantize(Decimal("0.01"))
+        if supplier_order.state in HISTORY_STATES and supplier_order.pk not in history_counted:
+            cost = supplier_order.margin_cost()  # not in supplier_cost: counted with its refunds
+            if cost is None:
+                return None
+            value -= cost
+            history_counted.add(supplier_order.pk)
+        value += (refund.refunded_amount * supplier_order.fx_rate).quantize(Decimal("0.01"))
     for customer_refund in order.customer_refunds.all():
+        if not customer_refund.is_final:
+            continue
         if customer_refund.currency != order.currency:
             return None
         value -= customer_refund.amount

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
@@ -18,9 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from orders.enums import OrderEventType, OrderStatus, RefundReason, RefundSend, RefundState, RefundVia, SubStatus
+from orders.enums import OrderEventType, RefundReason, RefundSend, RefundState, RefundVia
 from orders.models import CustomerRefund, Order, Refund
-from suppliers.services.refunds import REFUNDABLE_STATES
+from suppliers.services.refunds import order_at_refund_point, supplier_order_refundable
 
 STATE_LABELS = dict(RefundState.choices)
 REASON_LABELS = dict(RefundReason.choices)
@@ -36,14 +35,9 @@ _WHAT = {
 
 
 def refund_request_offered(order: Order) -> bool:
-    """The order is at a point where a refund may be asked (``refundable_supplier_orders``'s rule,
-    read from the prefetched supplier orders; the form re-checks everything)."""
-    at_point = order.status in (OrderStatus.SHIPMENT, OrderStatus.REFUND) or (
-        order.status == OrderStatus.CANCELED and order.sub_status == SubStatus.SOURCE_CANCELED
-    )
-    if not at_point or order.archived:
-        return False
-    return any(so.state in REFUNDABLE_STATES and so.paid_at is not None for so in order.supplier_orders.all())
+    """The order is at a point where a refund may be asked (the service's rule, read from the
+    prefetched supplier orders; the form re-checks everything)."""
+    return order_at_refund_point(order) and any(supplier_order_refundable(so) for so in order.supplier_orders.all())
 
 
 @dataclass(frozen=True)
@@ -78,7 +72,7 @@ def _steps(refund: Refund, events: list[Any]) -> list[RefundStep]:
         detail = ""
         if what == "decided":
             state = str(params.get("state", ""))
-            title = str(STATE_LABELS.get(state, state))
+            title = str(STATE_LABELS.get(state) or _WHAT["decided"])  # an unknown state: no raw code
             if params.get("source") == "merchant":
                 detail = _("recorded by the merchant")
             if params.get("reason") and state == RefundState.REJECTED:
@@ -132,6 +126,7 @@ class CustomerRefundCard:
     refund: CustomerRefund
     lines: list[tuple[str, int, str]]
     ask_url: str
+    final: bool = True  # False: pending, failed or cancelled in the channel (not counted, not offered)
 
 
 def customer_refund_cards(order: Order) -> list[CustomerRefundCard]:
@@ -154,16 +149,9 @@ def customer_refund_cards(order: Order) -> list[CustomerRefundCard]:
             quantity = part.get("quantity")
             lines.append((title, quantity if isinstance(quantity, int) else 0, str(part.get("amount") or "")))
         url = ""
-        if offered and any(part.get("order_line_id") for part in parts):
+        if offered and customer_refund.is_final and any(part.get("order_line_id") for part in parts):
             url = f"{reverse('refunds:request', args=[order.pk])}?customer_refund={customer_refund.pk}"
-        cards.append(CustomerRefundCard(refund=customer_refund, lines=lines, ask_url=url))
+        cards.append(
+            CustomerRefundCard(refund=customer_refund, lines=lines, ask_url=url, final=customer_refund.is_final)
+        )
     return cards
-
-
-def refunded_total(order: Order) -> dict[str, Decimal]:
-    """What suppliers refunded, per currency (the drawer's summary)."""
-    totals: dict[str, Decimal] = {}
-    for refund in order.refunds.all():
-        if refund.state == RefundState.REFUNDED and refund.refunded_amount:
-            totals[refund.currency] = totals.get(refund.currency, Decimal(0)) + refund.refunded_amount
-    return totals

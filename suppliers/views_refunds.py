@@ -37,10 +37,13 @@ from suppliers.services.refunds import (
 )
 
 REQUEST_TEMPLATE = "suppliers/refund_request.html"
+# Where htmx puts the redrawn order: the drawer or page around the form (htmx's extended selector).
+DRAWER_TARGET = "closest .drawer"
 
 
 def _int_or_none(value: str | None) -> int | None:
-    if value is None or not value.isdigit() or len(value) > 12:
+    # isdigit() alone is true for "²" or "①", which int() refuses: ASCII digits only.
+    if value is None or not (value.isascii() and value.isdigit()) or len(value) > 12:
         return None
     return int(value)
 
@@ -190,12 +193,14 @@ def _refund_or_404(request: HttpRequest, refund_id: int) -> Refund:
 
 
 def _drawer(request: HttpRequest, order_id: int, *, status: int = 200, **extra: Any) -> HttpResponse:
-    """The order's drawer (htmx: swapped into #drawer) or its page, with ``extra`` in the context."""
+    """The order's drawer or its page, with ``extra`` in the context. htmx: swapped into the
+    ``.drawer`` holding the form that asked (the order center's ``#drawer`` or the order page's
+    ``.drawer-page``: the page has no ``#drawer``)."""
     order = _order_or_404(request, order_id)
     context = {**drawer_context(order), **extra}
     if request.htmx:  # type: ignore[attr-defined]
         response = render(request, "orders/order_detail.html#drawer", context, status=status)
-        return reswap(retarget(response, "#drawer"), "innerHTML")
+        return reswap(retarget(response, DRAWER_TARGET), "innerHTML")
     context["back_url"] = reverse("orders:center")
     return render(request, "orders/order_detail.html", context, status=status)
 

@@ -19,7 +19,7 @@ from orders.enums import RefundSend, RefundState, RefundVia, SubStatus
 from orders.models import CustomerRefund, Order, Refund
 from orders.selectors import order_refund_overdue_counts
 from suppliers.services.refunds import RefundAskLine, orders_flag_refund_overdue, refund_decision_record, refund_request
-from tests.factories import RefundFactory, UserFactory, order_in_state
+from tests.factories import ALL_STATES, RefundFactory, UserFactory, order_in_state
 from tests.pages import HTMX, order_numbers, tags, text
 from tests.refund_world import shipped_with_paid_supplier_order
 from tests.test_order_center_tracking_stalled import explain, many_quiet_orders
@@ -108,6 +108,7 @@ def test_the_overdue_count_is_one_query_from_the_partial_index(store: Any) -> No
     with CaptureQueriesContext(connection) as queries:
         counts = order_refund_overdue_counts(account=store.account)
     assert counts["refund"] == 3
+    assert counts["refund/in_review"] == 3
     assert len(queries) == 1
     assert "order_refund_overdue_idx" in explain(queries.captured_queries[0]["sql"])
 
@@ -244,3 +245,149 @@ def test_support_sees_refunds_filters_them_and_sends_failed_ones_again(
     assert "were not waiting to be sent again" in text(response)
     # read-only: no edits of the money
     assert support.post(f"/admin/orders/refund/{failed.pk}/change/", {"amount": "999"}).status_code == 403
+
+
+def _two_supplier_orders(store: Any) -> tuple[Order, Any, Any]:
+    """An order of total 200.00 whose first supplier order (paid 30.00 at rate 2) the supplier
+    canceled, replaced by a second one paid 40.00 at rate 2: ``supplier_cost`` counts only the
+    current one (80.00)."""
+    from suppliers.models import SupplierOrder
+    from suppliers.services.records import order_after_supplier_change
+
+    order, canceled = shipped_with_paid_supplier_order(store, fx_rate="2")
+    SupplierOrder.objects.filter(pk=canceled.pk).update(state="canceled")
+    current = SupplierOrder.objects.get(pk=canceled.pk)
+    current.pk = None
+    current.state = "paid"
+    current.idempotency_key = f"{canceled.idempotency_key}-2"
+    current.external_order_id = "SECOND"
+    current.cost = Decimal("40.00")
+    current.save()
+    Order.objects.filter(pk=order.pk).update(total=Decimal("200.00"))
+    order_after_supplier_change(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.supplier_cost == Decimal("80.00")
+    return order, canceled, current
+
+
+def _margin_of(order: Order) -> Decimal | None:
+    from orders.selectors import order_get
+    from suppliers.presentation import margin
+
+    return margin(order_get(account=order.account, order_id=order.pk))
+
+
+def test_the_margin_counts_a_canceled_supplier_orders_cost_with_its_refund(store: Any) -> None:
+    order, canceled, current = _two_supplier_orders(store)
+    assert _margin_of(order) == Decimal("120.00")  # 200 − 80
+    refund = RefundFactory(
+        order=order, supplier_order=canceled, state=RefundState.REFUNDED, amount=Decimal("30.00"), currency="USD"
+    )
+    Refund.objects.filter(pk=refund.pk).update(refunded_amount=Decimal("30.00"))
+    # paid 30 (60 in the store's currency), refunded 30 (60): nothing won, nothing lost
+    assert _margin_of(order) == Decimal("120.00")
+    Refund.objects.filter(pk=refund.pk).update(refunded_amount=Decimal("20.00"))
+    assert _margin_of(order) == Decimal("100.00")  # 200 − 80 − 60 + 40: the 10 not refunded is lost
+    # a refund of the current supplier order adds back on top of its counted cost
+    second = RefundFactory(
+        order=order, supplier_order=current, state=RefundState.REFUNDED, amount=Decimal("5.00"), currency="USD"
+    )
+    Refund.objects.filter(pk=second.pk).update(refunded_amount=Decimal("5.00"))
+    assert _margin_of(order) == Decimal("110.00")
+    # a refund in another currency than its supplier order's: unknown, never a guess
+    Refund.objects.filter(pk=second.pk).update(currency="EUR")
+    assert _margin_of(order) is None
+    Refund.objects.filter(pk=second.pk).update(currency="USD")
+    # the canceled supplier order's rate is missing: its cost and refund cannot be counted
+    canceled.__class__.objects.filter(pk=canceled.pk).update(fx_rate=None)
+    assert _margin_of(order) is None
+
+
+def test_only_final_customer_refunds_count_in_the_margin_and_are_offered(member_client: Client, store: Any) -> None:
+    order, _supplier_order = shipped_with_paid_supplier_order(store)
+    Order.objects.filter(pk=order.pk).update(total=Decimal("100.00"), supplier_cost=Decimal("30.00"))
+    case = order.lines.get(sku="CS-1")
+    made = {}
+    for channel_id, status in (("DONE", "success"), ("WAIT", "pending"), ("NO", "failed")):
+        made[status] = CustomerRefund.objects.create(
+            account=order.account,
+            store=store,
+            order=order,
+            channel_refund_id=channel_id,
+            amount=Decimal("10.00"),
+            currency="EUR" if status == "failed" else "USD",  # not counted, so its currency does not matter
+            status=status,
+            lines=[{"order_line_id": case.pk, "channel_line_id": "L2", "quantity": 1, "amount": "9.00"}],
+            refunded_at=timezone.now(),
+        )
+    assert _margin_of(order) == Decimal("60.00")  # 100 − 30 − 10 (the pending and failed ones not counted)
+    drawer = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
+    assert f"?customer_refund={made['success'].pk}" in drawer
+    assert f"?customer_refund={made['pending'].pk}" not in drawer
+    assert f"?customer_refund={made['failed'].pk}" not in drawer
+    assert f'data-customer-refund-pending="{made["pending"].pk}"' in drawer
+    assert f'data-customer-refund-pending="{made["failed"].pk}"' in drawer
+
+
+@pytest.mark.parametrize(
+    ("status", "final"),
+    [
+        ("", True),
+        ("success", True),
+        ("Completed", True),
+        ("refunded", True),
+        ("succeeded", True),
+        ("RETURN_OR_REFUND_REQUEST_COMPLETE", True),
+        ("pending", False),
+        ("failed", False),
+        ("cancelled", False),
+        ("processing", False),
+        ("something new", False),
+    ],
+)
+def test_customer_refund_is_final(status: str, final: bool) -> None:
+    from orders.services.customer_refund_status import customer_refund_is_final
+
+    assert customer_refund_is_final(status) is final
+
+
+def test_a_decision_to_a_state_this_version_does_not_know_shows_no_raw_code(store: Any) -> None:
+    from orders.models import OrderEvent
+    from orders.selectors import order_get
+    from suppliers.presentation_refunds import refund_cards
+
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    refund = ask(order, supplier_order)
+    OrderEvent.objects.create(
+        order=order, type="refund", parameters={"refund_id": refund.pk, "what": "decided", "state": "escalated_xyz"}
+    )
+    (card,) = refund_cards(order_get(account=order.account, order_id=order.pk))
+    titles = [step.title for step in card.steps]
+    assert "escalated_xyz" not in titles
+    assert titles[-1] == "Decision"
+
+
+@pytest.mark.parametrize(("status", "sub_status"), ALL_STATES)
+def test_the_drawer_offers_a_request_exactly_where_the_form_has_one(store: Any, status: str, sub_status: str) -> None:
+    """One rule (``order_at_refund_point`` and ``supplier_order_refundable``) read two ways: from
+    the prefetched rows (the row and the drawer) and from the database (the form)."""
+    from orders.selectors import order_get
+    from suppliers.presentation_refunds import refund_request_offered
+    from suppliers.services.refunds import refundable_supplier_orders
+
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    Order.objects.filter(pk=order.pk).update(status=status, sub_status=sub_status)
+    loaded = order_get(account=order.account, order_id=order.pk)
+    assert refund_request_offered(loaded) == bool(refundable_supplier_orders(order=loaded))
+
+
+def test_the_overdue_count_follows_the_chosen_pill(member_client: Client, store: Any) -> None:
+    late = late_orders(store, 3)
+    refund = Refund.objects.get(order=late[0])
+    refund_decision_record(refund_id=refund.pk, state=RefundState.APPROVED, at=timezone.now() - timedelta(days=2))
+    orders_flag_refund_overdue(now=timezone.now())
+    assert overdue_chip(refund_tab(member_client))["data-count"] == "3"
+    for sub_status, expected in (("approved", 1), ("in_review", 2), ("refunded", 0)):
+        chip = overdue_chip(refund_tab(member_client, sub_status=sub_status))
+        assert chip["data-count"] == str(expected)
+        assert len(order_numbers(member_client.get(chip["href"]))) == expected  # what the filter lists

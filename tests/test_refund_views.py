@@ -115,6 +115,12 @@ def test_another_accounts_order_supplier_order_and_refund_are_not_found(
     assert member_client.post(f"/orders/refunds/{their_refund.pk}/outcome/", {"outcome": "approved"}).status_code == 404
     assert member_client.post(f"/orders/refunds/{their_refund.pk}/retry/").status_code == 404
     assert member_client.get(f"{request_url(mine)}?customer_refund=abc").status_code == 404
+    # digits that are not ASCII ("²" and "①" pass str.isdigit() but int() refuses them): 404, not 500
+    for digit in ("²", "①", "1²"):
+        assert member_client.get(f"{request_url(mine)}?customer_refund={digit}").status_code == 404
+        assert (
+            member_client.post(request_url(mine), form_data(my_supplier_order, supplier_order=digit)).status_code == 404
+        )
     their_refund.refresh_from_db()
     assert their_refund.state == RefundState.IN_REVIEW
     assert Refund.objects.count() == 1
@@ -165,6 +171,9 @@ def test_no_line_chosen_is_refused(member_client: Client, store: Any) -> None:
     response = member_client.post(request_url(order), form_data(supplier_order, **{f"qty_{lines[0].pk}": 0}))
     assert response.status_code == 422
     assert "Choose at least one line" in text(response)
+    assert not Refund.objects.exists()
+    assert not RefundLine.objects.exists()
+    assert not OrderEvent.objects.filter(order=order, type="refund").exists()
 
 
 def test_recalculate_sets_the_amount_to_the_cap_of_the_chosen_units(member_client: Client, store: Any) -> None:
@@ -224,11 +233,23 @@ def test_the_merchant_records_approved_then_refunded_for_a_supplier_without_an_a
     drawer = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
     assert 'href="https://dispute.example.com/123" target="_blank"' in drawer
     assert "Open the dispute at AliExpress" in drawer
+    # a hostile stored link is never an href: only https:// ones are
+    Refund.objects.filter(pk=refund.pk).update(
+        dispute_url="javascript:alert(1)", evidence=["javascript:alert(2)", "http://img.example.com/a.jpg"]
+    )
+    drawer = text(member_client.get(f"/orders/{order.pk}/", **HTMX))
+    assert "Open the dispute at AliExpress" not in drawer
+    assert 'href="javascript:' not in drawer
+    assert 'href="http://img.example.com' not in drawer
+    assert drawer.count("data-evidence-not-linked") == 2
+    Refund.objects.filter(pk=refund.pk).update(dispute_url="https://dispute.example.com/123")
     outcome = f"/orders/refunds/{refund.pk}/outcome/"
     # rejected without a reason: the form again
     response = member_client.post(outcome, {"outcome": "rejected"}, **HTMX)
     assert response.status_code == 422
     assert "Say why the supplier rejected it." in text(response)
+    refund.refresh_from_db()
+    assert (refund.state, refund.rejection_reason, refund.decided_at) == (RefundState.IN_REVIEW, "", None)
     # more than asked
     response = member_client.post(outcome, {"outcome": "refunded", "refunded_amount": "20.01"}, **HTMX)
     assert response.status_code == 422
@@ -292,7 +313,7 @@ def test_in_the_drawer_the_form_loads_in_place_and_success_redraws_the_drawer(
     assert text(refused).lstrip().startswith('<section id="order-refunds"')
     done = member_client.post(request_url(order), form_data(supplier_order), **HTMX)
     assert done.status_code == 200
-    assert done["HX-Retarget"] == "#drawer"
+    assert done["HX-Retarget"] == "closest .drawer"  # the drawer, or the order page's .drawer-page
     assert "toast" in done["HX-Trigger"]
     assert 'data-refund-state="in_review"' in text(done)
 
@@ -348,3 +369,26 @@ def test_a_customer_refund_with_odd_lines_shows_and_prefills_nothing_without_a_5
     assert form.status_code == 200
     values = {tag.attrs["name"]: tag.attrs.get("value") for tag in tags(form) if "name" in tag.attrs}
     assert {value for name, value in values.items() if "-qty_" in name} == {"0"}
+
+
+def test_errors_and_help_texts_carry_the_ids_their_fields_point_to(member_client: Client, store: Any) -> None:
+    order, supplier_order = shipped_with_paid_supplier_order(store)
+    lines = list(supplier_order.lines.order_by("id"))
+    response = member_client.post(
+        request_url(order), form_data(supplier_order, **{"amount": "lots", f"qty_{lines[0].pk}": "-1"})
+    )
+    assert response.status_code == 422
+    found = tags(response)
+    ids = {tag.attrs["id"] for tag in found if "id" in tag.attrs}
+    prefix = f"so{supplier_order.pk}"
+    amount = next(tag for tag in found if tag.attrs.get("name") == f"{prefix}-amount")
+    quantity = next(tag for tag in found if tag.attrs.get("name") == f"{prefix}-qty_{lines[0].pk}")
+    for field in (amount, quantity):
+        assert field.attrs.get("aria-invalid") == "true"
+        pointed = (field.attrs.get("aria-describedby") or "").split()
+        assert f"{field.attrs['id']}_error" in pointed
+        assert set(pointed) <= ids  # every id it points to is on the page
+    evidence = next(tag for tag in found if tag.attrs.get("name") == f"{prefix}-evidence")
+    for pointed in (evidence.attrs.get("aria-describedby") or "").split():
+        assert pointed in ids
+    assert not Refund.objects.exists()

@@ -189,17 +189,27 @@ def refund_room(*, supplier_order: SupplierOrder) -> RefundRoom:
     return RefundRoom(supplier_order_id=supplier_order.pk, currency=supplier_order.currency, paid=paid, lines=rooms)
 
 
-def refundable_supplier_orders(*, order: Order) -> list[SupplierOrder]:
-    """The order's supplier orders a refund may be asked of (paid, and the order in Shipment,
-    Refund, or Source Canceled); empty when the order is not at that point."""
+def order_at_refund_point(order: Order) -> bool:
+    """The one rule of when a refund may be asked of an order's suppliers: the order is in
+    Shipment, Refund, or Source Canceled, and not archived (the form and the drawer both use it)."""
     at_point = order.status in (OrderStatus.SHIPMENT, OrderStatus.REFUND) or (
         order.status == OrderStatus.CANCELED and order.sub_status == SubStatus.SOURCE_CANCELED
     )
-    if not at_point or order.archived:
+    return at_point and not order.archived
+
+
+def supplier_order_refundable(supplier_order: SupplierOrder) -> bool:
+    """A supplier order a refund may be asked of: paid (and still paid, or canceled after)."""
+    return supplier_order.state in REFUNDABLE_STATES and supplier_order.paid_at is not None
+
+
+def refundable_supplier_orders(*, order: Order) -> list[SupplierOrder]:
+    """The order's supplier orders a refund may be asked of (``order_at_refund_point`` and
+    ``supplier_order_refundable``); empty when the order is not at that point."""
+    if not order_at_refund_point(order):
         return []
-    return list(
-        SupplierOrder.objects.filter(order=order, state__in=REFUNDABLE_STATES, paid_at__isnull=False).order_by("id")
-    )
+    supplier_orders = SupplierOrder.objects.filter(order=order, state__in=REFUNDABLE_STATES, paid_at__isnull=False)
+    return [so for so in supplier_orders.order_by("id") if supplier_order_refundable(so)]
 
 
 def supplier_has_refund_api(provider: str) -> bool:

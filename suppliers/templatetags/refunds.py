@@ -20,6 +20,14 @@ def refund_request_offered(order: Order) -> bool:
     return presentation.refund_request_offered(order)
 
 
+@register.filter
+def https_url(value: object) -> str:
+    """``value`` when it is an https:// link, else "" (stored links are hostile: a
+    ``javascript:`` or ``http:`` one is never made an href)."""
+    text = value.strip() if isinstance(value, str) else ""
+    return text if text.lower().startswith("https://") and not any(c.isspace() for c in text) else ""
+
+
 @register.inclusion_tag("suppliers/_refunds_panel.html", takes_context=True)
 def refunds_panel(context: dict[str, Any], order: Order) -> dict[str, Any]:
     """The drawer's refunds and customer refunds. A merchant's outcome form sent back with its

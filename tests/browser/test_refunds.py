@@ -183,3 +183,30 @@ def test_the_request_form_fits_a_phone(demo_data: None, new_context: Any, shoot:
     expect(page.locator("[data-refund-form]")).to_be_visible()
     expect_no_sideways_scroll(page, PHONE["width"])
     shoot(page, "refund-05-phone")
+
+
+def test_on_the_order_page_a_request_then_the_suppliers_answer_are_recorded(page: Page) -> None:
+    """The order opened as a page (no #drawer there): the request form loads in place and goes
+    once sent, then Record saves the AliExpress outcome, each redrawing the page's order."""
+    order = demo_order()
+    page.goto(f"/orders/{order.pk}/")
+    page.get_by_role("link", name="Request refund").click()
+    heading = page.get_by_role("heading", name=re.compile("Ask the supplier for a refund"))
+    expect(heading).to_be_focused()  # the form swapped in: focus on its heading
+    form = page.locator("[data-refund-form]")
+    form.get_by_label("Units of Case").fill("0")
+    form.get_by_label("Amount").fill("20.00")
+    form.get_by_label("Reason").select_option(label="Damaged")
+    form.get_by_role("button", name="Ask for the refund").click()
+    refunds = page.locator(".drawer-page [data-refunds]")
+    expect(refunds.locator('[data-refund-state="in_review"]')).to_be_visible()
+    expect(page.locator("[data-refund-form]")).to_have_count(0)  # the form is gone once sent
+    refund = Refund.objects.get(order=order)
+
+    outcome = page.locator("[data-outcome-form]")
+    outcome.get_by_label("Outcome").select_option("approved")
+    outcome.get_by_role("button", name="Record").click()
+    expect(page.locator(f'[data-refund="{refund.pk}"] [data-refund-state-label]')).to_have_text("Approved")
+    refund.refresh_from_db()
+    assert refund.state == RefundState.APPROVED
+    expect(page.locator(".drawer-page [data-order-detail]")).to_have_count(1)  # redrawn once, not nested

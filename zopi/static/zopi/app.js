@@ -134,6 +134,15 @@
     updateSelection();
   });
 
+  // A form swapped in place (the refund request, the refunds section after Cancel): focus its
+  // heading, so a keyboard or screen reader user is where the new content starts.
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.detail.elt;
+    if (!root || !root.matches || !root.matches("[data-focus-heading]")) return;
+    var heading = root.querySelector("h2, h3");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: false }); }
+  });
+
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     var messages = document.body.dataset;
