@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import NamedTuple, Protocol
 
@@ -58,6 +58,20 @@ class CustomerRefundData:
     reason: str = ""
     status: str = ""
     lines: tuple[RefundLineData, ...] = field(default_factory=tuple)
+    # Set by a mapping that could not read this refund (what was wrong): stored never, refused
+    # with a note, while the rest of the order's update goes on.
+    malformed: str = ""
+
+
+def customer_refund_malformed(*, channel_refund_id: str, detail: str) -> CustomerRefundData:
+    """A refund a mapping could not read: carries its id and what was wrong, to be refused."""
+    return CustomerRefundData(
+        channel_refund_id=channel_refund_id,
+        amount=Decimal(0),
+        currency="",
+        refunded_at=datetime.min.replace(tzinfo=UTC),
+        malformed=detail[:200] or "malformed",
+    )
 
 
 @dataclass
@@ -170,11 +184,15 @@ def customer_refunds_store(
     for order, refund in wanted:
         refund_id = (refund.channel_refund_id or "").strip()
         try:
+            if refund.malformed and not refund_id:
+                raise _Refused(_("the channel sent it malformed (%(detail)s)") % {"detail": refund.malformed})
             if not refund_id or len(refund_id) > 64:
                 raise _Refused(_("the refund has no usable id"))
             if refund_id in seen:
                 continue  # the same refund twice in one batch: the first one counts
             seen.add(refund_id)
+            if refund.malformed:
+                raise _Refused(_("the channel sent it malformed (%(detail)s)") % {"detail": refund.malformed})
             amount, stored_lines = _checked(order=order, refund=refund, lines=lines.get(order.pk, {}))
             row = known.get(refund_id)
             if row is not None and row.order_id != order.pk:

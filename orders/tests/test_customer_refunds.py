@@ -14,7 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from orders.enums import OrderEventType
 from orders.models import CustomerRefund, Order, OrderEvent
 from orders.services import LineData
-from orders.services.customer_refunds import CustomerRefundData, RefundLineData, customer_refunds_upsert
+from orders.services.customer_refunds import (
+    CustomerRefundData,
+    RefundLineData,
+    customer_refund_malformed,
+    customer_refunds_upsert,
+)
 from tests.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +190,14 @@ def test_two_workers_storing_the_same_refund_at_once_make_one_row_and_one_event(
     assert sorted(created) == [0, 1]
     assert CustomerRefund.objects.filter(order=order).count() == 1
     assert len(refund_events(order)) == 1
+
+
+def test_a_malformed_refund_is_refused_with_one_note_and_the_others_are_stored(store: Any, order: Order) -> None:
+    bad = customer_refund_malformed(channel_refund_id="R9", detail="refund R9: no 'createdAt'")
+
+    assert customer_refunds_upsert(store=store, order=order, refunds=[bad, refund()]) == 1
+    assert customer_refunds_upsert(store=store, order=order, refunds=[bad, refund()]) == 0
+
+    assert [row[0] for row in stored(order)] == ["R1"]
+    notes = OrderEvent.objects.filter(order=order, type=OrderEventType.NOTE, parameters__code="customer_refund_refused")
+    assert [note["refund_id"] for note in notes.values_list("parameters", flat=True)] == ["R9"]
