@@ -8,7 +8,8 @@ not grow with the number of refunds: one read of the lines, one of the known ref
 one update, one insert of events, and two for refusal notes.
 
 Decisions:
-- A known refund is updated only when the channel's status or amount changed; a refund the
+- A known refund is updated only when the channel's status, amount or lines changed (a fuller
+  read repairs lines a truncated one missed); a refund the
   channel reports final (``FINAL_STATUSES``) never goes back to an earlier status (an older
   body arriving late). Bodies older than the stored order never get here (the upsert skips them).
 - Refused, never half-stored: a refund with no id, a negative amount or one above the order's
@@ -219,7 +220,7 @@ def customer_refunds_store(
             )
             continue
         regress = row.status.lower() in FINAL_STATUSES and status.lower() not in FINAL_STATUSES
-        if regress or (row.status == status and row.amount == amount):
+        if regress or (row.status == status and row.amount == amount and row.lines == stored_lines):
             result.unchanged.append(row.pk)
             continue
         row.status, row.amount, row.lines, row.reason, row.refunded_at = (
