@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from channels_sync.providers.tiktok.mapping import unit_lines
 from integrations.errors import MalformedPayload
 from integrations.fields import JsonObject, money, obj, objects, optional_ident, text
 from orders.services.customer_refunds import CustomerRefundData, RefundLineData, customer_refund_malformed
@@ -29,18 +30,7 @@ MONEYLESS_TYPES = frozenset({"REPLACEMENT"})
 
 def _order_lines(order: JsonObject) -> dict[str, str]:
     """The order's unit ids → the ``channel_line_id`` of the line ``mapping`` makes of them."""
-    units = [item for item in order.get("line_items") or [] if isinstance(item, dict)]
-    prices: dict[str, set[str]] = defaultdict(set)
-    for item in units:
-        prices[optional_ident(item, "sku_id")].add(text(item, "sale_price"))
-    found: dict[str, str] = {}
-    for item in units:
-        sku = optional_ident(item, "sku_id")
-        if len(prices[sku]) == 1:
-            found[optional_ident(item, "id")] = sku
-        else:
-            found[optional_ident(item, "id")] = f"{sku}@{Decimal(text(item, 'sale_price') or '0')}"
-    return found
+    return unit_lines(order.get("line_items") or [])
 
 
 def _time(data: JsonObject, where: str) -> datetime:
