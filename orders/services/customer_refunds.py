@@ -181,7 +181,7 @@ def customer_refunds_store(
     to_create: list[CustomerRefund] = []
     to_update: list[CustomerRefund] = []
     refusals: list[tuple[Order, str, str]] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # refund id → the order its first valid copy is on
     for order, refund in wanted:
         refund_id = (refund.channel_refund_id or "").strip()
         try:
@@ -189,15 +189,17 @@ def customer_refunds_store(
                 raise _Refused(_("the channel sent it malformed (%(detail)s)") % {"detail": refund.malformed})
             if not refund_id or len(refund_id) > 64:
                 raise _Refused(_("the refund has no usable id"))
-            if refund_id in seen:
-                continue  # the same refund twice in one batch: the first one counts
-            seen.add(refund_id)
             if refund.malformed:
                 raise _Refused(_("the channel sent it malformed (%(detail)s)") % {"detail": refund.malformed})
             amount, stored_lines = _checked(order=order, refund=refund, lines=lines.get(order.pk, {}))
             row = known.get(refund_id)
             if row is not None and row.order_id != order.pk:
                 raise _Refused(_("the store already has refund %(id)s on another order") % {"id": refund_id})
+            if refund_id in seen:  # twice in one batch, after validation: the first valid copy counts
+                if seen[refund_id] != order.pk:
+                    raise _Refused(_("the channel sent refund %(id)s on another order too") % {"id": refund_id})
+                continue
+            seen[refund_id] = order.pk
         except _Refused as refused:
             refusals.append((order, refund_id[:64], str(refused)))
             result.refused.append((refund_id[:64], str(refused)))

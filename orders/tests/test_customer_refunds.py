@@ -18,6 +18,7 @@ from orders.services.customer_refunds import (
     CustomerRefundData,
     RefundLineData,
     customer_refund_malformed,
+    customer_refunds_store,
     customer_refunds_upsert,
 )
 from tests.factories import OrderFactory
@@ -216,3 +217,17 @@ def test_a_fuller_read_with_more_lines_repairs_a_stored_refund(store: Any, order
     customer_refunds_upsert(store=store, order=order, refunds=[refund(amount="15.00", lines=both)])
 
     assert [line["channel_line_id"] for line in CustomerRefund.objects.get().lines] == ["L1", "L2"]
+
+
+def test_a_batch_dedupes_after_validation_and_notes_a_duplicate_on_another_order(store: Any, order: Order) -> None:
+    other = OrderFactory(
+        store=store, lines=(LineData(title="X", unit_price=Decimal(25), channel_line_id="L1"),), total=Decimal(25)
+    )
+    broken = refund(amount="-1.00")  # the first copy is refused; the valid second copy is stored
+
+    result = customer_refunds_store(store_id=store.pk, items=[(order, [broken, refund()]), (other, [refund()])])
+
+    assert [row[0] for row in stored(order)] == ["R1"]
+    assert stored(other) == []
+    assert [reason for _id, reason in result.refused][1:] == ["the channel sent refund R1 on another order too"]
+    assert OrderEvent.objects.filter(order=other, parameters__code="customer_refund_refused").count() == 1
