@@ -163,3 +163,22 @@ def test_hostile_return_webhooks_get_a_clear_outcome_and_nothing_written(
     assert WebhookDelivery.objects.filter(store=store).count() == 2
     assert not Order.objects.exists()
     assert not CustomerRefund.objects.exists()
+
+
+@LIVE_DB
+def test_an_app_without_the_return_permission_still_ingests_every_order_without_refunds(
+    control: Any, site_url: str, account: Any
+) -> None:
+    store = connect(control, account)
+    control.options("tiktok", SHOP, returns_permission=False)  # returns/search answers 403
+    order_id = control.create_orders("tiktok", SHOP, count=1, seed=65)[0]
+    control.clock(advance_seconds=2 * 3600)
+    control.refund_order("tiktok", SHOP, order_id, lines=[{"line_id": sim_order(order_id).lines[0]["id"]}])
+    send_everything()
+
+    order = Order.objects.get(store=store, channel_order_id=order_id)
+    assert not WebhookDelivery.objects.filter(store=store).exclude(state=DeliveryState.PROCESSED).exists()
+    assert not store_pull(store_id=store.pk).error
+    assert not CustomerRefund.objects.exists()
+
+    assert order.lines.count() >= 1

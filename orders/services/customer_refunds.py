@@ -8,7 +8,8 @@ not grow with the number of refunds: one read of the lines, one of the known ref
 one update, one insert of events, and two for refusal notes.
 
 Decisions:
-- A known refund is updated only when the channel's status or amount changed; a refund the
+- A known refund is updated only when the channel's status, amount or lines changed (a fuller
+  read repairs lines a truncated one missed); a refund the
   channel reports final (``FINAL_STATUSES``) never goes back to an earlier status (an older
   body arriving late). Bodies older than the stored order never get here (the upsert skips them).
 - Refused, never half-stored: a refund with no id, a negative amount or one above the order's
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import NamedTuple, Protocol
 
@@ -58,6 +59,20 @@ class CustomerRefundData:
     reason: str = ""
     status: str = ""
     lines: tuple[RefundLineData, ...] = field(default_factory=tuple)
+    # Set by a mapping that could not read this refund (what was wrong): stored never, refused
+    # with a note, while the rest of the order's update goes on.
+    malformed: str = ""
+
+
+def customer_refund_malformed(*, channel_refund_id: str, detail: str) -> CustomerRefundData:
+    """A refund a mapping could not read: carries its id and what was wrong, to be refused."""
+    return CustomerRefundData(
+        channel_refund_id=channel_refund_id,
+        amount=Decimal(0),
+        currency="",
+        refunded_at=datetime.min.replace(tzinfo=UTC),
+        malformed=detail[:200] or "malformed",
+    )
 
 
 @dataclass
@@ -166,19 +181,25 @@ def customer_refunds_store(
     to_create: list[CustomerRefund] = []
     to_update: list[CustomerRefund] = []
     refusals: list[tuple[Order, str, str]] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # refund id → the order its first valid copy is on
     for order, refund in wanted:
         refund_id = (refund.channel_refund_id or "").strip()
         try:
+            if refund.malformed and not refund_id:
+                raise _Refused(_("the channel sent it malformed (%(detail)s)") % {"detail": refund.malformed})
             if not refund_id or len(refund_id) > 64:
                 raise _Refused(_("the refund has no usable id"))
-            if refund_id in seen:
-                continue  # the same refund twice in one batch: the first one counts
-            seen.add(refund_id)
+            if refund.malformed:
+                raise _Refused(_("the channel sent it malformed (%(detail)s)") % {"detail": refund.malformed})
             amount, stored_lines = _checked(order=order, refund=refund, lines=lines.get(order.pk, {}))
             row = known.get(refund_id)
             if row is not None and row.order_id != order.pk:
                 raise _Refused(_("the store already has refund %(id)s on another order") % {"id": refund_id})
+            if refund_id in seen:  # twice in one batch, after validation: the first valid copy counts
+                if seen[refund_id] != order.pk:
+                    raise _Refused(_("the channel sent refund %(id)s on another order too") % {"id": refund_id})
+                continue
+            seen[refund_id] = order.pk
         except _Refused as refused:
             refusals.append((order, refund_id[:64], str(refused)))
             result.refused.append((refund_id[:64], str(refused)))
@@ -201,7 +222,7 @@ def customer_refunds_store(
             )
             continue
         regress = row.status.lower() in FINAL_STATUSES and status.lower() not in FINAL_STATUSES
-        if regress or (row.status == status and row.amount == amount):
+        if regress or (row.status == status and row.amount == amount and row.lines == stored_lines):
             result.unchanged.append(row.pk)
             continue
         row.status, row.amount, row.lines, row.reason, row.refunded_at = (

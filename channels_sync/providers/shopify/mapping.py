@@ -46,7 +46,7 @@ from integrations.fields import (
     text,
 )
 from orders.services import AddressData, LineData, OrderData
-from orders.services.customer_refunds import CustomerRefundData, RefundLineData
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData, customer_refund_malformed
 
 PAID_FINANCIAL_STATUSES = frozenset({"paid", "partially_paid", "partially_refunded", "refunded"})
 TIKTOK_ORDER_ID_KEYS = frozenset({"tiktok_order_id", "tiktok_order_number", "tiktok_id", "tts_order_id"})
@@ -149,7 +149,15 @@ def _refund_id(data: JsonObject, key: str) -> str:
 
 
 def refund_from_json(refund: JsonObject, *, currency: str, where: str) -> CustomerRefundData:
-    """One REST refund (an item of an order's ``refunds``, or a refunds/create body)."""
+    """One REST refund (an item of an order's ``refunds``, or a refunds/create body); one that
+    cannot be read comes back ``malformed`` (refused with a note, the order's update goes on)."""
+    try:
+        return _rest_refund(refund, currency=currency, where=where)
+    except MalformedPayload as error:
+        return customer_refund_malformed(channel_refund_id=_refund_id(refund, "id"), detail=str(error))
+
+
+def _rest_refund(refund: JsonObject, *, currency: str, where: str) -> CustomerRefundData:
     refund_id = _refund_id(refund, "id")
     where = f"{where}: refund {refund_id or '?'}"
     amount, status, money_currency = Decimal(0), "", currency
@@ -306,8 +314,18 @@ def order_from_graphql(order: Any) -> ChannelOrder:
         purchase_ids=purchase_ids,
         refunds=None
         if refunds is None
-        else tuple(_graphql_refund(refund, where) for refund in objects(order, "refunds", where)),
+        else tuple(_graphql_refund_guarded(refund, where) for refund in objects(order, "refunds", where)),
     )
+
+
+def _graphql_refund_guarded(refund: JsonObject, where: str) -> CustomerRefundData:
+    """``_graphql_refund``, or the refund ``malformed`` when it cannot be read."""
+    try:
+        return _graphql_refund(refund, where)
+    except MalformedPayload as error:
+        refund_id = refund.get("id")
+        tail = refund_id.rsplit("/", 1)[-1][:64] if isinstance(refund_id, str) else ""
+        return customer_refund_malformed(channel_refund_id=tail, detail=str(error))
 
 
 def _graphql_refund(refund: JsonObject, where: str) -> CustomerRefundData:

@@ -42,6 +42,28 @@ from orders.services import AddressData, LineData, OrderData
 UNPAID, CANCELLED = "UNPAID", "CANCELLED"
 
 
+def line_id(sku_id: str, price: Decimal, prices_of_sku: int) -> str:
+    """The ``channel_line_id`` of the units of one SKU at one price (see Decisions)."""
+    return sku_id if prices_of_sku == 1 else f"{sku_id}@{price}"
+
+
+def unit_lines(items: list[Any]) -> dict[str, str]:
+    """The order's unit ids → the ``channel_line_id`` of the line ``_lines`` makes of them (prices
+    grouped as numbers: "10.5" and "10.50" are one price). Units it cannot read are left out."""
+    keyed: list[tuple[str, str, Decimal]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        try:
+            keyed.append((optional_ident(item, "id"), optional_ident(item, "sku_id"), money(item, "sale_price", "")))
+        except MalformedPayload:
+            continue
+    prices: dict[str, set[Decimal]] = {}
+    for _unit, sku_id, price in keyed:
+        prices.setdefault(sku_id, set()).add(price)
+    return {unit: line_id(sku_id, price, len(prices[sku_id])) for unit, sku_id, price in keyed}
+
+
 def _lines(items: list[JsonObject], where: str) -> tuple[LineData, ...]:
     groups: dict[tuple[str, Decimal], list[JsonObject]] = {}
     for index, item in enumerate(items):
@@ -62,7 +84,7 @@ def _lines(items: list[JsonObject], where: str) -> tuple[LineData, ...]:
                 quantity=len(units),
                 sku=text(first, "seller_sku"),
                 variant_title=text(first, "sku_name"),
-                channel_line_id=sku_id if prices_per_sku[sku_id] == 1 else f"{sku_id}@{price}",
+                channel_line_id=line_id(sku_id, price, prices_per_sku[sku_id]),
                 product_id=optional_ident(first, "product_id"),
                 variant_id=sku_id if len(sku_id) <= 64 else "",
             )

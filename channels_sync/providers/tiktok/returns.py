@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from channels_sync.providers.tiktok.mapping import unit_lines
 from integrations.errors import MalformedPayload
 from integrations.fields import JsonObject, money, obj, objects, optional_ident, text
-from orders.services.customer_refunds import CustomerRefundData, RefundLineData
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData, customer_refund_malformed
 
 COMPLETE = "RETURN_OR_REFUND_REQUEST_COMPLETE"
 MONEYLESS_TYPES = frozenset({"REPLACEMENT"})
@@ -29,18 +30,7 @@ MONEYLESS_TYPES = frozenset({"REPLACEMENT"})
 
 def _order_lines(order: JsonObject) -> dict[str, str]:
     """The order's unit ids → the ``channel_line_id`` of the line ``mapping`` makes of them."""
-    units = [item for item in order.get("line_items") or [] if isinstance(item, dict)]
-    prices: dict[str, set[str]] = defaultdict(set)
-    for item in units:
-        prices[optional_ident(item, "sku_id")].add(text(item, "sale_price"))
-    found: dict[str, str] = {}
-    for item in units:
-        sku = optional_ident(item, "sku_id")
-        if len(prices[sku]) == 1:
-            found[optional_ident(item, "id")] = sku
-        else:
-            found[optional_ident(item, "id")] = f"{sku}@{Decimal(text(item, 'sale_price') or '0')}"
-    return found
+    return unit_lines(order.get("line_items") or [])
 
 
 def _time(data: JsonObject, where: str) -> datetime:
@@ -51,38 +41,50 @@ def _time(data: JsonObject, where: str) -> datetime:
     raise MalformedPayload(f"{where}: no update_time or create_time")
 
 
+def _refund(item: JsonObject, lines_of: dict[str, str]) -> CustomerRefundData | None:
+    """One return as a refund; None when it is no money back (yet)."""
+    where = f"TikTok Shop return {optional_ident(item, 'return_id') or '?'}"
+    if text(item, "return_status") != COMPLETE or text(item, "return_type") in MONEYLESS_TYPES:
+        return None
+    total = obj(item, "refund_amount", where)
+    quantities: dict[str, int] = defaultdict(int)
+    amounts: dict[str, Decimal] = defaultdict(Decimal)
+    for position, unit in enumerate(objects(item, "return_line_items", where) if "return_line_items" in item else []):
+        line = lines_of.get(optional_ident(unit, "order_line_item_id")) or optional_ident(unit, "sku_id")
+        quantities[line] += 1
+        amounts[line] += money(
+            obj(unit, "refund_amount", f"{where}: return_line_items[{position}]"), "refund_total", where
+        )
+    return CustomerRefundData(
+        channel_refund_id=optional_ident(item, "return_id"),
+        amount=money(total, "refund_total", f"{where}: refund_amount"),
+        currency=text(total, "currency"),
+        refunded_at=_time(item, where),
+        reason=text(item, "return_reason_text"),
+        status=COMPLETE.lower(),
+        lines=tuple(RefundLineData(line, quantities[line], amounts[line]) for line in quantities),
+    )
+
+
 def refunds_from_returns(returns: list[Any], order: JsonObject) -> tuple[CustomerRefundData, ...]:
     """The completed refunds among ``returns`` (items of ``return_orders``) of ``order`` (its JSON)."""
     lines_of = _order_lines(order)
     found: list[CustomerRefundData] = []
     for index, item in enumerate(returns):
         if not isinstance(item, dict):
-            raise MalformedPayload(f"TikTok Shop returns: return_orders[{index}] is not an object")
-        where = f"TikTok Shop return {optional_ident(item, 'return_id') or '?'}"
-        if text(item, "return_status") != COMPLETE or text(item, "return_type") in MONEYLESS_TYPES:
+            found.append(
+                customer_refund_malformed(channel_refund_id="", detail=f"return_orders[{index}] is not an object")
+            )
             continue
-        total = obj(item, "refund_amount", where)
-        quantities: dict[str, int] = defaultdict(int)
-        amounts: dict[str, Decimal] = defaultdict(Decimal)
-        for position, unit in enumerate(
-            objects(item, "return_line_items", where) if "return_line_items" in item else []
-        ):
-            line = lines_of.get(optional_ident(unit, "order_line_item_id")) or optional_ident(unit, "sku_id")
-            quantities[line] += 1
-            amounts[line] += money(
-                obj(unit, "refund_amount", f"{where}: return_line_items[{position}]"), "refund_total", where
+        try:
+            refund = _refund(item, lines_of)
+        except MalformedPayload as error:  # this return refused with a note, the others go on
+            found.append(
+                customer_refund_malformed(channel_refund_id=optional_ident(item, "return_id"), detail=str(error))
             )
-        found.append(
-            CustomerRefundData(
-                channel_refund_id=optional_ident(item, "return_id"),
-                amount=money(total, "refund_total", f"{where}: refund_amount"),
-                currency=text(total, "currency"),
-                refunded_at=_time(item, where),
-                reason=text(item, "return_reason_text"),
-                status=COMPLETE.lower(),
-                lines=tuple(RefundLineData(line, quantities[line], amounts[line]) for line in quantities),
-            )
-        )
+            continue
+        if refund is not None:
+            found.append(refund)
     return tuple(found)
 
 

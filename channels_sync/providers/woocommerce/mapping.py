@@ -49,7 +49,7 @@ from integrations.fields import (
     text,
 )
 from orders.services import AddressData, LineData, OrderData
-from orders.services.customer_refunds import CustomerRefundData, RefundLineData
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData, customer_refund_malformed
 
 PAID_STATUSES = frozenset({"processing", "completed"})
 UNPAID_STATUSES = frozenset({"pending", "failed", "checkout-draft"})
@@ -185,25 +185,29 @@ def refunds_from_json(refunds: Any, order: JsonObject) -> tuple[CustomerRefundDa
     found: list[CustomerRefundData] = []
     for index, refund in enumerate(refunds):
         if not isinstance(refund, dict):
-            raise MalformedPayload(f"{where}: refunds[{index}] is not an object")
-        at = f"{where}: refund {optional_ident(refund, 'id') or '?'}"
-        lines = tuple(
-            RefundLineData(
-                channel_line_id=_refunded_line(item, order),
-                quantity=_opposite(item, "quantity", f"{at}: line_items[{position}]"),
-                amount=-money(item, "total", f"{at}: line_items[{position}]"),
+            found.append(customer_refund_malformed(channel_refund_id="", detail=f"refunds[{index}] is not an object"))
+            continue
+        try:
+            at = f"{where}: refund {optional_ident(refund, 'id') or '?'}"
+            lines = tuple(
+                RefundLineData(
+                    channel_line_id=_refunded_line(item, order),
+                    quantity=_opposite(item, "quantity", f"{at}: line_items[{position}]"),
+                    amount=-money(item, "total", f"{at}: line_items[{position}]"),
+                )
+                for position, item in enumerate(objects(refund, "line_items", at) if "line_items" in refund else [])
             )
-            for position, item in enumerate(objects(refund, "line_items", at) if "line_items" in refund else [])
-        )
-        found.append(
-            CustomerRefundData(
-                channel_refund_id=optional_ident(refund, "id"),
-                amount=money(refund, "amount", at),
-                currency=text(order, "currency"),
-                refunded_at=iso_datetime(refund, "date_created_gmt", at, naive_tz=UTC),
-                reason=text(refund, "reason"),
-                status="completed",
-                lines=lines,
+            found.append(
+                CustomerRefundData(
+                    channel_refund_id=optional_ident(refund, "id"),
+                    amount=money(refund, "amount", at),
+                    currency=text(order, "currency"),
+                    refunded_at=iso_datetime(refund, "date_created_gmt", at, naive_tz=UTC),
+                    reason=text(refund, "reason"),
+                    status="completed",
+                    lines=lines,
+                )
             )
-        )
+        except MalformedPayload as error:  # this refund refused with a note, the others go on
+            found.append(customer_refund_malformed(channel_refund_id=optional_ident(refund, "id"), detail=str(error)))
     return tuple(found)

@@ -140,3 +140,33 @@ def test_tiktok_returns_keep_only_completed_refunds_units_counted_per_line() -> 
             lines=(RefundLineData("1729385892941", 2, Decimal("25.00")),),
         ),
     )
+
+
+def test_a_malformed_refund_comes_back_malformed_and_the_others_of_its_order_map() -> None:
+    no_time = {key: value for key, value in SHOPIFY_REFUND.items() if key not in ("created_at", "processed_at")}
+    shopify = refund_from_json(no_time, currency="USD", where="Shopify order 450789469")
+    assert (shopify.channel_refund_id, "created_at" in shopify.malformed) == ("929361462", True)
+
+    woo = refunds_from_json([{**WOO_REFUNDS[0], "id": 999, "amount": "lots"}, *WOO_REFUNDS], WOO_ORDER)
+    assert [(item.channel_refund_id, bool(item.malformed)) for item in woo] == [("999", True), ("726", False)]
+
+    returns = returns_by_order(TIKTOK_RETURNS)["576461413038785752"]
+    broken = [{**item, "return_id": "1", "refund_amount": None} for item in returns]
+    tiktok = refunds_from_returns([*broken, *returns], TIKTOK_ORDER)
+    assert [(item.channel_refund_id, bool(item.malformed)) for item in tiktok][-1] == ("4035244067462926090", False)
+    assert ("1", True) in [(item.channel_refund_id, bool(item.malformed)) for item in tiktok]
+
+
+def test_tiktok_refund_lines_are_keyed_as_the_order_lines_are_prices_compared_as_numbers() -> None:
+    order = {
+        **TIKTOK_ORDER,
+        "line_items": [
+            {"id": "577086512123755123", "sku_id": "1729385892941", "sale_price": "12.5"},
+            {"id": "577086512123755124", "sku_id": "1729385892941", "sale_price": "12.50"},
+        ],
+    }
+    returns = returns_by_order(TIKTOK_RETURNS)["576461413038785752"]
+
+    (refund,) = refunds_from_returns(returns, order)
+
+    assert refund.lines == (RefundLineData("1729385892941", 2, Decimal("25.00")),)

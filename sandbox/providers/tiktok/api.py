@@ -38,6 +38,7 @@ INTERNAL_ERROR = 36009001
 INVALID_SIGN = 106001
 INVALID_TOKEN = 105001
 EXPIRED_TOKEN = 105002
+NO_PERMISSION = 105005  # the app was not granted the API's scope (unconfirmed code)
 
 
 class TikTokError(Exception):

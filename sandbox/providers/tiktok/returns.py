@@ -25,7 +25,7 @@ from sandbox.clock import sim_now
 from sandbox.models import ChannelOrder
 from sandbox.providers._refunds import refund_add, refunds_of
 from sandbox.providers.tiktok import render
-from sandbox.providers.tiktok.api import Call, invalid, tiktok_api
+from sandbox.providers.tiktok.api import NO_PERMISSION, Call, TikTokError, invalid, tiktok_api
 from sandbox.providers.tiktok.render import digits_id
 from sandbox.providers.tiktok.sellers import webhook_signer
 from sandbox.providers.tiktok.signing import webhook_authorization
@@ -145,6 +145,8 @@ def return_json(order: ChannelOrder, refund: dict[str, Any]) -> dict[str, Any]:
 
 @tiktok_api("POST")
 def returns_search(request: HttpRequest, call: Call) -> dict[str, Any]:
+    if call.account.options.get("returns_permission") is False:  # the app lacks Return & Refund
+        raise TikTokError(NO_PERMISSION, "The app has no permission for this API (Return and Refund).", status=403)
     try:
         page_size = int(call.params.get("page_size", "0"))
         offset = int(call.params.get("page_token") or 0)
