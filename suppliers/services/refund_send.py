@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
@@ -187,7 +187,9 @@ def refund_send(*, refund_id: int, provider: SupplierProvider | None = None) -> 
     except ProviderError as error:  # an unknown outcome or a retryable error: looked up on the next try
         logger.info("refund %s: send try %s did not finish: %s", refund.pk, refund.send_attempts, error)
         return _fail_or_later(refund, token, str(error))
-    except Exception:  # an odd answer, our bug, the database: logged, the claim given back, tried later
+    # An answer none of our readers expected, or the database failing mid-way: logged with its
+    # traceback, the claim given back, tried later (never a claim held and tries growing forever).
+    except (KeyError, TypeError, AttributeError, IndexError, ArithmeticError, DatabaseError):
         logger.exception("refund %s: send try %s broke", refund.pk, refund.send_attempts)
         return _fail_or_later(refund, token, _("The request could not be sent (an unexpected error)."))
 

@@ -47,6 +47,7 @@ from orders.enums import (
 )
 from orders.models import Order, OrderEvent, Refund, RefundLine
 from orders.services import order_recompute_status
+from orders.services.cancel_hook import BROKER_ERRORS
 from suppliers.models import SupplierOrder, SupplierOrderLine
 from suppliers.providers import provider_class
 
@@ -355,7 +356,7 @@ def refund_send_enqueue(refund_id: int) -> None:
         return
     try:
         current_app.send_task(name, args=(refund_id,))
-    except Exception:  # the broker is down: the sync's sweep sends it (next_sync_at is due)
+    except BROKER_ERRORS:  # the broker is down: the sync's sweep sends it (next_sync_at is due)
         logger.warning("refund %s: could not queue its send task; the sweep will", refund_id, exc_info=True)
 
 
