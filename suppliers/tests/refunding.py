@@ -18,7 +18,7 @@ from sandbox.clock import sim_now
 from sandbox.models import Refund as SimRefund
 from sandbox.world import world_tick
 from suppliers.enums import PlacementOutcome
-from suppliers.models import SupplierOrder
+from suppliers.models import SourceAccount, SupplierOrder
 from suppliers.services.placement import order_place
 from suppliers.services.refund_send import refunds_sync_due
 from suppliers.services.refunds import RefundAskLine, refund_request
@@ -43,6 +43,17 @@ def shipped_order(control: Any, provider: str, **options: Any) -> Shipped:
     if options:
         control.options(provider, source.name, **options)
     link_sku(account, "EB-1", provider)
+    return _placed_and_shipped(control, account, store, source)
+
+
+def shipped_again(control: Any, shipped: Shipped) -> Shipped:
+    """Another order of the same merchant, placed with the same supplier account and shipped."""
+    supplier_order = shipped.supplier_order
+    assert supplier_order.source_account is not None
+    return _placed_and_shipped(control, shipped.account, shipped.order.store, supplier_order.source_account)
+
+
+def _placed_and_shipped(control: Any, account: Account, store: Any, source: SourceAccount) -> Shipped:
     order = order_to_place(store)
     result = order_place(account=account, order_id=order.pk)
     assert result.outcome == PlacementOutcome.PAID, result.message
@@ -52,7 +63,7 @@ def shipped_order(control: Any, provider: str, **options: Any) -> Shipped:
         supplier_order.refresh_from_db()
     assert supplier_order.cost, "the supplier order's cost is known (what a refund may ask is its share)"
     # Shipped at the supplier too: the world then never cancels it while a refund is reviewed.
-    control.supplier_ship(provider, source.name, supplier_order.external_order_id)
+    control.supplier_ship(source.provider, source.name, supplier_order.external_order_id)
     ShipmentFactory(order=order, supplier_order=supplier_order)
     order_recompute_status(order_id=order.pk)
     order.refresh_from_db()

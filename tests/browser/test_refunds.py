@@ -1,34 +1,46 @@
-"""Refunds in a real browser: a staff member asks a supplier for a refund through the form (from the
-row's "Request refund", by keyboard and mouse), sees it In Review in the tab counts and the drawer;
-the supplier's side then moves it (``supplier_moves``: later driven by the sandbox's clock) past
-its review time, to Approved, past its money time, to Refunded, and the counts, the drawer and the
-overdue badge follow. Also a phone-width form."""
+"""Refunds in a real browser against the sandbox on the live server and a real Celery worker on the
+"suppliers" queue (Redis broker, nothing eager).
+
+A staff member asks CJ (its dispute API, the sandbox's side) for a refund through the form (from the
+row's "Request refund", by keyboard and mouse): In Review in the tab counts and the drawer. The
+sandbox's clock is then advanced through its control API and the world moves (the supplier
+decides within the day, pays the day after, crediting its ledger); our beat's sweep, run as it
+would later, reads it: Approved, then Refunded, the counts and the drawer following. A supplier
+that stalls (``refund_stall``) leaves a request In Review past its day: the row is flagged Review
+overdue, in the Overdue filter with its count. Also a phone-width form and the order page with an
+AliExpress request recorded by the merchant (no buyer-side API)."""
 
 from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime, timedelta
-from decimal import Decimal
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from accounts.enums import Role
 from accounts.models import Membership
-from orders.enums import RefundState
+from orders.enums import RefundSend, RefundState
 from orders.models import Order, Refund
-from suppliers.services.refunds import orders_flag_refund_overdue, refund_decision_record
+from suppliers.enums import SupplierProvider
+from suppliers.services.refunds import orders_flag_refund_overdue, refund_room
+from suppliers.tests.refunding import Shipped, ask, shipped_again, shipped_order, sync_later, world_forward
+from tests.factories import UserFactory
 from tests.refund_world import shipped_with_paid_supplier_order
+from tests.workers import running_worker, wait_for
 from zopi.management.commands.seed_demo import DEMO_USERNAME
 
 with contextlib.suppress(ImportError):
-    from playwright.sync_api import Locator, Page, expect
+    from playwright.sync_api import BrowserContext, Locator, Page, expect
 
 from .conftest import PHONE, expect_no_sideways_scroll, log_in
 
 pytestmark = pytest.mark.browser
 NUMBER = "#R-7001"
+PASSWORD = "refunds-1"
 
 
 def tab(page: Page, status: str) -> Locator:
@@ -52,25 +64,6 @@ def demo_order() -> Order:
     return order
 
 
-def supplier_moves(refund_id: int, step: str, *, now: datetime) -> None:
-    """What the supplier's side does, one step at a time (the sandbox's clock will drive these):
-    "review late" (a day passes without a decision), "approve", "money late" (a day after the
-    approval without the money), "refund" (the money comes back)."""
-    order_ids = [Refund.objects.get(pk=refund_id).order_id]  # the demo's other refunds keep their flags
-    if step == "review late":
-        orders_flag_refund_overdue(now=now + timedelta(days=1, minutes=5), order_ids=order_ids)
-    elif step == "approve":
-        refund_decision_record(refund_id=refund_id, state=RefundState.APPROVED, at=now, external_status="APPROVED")
-    elif step == "money late":
-        orders_flag_refund_overdue(now=now + timedelta(days=2, minutes=5), order_ids=order_ids)
-    elif step == "refund":
-        refund_decision_record(
-            refund_id=refund_id, state=RefundState.REFUNDED, refunded_amount=Decimal("20.00"), external_status="PAID"
-        )
-    else:  # pragma: no cover - a typo in a test
-        raise ValueError(step)
-
-
 def refund_tab(page: Page) -> dict[str, int]:
     page.goto("/orders/?status=refund")
     return {
@@ -82,96 +75,126 @@ def refund_tab(page: Page) -> dict[str, int]:
     }
 
 
-def open_drawer(page: Page) -> Locator:
-    page.locator(f'#order-rows tr[data-order-number="{NUMBER}"] th a').click()
-    drawer = page.locator(f'#drawer [data-order-detail="{NUMBER}"]')
+def open_drawer(page: Page, number: str) -> Locator:
+    page.locator(f'#order-rows tr[data-order-number="{number}"] th a').click()
+    drawer = page.locator(f'#drawer [data-order-detail="{number}"]')
     expect(drawer).to_be_visible()
     return drawer
 
 
-def test_request_a_refund_and_follow_it_to_refunded(page: Page, shoot: Any) -> None:
-    order = demo_order()
-    before = refund_tab(page)
+@pytest.fixture
+def cj_merchant(
+    transactional_db: None, new_context: Callable[..., BrowserContext], control: Any
+) -> Iterator[tuple[Page, Shipped, Any]]:
+    """A staff member of a merchant whose order was placed and paid at the sandbox's CJ (which
+    approves refunds) and shipped; a worker on the suppliers queue sends what is asked."""
+    shipped = shipped_order(control, SupplierProvider.CJ, refund_decision="approve")
+    user = UserFactory(username="refunder")
+    user.set_password(PASSWORD)
+    user.save()
+    Membership.objects.create(user=user, account=shipped.account, role=Role.STAFF)
+    page = new_context().new_page()
+    log_in(page, "refunder", PASSWORD)
+    with running_worker(["suppliers"]):
+        yield page, shipped, control
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.celery_worker
+def test_request_a_refund_and_the_sandbox_supplier_takes_it_to_refunded(
+    cj_merchant: tuple[Page, Shipped, Any], shoot: Any
+) -> None:
+    page, shipped, control = cj_merchant
+    number = shipped.order.number
+    [line] = shipped.supplier_order.lines.all()
+    room = refund_room(supplier_order=shipped.supplier_order)
+    line_room = room.line(line.pk)
+    assert line_room is not None and line_room.quantity == 2
+    whole, one_unit = line_room.cap_for(2), line_room.cap_for(1)
 
     # When a refund is asked from the row of the order in Shipment
     page.goto("/orders/?status=shipment")
-    row = page.locator(f'#order-rows tr[data-order-number="{NUMBER}"]')
-    row.get_by_role("link", name=re.compile("Request refund")).click()
+    page.locator(f'#order-rows tr[data-order-number="{number}"]').get_by_role(
+        "link", name=re.compile("Request refund")
+    ).click()
     expect(page.get_by_role("heading", name=re.compile("Ask the supplier for a refund"))).to_be_visible()
     form = page.locator("[data-refund-form]")
-    expect(form.get_by_label("Amount")).to_have_value("30.00")  # every open unit: what was paid
-    form.get_by_label("Units of Case").fill("0")
+    expect(form.get_by_label("Amount")).to_have_value(f"{whole:.2f}")  # every open unit: what was paid
+    form.get_by_label(f"Units of {line.order_line.title}").fill("1")
     form.get_by_role("button", name="Set the amount to the most these units allow").click()
-    expect(page.locator("[data-refund-form]").get_by_label("Amount")).to_have_value("20.00")
     form = page.locator("[data-refund-form]")
+    expect(form.get_by_label("Amount")).to_have_value(f"{one_unit:.2f}")
     form.get_by_label("Reason").select_option(label="Damaged")
-    form.get_by_label("Note for the supplier").fill("Both earbuds arrived cracked")
+    form.get_by_label("Note for the supplier").fill("The left earbud arrived cracked")
     form.get_by_label("Evidence links").fill("https://img.example.com/cracked.jpg")
     shoot(page, "refund-01-form")
-    # a second try for more than was paid is refused at the amount, nothing written
-    form.get_by_label("Amount").fill("25.00")
+    # more than was paid for that unit is refused at the amount, nothing written
+    form.get_by_label("Amount").fill(f"{one_unit + 1:.2f}")
     form.get_by_role("button", name="Ask for the refund").click()
-    expect(page.locator('[data-error-for="amount"]')).to_contain_text("At most 20.00 USD")
-    assert not Refund.objects.filter(order=order).exists()
+    expect(page.locator('[data-error-for="amount"]')).to_contain_text(f"At most {one_unit:.2f}")
+    assert not Refund.objects.filter(order=shipped.order).exists()
     form = page.locator("[data-refund-form]")
-    form.get_by_label("Amount").fill("20.00")
+    form.get_by_label("Amount").fill(f"{one_unit:.2f}")
     form.get_by_label("Amount").press("Enter")  # the keyboard submits it
 
-    # Then it is In Review: the order's page says so, and the tab counts moved
+    # Then it is In Review, and the worker sends it to CJ (a dispute there, under our key)
     expect(page.locator(".messages")).to_contain_text("in review")
-    expect(page.locator('[data-refund-state="in_review"]')).to_be_visible()
-    refund = Refund.objects.get(order=order)
-    now = refund.requested_at
-    after = refund_tab(page)
-    assert after["refund"] == before["refund"] + 1
-    assert after["in_review"] == before["in_review"] + 1
-    drawer = open_drawer(page)
+    refund = Refund.objects.get(order=shipped.order)
+    assert wait_for(lambda: Refund.objects.filter(pk=refund.pk, send_state=RefundSend.SENT).exists())
+    counts = refund_tab(page)
+    assert (counts["refund"], counts["in_review"], counts["approved"], counts["refunded"]) == (1, 1, 0, 0)
+    drawer = open_drawer(page, number)
     expect(drawer.locator("[data-refund-state-label]")).to_have_text("In review")
-    expect(drawer.locator("[data-refund-line]")).to_have_text(["Wireless Earbuds × 2"])
-    expect(drawer.locator("[data-merchant-refund]")).to_be_visible()
+    expect(drawer.locator('[data-send-state="sent"]')).to_contain_text("supplier's dispute")
+    expect(drawer.locator("[data-review-due]")).to_be_visible()
     shoot(page, "refund-02-in-review")
 
-    # When the supplier lets the review day pass: the row and the drawer say Review overdue
-    supplier_moves(refund.pk, "review late", now=now)
+    # When the sandbox's clock goes 21 hours on, the supplier decides; our sweep reads it
+    world_forward(control, hours=21)
+    assert sync_later(hours=2) >= 1
     counts = refund_tab(page)
-    assert counts["overdue"] == before["overdue"] + 1
-    expect(page.locator(f'tr[data-order-number="{NUMBER}"] [data-refund-overdue="review"]')).to_have_text(
-        "Review overdue"
-    )
-    page.locator("[data-overdue-filter]").click()
-    expect(page).to_have_url(re.compile("overdue=1"))
-    expect(page.locator(f'tr[data-order-number="{NUMBER}"]')).to_be_visible()
-    shoot(page, "refund-03-review-overdue")
-
-    # When it approves: Approved, the overdue flag gone, money due shown
-    supplier_moves(refund.pk, "approve", now=now + timedelta(days=1, minutes=10))
-    counts = refund_tab(page)
-    assert counts["approved"] == before["approved"] + 1
-    assert counts["in_review"] == before["in_review"]
-    assert counts["overdue"] == before["overdue"]
-    drawer = open_drawer(page)
+    assert (counts["in_review"], counts["approved"], counts["refunded"]) == (0, 1, 0)
+    drawer = open_drawer(page, number)
     expect(drawer.locator("[data-refund-state-label]")).to_have_text("Approved")
     expect(drawer.locator("[data-money-due]")).to_be_visible()
+    assert control.credits() == []  # approved: no money yet
+    shoot(page, "refund-03-approved")
 
-    # When the money does not come the day after: Money overdue
-    supplier_moves(refund.pk, "money late", now=now + timedelta(days=1, minutes=10))
-    refund_tab(page)
-    expect(page.locator(f'tr[data-order-number="{NUMBER}"] [data-refund-overdue="payment"]')).to_have_text(
-        "Money overdue"
-    )
-
-    # When it pays: Refunded, the flag gone, the amount in the drawer
-    supplier_moves(refund.pk, "refund", now=timezone.now())
+    # And a day later it pays: Refunded, the amount in the drawer, one credit in its ledger
+    world_forward(control, hours=25)
+    sync_later(hours=4)
     counts = refund_tab(page)
-    assert counts["refunded"] == before["refunded"] + 1
-    assert counts["approved"] == before["approved"]
-    assert counts["overdue"] == before["overdue"]
-    expect(page.locator(f'tr[data-order-number="{NUMBER}"] [data-refund-overdue]')).to_have_count(0)
-    drawer = open_drawer(page)
+    assert (counts["refund"], counts["in_review"], counts["approved"], counts["refunded"]) == (1, 0, 0, 1)
+    drawer = open_drawer(page, number)
     expect(drawer.locator("[data-refund-state-label]")).to_have_text("Refunded")
-    expect(drawer.locator("[data-refunded-amount]")).to_contain_text("20.00 USD")
+    expect(drawer.locator("[data-refunded-amount]")).to_contain_text(f"{one_unit:.2f}")
     expect(drawer.locator("[data-refund-step]")).to_have_count(3)  # requested, approved, refunded
+    assert [credit["refund_key"] for credit in control.credits()] == [refund.idempotency_key]
     shoot(page, "refund-04-refunded")
+
+    # When the supplier stalls its reviews, a new request stays In Review past its day: flagged
+    control.options("cj", shipped.sim_name, refund_stall="review")
+    stalled = shipped_again(control, shipped)
+    late = ask(stalled, units=1)
+    assert wait_for(lambda: Refund.objects.filter(pk=late.pk, send_state=RefundSend.SENT).exists())
+    world_forward(control, hours=30)
+    sync_later(hours=2)
+    late.refresh_from_db()
+    assert late.state == RefundState.IN_REVIEW and late.review_due_at is not None
+    counts = refund_tab(page)
+    assert (counts["in_review"], counts["overdue"]) == (1, 0)
+    orders_flag_refund_overdue(now=late.review_due_at + timedelta(minutes=10))  # the beat's flag, a day on
+    counts = refund_tab(page)
+    assert (counts["in_review"], counts["overdue"]) == (1, 1)
+    late_row = page.locator(f'tr[data-order-number="{stalled.order.number}"]')
+    expect(late_row.locator('[data-refund-overdue="review"]')).to_have_text("Review overdue")
+    page.locator("[data-overdue-filter]").click()
+    expect(page).to_have_url(re.compile("overdue=1"))
+    expect(page.locator("#order-rows tr[data-order-number]")).to_have_count(1)
+    expect(late_row).to_be_visible()
+    shoot(page, "refund-05-review-overdue")
+    assert timezone.now() < late.review_due_at  # only the flag's clock was moved, as the beat would
 
 
 def test_the_request_form_fits_a_phone(demo_data: None, new_context: Any, shoot: Any) -> None:
@@ -182,7 +205,7 @@ def test_the_request_form_fits_a_phone(demo_data: None, new_context: Any, shoot:
     page.goto(f"/orders/refunds/orders/{order.pk}/request/")
     expect(page.locator("[data-refund-form]")).to_be_visible()
     expect_no_sideways_scroll(page, PHONE["width"])
-    shoot(page, "refund-05-phone")
+    shoot(page, "refund-06-phone")
 
 
 def test_on_the_order_page_a_request_then_the_suppliers_answer_are_recorded(page: Page) -> None:
