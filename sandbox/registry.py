@@ -23,6 +23,10 @@ class ProviderSpec:
     # Move this provider's customers along (channels only), called by sim/channels.py with
     # keyword arguments now= (sim time) and rng=; returns counts of what happened.
     tick: Callable[..., dict[str, int]] | None = None
+    # The shop refunds its customer (channels only): ``(order, {"lines": [{"line_id", "quantity"}],
+    # "note"})``, the control API's refund; ValueError when it cannot. sim/channels.py calls it for
+    # a shop's ``refund_rate`` share of fulfilled orders.
+    customer_refund: Callable[..., object] | None = None
 
 
 PROVIDERS: dict[str, ProviderSpec] = {}

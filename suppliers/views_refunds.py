@@ -29,6 +29,7 @@ from suppliers.forms_refunds import RefundOutcomeForm, RefundRequestForm, amount
 from suppliers.models import SupplierOrder
 from suppliers.services.refunds import (
     RefundRefused,
+    customer_refund_units,
     refund_decision_record,
     refund_request,
     refund_room,
@@ -68,14 +69,7 @@ def _customer_quantities(request: HttpRequest, order: Order) -> tuple[CustomerRe
     )
     if customer_refund is None:
         raise Http404(_("No such customer refund on this order."))
-    quantities: dict[int, int] = {}
-    for part in customer_refund.lines if isinstance(customer_refund.lines, list) else []:
-        if not isinstance(part, dict):
-            continue
-        line_id, quantity = part.get("order_line_id"), part.get("quantity")
-        if isinstance(line_id, int) and isinstance(quantity, int) and quantity > 0:
-            quantities[line_id] = quantities.get(line_id, 0) + quantity
-    return customer_refund, quantities
+    return customer_refund, customer_refund_units(customer_refund)
 
 
 def _prefix(supplier_order: SupplierOrder) -> str:

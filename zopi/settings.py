@@ -268,6 +268,7 @@ if SANDBOX_ENABLED:
         "task": "sandbox.deliver_webhooks",
         "schedule": timedelta(seconds=2),
     }
+    CELERY_BEAT_SCHEDULE["sandbox-demo-refunds"] = {"task": "sandbox.demo_refunds", "schedule": timedelta(minutes=1)}
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,6 +9,11 @@ WooCommerce simulators share:
   a Poisson draw over the sim time since the shop's previous tick, at most 200 a tick);
 - a share ``options["cancel_rate"]`` (default 0.05) of those orders is cancelled by the buyer
   10 minutes to 6 hours later, if it is still unfulfilled by then.
+
+``customer_refunds_tick`` runs for every channel whose spec has a ``customer_refund``: a share
+``options["refund_rate"]`` (default 0: none) of a shop's fulfilled orders has its customer refunded
+one unit of the first line 2 to 15 sim minutes after the order is first seen fulfilled (a customer
+who reported a damaged item; the demo shops set it).
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from sandbox.enums import CHANNEL_PROVIDERS
-from sandbox.models import ChannelOrder, SimAccount
+from sandbox.models import ChannelOrder, Fulfillment, SimAccount
 from sandbox.providers._state import options_update
 from sandbox.registry import PROVIDERS
 
@@ -28,6 +35,9 @@ DEFAULT_ORDERS_PER_HOUR = 3.0
 DEFAULT_CANCEL_RATE = 0.05
 MAX_ORDERS_PER_TICK = 200
 CANCEL_DELAY_SECONDS = (600, 6 * 3600)
+REFUND_DELAY_SECONDS = (120, 900)
+MAX_REFUND_DRAWS_PER_TICK = 200
+CUSTOMER_REFUND_NOTE = "The customer reported a damaged item"
 
 
 def tick(*, now: datetime, rng: random.Random) -> dict[str, int]:
@@ -40,7 +50,50 @@ def tick(*, now: datetime, rng: random.Random) -> dict[str, int]:
             continue
         for kind, count in spec.tick(now=now, rng=random.Random(f"{base}:{provider}")).items():
             happened[kind] = happened.get(kind, 0) + count
+        if spec.customer_refund is not None:
+            rng_refunds = random.Random(f"{base}:{provider}:refunds")
+            refunded = customer_refunds_tick(provider=provider, now=now, rng=rng_refunds, refund=spec.customer_refund)
+            if refunded:
+                happened[f"{provider}_customers_refunded"] = refunded
     return happened
+
+
+def customer_refunds_tick(
+    *, provider: str, now: datetime, rng: random.Random, refund: Callable[[ChannelOrder, dict[str, Any]], object]
+) -> int:
+    """Customers refunded by their shop (see the module docstring); returns how many."""
+    refunded = 0
+    for account in SimAccount.objects.filter(provider=provider).order_by("pk"):
+        rate = float(account.options.get("refund_rate") or 0)
+        if rate <= 0:
+            continue
+        fulfilled = Fulfillment.objects.filter(order=OuterRef("pk"))
+        fresh = (
+            account.channel_orders.filter(Exists(fulfilled))
+            .exclude(extra__has_key="refund_drawn")
+            .order_by("pk")[:MAX_REFUND_DRAWS_PER_TICK]
+        )
+        for order in fresh:
+            order.extra["refund_drawn"] = True
+            if rng.random() < rate:
+                order.extra["customer_refund_at"] = (
+                    now + timedelta(seconds=rng.uniform(*REFUND_DELAY_SECONDS))
+                ).isoformat()
+            order.save(update_fields=["extra"])
+        for order in account.channel_orders.filter(extra__has_key="customer_refund_at").order_by("pk"):
+            if datetime.fromisoformat(order.extra["customer_refund_at"]) > now:
+                continue
+            order.extra.pop("customer_refund_at")
+            order.save(update_fields=["extra"])
+            first = order.lines[0] if order.lines else None
+            if not isinstance(first, dict) or "id" not in first:
+                continue
+            try:
+                refund(order, {"lines": [{"line_id": str(first["id"]), "quantity": 1}], "note": CUSTOMER_REFUND_NOTE})
+            except ValueError:
+                continue  # canceled or refunded meanwhile
+            refunded += 1
+    return refunded
 
 
 def poisson(rng: random.Random, lam: float) -> int:

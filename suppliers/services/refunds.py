@@ -45,7 +45,7 @@ from orders.enums import (
     SubStatus,
     SupplierOrderState,
 )
-from orders.models import Order, OrderEvent, Refund, RefundLine
+from orders.models import CustomerRefund, Order, OrderEvent, Refund, RefundLine
 from orders.services import order_recompute_status
 from orders.services.cancel_hook import BROKER_ERRORS
 from suppliers.models import SupplierOrder, SupplierOrderLine
@@ -211,6 +211,19 @@ def refundable_supplier_orders(*, order: Order) -> list[SupplierOrder]:
         return []
     supplier_orders = SupplierOrder.objects.filter(order=order, state__in=REFUNDABLE_STATES, paid_at__isnull=False)
     return [so for so in supplier_orders.order_by("id") if supplier_order_refundable(so)]
+
+
+def customer_refund_units(customer_refund: CustomerRefund) -> dict[int, int]:
+    """The units a customer refund gave back, by order line id (its lines as stored; parts not
+    matched to a line of ours, or malformed, left out): what "Ask the supplier" prefills."""
+    units: dict[int, int] = {}
+    for part in customer_refund.lines if isinstance(customer_refund.lines, list) else []:
+        if not isinstance(part, dict):
+            continue
+        line_id, quantity = part.get("order_line_id"), part.get("quantity")
+        if isinstance(line_id, int) and isinstance(quantity, int) and quantity > 0:
+            units[line_id] = units.get(line_id, 0) + quantity
+    return units
 
 
 def supplier_has_refund_api(provider: str) -> bool:

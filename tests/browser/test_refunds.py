@@ -110,7 +110,8 @@ def test_request_a_refund_and_the_sandbox_supplier_takes_it_to_refunded(
     [line] = shipped.supplier_order.lines.all()
     room = refund_room(supplier_order=shipped.supplier_order)
     line_room = room.line(line.pk)
-    assert line_room is not None and line_room.quantity == 2
+    assert line_room is not None
+    assert line_room.quantity == 2
     whole, one_unit = line_room.cap_for(2), line_room.cap_for(1)
 
     # When a refund is asked from the row of the order in Shipment
@@ -181,7 +182,8 @@ def test_request_a_refund_and_the_sandbox_supplier_takes_it_to_refunded(
     world_forward(control, hours=30)
     sync_later(hours=2)
     late.refresh_from_db()
-    assert late.state == RefundState.IN_REVIEW and late.review_due_at is not None
+    assert late.state == RefundState.IN_REVIEW
+    assert late.review_due_at is not None
     counts = refund_tab(page)
     assert (counts["in_review"], counts["overdue"]) == (1, 0)
     orders_flag_refund_overdue(now=late.review_due_at + timedelta(minutes=10))  # the beat's flag, a day on

@@ -47,11 +47,14 @@ from zopi.management.commands.seed_demo import ACCOUNT_NAME as DEMO_ACCOUNT_NAME
 from zopi.management.commands.seed_demo import PRODUCTS as DEMO_PRODUCTS
 
 DEMO_PACE = 240  # a 12-day journey in an hour; a shipment within 6 to 30 minutes of payment
+DEMO_REFUND_RATE = 0.2
 # (provider, name, first orders, options)
 DEMO_ACCOUNTS: list[tuple[str, str, int, dict[str, Any]]] = [
-    ("shopify", "demo-shopify", 12, {"orders_per_hour": 40}),
-    ("woocommerce", "demo-woo", 8, {"orders_per_hour": 20}),
-    ("tiktok", "demo-tiktok", 8, {"orders_per_hour": 30}),
+    # A fifth of the fulfilled orders has its customer refunded a few minutes later (one unit of
+    # the first line); the demo merchant then asks the supplier (sandbox/demo.py).
+    ("shopify", "demo-shopify", 12, {"orders_per_hour": 40, "refund_rate": DEMO_REFUND_RATE}),
+    ("woocommerce", "demo-woo", 8, {"orders_per_hour": 20, "refund_rate": DEMO_REFUND_RATE}),
+    ("tiktok", "demo-tiktok", 8, {"orders_per_hour": 30, "refund_rate": DEMO_REFUND_RATE}),
     # The demo's suppliers ship and their parcels travel DEMO_PACE times quicker than real ones,
     # so make run shows parcels moving through every stage within the hour.
     ("aliexpress", "demo-aliexpress", 0, {"balance": "500.00", "demo_pace": DEMO_PACE}),
@@ -112,7 +115,12 @@ def _demo_tracking_pushes() -> None:
 
 # The demo account's stores and the sandbox shops they are connected to.
 DEMO_STORES = [
-    ("Demo Shopify", "shopify", "demo-shopify", ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")),
+    (
+        "Demo Shopify",
+        "shopify",
+        "demo-shopify",
+        ("orders/create", "orders/updated", "orders/paid", "orders/cancelled", "refunds/create"),
+    ),
     ("Demo WooCommerce", "woocommerce", "demo-woo", ("order.created", "order.updated")),
     ("Demo TikTok Shop", "tiktok", "demo-tiktok", ()),
 ]

@@ -10,6 +10,7 @@ from django.urls import reverse
 from sandbox.enums import Provider
 from sandbox.providers.tiktok.orders import create_orders, customers_tick
 from sandbox.providers.tiktok.render import digits_id
+from sandbox.providers.tiktok.returns import seller_refund
 from sandbox.registry import ProviderSpec, register
 
 
@@ -39,5 +40,6 @@ SPEC = register(
         base_url=base_url,
         create_orders=create_orders,
         tick=customers_tick,
+        customer_refund=seller_refund,
     )
 )

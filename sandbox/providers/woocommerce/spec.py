@@ -57,6 +57,7 @@ SPEC = register(
         make_credentials=make_credentials,
         base_url=base_url,
         create_orders=orders_create,
+        customer_refund=merchant_refund,
         tick=woocommerce_tick,
     )
 )
