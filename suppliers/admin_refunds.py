@@ -60,7 +60,8 @@ MONEY_AND_KEYS = (
     "account", "order", "supplier_order", "amount", "currency", "refunded_amount", "idempotency_key",
     "external_id", "external_status", "dispute_url", "via", "send_state", "send_attempts", "send_error",
     "state", "reason", "note", "evidence", "rejection_reason", "requested_by", "requested_at", "review_due_at",
-    "refund_due_at", "decided_at", "refunded_at", "next_sync_at", "claimed_until", "created_at", "updated_at",
+    "refund_due_at", "decided_at", "refunded_at", "next_sync_at", "claimed_until", "send_claim", "create_sent_at",
+    "created_at", "updated_at",
 )  # fmt: skip
 
 

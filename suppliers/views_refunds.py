@@ -27,6 +27,7 @@ from orders.models import CustomerRefund, Order, Refund
 from orders.views import drawer_context
 from suppliers.forms_refunds import RefundOutcomeForm, RefundRequestForm, amount_cap, request_initial
 from suppliers.models import SupplierOrder
+from suppliers.selectors_refunds import customer_refund_of_order, refund_of_account, supplier_order_on_order
 from suppliers.services.refunds import (
     RefundRefused,
     customer_refund_units,
@@ -63,7 +64,7 @@ def _customer_quantities(request: HttpRequest, order: Order) -> tuple[CustomerRe
         return None, None
     wanted = _int_or_none(raw)
     customer_refund = (
-        CustomerRefund.objects.filter(account=request.account, order=order, pk=wanted).first()  # type: ignore[attr-defined]
+        customer_refund_of_order(account=request.account, order=order, customer_refund_id=wanted)  # type: ignore[attr-defined]
         if wanted is not None
         else None
     )
@@ -133,7 +134,7 @@ def refund_request_view(request: HttpRequest, order_id: int) -> HttpResponse:
     wanted = _int_or_none(request.POST.get("supplier_order"))
     supplier_order = next((so for so in supplier_orders if so.pk == wanted), None)
     if supplier_order is None:
-        if wanted is None or not SupplierOrder.objects.filter(pk=wanted, order=order, account=order.account).exists():
+        if wanted is None or not supplier_order_on_order(account=order.account, order=order, supplier_order_id=wanted):
             raise Http404(_("No such supplier order on this order."))
         context["entries"] = _entries(supplier_orders, by_order_line=None)
         context["refused"] = _(
@@ -180,7 +181,7 @@ def refund_request_view(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 def _refund_or_404(request: HttpRequest, refund_id: int) -> Refund:
-    refund = Refund.objects.filter(account=request.account, pk=refund_id).first()  # type: ignore[attr-defined]
+    refund = refund_of_account(account=request.account, refund_id=refund_id)  # type: ignore[attr-defined]
     if refund is None:
         raise Http404(_("No such refund in this account."))
     return refund

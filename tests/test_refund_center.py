@@ -230,7 +230,10 @@ def test_support_sees_refunds_filters_them_and_sends_failed_ones_again(
     assert "#CJ" in text(support.get("/admin/orders/refund/?send_state=failed"))
     assert "#CJ" in text(support.get("/admin/orders/refund/?q=D-77"))
     assert "#L0" in text(support.get("/admin/orders/refund/?q=%23L0"))
-    assert support.get(f"/admin/orders/refund/{failed.pk}/change/").status_code == 200
+    change = support.get(f"/admin/orders/refund/{failed.pk}/change/")
+    assert change.status_code == 200
+    # what support needs to tell a send in progress from a lost one: the claim and the create's time
+    assert all(label in text(change) for label in ("Send claim", "Create sent at", "Held until"))
     assert "#L0" in text(support.get("/admin/orders/order/?refund_overdue=yes"))
     assert "SHOP-1" in text(support.get("/admin/orders/customerrefund/"))
     response = support.post(
