@@ -31,6 +31,8 @@ COPY . .
 # given to this one command and is not kept in the image.
 RUN SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-0123456789 DEBUG=0 \
         python manage.py collectstatic --noinput \
+    && SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-0123456789 DEBUG=0 \
+        python manage.py catalogs compile \
     && mkdir -p "$ZOPI_RUN_DIR" \
     && chown -R zopi:zopi "$ZOPI_RUN_DIR"
 

@@ -28,13 +28,14 @@ RUN_STAMP := $(VENV)/.installed-run-$(DEPS_KEY)
 DEV_STAMP := $(VENV)/.installed-dev-$(DEPS_KEY)
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: help run test lint migrate seed bench bench-ingest bench-import bench-placement bench-tracking clean distclean install install-dev
+.PHONY: help run test lint messages migrate seed bench bench-ingest bench-import bench-placement bench-tracking clean distclean install install-dev
 
 help:
 	@echo "make run      start web + Celery worker + beat on http://127.0.0.1:$(PORT)/ (login demo / demo)"
 	@echo "make test     run the whole test suite (extra pytest args: PYTEST_ARGS='-k foo')"
 	@echo "make lint     ruff, ruff format --check, mypy, import-linter, migrations check, check --deploy"
 	@echo "make migrate  apply migrations          make seed  migrate and load the demo data"
+	@echo "make messages merge the code's marked strings into locale/<lang>/LC_MESSAGES/django.po"
 	@echo "make bench    order center benchmark ($(BENCH_ORDERS) orders; BENCH_ORDERS=, BENCH_ARGS=)"
 	@echo "make bench-ingest  channel pull + webhook intake benchmark (INGEST_ORDERS=5000, BENCH_ARGS=)"
 	@echo "make bench-placement  place and pay under the supplier's rate limit (PLACEMENT_ORDERS=2000, BENCH_ARGS=)"
@@ -107,6 +108,7 @@ run: export REFUND_SYNC_MAX_WAIT_MINUTES := $(or $(REFUND_SYNC_MAX_WAIT_MINUTES)
 run: export PATH := $(abspath $(VENV))/bin:$(PATH)
 run: $(RUN_STAMP)
 	$(MANAGE) migrate --noinput
+	@$(MANAGE) catalogs compile
 	$(MANAGE) seed_demo
 	@if [ "$${SANDBOX_ENABLED:-1}" != "0" ]; then $(MANAGE) sandbox_seed; fi
 	@echo
@@ -129,9 +131,15 @@ seed: migrate
 
 # pytest's exit code 5 means "no test collected": that is a failure here, not a pass.
 test: $(DEV_STAMP)
+	@DEBUG=1 $(MANAGE) catalogs compile
 	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): failing." >&2; fi; \
 	exit $$rc
+
+# The code's marked strings merged into every language's catalog (GNU gettext's xgettext and
+# msgmerge, as Django's makemessages needs); then translate what is new (docs/translating.md).
+messages: $(DEV_STAMP)
+	DEBUG=1 $(MANAGE) catalogs extract
 
 # Every check runs, then the target fails if any did, so one run shows everything to fix.
 # The deploy check runs under a production-like environment with a throwaway random key.
