@@ -11,12 +11,14 @@ access to that account falls back to their first account. Users with no membersh
 from __future__ import annotations
 
 import time
+import zoneinfo
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
+from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 
 from accounts.models import Account
@@ -139,3 +141,42 @@ class SessionFreeCacheMiddleware:
             else:
                 del response["Vary"]
         return response
+
+
+# The signed-in user's language, as chosen in the top bar (accounts.views.language_choose), kept in
+# the session at sign-in and on each change: no query per request.
+LANGUAGE_SESSION_KEY = "user_language"
+
+
+def _time_zone(name: str) -> zoneinfo.ZoneInfo | None:
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # a zone this machine does not know
+        return None
+
+
+class LocaleChoiceMiddleware:
+    """After ``CurrentAccountMiddleware``: the signed-in user's language (else LocaleMiddleware's
+    choice from the cookie or the browser stands) and the account's time zone for the request.
+    Session-free views (the public tracking page) keep the visitor's browser language."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_session_free(request):
+            return self.get_response(request)
+        if request.user.is_authenticated:
+            language = request.session.get(LANGUAGE_SESSION_KEY)
+            if isinstance(language, str) and language in dict(settings.LANGUAGES):
+                translation.activate(language)
+                request.LANGUAGE_CODE = translation.get_language()
+        account = getattr(request, "account", None)
+        zone = _time_zone(account.time_zone) if account is not None else None
+        if zone is None:
+            return self.get_response(request)
+        timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

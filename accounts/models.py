@@ -22,6 +22,8 @@ class Account(models.Model):
     )
     # Fulfillment push-back: whether the channel e-mails the customer (Shopify's notifyCustomer).
     notify_customer_on_fulfillment = models.BooleanField(_("channel e-mails the customer when shipped"), default=True)
+    # The zone the order center shows this account's dates and times in (an IANA name).
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -48,3 +50,20 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.account} ({self.role})"
+
+
+class UserPreference(models.Model):
+    """What a user chose for themselves, whatever the account: the order center's language."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="preference"
+    )
+    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES, blank=True, default="")
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language or '-'})"

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.enums import Role
-from accounts.models import Account, Membership
+from accounts.models import Account, Membership, UserPreference
 from accounts.selectors import accounts_for_user
 
 
@@ -121,3 +121,24 @@ def member_remove(*, account: Account, membership_id: int) -> Membership:
             raise LastOwner(membership_id)
         membership.delete()
         return membership
+
+
+# The user's language and the account's time zone (shown by accounts.middleware.LocaleChoiceMiddleware)
+
+
+def user_language_set(*, user: AbstractBaseUser, language: str) -> UserPreference:
+    """Remember ``language`` (one of ``settings.LANGUAGES``, checked by the form) for ``user``."""
+    preference, _created = UserPreference.objects.update_or_create(user=user, defaults={"language": language})
+    return preference
+
+
+def user_language(*, user: AbstractBaseUser) -> str:
+    """The user's chosen language, "" when they never chose (the browser's then)."""
+    return UserPreference.objects.filter(user_id=user.pk).values_list("language", flat=True).first() or ""
+
+
+def account_set_time_zone(*, account: Account, time_zone: str) -> Account:
+    """The zone the account's dates and times are shown in (an IANA name, checked by the form)."""
+    Account.objects.filter(pk=account.pk).update(time_zone=time_zone)
+    account.time_zone = time_zone
+    return account

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from accounts.decorators import owner_required
 from accounts.enums import Role
-from accounts.forms import MemberAddForm, MemberRoleForm
-from accounts.middleware import SESSION_KEY
+from accounts.forms import LanguageForm, MemberAddForm, MemberRoleForm, TimeZoneForm
+from accounts.middleware import LANGUAGE_SESSION_KEY, SESSION_KEY
 from accounts.navigation import redirect_to_next
 from accounts.selectors import members_of
 from accounts.services import (
@@ -26,9 +29,11 @@ from accounts.services import (
     PasswordRejected,
     UsernameTaken,
     account_for_switch,
+    account_set_time_zone,
     member_add,
     member_remove,
     member_set_role,
+    user_language_set,
 )
 
 MEMBERS_TEMPLATE = "accounts/members.html"
@@ -58,6 +63,7 @@ def _render_members(
         "members": list(members_of(account=account)),
         "roles": Role.choices,
         "add_form": add_form or MemberAddForm(),
+        "time_zone_form": TimeZoneForm(initial={"time_zone": account.time_zone}),
         "error": error,
     }
     template = f"{MEMBERS_TEMPLATE}#members" if request.htmx else MEMBERS_TEMPLATE  # type: ignore[attr-defined]
@@ -158,3 +164,39 @@ def member_remove_view(request: HttpRequest, membership_id: int) -> HttpResponse
     if membership.user_id == request.user.pk:
         return _left_owners(request, message)
     return _done(request, message)
+
+
+@require_POST
+def language_choose(request: HttpRequest) -> HttpResponse:
+    """The top bar's language: for a signed-in user remembered for good (every device, every
+    account); for anyone in the language cookie, as Django's own ``set_language`` does."""
+    form = LanguageForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("Choose a language from the list."))
+    language = form.cleaned_data["language"]
+    if request.user.is_authenticated:
+        user_language_set(user=request.user, language=language)
+        request.session[LANGUAGE_SESSION_KEY] = language
+    response = redirect_to_next(request.POST.get("next"), default=reverse("orders:center"))
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
+
+
+@require_POST
+@owner_required
+def account_time_zone(request: HttpRequest) -> HttpResponse:
+    form = TimeZoneForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, _("Choose a time zone from the list."))
+    account = account_set_time_zone(account=request.account, time_zone=form.cleaned_data["time_zone"])  # type: ignore[attr-defined]
+    timezone.activate(zoneinfo.ZoneInfo(account.time_zone))  # this answer already in the new zone
+    return _done(request, _("Dates and times are now shown in %(zone)s.") % {"zone": account.time_zone})

@@ -306,12 +306,12 @@ def test_a_same_site_next_is_still_followed(member_client: Client, store: Any, p
 @pytest.mark.parametrize("next_url", HOSTILE_NEXT)
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("post", "/i18n/setlang/"), ("post", "/accounts/logout/"), ("get", "/accounts/login/")],
+    [("post", "/accounts/language/"), ("post", "/accounts/logout/"), ("get", "/accounts/login/")],
 )
 def test_the_framework_views_that_take_next_never_leave_the_site(
     member_client: Client, method: str, path: str, next_url: str
 ) -> None:
-    # Django's own views (language, logout, login page) take ``next`` too: no 500, no other host.
+    # The language choice and Django's own views (logout, login page) take ``next`` too: no 500, no other host.
     data = {"next": next_url, "language": "fr"}
     response = getattr(member_client, method)(path, data)
     assert response.status_code in (200, 302)

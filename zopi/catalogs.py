@@ -83,7 +83,11 @@ class Problem:
 
 
 def _placeholders(text: str) -> tuple[Counter[str], int, Counter[str]]:
-    return Counter(_NAMED.findall(text)), len(_POSITIONAL.findall(text.replace("%%", ""))), Counter(_BRACES.findall(text))
+    return (
+        Counter(_NAMED.findall(text)),
+        len(_POSITIONAL.findall(text.replace("%%", ""))),
+        Counter(_BRACES.findall(text)),
+    )
 
 
 def _tags(text: str) -> Counter[str]:
@@ -111,7 +115,8 @@ def _message_problems(language: str, message: Message) -> Iterator[Problem]:
     msgid = message.id if isinstance(message.id, str) else message.id[0]
     if message.fuzzy:
         yield Problem(language, msgid, "fuzzy")
-    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    raw = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    strings = [text or "" for text in raw]
     if not all(strings):
         yield Problem(language, msgid, "not translated")
         return

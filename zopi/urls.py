@@ -28,7 +28,6 @@ urlpatterns = [
     path("", include("tracking.urls_public")),
     path("webhooks/suppliers/aliexpress/", include("suppliers.urls_messages")),
     path("", include("tracking.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
 
