@@ -311,7 +311,7 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
             request,
             ngettext("%(n)s push sent again.", "%(n)s pushes sent again.", retried) % {"n": retried}
             + (
-                " " + ngettext("%(n)s was not failed.", "%(n)s were not failed.", skipped) % {"n": skipped}
+                " " + ngettext("%(n)s had not failed.", "%(n)s had not failed.", skipped) % {"n": skipped}
                 if skipped
                 else ""
             ),

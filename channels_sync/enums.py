@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class StoreStatus(models.TextChoices):
@@ -25,9 +26,9 @@ class AuthKind(models.TextChoices):
 
 class AuthorizationState(models.TextChoices):
     PENDING = "pending", _("Waiting for approval")  # sent to the channel's approval page
-    APPROVED = "approved", _("Approved")  # the channel gave us the grant; the store is being connected
+    APPROVED = "approved", pgettext_lazy("channel approval", "Approved")  # the channel gave us the grant
     CHOOSING = "choosing", _("Choosing shops")  # TikTok Shop: approved, the merchant picks the shops
-    CANCELED = "canceled", _("Canceled")  # the merchant declined on the approval page
+    CANCELED = "canceled", pgettext_lazy("channel approval", "Declined")  # the merchant declined on the approval page
     FAILED = "failed", _("Failed")  # the grant could not be used (error says why)
 
 

@@ -109,7 +109,7 @@ class ShopifyConnectForm(ConnectForm):
         label=_("Shop URL"),
         max_length=500,
         required=False,
-        help_text=_("Leave empty to use https://<shop domain>"),
+        help_text=_("Leave empty to use https:// followed by the shop domain."),
     )
     access_token = _secret(_("Admin API access token"))
     webhook_secret = _secret(_("Webhook signing secret (app API secret)"))

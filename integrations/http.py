@@ -494,10 +494,12 @@ class ProviderHttpClient:
             ) from None
         wanted = {"object": dict, "list": list}.get(shape or "")
         if wanted is not None and not isinstance(data, wanted):
-            raise ProviderError(
-                _("%(label)s sent an answer that is not a JSON %(shape)s") % {"label": self.label, "shape": shape},
-                status=response.status_code,
+            message = (
+                _("%(label)s sent an answer that is not a JSON object")
+                if shape == "object"
+                else _("%(label)s sent an answer that is not a JSON list")
             )
+            raise ProviderError(message % {"label": self.label}, status=response.status_code)
         return data
 
     def close(self) -> None:

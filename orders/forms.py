@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Account
 from orders.address import KNOWN_COUNTRIES, STATES, address_problems, phone_normalized, province_code
@@ -17,7 +18,9 @@ from orders.models import Order
 from orders.selectors import Cursor, OrderFilter
 from orders.services.intake import AddressData
 
-TAB_CHOICES = [(status.value, status.label) for status in TAB_STATUSES] + [(ARCHIVE_TAB, _("Archive"))]
+TAB_CHOICES = [(status.value, status.label) for status in TAB_STATUSES] + [
+    (ARCHIVE_TAB, pgettext_lazy("order tab", "Archive"))
+]
 
 
 # The largest id a row can have (PostgreSQL bigint, SQLite INTEGER): a larger one in a URL is

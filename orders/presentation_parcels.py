@@ -200,7 +200,11 @@ def _other_orders(order: Order, shipment: Any) -> list[str]:
 def _shared_warning(shared_with: list[str]) -> str:
     if not shared_with:
         return _("The supplier gave this tracking number to another order too.")
-    return _("The supplier gave this tracking number to order %(numbers)s too.") % {"numbers": ", ".join(shared_with)}
+    return ngettext(
+        "The supplier gave this tracking number to order %(numbers)s too.",
+        "The supplier gave this tracking number to orders %(numbers)s too.",
+        len(shared_with),
+    ) % {"numbers": ", ".join(shared_with)}
 
 
 def push_view(order: Order, push: Any) -> PushView:

@@ -174,7 +174,11 @@ def placement_batch(request: HttpRequest, public_id: str) -> HttpResponse:
         return render(request, "suppliers/placement_batch.html", context)
     response = render(request, "suppliers/placement_batch.html#batch", context)
     if finished and request.GET.get("poll"):
-        message = _("Placement finished: %(succeeded)s placed, %(failed)s with a problem, of %(total)s.") % {
+        message = ngettext(
+            "Placement finished for %(total)s order: placed %(succeeded)s, with a problem %(failed)s.",
+            "Placement finished for %(total)s orders: placed %(succeeded)s, with a problem %(failed)s.",
+            batch.total,
+        ) % {
             "succeeded": batch.succeeded,
             "failed": batch.failed,
             "total": batch.total,

@@ -237,9 +237,9 @@ def test_the_drawer_shows_one_timeline_per_parcel_newest_first(member_client: Cl
         assert "No carrier scan yet." in refused
 
 
-def test_scan_times_are_shown_in_the_time_zone_in_use(member_client: Client, store: Any, settings: Any) -> None:
-    # given the time zone is New York's (the account has no zone of its own yet: the site's is used)
-    settings.TIME_ZONE = "America/New_York"
+def test_scan_times_are_shown_in_the_time_zone_in_use(member_client: Client, store: Any) -> None:
+    # given the account's time zone is New York's
+    type(store.account).objects.filter(pk=store.account_id).update(time_zone="America/New_York")
     order = OrderFactory(store=store, number="#1001")
     TrackingEventFactory(
         shipment=shipment(order, "LP1"), occurred_at=datetime(2026, 11, 30, 15, 0, tzinfo=UTC), description="Scan"
@@ -355,7 +355,7 @@ def test_the_drawer_shows_the_push_state_of_each_parcel(member_client: Client, s
     assert "Map the supplier&#x27;s carrier name to one the channel knows" in refused
     again = block_of(page, f'id="push-{retrying.pk}"')
     assert "Failed, retrying" in again
-    assert "Sent again automatically at 12/01/2026 noon." in again
+    assert "Will be sent again automatically at 12/01/2026 noon." in again
     assert "Shopify said: Shopify answered 503" in again
     assert "data-push-advice" not in again
     # Retry on the failed push only: a POST form (CSRF) that htmx sends too

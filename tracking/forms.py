@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -23,8 +24,12 @@ def _days(label: StrOrPromise, help_text: StrOrPromise) -> forms.IntegerField:
             "required": _("Enter a number of days."),
             "invalid": _("Enter a whole number of days."),
             # The validators fill in ``limit_value`` when the message is shown (in the user's language).
-            "min_value": _("Enter at least %(limit_value)s day."),
-            "max_value": _("Enter at most %(limit_value)s days."),
+            "min_value": ngettext_lazy(
+                "Enter at least %(limit_value)s day.", "Enter at least %(limit_value)s days.", "limit_value"
+            ),
+            "max_value": ngettext_lazy(
+                "Enter at most %(limit_value)s day.", "Enter at most %(limit_value)s days.", "limit_value"
+            ),
         },
         widget=forms.NumberInput(attrs={"min": MIN_DAYS, "max": MAX_DAYS, "step": 1, "inputmode": "numeric"}),
     )

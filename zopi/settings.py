@@ -126,6 +126,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # {{ amount|money:currency }} everywhere (zopi/templatetags/money.py).
+            "builtins": ["zopi.templatetags.money"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",

@@ -207,7 +207,7 @@ def test_the_install_form_refuses_a_shop_name_that_is_not_shopifys(owner_client:
         response = owner_client.post(
             "/stores/shopify/install/", {"shopify-app-name": "Bad", "shopify-app-shop": typed}, follow=True
         )
-        assert any("<name>.myshopify.com" in message for message in messages_of(response)), typed
+        assert any("e.g. my-shop.myshopify.com" in message for message in messages_of(response)), typed
     assert not ChannelAuthorization.objects.exists()
 
 

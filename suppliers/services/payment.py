@@ -298,13 +298,13 @@ def supplier_order_cancel(
     actor: AbstractBaseUser | None = None,
 ) -> Result:
     """Cancel an unpaid supplier order at the supplier where its API allows it (under a lease on
-    the row, so no payment starts meanwhile). Outcome SKIPPED with "Canceled…" when done; REFUSED
+    the row, so no payment starts meanwhile). Outcome SKIPPED and ``canceled`` when done; REFUSED
     (with the supplier's words) or SKIPPED (how to do it there) when not."""
     with supplier_order_locked(supplier_order_id, account=account) as supplier_order:
         now = timezone.now()
         if supplier_order.state == SupplierOrderState.DRAFT:
             _canceled(supplier_order, by=by, reason=reason, actor=actor, now=now)
-            return Result(PlacementOutcome.SKIPPED, _("Canceled before it was sent."))
+            return Result(PlacementOutcome.SKIPPED, _("Canceled before it was sent."), canceled=True)
         if supplier_order.state not in PAYABLE_STATES or lease_live(supplier_order, now):
             return Result(PlacementOutcome.SKIPPED, _("Only an unpaid supplier order can be canceled."))
         lease, lease_fields = lease_take(supplier_order, now)
@@ -329,7 +329,7 @@ def supplier_order_cancel(
             supplier_order.save(update_fields=("lease_id", "in_flight_until", "updated_at"))
             return outcome or Result(PlacementOutcome.SKIPPED)
         _canceled(supplier_order, by=by, reason=reason, actor=actor, now=timezone.now())
-    return Result(PlacementOutcome.SKIPPED, _("Canceled at the supplier."))
+    return Result(PlacementOutcome.SKIPPED, _("Canceled at the supplier."), canceled=True)
 
 
 def _canceled(
@@ -401,7 +401,7 @@ def order_replace(*, account: Account, order_id: int, actor: AbstractBaseUser | 
                 PlacementOutcome.REFUSED,
                 _("The supplier refused to cancel the old order: %(why)s") % {"why": canceled.message},
             )
-        if not canceled.message.startswith(str(_("Canceled"))):
+        if not canceled.canceled:  # not canceled there (no cancel call): the merchant is told how
             notes[supplier_order.pk] = canceled.message
     for supplier_order in SupplierOrder.objects.filter(CURRENT | Q(state=SupplierOrderState.CANCELED), order=order):
         with supplier_order_locked(supplier_order.pk) as held:

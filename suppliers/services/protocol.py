@@ -93,6 +93,7 @@ class Result:
     message: str = ""
     supplier_orders: list[int] = field(default_factory=list)
     retry_after: float | None = None  # DEFERRED: seconds until the supplier's next free call slot
+    canceled: bool = False  # supplier_order_cancel: the supplier order is canceled (its message says how)
 
 
 # Locks and leases -------------------------------------------------------------------------------

@@ -311,7 +311,7 @@ def refund_request(
         checked = _checked_lines(room, lines)
         cap = sum((line.cap_for(quantity) for line, quantity in checked), Decimal("0.00"))
         if amount is None or amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise RefundRefused(_("Enter an amount, in cents at most."), field="amount")
+            raise RefundRefused(_("Enter an amount above zero, with at most two decimals."), field="amount")
         if amount > cap:
             raise RefundRefused(
                 _("At most %(cap)s %(currency)s can be asked for these lines (what was paid less what was refunded).")

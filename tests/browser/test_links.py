@@ -65,7 +65,7 @@ def test_create_import_and_clear_an_unavailable_link(page: Page, shoot: Any) -> 
     )
     page.get_by_role("button", name="Import").click()
     result = page.locator("#import-result")
-    expect(result).to_contain_text("3 rows read: 2 links created, 0 updated, 0 unchanged.")
+    expect(result).to_contain_text("3 rows read: links created 2, updated 0, unchanged 0.")
     expect(result.locator('[data-row="3"]')).to_contain_text(
         "Row 3: supplier_product_id: Enter the CJdropshipping variant id (vid)."
     )

@@ -59,7 +59,7 @@ def shop_domain_clean(typed: str) -> str:
     name = value.removesuffix(SHOP_SUFFIX)
     if not SHOP_DOMAIN.fullmatch(value) or len(name) > MAX_SHOP_NAME:
         raise ShopNameInvalid(
-            _("Give the shop's name as <name>.myshopify.com (letters, digits and dashes), e.g. my-shop.myshopify.com.")
+            _("Give the shop's name as on Shopify (letters, digits and dashes), e.g. my-shop.myshopify.com.")
         )
     return value
 
