@@ -12,7 +12,9 @@ from typing import Any
 import requests
 
 from channels_sync.enums import DeliveryState
-from channels_sync.models import Store, WebhookDelivery
+from channels_sync.models import ProviderAttempt, Store, WebhookDelivery
+from channels_sync.providers.tiktok.client import RETURNS_PATH
+from channels_sync.providers.tiktok.returns import order_may_have_returns
 from channels_sync.services import store_connect, store_pull
 from channels_sync.services.stores import webhook_url_for
 from orders.enums import OrderEventType
@@ -20,6 +22,7 @@ from orders.models import CustomerRefund, Order, OrderEvent
 from sandbox.models import ChannelOrder as SandboxOrder
 from sandbox.models import SimAccount
 from sandbox.models import WebhookDelivery as SandboxDelivery
+from sandbox.providers.tiktok.orders import package_ship as sandbox_package_ship
 from sandbox.providers.tiktok.sellers import webhook_signer
 from sandbox.providers.tiktok.signing import webhook_authorization
 
@@ -125,6 +128,9 @@ def test_a_return_webhook_before_the_order_is_known_brings_the_order_and_its_ref
     order = Order.objects.get(store=store, channel_order_id=order_id)
     assert refunds_of(order) == [expected(order, sim_order(order_id), 0)]
     assert WebhookDelivery.objects.get(store=store).topic == "RETURN_STATUS_CHANGE"
+    # the event's order is read with its returns although its body shows no return (awaiting shipment)
+    assert sim_order(order_id).status == "AWAITING_SHIPMENT"
+    assert returns_calls(store) == 1
 
 
 def post_signed(control: Any, store: Store, body: dict[str, Any]) -> requests.Response:
@@ -182,3 +188,64 @@ def test_an_app_without_the_return_permission_still_ingests_every_order_without_
     assert not CustomerRefund.objects.exists()
 
     assert order.lines.count() >= 1
+
+
+def returns_calls(store: Store) -> int:
+    """returns/search requests made for the store (every outbound attempt is recorded)."""
+    return ProviderAttempt.objects.filter(store=store, path__endswith=RETURNS_PATH).count()
+
+
+USPS = "6617675021119438849"
+
+
+@LIVE_DB
+def test_a_pull_asks_returns_search_only_about_orders_whose_body_shows_units_sent_or_a_cancel(
+    control: Any, site_url: str, account: Any
+) -> None:
+    store = connect(control, account)
+    ids = control.create_orders("tiktok", SHOP, count=3, seed=67)
+    control.clock(advance_seconds=2 * 3600)  # paid and awaiting shipment
+    SandboxDelivery.objects.filter(state="pending").delete()  # pulls only: no webhook reads the orders
+
+    assert not store_pull(store_id=store.pk).error
+    assert Order.objects.filter(store=store).count() == 3
+    assert returns_calls(store) == 0  # three paid orders awaiting shipment: nothing to ask about
+
+    shipped = sim_order(ids[0])
+    body = {"self_shipment": {"tracking_number": "TT1VOLUME", "shipping_provider_id": USPS}}
+    sandbox_package_ship(account=shipped.account, package_id=shipped.extra["packages"][0]["id"], body=body)
+    control.refund_order("tiktok", SHOP, ids[0], lines=[{"line_id": shipped.lines[0]["id"]}])
+    SandboxDelivery.objects.filter(state="pending").delete()
+
+    assert not store_pull(store_id=store.pk).error
+    assert returns_calls(store) == 1  # one search, for the order in transit
+    order = Order.objects.get(store=store, channel_order_id=ids[0])
+    assert refunds_of(order) == [expected(order, sim_order(ids[0]), 0)]
+    assert not CustomerRefund.objects.exclude(order=order).exists()
+
+
+# Bodies shaped as TikTok's order detail (202309): the reference's sample, and fields of the
+# official SDK's model (GetOrderDetailResponseDataOrders / ...LineItems).
+AWAITING = {
+    "id": "576461413038785752",
+    "status": "AWAITING_SHIPMENT",
+    "is_on_hold_order": False,
+    "line_items": [{"id": "577086512123755123", "display_status": "AWAITING_SHIPMENT", "package_status": "TO_FULFILL"}],
+}
+
+
+def test_which_order_bodies_show_a_return_or_cancel_signal() -> None:
+    line = AWAITING["line_items"][0]  # type: ignore[index]
+    assert not order_may_have_returns(AWAITING)
+    assert not order_may_have_returns({**AWAITING, "status": "AWAITING_COLLECTION", "is_buyer_request_cancel": False})
+    for status in ("PARTIALLY_SHIPPING", "IN_TRANSIT", "DELIVERED", "COMPLETED", "CANCELLED"):
+        assert order_may_have_returns({**AWAITING, "status": status})
+    assert order_may_have_returns({**AWAITING, "is_buyer_request_cancel": True})
+    assert order_may_have_returns({**AWAITING, "cancel_reason": "Pricing error", "cancellation_initiator": "SELLER"})
+    assert order_may_have_returns({**AWAITING, "line_items": [line, {**line, "display_status": "CANCELLED"}]})
+    assert order_may_have_returns({**AWAITING, "line_items": [{**line, "cancel_user": "BUYER"}]})
+    assert order_may_have_returns({**AWAITING, "line_items": [{**line, "display_status": "DELIVERED"}]})
+    # hostile shapes say nothing, never raise
+    assert not order_may_have_returns(None)
+    assert not order_may_have_returns({**AWAITING, "line_items": "x"})
+    assert not order_may_have_returns({**AWAITING, "line_items": [None, 3]})

@@ -160,9 +160,10 @@ EXPECTED = 7
 
 
 def test_the_queries_do_not_grow_with_the_number_of_refunds(store: Any, order: Order) -> None:
-    one = _queries(store, order, [refund("A1", "1.00")])
-    many = _queries(store, order, [refund(f"B{n}", "1.00") for n in range(20)])
-    again = _queries(store, order, [refund(f"B{n}", "2.00") for n in range(20)])  # 20 updates
+    # amounts only (no lines) and within the order's total 25.00: the caps across refunds pass
+    one = _queries(store, order, [refund("A1", "0.50", lines=())])
+    many = _queries(store, order, [refund(f"B{n}", "0.50", lines=()) for n in range(20)])
+    again = _queries(store, order, [refund(f"B{n}", "1.00", lines=()) for n in range(20)])  # 20 updates
 
     assert CustomerRefund.objects.filter(order=order).count() == 21
     assert many == one
@@ -231,3 +232,86 @@ def test_a_batch_dedupes_after_validation_and_notes_a_duplicate_on_another_order
     assert stored(other) == []
     assert [reason for _id, reason in result.refused][1:] == ["the channel sent refund R1 on another order too"]
     assert OrderEvent.objects.filter(order=other, parameters__code="customer_refund_refused").count() == 1
+
+
+def notes_of(order: Order) -> list[tuple[str, str]]:
+    return list(
+        OrderEvent.objects.filter(order=order, type=OrderEventType.NOTE, parameters__code="customer_refund_refused")
+        .order_by("id")
+        .values_list("parameters__refund_id", "parameters__reason")
+    )
+
+
+def one_unit(line: str, amount: str) -> tuple[RefundLineData, ...]:
+    return (RefundLineData(line, 1, Decimal(amount)),)
+
+
+def test_units_of_a_line_over_its_quantity_across_stored_refunds_are_refused(store: Any, order: Order) -> None:
+    """L1 was ordered twice: two refunds of one unit each are stored, a third is refused."""
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R1", "10.00")])
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R2", "1.00")])
+
+    assert customer_refunds_upsert(store=store, order=order, refunds=[refund("R3", "1.00")]) == 0
+    assert customer_refunds_upsert(store=store, order=order, refunds=[refund("R3", "1.00")]) == 0  # one note
+
+    assert [row[0] for row in stored(order)] == ["R1", "R2"]
+    assert notes_of(order) == [("R3", "line L1 would have 3 units refunded in all, of 2 ordered")]
+
+
+def test_refunds_over_a_line_or_the_total_within_one_batch_are_refused_after_the_earlier_ones(
+    store: Any, order: Order
+) -> None:
+    two = (RefundLineData("L1", 2, Decimal("20.00")),)
+    result = customer_refunds_store(
+        store_id=store.pk,
+        items=[(order, [refund("R1", "20.00", lines=two), refund("R2", "5.00"), refund("R3", "5.01", lines=())])],
+    )
+
+    assert [row[0] for row in stored(order)] == ["R1"]
+    assert result.refused == [
+        ("R2", "line L1 would have 3 units refunded in all, of 2 ordered"),
+        ("R3", "the order's refunds would add up to 25.01, more than its total 25.00"),
+    ]
+
+
+def test_shipping_only_refunds_are_capped_by_the_order_total(store: Any, order: Order) -> None:
+    """Refunds with no lines (shipping, tax) count against the order's total only."""
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R1", "15.00", lines=one_unit("L1", "10.00"))])
+    assert customer_refunds_upsert(store=store, order=order, refunds=[refund("S1", "10.00", lines=())]) == 1
+
+    assert customer_refunds_upsert(store=store, order=order, refunds=[refund("S2", "0.01", lines=())]) == 0
+    assert [row[0] for row in stored(order)] == ["R1", "S1"]
+    assert notes_of(order) == [("S2", "the order's refunds would add up to 25.01, more than its total 25.00")]
+
+
+def test_an_update_of_a_stored_refund_is_counted_once_not_against_itself(store: Any, order: Order) -> None:
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R1", "10.00")])
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R2", "5.00", lines=one_unit("L2", "5.00"))])
+    both = (RefundLineData("L1", 2, Decimal("20.00")),)
+
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R1", "20.00", lines=both)])  # 20 + 5 = 25
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R1", "20.01", lines=both)])  # 25.01: refused
+
+    assert [(row[0], row[1]) for row in stored(order)] == [("R1", Decimal("20.00")), ("R2", Decimal("5.00"))]
+    assert notes_of(order) == [("R1", "the order's refunds would add up to 25.01, more than its total 25.00")]
+
+
+def test_a_failed_refund_does_not_count_so_its_retry_is_stored(store: Any, order: Order) -> None:
+    """The caps count what the margin counts (final refunds): a failed refund of everything and
+    its successful retry are both stored; a pending one is checked as if it completed."""
+    everything = (RefundLineData("L1", 2, Decimal("20.00")), RefundLineData("L2", 1, Decimal("5.00")))
+    customer_refunds_upsert(
+        store=store, order=order, refunds=[refund("F1", "25.00", status="failure", lines=everything)]
+    )
+    customer_refunds_upsert(store=store, order=order, refunds=[refund("R1", "25.00", lines=everything)])
+
+    assert customer_refunds_upsert(store=store, order=order, refunds=[refund("P1", "1.00", status="pending")]) == 0
+    assert [row[0] for row in stored(order)] == ["F1", "R1"]
+    assert [refund_id for refund_id, _reason in notes_of(order)] == ["P1"]
+
+
+def test_the_caps_cost_no_query_more(store: Any, order: Order) -> None:
+    """The stored refunds the caps count come with the known ones: one read, as before."""
+    customer_refunds_upsert(store=store, order=order, refunds=[refund(f"A{n}", "1.00", lines=()) for n in range(20)])
+
+    assert _queries(store, order, [refund("B1", "1.00", lines=())]) == EXPECTED

@@ -22,7 +22,7 @@ from channels_sync.providers.base import ChannelOrder, ChannelProvider, OrderPag
 from channels_sync.providers.tiktok.auth import operator_auth_client
 from channels_sync.providers.tiktok.client import MAX_IDS, TikTokClient
 from channels_sync.providers.tiktok.mapping import orders_from_data
-from channels_sync.providers.tiktok.returns import refunds_from_returns, returns_by_order
+from channels_sync.providers.tiktok.returns import order_may_have_returns, refunds_from_returns, returns_by_order
 from integrations.errors import CredentialsError, MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object, obj
 from integrations.http import Attempt, AttemptRecorder, header
@@ -116,24 +116,32 @@ class TikTokProvider(ChannelProvider):
     ) -> Iterator[OrderPage]:
         pages = self.client.search_pages(updated_since=updated_since, page_size=page_size, page_token=resume)
         for data, token in pages:
-            yield OrderPage(orders=self._with_refunds(data), has_more=bool(token), resume=token)
+            yield OrderPage(orders=self._with_refunds(data, every_paid=False), has_more=bool(token), resume=token)
 
     def fetch_orders(self, order_ids: list[str]) -> list[ChannelOrder]:
+        """The named orders (a webhook's, a resync's) with the returns of every paid one: a
+        RETURN_STATUS_CHANGE event names its order and must read it whatever its body shows."""
         found: list[ChannelOrder] = []
         for start in range(0, len(order_ids), MAX_IDS):
-            found += self._with_refunds(self.client.orders_by_ids(order_ids[start : start + MAX_IDS]))
+            found += self._with_refunds(self.client.orders_by_ids(order_ids[start : start + MAX_IDS]), every_paid=True)
         return found
 
-    def _with_refunds(self, data: Any) -> list[ChannelOrder]:
+    def _with_refunds(self, data: Any, *, every_paid: bool) -> list[ChannelOrder]:
         """The orders of ``data`` with their completed refunds: one returns/search per 50 paid orders
-        (TikTok's order answer does not say whether an order has returns).
+        asked about; a pull (``every_paid`` False) asks only about those whose body shows a
+        cancel signal or units sent (``returns.order_may_have_returns``: TikTok's order has no
+        return field), the others keep ``refunds=None`` (their stored refunds stay as they are).
 
         Best-effort: the orders flow whatever returns/search answers. A refused or broken returns
         call (an app without the Return and Refund permission gets 401/403) is logged and leaves
         every order of the batch with ``refunds=None`` (their stored refunds stay as they are)."""
         orders = orders_from_data(data)
         bodies = {str(body.get("id")): body for body in (data.get("orders") or []) if isinstance(body, dict)}
-        paid = [order.data.channel_order_id for order in orders if order.data.paid]
+        paid = [
+            order.data.channel_order_id
+            for order in orders
+            if order.data.paid and (every_paid or order_may_have_returns(bodies.get(order.data.channel_order_id)))
+        ]
         returns: dict[str, list[Any]] = {}
         try:
             for start in range(0, len(paid), MAX_IDS):

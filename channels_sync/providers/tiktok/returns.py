@@ -10,6 +10,15 @@ Decisions:
   order line the way ``mapping`` groups the order's units (``sku_id``, or ``<sku_id>@<price>`` for
   a SKU sold at several prices, found through ``order_line_item_id``), each line's amount the sum
   of its units' ``refund_amount.refund_total``.
+- Which orders a pull asks returns/search about (``order_may_have_returns``): TikTok's order
+  detail (202309) has no return or refund field, only cancel fields (the order's
+  ``cancel_reason``, ``cancel_time``, ``cancellation_initiator``, ``is_buyer_request_cancel``,
+  ``request_cancel_time``; a line item's ``cancel_reason``, ``cancel_user``, ``display_status``
+  CANCELLED). A return, or a refund without one, is asked for a unit the buyer has been sent, so
+  the rule is: an order with a cancel signal, or whose status or any line's ``display_status``
+  says units left (PARTIALLY_SHIPPING, IN_TRANSIT, DELIVERED, COMPLETED). An order still waiting
+  for the seller (ON_HOLD, AWAITING_SHIPMENT, AWAITING_COLLECTION) with no cancel signal is not
+  asked about: money back before shipment is a cancellation, which TikTok shows on the order.
 """
 
 from __future__ import annotations
@@ -26,6 +35,30 @@ from orders.services.customer_refunds import CustomerRefundData, RefundLineData,
 
 COMPLETE = "RETURN_OR_REFUND_REQUEST_COMPLETE"
 MONEYLESS_TYPES = frozenset({"REPLACEMENT"})
+# Order and line-item statuses after units left the seller (TikTok's own words), and cancelled.
+SENT_STATUSES = frozenset({"PARTIALLY_SHIPPING", "IN_TRANSIT", "DELIVERED", "COMPLETED"})
+CANCELLED = "CANCELLED"
+ORDER_CANCEL_FIELDS: tuple[str, ...] = ("cancel_reason", "cancel_time", "cancellation_initiator")
+ORDER_CANCEL_FIELDS += ("is_buyer_request_cancel", "request_cancel_time")
+LINE_CANCEL_FIELDS = ("cancel_reason", "cancel_user")
+
+
+def order_may_have_returns(order: Any) -> bool:
+    """True when the order's JSON shows a cancel signal or units sent (see Decisions): the orders a
+    pull asks returns/search about. A body that is not an object says nothing: False."""
+    if not isinstance(order, dict):
+        return False
+    status = order.get("status")
+    if status == CANCELLED or status in SENT_STATUSES or any(order.get(key) for key in ORDER_CANCEL_FIELDS):
+        return True
+    items = order.get("line_items")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        shown = item.get("display_status")
+        if shown == CANCELLED or shown in SENT_STATUSES or any(item.get(key) for key in LINE_CANCEL_FIELDS):
+            return True
+    return False
 
 
 def _order_lines(order: JsonObject) -> dict[str, str]:
