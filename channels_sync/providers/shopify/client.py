@@ -359,18 +359,21 @@ class ShopifyClient(ProviderHttpClient):
                     if len(refunds) >= sizes.per_order:
                         full.append(node["id"])
         for order_id in full:
-            refunded[order_id]["refunds"] = self.order_refunds_alone(order_id)
+            refunded[order_id]["refunds"] = self.order_refunds_alone(order_id, refunded[order_id]["refunds"])
         for order in refunded.values():
             for refund in order.get("refunds") or []:
                 if isinstance(refund, dict):
                     self.complete_refund_lines(refund)
 
-    def order_refunds_alone(self, order_gid: str) -> list[Any]:
-        """One order's refunds read alone with the larger ``first`` (``queries.ORDER_REFUNDS_ALONE``).
-        Full again: what Shopify gave is kept, and the order is logged (no cursor to read further)."""
+    def order_refunds_alone(self, order_gid: str, read: list[Any]) -> list[Any]:
+        """One order's refunds read alone with the larger ``first`` (``queries.ORDER_REFUNDS_ALONE``);
+        ``read`` (what the batched read gave) if the order is gone meanwhile. Full again: what
+        Shopify gave is kept, and the order is logged (no cursor to read further)."""
         sizes = self.refund_sizes
         variables = {"id": order_gid, "refunds": sizes.alone, "lines": sizes.lines}
         data, _spend = self._run(queries.ORDER_REFUNDS_ALONE, variables, cost=float(sizes.alone_cost()))
+        if data.get("order") is None:
+            return read
         order = answer_object(data.get("order"), "an order")
         refunds = answer_list(order.get("refunds"), "an order's refunds")
         if len(refunds) >= sizes.alone:

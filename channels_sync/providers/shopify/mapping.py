@@ -207,7 +207,7 @@ def _rest_refund(refund: JsonObject, *, currency: str, where: str) -> CustomerRe
     for index, transaction in enumerate(objects(refund, "transactions", where) if "transactions" in refund else []):
         kind, status = text(transaction, "kind"), text(transaction, "status")
         kinds.append((kind, status))
-        if kind == "refund" and status == "success":
+        if (kind.lower(), status.lower()) == ("refund", "success"):
             paid_in = text(transaction, "currency") or currency
             if paid_in.upper() != currency.upper():
                 raise MalformedPayload(f"{where}: transactions[{index}] is in {paid_in[:8]}, not the shop's {currency}")
