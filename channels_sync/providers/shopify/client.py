@@ -33,6 +33,7 @@ Host: ``https://<shop>.myshopify.com`` only (``integrations.hosts.SHOPIFY_SHOP``
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -63,6 +64,7 @@ REFUND_TOPICS = ("refunds/create",)
 APP_TOPICS = ("app/uninstalled",)
 _OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 _GID = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<number>[0-9]{1,20})$")
+logger = logging.getLogger(__name__)
 
 
 def topic_enum(topic: str) -> str:
@@ -132,12 +134,14 @@ class ShopifyClient(ProviderHttpClient):
         access_token: str,
         api_version: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        refund_sizes: queries.RefundSizes = queries.REFUND_SIZES,
         **kwargs: Any,
     ) -> None:
         self.api_version = api_version or settings.SHOPIFY_API_VERSION
         super().__init__(f"{base_url.rstrip('/')}/admin/api/{self.api_version}", **kwargs)
         self.access_token = access_token
         self.clock = clock
+        self.refund_sizes = refund_sizes  # how many refunds and lines each refund read asks for
         self.bucket = CostBucket()
         self.ledger = CostLedger()
         self.learned: dict[str, float] = {}  # requested cost of each query (with its sizes) last time
@@ -323,7 +327,13 @@ class ShopifyClient(ProviderHttpClient):
     def complete_refunds(self, orders: object) -> None:
         """Orders Shopify shows refunded (partly or wholly) get their ``refunds`` read, in place, a few
         orders per query (``queries.ORDER_REFUNDS``); the others have none with money to read, and
-        the orders page stays as cheap as it was."""
+        the orders page stays as cheap as it was.
+
+        Read in full: an order that came back with ``refund_sizes.per_order`` refunds (it may have
+        more: ``Order.refunds`` is a list with ``first``, no cursor) is read again alone with
+        ``refund_sizes.alone``; a refund whose lines have a next page gets the rest
+        (``complete_refund_lines``).
+        An order that fills even that is kept as read and logged (docs/channels.md, known limits)."""
         refunded = {
             node["id"]: node
             for node in (orders if isinstance(orders, list) else [])
@@ -332,18 +342,70 @@ class ShopifyClient(ProviderHttpClient):
             and isinstance(node.get("id"), str)
         }
         ids = list(refunded)
+        full: list[str] = []
+        sizes = self.refund_sizes
         while ids:
             # As many orders as the bucket holds now (one at least), so the wait before it is short.
-            room = int(self.bucket.projected(self.clock()) // queries.REFUND_ORDER_COST) if self.bucket.known else 1
-            size = max(1, min(queries.REFUND_ORDERS_PER_QUERY, room))
+            room = int(self.bucket.projected(self.clock()) // sizes.order_cost()) if self.bucket.known else 1
+            size = max(1, min(sizes.orders_per_query(), room))
             batch, ids = ids[:size], ids[size:]
-            data, _ = self._run(
-                queries.ORDER_REFUNDS, {"ids": batch}, cost=float(queries.REFUND_ORDER_COST * len(batch))
-            )
+            variables = {"ids": batch, "refunds": sizes.per_order, "lines": sizes.lines}
+            data, _ = self._run(queries.ORDER_REFUNDS, variables, cost=float(sizes.order_cost() * len(batch)))
             nodes = answer_list(data.get("nodes"), "an order refunds list")
             for node in nodes:
                 if isinstance(node, dict) and node.get("id") in refunded:
-                    refunded[node["id"]]["refunds"] = answer_list(node.get("refunds"), "an order's refunds")
+                    refunds = answer_list(node.get("refunds"), "an order's refunds")
+                    refunded[node["id"]]["refunds"] = refunds
+                    if len(refunds) >= sizes.per_order:
+                        full.append(node["id"])
+        for order_id in full:
+            refunded[order_id]["refunds"] = self.order_refunds_alone(order_id, refunded[order_id]["refunds"])
+        for order in refunded.values():
+            for refund in order.get("refunds") or []:
+                if isinstance(refund, dict):
+                    self.complete_refund_lines(refund)
+
+    def order_refunds_alone(self, order_gid: str, read: list[Any]) -> list[Any]:
+        """One order's refunds read alone with the larger ``first`` (``queries.ORDER_REFUNDS_ALONE``);
+        ``read`` (what the batched read gave) if the order is gone meanwhile. Full again: what
+        Shopify gave is kept, and the order is logged (no cursor to read further)."""
+        sizes = self.refund_sizes
+        variables = {"id": order_gid, "refunds": sizes.alone, "lines": sizes.lines}
+        data, _spend = self._run(queries.ORDER_REFUNDS_ALONE, variables, cost=float(sizes.alone_cost()))
+        if data.get("order") is None:
+            return read
+        order = answer_object(data.get("order"), "an order")
+        refunds = answer_list(order.get("refunds"), "an order's refunds")
+        if len(refunds) >= sizes.alone:
+            logger.warning(
+                "Shopify order %s has %s refunds or more: only the first %s are read",
+                order_gid,
+                sizes.alone,
+                sizes.alone,
+            )
+        return refunds
+
+    def complete_refund_lines(self, refund: dict[str, Any]) -> None:
+        """A refund whose ``refundLineItems`` has a next page gets the rest, page by page, in place
+        (``queries.REFUND_LINES_PAGE``, the refund read by its id); a cursor that does not move on is
+        an error, never a loop."""
+        lines = refund.get("refundLineItems")
+        info = lines.get("pageInfo") if isinstance(lines, dict) else None
+        asked: set[object] = set()
+        while isinstance(info, dict) and info.get("hasNextPage") is True and isinstance(lines, dict):
+            cursor = info.get("endCursor")
+            if not isinstance(cursor, str) or not cursor or cursor in asked:
+                raise ProviderError(_("Shopify sent a refund's lines with a page cursor that does not move on"))
+            asked.add(cursor)
+            variables = {"id": refund.get("id"), "first": self.refund_sizes.line_page, "after": cursor}
+            data, _spend = self._run(
+                queries.REFUND_LINES_PAGE, variables, cost=float(self.refund_sizes.line_page_cost())
+            )
+            found = answer_object(data.get("node"), "a refund")
+            more = answer_object(found.get("refundLineItems"), "a refund's lines")
+            have = answer_list(lines.get("nodes", []), "a refund's lines")
+            lines["nodes"] = [*have, *answer_list(more.get("nodes"), "a refund's lines")]
+            info = more.get("pageInfo")
 
     def complete_lines(self, orders: object) -> None:
         """Orders with more lines than one query asks for get the rest, page by page, in place."""

@@ -157,21 +157,66 @@ def refund_from_json(refund: JsonObject, *, currency: str, where: str) -> Custom
         return customer_refund_malformed(channel_refund_id=_refund_id(refund, "id"), detail=str(error))
 
 
+def refund_status(transactions: list[tuple[str, str]]) -> str:
+    """A refund's status from its transactions' (kind, status), in lower case, one rule for REST
+    (``refund``/``success``) and GraphQL (``REFUND``/``SUCCESS``): "success" when a ``refund``
+    transaction succeeded, else the first ``refund`` transaction's status (pending, failure, error,
+    …: not final, ``customer_refund_is_final``), else the first transaction's, else "" (a refund
+    of no money, restock only)."""
+    kinds = [(kind.lower(), status.lower()) for kind, status in transactions]
+    refunds = [status for kind, status in kinds if kind == "refund"]
+    if "success" in refunds:
+        return "success"
+    if refunds:
+        return refunds[0]
+    return kinds[0][1] if kinds else ""
+
+
+def refunds_in_presentment(order: object) -> bool:
+    """The REST order's refunds have a ``refund`` transaction in another currency than the order's
+    ``currency`` (the shop's): a multi-currency order, whose transactions are in the presentment
+    currency. Their amount in the shop's money is not in the body (a REST transaction has no
+    ``shop_money``), so such a body's refunds are not read: the order is read by GraphQL instead
+    (``totalRefundedSet.shopMoney``), the provider's ``parse_webhook``."""
+    if not isinstance(order, dict) or not isinstance(order.get("refunds"), list):
+        return False
+    shop = str(order.get("currency") or "").upper()
+    return any(
+        isinstance(transaction, dict)
+        and str(transaction.get("kind", "")).lower() == "refund"
+        and str(transaction.get("currency") or shop).upper() != shop
+        for refund in order["refunds"]
+        if isinstance(refund, dict) and isinstance(refund.get("transactions"), list)
+        for transaction in refund["transactions"]
+    )
+
+
+def _shop_amount(item: JsonObject, key: str, where: str) -> Decimal:
+    """A REST money value in the shop's money: ``<key>_set.shop_money.amount`` when Shopify gives
+    the set, else the plain ``<key>`` (older bodies, single-currency shops)."""
+    bag = item.get(f"{key}_set")
+    if isinstance(bag, dict) and isinstance(bag.get("shop_money"), dict):
+        return money(bag["shop_money"], "amount", f"{where}: {key}_set.shop_money")
+    return money(item, key, where)
+
+
 def _rest_refund(refund: JsonObject, *, currency: str, where: str) -> CustomerRefundData:
     refund_id = _refund_id(refund, "id")
     where = f"{where}: refund {refund_id or '?'}"
-    amount, status, money_currency = Decimal(0), "", currency
+    amount, kinds = Decimal(0), []
     for index, transaction in enumerate(objects(refund, "transactions", where) if "transactions" in refund else []):
-        status = status or text(transaction, "status")
-        if text(transaction, "kind") == "refund" and text(transaction, "status") == "success":
+        kind, status = text(transaction, "kind"), text(transaction, "status")
+        kinds.append((kind, status))
+        if (kind.lower(), status.lower()) == ("refund", "success"):
+            paid_in = text(transaction, "currency") or currency
+            if paid_in.upper() != currency.upper():
+                raise MalformedPayload(f"{where}: transactions[{index}] is in {paid_in[:8]}, not the shop's {currency}")
             amount += money(transaction, "amount", f"{where}: transactions[{index}]")
-            money_currency = text(transaction, "currency") or money_currency
-            status = "success"
     lines = tuple(
         RefundLineData(
             channel_line_id=_refund_id(item, "line_item_id"),
             quantity=_count(item, "quantity", f"{where}: refund_line_items[{index}]"),
-            amount=money(item, "subtotal", f"{where}: refund_line_items[{index}]"),
+            amount=_shop_amount(item, "subtotal", f"{where}: refund_line_items[{index}]"),
         )
         for index, item in enumerate(
             objects(refund, "refund_line_items", where) if "refund_line_items" in refund else []
@@ -181,16 +226,18 @@ def _rest_refund(refund: JsonObject, *, currency: str, where: str) -> CustomerRe
     return CustomerRefundData(
         channel_refund_id=refund_id,
         amount=amount,
-        currency=money_currency,
+        currency=currency,
         refunded_at=iso_datetime(refund, at_key, where),
         reason=text(refund, "note"),
-        status=status,
+        status=refund_status(kinds),
         lines=lines,
     )
 
 
 def _refunds_of_json(order: JsonObject, *, currency: str, where: str) -> tuple[CustomerRefundData, ...] | None:
-    if "refunds" not in order:
+    """The body's refunds; None (not read, stored ones kept) when they are in the presentment
+    currency (``refunds_in_presentment``)."""
+    if "refunds" not in order or refunds_in_presentment(order):
         return None
     return tuple(
         refund_from_json(refund, currency=currency, where=where) for refund in objects(order, "refunds", where)
@@ -341,12 +388,13 @@ def _graphql_refund(refund: JsonObject, where: str) -> CustomerRefundData:
         )
         for index, item in enumerate(items)
     )
+    transactions = objects(obj(refund, "transactions", where), "nodes", f"{where}: transactions")
     return CustomerRefundData(
         channel_refund_id=refund_id,
         amount=money(total, "amount", f"{where}: totalRefundedSet"),
         currency=text(total, "currencyCode"),
         refunded_at=iso_datetime(refund, "createdAt", where),
         reason=text(refund, "note"),
-        status="success",
+        status=refund_status([(text(item, "kind"), text(item, "status")) for item in transactions]),
         lines=lines,
     )

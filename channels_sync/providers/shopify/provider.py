@@ -20,7 +20,7 @@ from channels_sync.providers.shopify.client import (
     answer_list,
     next_cursor,
 )
-from channels_sync.providers.shopify.mapping import order_from_graphql, order_from_json
+from channels_sync.providers.shopify.mapping import order_from_graphql, order_from_json, refunds_in_presentment
 from channels_sync.providers.shopify.oauth import app_secrets, grant_refresh
 from integrations.errors import MalformedPayload, ProviderError
 from integrations.fields import body_sha256, json_object
@@ -138,6 +138,10 @@ class ShopifyProvider(ChannelProvider):
         extra: dict[str, Any] = {"shop_domain": header(headers, "X-Shopify-Shop-Domain") or ""}
         if topic.startswith("orders/"):
             order = order_from_json(payload)
+            if refunds_in_presentment(payload):
+                # A multi-currency order's refunds: the body has them in the customer's currency
+                # only, so the order is read by GraphQL, its refunds in the shop's money.
+                return WebhookEvent(dedupe_key, topic, order.data.channel_order_id, None, extra)
             return WebhookEvent(dedupe_key, topic, order.data.channel_order_id, order, extra)
         order_id = payload.get("order_id")
         return WebhookEvent(dedupe_key, topic, str(order_id) if order_id else None, None, extra)

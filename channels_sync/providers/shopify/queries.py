@@ -14,6 +14,8 @@ LINES_PER_ORDER (rare: most have one to three) gets the rest with ``ORDER_LINES`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 MAX_QUERY_COST = 1000
 LINES_PER_ORDER = 6
 LINE_PAGE = 150
@@ -105,35 +107,101 @@ query OrderLines($id: ID!, $after: String) {
 )
 
 # The refunds of orders Shopify shows refunded (``displayFinancialStatus``), read after the page
-# that brought them: the orders page keeps its cost. Requested cost per order: order 1 + refunds
-# REFUNDS_PER_ORDER × (refund 1 + totalRefundedSet 2 + refundLineItems 2 + REFUND_LINES × (item 1 +
-# lineItem 1 + subtotalSet 2)) = 1 + 3 × 25 = 76. A query asks for at most REFUND_QUERY_COST (three
-# orders): a small query the bucket serves at once, not one that waits for a full bucket.
+# that brought them: the orders page keeps its cost. ``Order.refunds(first:)`` is a list, not a
+# connection (docs/channels.md): no cursor, priced as its items. The sizes are variables
+# (``RefundSizes``; the defaults below). Requested cost of one refund of ``REFUND_FIELDS``: refund 1
+# + totalRefundedSet 2 (bag + shopMoney) + refundLineItems 2 + lines × (item 1 + lineItem 1 +
+# subtotalSet 2) + transactions 2 + REFUND_TRANSACTIONS × 1 = 1 + 2 + 2 + 5 × 4 + 2 + 5 = 32; an
+# order costs 1 + 3 × 32 = 97. A query asks for at most REFUND_QUERY_COST (three orders, 291): a
+# small query the bucket serves at once, not one that waits for a full bucket.
+# Follow-ups, only when needed: an order that came back with ``per_order`` refunds (it may have
+# more) is read again alone with ``alone`` (1 + 30 × 32 = 961, under the cap of 1000); a refund
+# whose lines have a next page gets the rest by ``REFUND_LINES_PAGE`` (node 1 + refundLineItems 2
+# + 200 × 4 = 803), page by page.
 REFUNDED_STATUSES = frozenset({"PARTIALLY_REFUNDED", "REFUNDED"})
-REFUNDS_PER_ORDER = 3
-REFUND_LINES = 5
-REFUND_ORDER_COST = 1 + REFUNDS_PER_ORDER * (1 + 2 + 2 + REFUND_LINES * 4)
-REFUND_QUERY_COST = 250
-REFUND_ORDERS_PER_QUERY = max(1, REFUND_QUERY_COST // REFUND_ORDER_COST)
+REFUND_TRANSACTIONS = 5
+REFUND_QUERY_COST = 300
 
-ORDER_REFUNDS = """
-query OrderRefunds($ids: [ID!]!) {
-  nodes(ids: $ids) {
-    ... on Order {
-      id
-      refunds(first: REFUNDS) {
-        id
-        createdAt
-        note
-        totalRefundedSet { shopMoney { amount currencyCode } }
-        refundLineItems(first: LINES) {
-          nodes { quantity lineItem { id } subtotalSet { shopMoney { amount currencyCode } } }
-        }
-      }
+
+@dataclass(frozen=True)
+class RefundSizes:
+    """How many refunds and refund lines each refund query asks for, and what that costs."""
+
+    per_order: int = 3  # an order's refunds in the batched read
+    alone: int = 30  # an order's refunds when it is read again alone
+    lines: int = 5  # a refund's lines in those reads
+    line_page: int = 200  # a refund's further lines, per follow-up page
+
+    def refund_cost(self) -> int:
+        return 1 + 2 + 2 + self.lines * 4 + 2 + REFUND_TRANSACTIONS
+
+    def order_cost(self) -> int:
+        return 1 + self.per_order * self.refund_cost()
+
+    def alone_cost(self) -> int:
+        return 1 + self.alone * self.refund_cost()
+
+    def line_page_cost(self) -> int:
+        return 1 + 2 + self.line_page * 4
+
+    def orders_per_query(self) -> int:
+        return max(1, REFUND_QUERY_COST // self.order_cost())
+
+
+REFUND_SIZES = RefundSizes()
+
+REFUND_LINE_FIELDS = """
+fragment RefundLineFields on RefundLineItem {
+  quantity
+  lineItem { id }
+  subtotalSet { shopMoney { amount currencyCode } }
+}
+"""
+
+REFUND_FIELDS = (
+    """
+fragment RefundFields on Refund {
+  id
+  createdAt
+  note
+  totalRefundedSet { shopMoney { amount currencyCode } }
+  refundLineItems(first: $lines) { nodes { ...RefundLineFields } pageInfo { hasNextPage endCursor } }
+  transactions(first: TRANSACTIONS) { nodes { kind status } pageInfo { hasNextPage } }
+}
+""".replace("TRANSACTIONS", str(REFUND_TRANSACTIONS))
+    + REFUND_LINE_FIELDS
+)
+
+ORDER_REFUNDS = (
+    """
+query OrderRefunds($ids: [ID!]!, $refunds: Int!, $lines: Int!) {
+  nodes(ids: $ids) { ... on Order { id refunds(first: $refunds) { ...RefundFields } } }
+}
+"""
+    + REFUND_FIELDS
+)
+
+ORDER_REFUNDS_ALONE = (
+    """
+query OrderRefundsAlone($id: ID!, $refunds: Int!, $lines: Int!) {
+  order(id: $id) { id refunds(first: $refunds) { ...RefundFields } }
+}
+"""
+    + REFUND_FIELDS
+)
+
+REFUND_LINES_PAGE = (
+    """
+query RefundLines($id: ID!, $first: Int!, $after: String) {
+  node(id: $id) {
+    ... on Refund {
+      refundLineItems(first: $first, after: $after) { nodes { ...RefundLineFields } pageInfo { hasNextPage endCursor } }
     }
   }
 }
-""".replace("REFUNDS", str(REFUNDS_PER_ORDER)).replace("LINES", str(REFUND_LINES))
+"""
+    + REFUND_LINE_FIELDS
+)
 
 # What a fulfillment push reads first: the order's fulfillment orders (open ones are fulfilled,
 # their lines' remaining quantities say what is left) and its fulfillments with their tracking and

@@ -7,7 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from channels_sync.providers.shopify.mapping import refund_from_json
+import pytest
+
+from channels_sync.providers.shopify.mapping import (
+    refund_from_json,
+    refund_status,
+    refunds_in_presentment,
+)
 from channels_sync.providers.tiktok.returns import refunds_from_returns, returns_by_order
 from channels_sync.providers.woocommerce.mapping import refunds_from_json
 from orders.services.customer_refunds import CustomerRefundData, RefundLineData
@@ -170,3 +176,52 @@ def test_tiktok_refund_lines_are_keyed_as_the_order_lines_are_prices_compared_as
     (refund,) = refunds_from_returns(returns, order)
 
     assert refund.lines == (RefundLineData("1729385892941", 2, Decimal("25.00")),)
+
+
+@pytest.mark.parametrize(
+    ("transactions", "status"),
+    [
+        ([("refund", "success"), ("refund", "failure")], "success"),
+        ([("refund", "failure"), ("refund", "success")], "success"),
+        ([("REFUND", "PENDING")], "pending"),
+        ([("sale", "success"), ("REFUND", "ERROR")], "error"),
+        ([("suggested_refund", "success")], "success"),  # not a refund: its own word, as REST kept it
+        ([], ""),
+    ],
+)
+def test_a_refund_s_status_comes_from_its_refund_transactions_in_both_apis(
+    transactions: list[tuple[str, str]], status: str
+) -> None:
+    assert refund_status(transactions) == status
+
+
+def test_a_pending_rest_refund_is_pending_with_no_money_yet() -> None:
+    pending = {**SHOPIFY_REFUND, "transactions": [{"id": 3, "kind": "refund", "status": "pending", "amount": "9.00"}]}
+    refund = refund_from_json(pending, currency="USD", where="Shopify order 450789469")
+    assert (refund.status, refund.amount) == ("pending", Decimal(0))
+
+
+def test_rest_refund_lines_are_read_in_the_shop_s_money() -> None:
+    # a multi-currency order: subtotal (the customer's money) and subtotal_set in both
+    item = {
+        **SHOPIFY_REFUND["refund_line_items"][0],  # type: ignore[index]
+        "subtotal": 179.1,
+        "subtotal_set": {
+            "shop_money": {"amount": "199.00", "currency_code": "USD"},
+            "presentment_money": {"amount": "179.10", "currency_code": "EUR"},
+        },
+    }
+    refund = refund_from_json({**SHOPIFY_REFUND, "refund_line_items": [item]}, currency="USD", where="o")
+    assert refund.lines == (RefundLineData("703073504", 1, Decimal("199.00")),)
+
+
+def test_a_rest_refund_paid_in_the_presentment_currency_is_not_read_from_the_body() -> None:
+    eur = {
+        **SHOPIFY_REFUND,
+        "transactions": [{"kind": "refund", "status": "success", "amount": "179.10", "currency": "EUR"}],
+    }
+    order = {"currency": "USD", "presentment_currency": "EUR", "refunds": [eur]}
+    assert refunds_in_presentment(order)
+    assert not refunds_in_presentment({**order, "refunds": [SHOPIFY_REFUND]})
+    # read alone, it is refused with the reason, never stored in another currency's amount
+    assert "is in EUR, not the shop's USD" in refund_from_json(eur, currency="USD", where="o").malformed

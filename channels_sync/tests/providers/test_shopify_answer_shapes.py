@@ -98,3 +98,35 @@ def test_lines_whose_cursor_does_not_move_on_are_not_asked_for_forever() -> None
         with pytest.raises(ProviderError, match="does not move on"):
             call_of(client, "complete_lines")()
     assert len(server.requests) == 1
+
+
+def test_refund_lines_whose_cursor_does_not_move_on_are_not_asked_for_forever() -> None:
+    # a refund whose lines go on past the first page, and a server that answers the same page again
+    refund = {
+        "id": "gid://shopify/Refund/1",
+        "refundLineItems": {"nodes": [], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}},
+    }
+    same = {"node": {"refundLineItems": {"nodes": [], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}}}}
+    with serving(*[answer(200, json.dumps({"data": same}).encode())] * 3) as server:
+        client = ShopifyClient(server.url, access_token="shpat_x", max_attempts=1)
+        with pytest.raises(ProviderError, match="a refund's lines with a page cursor that does not move on"):
+            client.complete_refund_lines(refund)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"node": None}, "a refund that is not an object"),
+        ({"node": {"refundLineItems": {"nodes": 3}}}, "a refund's lines that is not a list"),
+    ],
+)
+def test_a_refund_lines_page_of_the_wrong_shape_is_a_provider_error(data: dict[str, Any], said: str) -> None:
+    refund = {
+        "id": "gid://shopify/Refund/1",
+        "refundLineItems": {"nodes": [], "pageInfo": {"hasNextPage": True, "endCursor": "c1"}},
+    }
+    with serving(answer(200, json.dumps({"data": data}).encode())) as server:
+        client = ShopifyClient(server.url, access_token="shpat_x", max_attempts=1)
+        with pytest.raises(ProviderError, match=said):
+            client.complete_refund_lines(refund)

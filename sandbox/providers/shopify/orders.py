@@ -7,6 +7,7 @@ transaction (the outbox in sandbox/webhooks.py), so a rolled-back change sends n
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -35,8 +36,12 @@ def _order_id(account: SimAccount, seq: int) -> int:
 def orders_create(account: SimAccount, *, count: int, seed: int, **fields: Any) -> list[str]:
     """``count`` new paid orders, the same for the same seed; queues orders/create and orders/paid.
 
-    Optional ``fields``: source_name, tags, note_attributes (e.g. to mimic a sales channel app).
+    Optional ``fields``: source_name, tags, note_attributes (e.g. to mimic a sales channel app);
+    presentment_currency (three capital letters) with presentment_rate (a positive decimal string:
+    how many of it one unit of the shop's money is) makes multi-currency orders, whose customer paid
+    in another currency than the shop's (``render.presentment``). ValueError for bad ones.
     """
+    presentment = _presentment_fields(fields)
     now = sim_now()
     first = counter_take(account, "order_seq", start=1, count=count)
     created: list[str] = []
@@ -84,6 +89,7 @@ def orders_create(account: SimAccount, *, count: int, seed: int, **fields: Any) 
                     "shipping": str(purchase.shipping),
                     "fulfillment": "unfulfilled",
                     "fulfilled": {},
+                    **presentment,
                 },
                 created_at=now,
                 updated_at=now,
@@ -91,6 +97,22 @@ def orders_create(account: SimAccount, *, count: int, seed: int, **fields: Any) 
             order_webhooks_emit(account=account, order=order, topics=("orders/create", "orders/paid"))
             created.append(order.external_id)
     return created
+
+
+def _presentment_fields(fields: dict[str, Any]) -> dict[str, str]:
+    """``presentment_currency`` and ``presentment_rate`` of a create call, checked; {} if not given."""
+    code, rate = fields.get("presentment_currency"), fields.get("presentment_rate", "1")
+    if code is None:
+        return {}
+    if not (isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+        raise ValueError("presentment_currency must be three capital letters")
+    try:
+        number = Decimal(str(rate))
+    except InvalidOperation:
+        raise ValueError("presentment_rate must be a decimal string") from None
+    if not (number.is_finite() and Decimal("0.0001") <= number <= Decimal(100000)):
+        raise ValueError("presentment_rate must be between 0.0001 and 100000")
+    return {"presentment_currency": code, "presentment_rate": str(number)}
 
 
 def _locked(order: ChannelOrder) -> ChannelOrder:
@@ -137,14 +159,21 @@ def order_touch(*, order: ChannelOrder, note: str | None = None, tags: str | Non
 @transaction.atomic
 def order_refund(*, order: ChannelOrder, body: dict[str, Any]) -> ChannelOrder:
     """The merchant refunds lines (or an amount) of a paid order: financial_status becomes
-    partially_refunded or refunded, and refunds/create (the refund) and orders/updated are sent."""
+    partially_refunded or refunded, and refunds/create (the refund) and orders/updated are sent.
+    ``body["status"]`` (success unless given: pending, failure, error) is the status of the
+    refund's transaction, as both APIs render it (a pending refund moves the financial status
+    all the same in this sandbox, so that reads of refunded orders see it)."""
     order = _locked(order)
     if order.financial_status not in {"paid", "partially_refunded"}:
         raise ValueError(f"a {order.financial_status} order cannot be refunded")
+    status = body.get("status", "success")
+    if status not in render.REFUND_STATUSES:
+        raise ValueError(f"status must be one of {render.REFUND_STATUSES}")
     account = order.account
     seq = counter_take(account, "refund_seq", start=1)
     now = sim_now()
     refund = refund_add(order=order, body=body, refund_id=str(REFUND_ID_BASE + account.pk * 1_000_000 + seq), now=now)
+    refund["transaction_status"] = status
     order.financial_status = "refunded" if refunded_total(order) >= order.total else "partially_refunded"
     order.updated_at = now
     order.save()

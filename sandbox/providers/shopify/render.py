@@ -81,6 +81,31 @@ def money_set(value: Decimal | str, currency: str) -> dict[str, Any]:
     return {"shop_money": amount, "presentment_money": dict(amount)}
 
 
+def presentment(order: ChannelOrder) -> tuple[str, Decimal]:
+    """The currency the customer paid in and how many of it one unit of the shop's money is: the
+    shop's own at 1, unless the order was made with a ``presentment_currency`` (a multi-currency
+    order: ``orders_create``'s ``presentment_currency`` and ``presentment_rate``)."""
+    code = str(order.extra.get("presentment_currency") or order.currency)
+    if code == order.currency:
+        return code, Decimal(1)
+    return code, Decimal(str(order.extra.get("presentment_rate", "1")))
+
+
+def in_presentment(order: ChannelOrder, value: Decimal | str) -> Decimal:
+    """A shop-money value in the order's presentment currency (to the cent)."""
+    return (Decimal(value) * presentment(order)[1]).quantize(Decimal("0.01"))
+
+
+def order_money_set(order: ChannelOrder, value: Decimal | str) -> dict[str, Any]:
+    """A REST money set of the order: ``shop_money`` in the shop's currency, ``presentment_money``
+    in the customer's (the same unless the order is multi-currency)."""
+    code = presentment(order)[0]
+    return {
+        "shop_money": {"amount": money(value), "currency_code": order.currency},
+        "presentment_money": {"amount": money(in_presentment(order, value)), "currency_code": code},
+    }
+
+
 def customer_id(email: str) -> int:
     return 6_900_000_000_000 + zlib.crc32(email.encode())
 
@@ -235,12 +260,12 @@ def order_json(order: ChannelOrder, account: SimAccount) -> dict[str, Any]:
         "order_status_url": f"https://{shop_domain(account)}/{oid}/orders/{extra.get('token')}/authenticate",
         "payment_gateway_names": ["shopify_payments"],
         "phone": order.customer.get("phone"),
-        "presentment_currency": order.currency,
+        "presentment_currency": presentment(order)[0],
         "processed_at": created,
         "reference": None,
         "source_name": extra.get("source_name", "web"),
         "subtotal_price": money(subtotal),
-        "subtotal_price_set": money_set(subtotal, order.currency),
+        "subtotal_price_set": order_money_set(order, subtotal),
         "tags": extra.get("tags", ""),
         "tax_lines": [],
         "taxes_included": False,
@@ -250,8 +275,8 @@ def order_json(order: ChannelOrder, account: SimAccount) -> dict[str, Any]:
         "total_line_items_price": money(subtotal),
         "total_outstanding": "0.00",
         "total_price": money(order.total),
-        "total_price_set": money_set(order.total, order.currency),
-        "total_shipping_price_set": money_set(shipping, order.currency),
+        "total_price_set": order_money_set(order, order.total),
+        "total_shipping_price_set": order_money_set(order, shipping),
         "total_tax": "0.00",
         "total_weight": sum(line.get("grams", 0) * line["quantity"] for line in order.lines),
         "updated_at": timestamp(order.updated_at, tz),
@@ -361,9 +386,15 @@ REFUND_TRANSACTION_OFFSET = 300_000_000_000  # the refund's transaction id = ref
 REFUND_LINE_OFFSET = 600_000_000_000  # a refund line item's id = refund id + offset + position
 
 
+REFUND_STATUSES = ("success", "pending", "failure", "error")  # a REST transaction's status
+
+
 def refund_json(order: ChannelOrder, refund: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     """A REST Refund (an item of an order's ``refunds``, and the refunds/create body): its lines'
-    ``subtotal`` a number as Shopify gives it, one successful ``refund`` transaction for its amount."""
+    ``subtotal`` a number as Shopify gives it and ``subtotal_set`` in shop and presentment money,
+    one ``refund`` transaction for its amount, in the currency the customer paid in (the order's
+    presentment currency), with the refund's ``transaction_status`` (success unless the control
+    call asked for another)."""
     oid, rid = int(order.external_id), int(refund["id"])
     at = timestamp(refund["created_at"], tz)
     lines = {str(line["id"]): line for line in order.lines}
@@ -374,16 +405,17 @@ def refund_json(order: ChannelOrder, refund: dict[str, Any], tz: ZoneInfo) -> di
             "location_id": None,
             "quantity": int(item["quantity"]),
             "restock_type": "no_restock",
-            "subtotal": float(Decimal(item["amount"])),
-            "subtotal_set": money_set(item["amount"], order.currency),
+            "subtotal": float(in_presentment(order, item["amount"])),
+            "subtotal_set": order_money_set(order, item["amount"]),
             "total_tax": 0.0,
-            "total_tax_set": money_set("0", order.currency),
+            "total_tax_set": order_money_set(order, "0"),
             "line_item": line_item(order, lines[str(item["line_id"])]),
         }
         for position, item in enumerate(refund["lines"])
         if str(item["line_id"]) in lines
     ]
     transaction_id = rid + REFUND_TRANSACTION_OFFSET
+    status = str(refund.get("transaction_status") or "success")
     return {
         "id": rid,
         "order_id": oid,
@@ -403,14 +435,14 @@ def refund_json(order: ChannelOrder, refund: dict[str, Any], tz: ZoneInfo) -> di
                 "order_id": oid,
                 "kind": "refund",
                 "gateway": "shopify_payments",
-                "status": "success",
-                "message": "Transaction approved",
+                "status": status,
+                "message": "Transaction approved" if status == "success" else "Transaction " + status,
                 "created_at": at,
                 "processed_at": at,
                 "test": False,
                 "authorization": None,
-                "currency": order.currency,
-                "amount": money(refund["amount"]),
+                "currency": presentment(order)[0],
+                "amount": money(in_presentment(order, refund["amount"])),
                 "parent_id": None,
             }
         ],

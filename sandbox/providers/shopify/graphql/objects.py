@@ -51,6 +51,19 @@ def money_bag(amount: Decimal | str, currency: str) -> dict[str, Any]:
     return {"shopMoney": money, "presentmentMoney": dict(money)}
 
 
+def order_money_bag(order: ChannelOrder, amount: Decimal | str) -> dict[str, Any]:
+    """A MoneyBag of the order: shopMoney in the shop's currency, presentmentMoney in the currency
+    the customer paid in (``render.presentment``; the same unless the order is multi-currency)."""
+    rest = render.order_money_set(order, amount)
+    return {
+        "shopMoney": {"amount": rest["shop_money"]["amount"], "currencyCode": rest["shop_money"]["currency_code"]},
+        "presentmentMoney": {
+            "amount": rest["presentment_money"]["amount"],
+            "currencyCode": rest["presentment_money"]["currency_code"],
+        },
+    }
+
+
 def page_size(first: int | None, last: int | None) -> int:
     """``first`` as Shopify checks it: one of first/last, at most 250."""
     if last is not None:
@@ -204,7 +217,9 @@ def fulfillment_order_node(order: ChannelOrder, account: SimAccount) -> dict[str
 
 
 def refund_node(order: ChannelOrder, refund: dict[str, Any]) -> dict[str, Any]:
-    """One Refund, read from the REST rendering of the same refund (same ids, amounts, lines)."""
+    """One Refund, read from the REST rendering of the same refund (same ids, lines, transactions:
+    kind and status in GraphQL's capitals). ``totalRefundedSet`` is what its successful ``refund``
+    transactions returned (a pending refund's is zero, as the REST mapping counts it)."""
     rest = render.refund_json(order, refund, render.ZoneInfo("UTC"))
     lines = {str(line["id"]): line for line in order.lines}
     items = [
@@ -213,12 +228,28 @@ def refund_node(order: ChannelOrder, refund: dict[str, Any]) -> dict[str, Any]:
             "quantity": item["quantity"],
             "restocked": False,
             "lineItem": line_node(order, lines[str(item["line_item_id"])]),
-            "priceSet": money_bag(item["line_item"]["price"], order.currency),
-            "subtotalSet": money_bag(str(item["subtotal_set"]["shop_money"]["amount"]), order.currency),
-            "totalTaxSet": money_bag("0", order.currency),
+            "priceSet": order_money_bag(order, item["line_item"]["price"]),
+            "subtotalSet": order_money_bag(order, str(item["subtotal_set"]["shop_money"]["amount"])),
+            "totalTaxSet": order_money_bag(order, "0"),
         }
         for item in rest["refund_line_items"]
     ]
+    transactions = [
+        {
+            "__typename": "OrderTransaction",
+            "id": gid("OrderTransaction", item["id"]),
+            "kind": str(item["kind"]).upper(),
+            "status": str(item["status"]).upper(),
+            "gateway": item["gateway"],
+            "createdAt": utc(refund["created_at"]),
+            "amountSet": order_money_bag(order, refund["amount"]),
+        }
+        for item in rest["transactions"]
+    ]
+    paid = sum(
+        (Decimal(refund["amount"]) for item in transactions if (item["kind"], item["status"]) == ("REFUND", "SUCCESS")),
+        Decimal(0),
+    )
     return {
         "__typename": "Refund",
         "id": gid("Refund", rest["id"]),
@@ -226,9 +257,20 @@ def refund_node(order: ChannelOrder, refund: dict[str, Any]) -> dict[str, Any]:
         "createdAt": utc(refund["created_at"]),
         "updatedAt": utc(refund["created_at"]),
         "note": rest["note"],
-        "totalRefundedSet": money_bag(rest["transactions"][0]["amount"], order.currency),
+        "totalRefundedSet": order_money_bag(order, paid),
         "refundLineItems": list_connection(items),
+        "transactions": list_connection(transactions),
     }
+
+
+def refund_by_gid(account: SimAccount, value: object) -> dict[str, Any] | None:
+    """The Refund with this gid, found through the order that holds it (null when none does)."""
+    number = gid_number(value, "Refund")
+    if number is None:
+        return None
+    order = account.channel_orders.filter(extra__refunds__contains=[{"id": str(number)}]).first()
+    refund = next((item for item in refunds_of(order) if item["id"] == str(number)), None) if order else None
+    return None if order is None or refund is None else refund_node(order, refund)
 
 
 FULFILLMENT_STATUSES = {"unfulfilled": "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED"}
@@ -260,7 +302,7 @@ def order_node(order: ChannelOrder, account: SimAccount) -> dict[str, Any]:
         "displayFinancialStatus": order.financial_status.upper() or None,
         "displayFulfillmentStatus": FULFILLMENT_STATUSES.get(extra.get("fulfillment", "unfulfilled"), "UNFULFILLED"),
         "currencyCode": currency,
-        "presentmentCurrencyCode": currency,
+        "presentmentCurrencyCode": render.presentment(order)[0],
         "email": email,
         "phone": order.customer.get("phone"),
         "note": extra.get("note"),
@@ -271,9 +313,9 @@ def order_node(order: ChannelOrder, account: SimAccount) -> dict[str, Any]:
             for item in extra.get("note_attributes", [])
             if isinstance(item, dict)
         ],
-        "totalPriceSet": money_bag(order.total, currency),
-        "subtotalPriceSet": money_bag(order.total - shipping, currency),
-        "totalShippingPriceSet": money_bag(shipping, currency),
+        "totalPriceSet": order_money_bag(order, order.total),
+        "subtotalPriceSet": order_money_bag(order, order.total - shipping),
+        "totalShippingPriceSet": order_money_bag(order, shipping),
         "currentTotalPriceSet": money_bag(Decimal(0) if refunded else order.total, currency),
         "customer": {
             "id": gid("Customer", customer_number),

@@ -132,6 +132,8 @@ def _node(account: SimAccount, value: object) -> dict[str, Any] | None:
     if fo_number is not None:
         order = _orders(account).filter(external_id=str(fo_number - objects.render.FO_ID_OFFSET)).first()
         return None if order is None else objects.fulfillment_order_node(order, account)
+    if objects.gid_number(value, "Refund") is not None:
+        return objects.refund_by_gid(account, value)
     hook_number = objects.gid_number(value, "WebhookSubscription")
     if hook_number is not None:
         row = account.webhook_subscriptions.filter(pk=hook_number - hooks.WEBHOOK_ID_OFFSET).first()

@@ -152,6 +152,20 @@ type RefundLineItem {{
 }}
 type RefundLineItemEdge {{ cursor: String! node: RefundLineItem! }}
 type RefundLineItemConnection {{ edges: [RefundLineItemEdge!]! nodes: [RefundLineItem!]! pageInfo: PageInfo! }}
+enum OrderTransactionKind {{ AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID }}
+enum OrderTransactionStatus {{ AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }}
+type OrderTransaction implements Node {{
+  id: ID!
+  kind: OrderTransactionKind!
+  status: OrderTransactionStatus!
+  gateway: String
+  createdAt: DateTime!
+  amountSet: MoneyBag!
+}}
+type OrderTransactionEdge {{ cursor: String! node: OrderTransaction! }}
+type OrderTransactionConnection {{
+  edges: [OrderTransactionEdge!]! nodes: [OrderTransaction!]! pageInfo: PageInfo!
+}}
 type Refund implements Node {{
   id: ID!
   legacyResourceId: UnsignedInt64!
@@ -160,6 +174,7 @@ type Refund implements Node {{
   note: String
   totalRefundedSet: MoneyBag!
   refundLineItems(first: Int, after: String): RefundLineItemConnection!
+  transactions(first: Int, after: String): OrderTransactionConnection!
 }}
 
 type Order implements Node {{
