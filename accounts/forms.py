@@ -49,6 +49,7 @@ class TimeZoneForm(forms.Form):
     time_zone = forms.ChoiceField(
         label=_("Time zone"),
         choices=time_zone_choices,
+        widget=forms.Select(attrs={"translate": "no"}),  # IANA names, as every system writes them
         help_text=_("Dates and times in the order center are shown in this zone, for every member."),
     )
 

@@ -126,8 +126,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            # {{ amount|money:currency }} everywhere (zopi/templatetags/money.py).
-            "builtins": ["zopi.templatetags.money"],
+            # {{ amount|money:currency }} and {{ value|data }} everywhere (zopi/templatetags/display.py).
+            "builtins": ["zopi.templatetags.display"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
