@@ -33,7 +33,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 help:
 	@echo "make run      start web + Celery worker + beat on http://127.0.0.1:$(PORT)/ (login demo / demo)"
 	@echo "make test     run the whole test suite (extra pytest args: PYTEST_ARGS='-k foo')"
-	@echo "make lint     ruff, ruff format --check, mypy, import-linter, migrations check, check --deploy"
+	@echo "make lint     ruff, ruff format --check, mypy, import-linter, migrations check, catalogs check, check --deploy"
 	@echo "make migrate  apply migrations          make seed  migrate and load the demo data"
 	@echo "make messages merge the code's marked strings into locale/<lang>/LC_MESSAGES/django.po"
 	@echo "make bench    order center benchmark ($(BENCH_ORDERS) orders; BENCH_ORDERS=, BENCH_ARGS=)"
@@ -151,6 +151,10 @@ lint: $(DEV_STAMP)
 	step "mypy ." env DEBUG=1 $(VENV)/bin/mypy .; \
 	step "lint-imports" $(VENV)/bin/lint-imports; \
 	step "makemigrations --check --dry-run" env DEBUG=1 $(MANAGE) makemigrations --check --dry-run; \
+	step "catalogs check (every marked string translated, placeholders intact, nothing fuzzy)" \
+		env DEBUG=1 $(MANAGE) catalogs check --show 30; \
+	step "msgfmt --check (GNU gettext's own check of each catalog)" \
+		bash -c 'for po in locale/*/LC_MESSAGES/django.po; do msgfmt --check -o /dev/null "$$po" || exit 1; done'; \
 	step "check --deploy --fail-level WARNING (DEBUG=0, random SECRET_KEY and FIELD_ENCRYPTION_KEY, ALLOWED_HOSTS=example.com)" \
 		env DEBUG=0 ALLOWED_HOSTS=example.com SANDBOX_ENABLED=0 \
 		SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
