@@ -37,6 +37,7 @@ from suppliers.services.refunds import (
     refund_send_retry,
     refundable_supplier_orders,
 )
+from zopi.formatting import money_number
 
 REQUEST_TEMPLATE = "suppliers/refund_request.html"
 # Where htmx puts the redrawn order: the drawer or page around the form (htmx's extended selector).
@@ -171,7 +172,7 @@ def refund_request_view(request: HttpRequest, order_id: int) -> HttpResponse:
             raise Http404(_("No such supplier order on this order.")) from None
         else:
             message = _("Refund of %(amount)s %(currency)s asked of %(supplier)s: in review.") % {
-                "amount": refund.amount,
+                "amount": money_number(refund.amount, refund.currency),
                 "currency": refund.currency,
                 "supplier": supplier_order.get_provider_display(),
             }

@@ -21,15 +21,25 @@ def _locale() -> str:
 def money_text(amount: object, currency: object = "") -> str:
     """``amount`` with its currency's decimals in the active language, then the currency code;
     "—" for no amount. A currency a channel sent that is not one (hostile) gets two decimals."""
+    number, code = _money_parts(amount, currency)
+    return f"{number} {code}".strip()
+
+
+def money_number(amount: object, currency: object = "") -> str:
+    """The number of ``money_text`` alone (a message that places the currency code itself)."""
+    return _money_parts(amount, currency)[0]
+
+
+def _money_parts(amount: object, currency: object) -> tuple[str, str]:
+    code = str(currency or "").strip()[:8]
     if amount is None or amount == "":
-        return MISSING
+        return MISSING, ""
     try:
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
     except (InvalidOperation, ValueError):
-        return str(amount)
+        return str(amount), code
     if not value.is_finite():
-        return str(amount)
-    code = str(currency or "").strip()[:8]
+        return str(amount), code
     try:
         digits = get_currency_precision(code) if code.isalpha() and len(code) == 3 else 2
     except (KeyError, ValueError):
@@ -39,4 +49,4 @@ def money_text(amount: object, currency: object = "") -> str:
         number = format_decimal(value, format=pattern, locale=_locale(), decimal_quantization=True)
     except UnknownLocaleError:
         number = format_decimal(value, format=pattern, locale="en", decimal_quantization=True)
-    return f"{number} {code}".strip()
+    return number, code

@@ -50,6 +50,7 @@ from orders.services import order_recompute_status
 from orders.services.cancel_hook import BROKER_ERRORS
 from suppliers.models import SupplierOrder, SupplierOrderLine
 from suppliers.providers import provider_class
+from zopi.formatting import money_number
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +316,7 @@ def refund_request(
         if amount > cap:
             raise RefundRefused(
                 _("At most %(cap)s %(currency)s can be asked for these lines (what was paid less what was refunded).")
-                % {"cap": cap, "currency": room.currency},
+                % {"cap": money_number(cap, room.currency), "currency": room.currency},
                 field="amount",
             )
         api = supplier_has_refund_api(supplier_order.provider)
