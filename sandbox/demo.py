@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal
 
 from django.utils import timezone
 
 from accounts.models import Account
 from orders.enums import RefundReason
 from orders.models import CustomerRefund, Refund
+from suppliers.forms_refunds import quantity_field, request_initial
 from suppliers.services.refunds import (
     RefundAskLine,
     RefundRefused,
@@ -62,21 +62,24 @@ def demo_refunds_ask(*, account: Account | None = None) -> int:
         for supplier_order in refundable_supplier_orders(order=customer_refund.order):
             if not supplier_has_refund_api(supplier_order.provider):
                 continue
+            # The form's own prefill (request_initial): the customer's units, clamped to what is open.
             room = refund_room(supplier_order=supplier_order)
-            chosen = [
-                (line, min(units[line.order_line_id], line.quantity_left))
+            wanted = {line.supplier_order_line_id: units.get(line.order_line_id, 0) for line in room.lines}
+            initial = request_initial(room, wanted)
+            lines = [
+                RefundAskLine(line.supplier_order_line_id, initial[quantity_field(line)])
                 for line in room.lines
-                if units.get(line.order_line_id) and line.quantity_left > 0 and not line.under_open_request
+                if initial[quantity_field(line)]
             ]
-            if not chosen:
+            if not lines:
                 continue
             try:
                 refund_request(
                     account=account,
                     order_id=customer_refund.order_id,
                     supplier_order_id=supplier_order.pk,
-                    lines=[RefundAskLine(line.supplier_order_line_id, quantity) for line, quantity in chosen],
-                    amount=sum((line.cap_for(quantity) for line, quantity in chosen), Decimal("0.00")),
+                    lines=lines,
+                    amount=initial["amount"],
                     reason=RefundReason.DAMAGED,
                     note=NOTE.format(channel_refund=customer_refund.channel_refund_id),
                 )
