@@ -311,7 +311,7 @@ class FulfillmentPushAdmin(admin.ModelAdmin):
             request,
             ngettext("%(n)s push sent again.", "%(n)s pushes sent again.", retried) % {"n": retried}
             + (
-                " " + ngettext("%(n)s had not failed.", "%(n)s had not failed.", skipped) % {"n": skipped}
+                " " + ngettext("%(n)s push had not failed.", "%(n)s pushes had not failed.", skipped) % {"n": skipped}
                 if skipped
                 else ""
             ),

@@ -159,7 +159,7 @@ class OrderEventType(models.TextChoices):
     RENUMBERED = "renumbered", _("Renumbered")  # number got a suffix: another order shares it
     CHANNEL_UPDATED = "channel_updated", _("Updated in channel")  # paid, canceled, totals or lines changed
     POSSIBLE_DUPLICATE = "possible_duplicate", _("Possible duplicate")  # same purchase as another order
-    DUPLICATE_CONFIRMED = "duplicate_confirmed", _("Duplicate confirmed")  # merchant says: place it anyway
+    DUPLICATE_CONFIRMED = "duplicate_confirmed", _("Confirmed not a duplicate")  # merchant says: place it anyway
     NOTE = "note", _("Note")  # free text from support or a process
     CUSTOMER_ERASED = "customer_erased", _("Customer data erased")  # at the channel's request (privacy law)
     ADDRESS_EDITED = "address_edited", _("Address edited")  # changed on the order, not in the channel

@@ -235,11 +235,17 @@ class Refund(models.Model):
     # What the supplier says it returned (may be less than asked); set when Refunded.
     refunded_amount = models.DecimalField(_("amount refunded"), max_digits=12, decimal_places=2, null=True, blank=True)
     rejection_reason = models.CharField(_("rejection reason"), max_length=500, blank=True, default="", db_default="")
-    via = models.CharField(_("sent"), max_length=16, choices=RefundVia.choices, default=RefundVia.API, db_default="api")
-    send_state = models.CharField(
-        _("delivery"), max_length=16, choices=RefundSend.choices, default=RefundSend.PENDING, db_default="pending"
+    via = models.CharField(
+        _("sent through"), max_length=16, choices=RefundVia.choices, default=RefundVia.API, db_default="api"
     )
-    send_error = models.CharField(_("delivery error"), max_length=500, blank=True, default="", db_default="")
+    send_state = models.CharField(
+        _("sending to the supplier"),
+        max_length=16,
+        choices=RefundSend.choices,
+        default=RefundSend.PENDING,
+        db_default="pending",
+    )
+    send_error = models.CharField(_("sending error"), max_length=500, blank=True, default="", db_default="")
     send_attempts = models.PositiveIntegerField(_("delivery attempts"), default=0, db_default=0)
     # Our request id at the supplier (CJ's businessDisputeId): the same request sent twice is one dispute.
     idempotency_key = models.CharField(_("request key"), max_length=64, unique=True, null=True, blank=True)

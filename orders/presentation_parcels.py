@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
@@ -24,6 +23,7 @@ from django.utils.translation import ngettext
 from integrations.carrier_links import tracking_link
 from orders.enums import SubStatus
 from orders.models import Order
+from zopi.formatting import ago_text
 
 # ``Order.stalled`` (written by tracking's daily job, ``tracking.enums.StalledReason``).
 STALLED_LABELS = {
@@ -94,8 +94,7 @@ def _link_of(shipment: Any) -> str:
 
 
 def ago(at: datetime | None) -> str:
-    """ "3 hours ago" (one unit: the row has no room for more)."""
-    return _("%(time)s ago") % {"time": timesince(at, depth=1)} if at else ""
+    return ago_text(at) if at else ""
 
 
 @dataclass(frozen=True)

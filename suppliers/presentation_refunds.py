@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from orders.enums import OrderEventType, RefundReason, RefundSend, RefundState, RefundVia
 from orders.models import CustomerRefund, Order, Refund
 from suppliers.services.refunds import order_at_refund_point, supplier_order_refundable
+from zopi.stored_messages import shown_text
 
 STATE_LABELS = dict(RefundState.choices)
 REASON_LABELS = dict(RefundReason.choices)
@@ -78,7 +79,7 @@ def _steps(refund: Refund, events: list[Any]) -> list[RefundStep]:
             if params.get("reason") and state == RefundState.REJECTED:
                 detail = f"{detail} · {params['reason']}" if detail else str(params["reason"])
         elif params.get("error"):
-            detail = str(params["error"])
+            detail = shown_text(params["error"])  # stored in the writer's language
         if event.actor is not None:
             detail = f"{detail} ({event.actor.get_username()})" if detail else event.actor.get_username()
         steps.append(RefundStep(at=event.created_at, title=title, detail=detail))

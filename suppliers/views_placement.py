@@ -175,8 +175,8 @@ def placement_batch(request: HttpRequest, public_id: str) -> HttpResponse:
     response = render(request, "suppliers/placement_batch.html#batch", context)
     if finished and request.GET.get("poll"):
         message = ngettext(
-            "Placement finished for %(total)s order: placed %(succeeded)s, with a problem %(failed)s.",
-            "Placement finished for %(total)s orders: placed %(succeeded)s, with a problem %(failed)s.",
+            "Placement finished for %(total)s order: %(succeeded)s placed, %(failed)s with a problem.",
+            "Placement finished for %(total)s orders: %(succeeded)s placed, %(failed)s with a problem.",
             batch.total,
         ) % {
             "succeeded": batch.succeeded,

@@ -199,7 +199,7 @@ def test_the_admin_retries_the_selected_failed_pushes(
     failed.refresh_from_db()
     assert failed.state == PushState.PUSHED
     said = [str(message) for message in get_messages(response.wsgi_request)]
-    assert said == ["1 push sent again. 1 had not failed."]
+    assert said == ["1 push sent again. 1 push had not failed."]
 
 
 @pytest.mark.celery_worker

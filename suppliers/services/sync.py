@@ -40,6 +40,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integrations.errors import MalformedPayload, ProviderError
 from integrations.http import sanitize
@@ -73,8 +74,9 @@ SYNC_CLAIM = timedelta(minutes=10)
 SYNC_BATCH = 20  # supplier orders per task
 SYNC_LIMIT = 2_000  # supplier orders claimed per beat
 CURRENT_ACCOUNT = (SourceAccountStatus.CONNECTED, SourceAccountStatus.RECONNECT)
-# ``SourceAccount.last_error`` written by a failed sync starts with this (a good sync clears it).
-ERROR_PREFIX = "Sync: "
+# ``SourceAccount.last_error`` written by a failed sync starts with this (a good sync clears it);
+# a catalog entry, so the page shows it in the reader's language (zopi/stored_messages.py).
+ERROR_PREFIX = gettext_noop("Sync:") + " "
 
 
 class SyncOutcome:

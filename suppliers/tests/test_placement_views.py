@@ -107,7 +107,7 @@ def test_place_one_order_shows_its_progress_and_places_it_once(control: Any, wor
     assert "hx-trigger" not in poll.content.decode()
     assert 'data-done="1" data-total="1" data-succeeded="1" data-failed="0"' in poll.content.decode()
     assert "orders-changed" in triggers(poll)
-    assert "Placement finished for 1 order: placed 1, with a problem 0." in triggers(poll)["toast"]["message"]
+    assert "Placement finished for 1 order: 1 placed, 0 with a problem." in triggers(poll)["toast"]["message"]
     # and a second click on the same order sends nothing more
     client.post(PLACE, {"ids": [order.pk]}, **HTMX)
     assert PlacementBatch.objects.filter(account=account).count() == 1  # not in New any more: no batch
