@@ -351,7 +351,10 @@ class ProviderHttpClient:
         self._deadline = now + self.limits.call_deadline
         if self.finish_by is not None:
             if self.finish_by <= now:
-                raise ProviderError(f"{self.label} was not asked: this action ran out of time", retryable=True)
+                raise ProviderError(
+                    _("%(label)s was not asked: this action ran out of time") % {"label": self.label},
+                    retryable=True,
+                )
             self._deadline = min(self._deadline, self.finish_by)
         refreshed = False
         attempt = 0
@@ -421,22 +424,32 @@ class ProviderHttpClient:
             )
         except ConnectFailed as error:  # nothing was sent: any call may be tried again
             self._record(method, url, None, started, f"could not be reached: {error}")
-            raise _TryAgain(f"{self.label} could not be reached") from error
+            raise _TryAgain(_("%(label)s could not be reached") % {"label": self.label}) from error
         except NoAnswer as error:
             self._record(method, url, None, started, f"no answer: {error}")
             if not idempotent:
                 raise OutcomeUnknown(
-                    f"{self.label} did not answer a {method} that is not repeated blindly ({error})"
+                    _("%(label)s did not answer a %(method)s that is not repeated blindly (%(error)s)")
+                    % {"label": self.label, "method": method, "error": error}
                 ) from error
             if error.deadline:
-                raise ProviderError(f"{self.label} did not answer in time ({error})", retryable=True) from error
-            raise _TryAgain(f"{self.label} did not answer ({error})") from error
+                raise ProviderError(
+                    _("%(label)s did not answer in time (%(error)s)") % {"label": self.label, "error": error},
+                    retryable=True,
+                ) from error
+            raise _TryAgain(
+                _("%(label)s did not answer (%(error)s)") % {"label": self.label, "error": error}
+            ) from error
         except TooLarge as error:
             self._record(method, url, None, started, str(error))
-            raise ProviderError(f"{self.label} sent an answer too large to read: {error}") from error
+            raise ProviderError(
+                _("%(label)s sent an answer too large to read: %(error)s") % {"label": self.label, "error": error}
+            ) from error
         except TlsFailed as error:
             self._record(method, url, None, started, f"TLS: {error}")
-            raise ProviderError(f"{self.label}: the secure connection failed ({error})") from error
+            raise ProviderError(
+                _("%(label)s: the secure connection failed (%(error)s)") % {"label": self.label, "error": error}
+            ) from error
         self.observe(response)
         status = response.status_code
         if 300 <= status < 400:
