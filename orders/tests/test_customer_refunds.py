@@ -170,7 +170,8 @@ def test_the_queries_do_not_grow_with_the_number_of_refunds(store: Any, order: O
     assert (one, many, again) == (EXPECTED, EXPECTED, EXPECTED)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres  # SQLite's shared-cache test database refuses a second writer at once; make run's
+@pytest.mark.django_db(transaction=True)  # one-file SQLite path is in tests/embedded/sqlite_paths.py
 def test_two_workers_storing_the_same_refund_at_once_make_one_row_and_one_event(store: Any) -> None:
     import threading
 

@@ -1,6 +1,7 @@
 """The code paths ``make run`` takes on its embedded SQLite, where PostgreSQL's advisory locks and
 interval arithmetic do not exist and a UNION's parts take no ORDER BY: the push runner's claim, the
-sweep, the daily expire-and-stalled job and the merge's order recompute. Not collected by the suite
+sweep, the daily expire-and-stalled job, the merge's order recompute and a customer refund's
+``INSERT … ON CONFLICT DO NOTHING RETURNING``. Not collected by the suite
 (the name is not ``test_*``): ``tests/test_embedded_sqlite.py`` runs this file in a fresh
 interpreter with no ``DATABASE_URL``, so it runs on SQLite whatever the suite's database is (found
 running the demo: pushes failed with ``no such function: pg_advisory_xact_lock``)."""
@@ -8,6 +9,7 @@ running the demo: pushes failed with ``no such function: pg_advisory_xact_lock``
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -17,8 +19,9 @@ from channels_sync.enums import PushState
 from channels_sync.models import FulfillmentPush
 from channels_sync.services.push_claim import push_claim, push_still_ours, pushes_due
 from orders.enums import SubStatus, SupplierOrderState, TrackingStatus
-from orders.models import Order
-from orders.services import order_recompute_status
+from orders.models import CustomerRefund, Order
+from orders.services import LineData, order_recompute_status
+from orders.services.customer_refunds import CustomerRefundData, RefundLineData, customer_refunds_upsert
 from tests.factories import AccountFactory, OrderFactory, ShipmentFactory, StoreFactory, SupplierOrderFactory
 from tracking.enums import RegistrationState, StalledReason
 from tracking.models import Shipment
@@ -128,3 +131,26 @@ def test_the_merge_recomputes_the_orders_of_its_parcels_and_of_a_shared_number()
 
     assert orders_recompute(shipment_ids=[parcel.pk]) == 1
     assert Order.objects.get(pk=order.pk).sub_status == SubStatus.DELIVERED
+
+
+def test_a_customer_refund_is_stored_once_and_its_repeat_changes_nothing() -> None:
+    order = OrderFactory(
+        lines=(LineData(title="Earbuds", unit_price=Decimal("10.00"), quantity=2, channel_line_id="L1"),),
+        total=Decimal("20.00"),
+        currency="USD",
+    )
+    refund = CustomerRefundData(
+        channel_refund_id="R1",
+        amount=Decimal("10.00"),
+        currency="USD",
+        refunded_at=NOW,
+        reason="damaged",
+        status="success",
+        lines=(RefundLineData("L1", 1, Decimal("10.00")),),
+    )
+
+    assert customer_refunds_upsert(store=order.store, order=order, refunds=[refund]) == 1
+    assert customer_refunds_upsert(store=order.store, order=order, refunds=[refund]) == 0
+    assert list(CustomerRefund.objects.filter(order=order).values_list("channel_refund_id", "amount")) == [
+        ("R1", Decimal("10.00"))
+    ]
