@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
+from functools import lru_cache
 
+from babel.core import UnknownLocaleError
+from babel.dates import get_timezone_location
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.translation import get_language, to_locale
 from django.utils.translation import gettext_lazy as _
 
 from accounts.enums import Role
@@ -40,9 +44,23 @@ class MemberRoleForm(forms.Form):
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone the machine knows, by name (``Europe/Paris``), UTC first."""
+    """Every IANA zone the machine knows, by name (``Europe/Paris``), UTC first, each followed by
+    where it is in the reader's language (CLDR through Babel: "Europe/Berlin · Allemagne (Berlin)")."""
+    return _zone_choices(to_locale(get_language() or settings.LANGUAGE_CODE))
+
+
+@lru_cache(maxsize=16)
+def _zone_choices(locale: str) -> list[tuple[str, str]]:
     zones = sorted(zone for zone in zoneinfo.available_timezones() if "/" in zone and not zone.startswith("Etc/"))
-    return [("UTC", "UTC"), *[(zone, zone.replace("_", " ")) for zone in zones]]
+    return [("UTC", "UTC"), *[(zone, _zone_label(zone, locale)) for zone in zones]]
+
+
+def _zone_label(zone: str, locale: str) -> str:
+    name = zone.replace("_", " ")
+    try:
+        return f"{name} · {get_timezone_location(zone, locale=locale)}"
+    except (LookupError, ValueError, UnknownLocaleError):  # a zone or a language CLDR does not know: the name alone
+        return name
 
 
 class TimeZoneForm(forms.Form):

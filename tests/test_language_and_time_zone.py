@@ -105,3 +105,11 @@ def test_staff_cannot_change_the_time_zone(member_client: Client, account: Accou
     assert member_client.post("/members/time-zone/", {"time_zone": "Asia/Tokyo"}).status_code == 403
     account.refresh_from_db()
     assert account.time_zone == "UTC"
+
+
+def test_the_zones_are_named_in_the_readers_language(owner_client: Client) -> None:
+    assert owner_client.post("/accounts/language/", {"language": "fr", "next": "/members/"}).status_code == 302
+    page = owner_client.get("/members/").content.decode()
+    assert '<option value="Europe/Berlin">Europe/Berlin · heure : Allemagne (Berlin)</option>' in page
+    assert owner_client.post("/accounts/language/", {"language": "de", "next": "/members/"}).status_code == 302
+    assert "Europe/Berlin · Deutschland (Berlin) (Ortszeit)</option>" in owner_client.get("/members/").content.decode()
