@@ -99,3 +99,12 @@ def test_the_order_page_shows_a_workers_placement_problem_in_the_users_language(
 
     assert written(REFUSED_ACCESS, "fr").replace("'", "&#x27;") in page
     assert REFUSED_ACCESS not in page
+
+
+def test_an_entry_whose_placeholder_is_no_group_name_is_left_out() -> None:
+    from zopi.stored_messages import _entry
+
+    assert _entry("Row %(1)s refused by the supplier", "Row %(1)s refused by the supplier") is None
+    entry = _entry("Row %(row)s refused by the supplier", "Row %(row)s refused by the supplier")
+    assert entry is not None
+    assert entry.pattern.fullmatch("Row 7 refused by the supplier") is not None

@@ -77,7 +77,11 @@ def _entry(msgid: str, text: str) -> Entry | None:
     weight = _letters("".join(literals))
     if weight < MIN_LETTERS:
         return None
-    return Entry(msgid, re.compile("".join(pieces), re.DOTALL), max(literals, key=len), weight)
+    try:
+        pattern = re.compile("".join(pieces), re.DOTALL)
+    except re.error:  # a placeholder name that is no group name (``%(1)s``): not matched
+        return None
+    return Entry(msgid, pattern, max(literals, key=len), weight)
 
 
 def _catalog(language: str) -> dict[object, str]:  # plural entries have (msgid, n) keys
