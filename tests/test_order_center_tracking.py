@@ -353,7 +353,9 @@ def test_the_drawer_shows_the_push_state_of_each_parcel(member_client: Client, s
     assert "data-push-error" not in ok
     refused = block_of(page, f'id="push-{failed.pk}"')
     assert "Push failed" in refused
-    assert 'Shopify said: <bdi translate="no">TikTok Shop has no shipping provider named Speedy Parcels</bdi>' in refused
+    assert (
+        'Shopify said: <bdi translate="no">TikTok Shop has no shipping provider named Speedy Parcels</bdi>' in refused
+    )
     assert "Map the supplier&#x27;s carrier name to one the channel knows" in refused
     again = block_of(page, f'id="push-{retrying.pk}"')
     assert "Failed, retrying" in again

@@ -271,7 +271,9 @@ def test_a_store_that_cannot_sync_is_announced_above_the_orders(owner_client: Cl
         # then the broken one is named with its reason and a way to the stores page; the healthy one is not
         alerts = [tag for tag in tags(response) if "data-store-alert" in tag.attrs]
         assert [tag.attrs["data-store-alert"] for tag in alerts] == [str(broken.pk)]
-        assert 'Old shop cannot sync its orders: <bdi translate="no">Shopify refused the token (401)</bdi>' in text(response)
+        assert 'Old shop cannot sync its orders: <bdi translate="no">Shopify refused the token (401)</bdi>' in text(
+            response
+        )
         assert 'href="/stores/"' in response.content.decode()
 
 

@@ -1,18 +1,14 @@
 """Money as the reader's language writes numbers: ``1,234.50 USD`` in English, ``1 234,50 USD`` in
 French, ``1.234,50 USD`` in German (CLDR's separators, through Babel). The ISO code, not a symbol,
 follows the number in every language: a merchant sees several currencies on one screen (what the
-customer paid, what the supplier charged) and "$" alone would not say which dollar. Times elapsed ("3
-hours ago") from CLDR too."""
+customer paid, what the supplier charged) and "$" alone would not say which dollar."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from babel.core import UnknownLocaleError
-from babel.dates import format_timedelta
 from babel.numbers import format_decimal, get_currency_precision
-from django.utils import timezone
 from django.utils.translation import get_language, to_locale
 
 MISSING = "—"
@@ -54,15 +50,3 @@ def _money_parts(amount: object, currency: object) -> tuple[str, str]:
     except UnknownLocaleError:
         number = format_decimal(value, format=pattern, locale="en", decimal_quantization=True)
     return number, code
-
-
-def ago_text(at: datetime, now: datetime | None = None) -> str:
-    """ "3 hours ago" in the active language, one unit (the row has no room for more), from CLDR
-    (Babel): each language's own word order and case ("vor 3 Tagen", "il y a 3 jours", "3天前"),
-    which a "%(time)s ago" around Django's timesince cannot give. Under a minute, or a time a
-    clock ahead of ours gave, reads "1 minute ago"."""
-    elapsed = max((now or timezone.now()) - at, timedelta(minutes=1))
-    try:
-        return format_timedelta(-elapsed, granularity="minute", add_direction=True, locale=_locale())
-    except UnknownLocaleError:
-        return format_timedelta(-elapsed, granularity="minute", add_direction=True, locale="en")
