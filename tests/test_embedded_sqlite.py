@@ -25,5 +25,5 @@ def test_the_push_claim_and_the_daily_job_run_on_the_embedded_sqlite(tmp_path: P
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "5 passed" in result.stdout, result.stdout[-2000:]
+    assert "6 passed" in result.stdout, result.stdout[-2000:]
     assert "skipped" not in result.stdout, result.stdout[-2000:]
