@@ -108,3 +108,9 @@ def test_an_entry_whose_placeholder_is_no_group_name_is_left_out() -> None:
     entry = _entry("Row %(row)s refused by the supplier", "Row %(row)s refused by the supplier")
     assert entry is not None
     assert entry.pattern.fullmatch("Row 7 refused by the supplier") is not None
+
+
+def test_a_body_of_many_sentences_after_one_of_ours_is_shown_as_data() -> None:
+    """Only the first sentence ends are tried as cuts (MAX_CUTS), so a hostile body stays cheap."""
+    stored = written(CHECKING) + " " + ". ".join(["Bad"] * 500)
+    assert read(stored, "fr") == f'<bdi translate="no">{stored}</bdi>'

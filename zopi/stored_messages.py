@@ -18,6 +18,7 @@ import gettext
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -33,6 +34,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%%")
 SENTENCE_END = re.compile(r"(?<=[.:!?;。：！？；])\s*")
 MIN_LETTERS = 6  # an entry with fewer letters of its own (besides placeholders) is not matched
 MAX_DEPTH = 3
+MAX_CUTS = 4  # sentence ends tried per level: a hostile body of many sentences stays cheap
 MAX_LENGTH = 2_000  # longer stored texts are shown as they are
 
 
@@ -126,7 +128,7 @@ def _render(text: str, depth: int) -> list[Segment] | None:
         values = {name: _value(value, depth) for name, value in match.groupdict().items()}
         return _filled(translation.gettext(entry.msgid), values)
     if depth < MAX_DEPTH:
-        for cut in SENTENCE_END.finditer(text):
+        for cut in islice(SENTENCE_END.finditer(text), MAX_CUTS):
             head, tail = text[: cut.start()].strip(), text[cut.end() :].strip()
             if not head or not tail:
                 continue
